@@ -1,0 +1,53 @@
+import { randomBytes } from 'node:crypto';
+import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
+import { inject } from 'vitest';
+import { createRawS3Client } from './s3-server/raw-s3-client.js';
+
+/** How tests reach the S3 server started (or named) by test/global-setup.ts. */
+export interface TestS3Config {
+  endpoint: string;
+  region: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    s3: TestS3Config;
+  }
+}
+
+/** The connection to the test S3 server (from globalSetup). */
+export function testS3(): TestS3Config {
+  return inject('s3');
+}
+
+/** An S3 client on the test server with the settings S3-compatible servers need, for inspecting buckets directly. */
+export function rawS3Client(): S3Client {
+  return createRawS3Client(testS3());
+}
+
+/** Creates a new, empty bucket with a unique valid name that starts with `label`, and returns its name. */
+export async function createTestBucket(label: string): Promise<string> {
+  const name = uniqueBucketName(label);
+  const client = rawS3Client();
+  try {
+    await client.send(new CreateBucketCommand({ Bucket: name }));
+  } finally {
+    client.destroy();
+  }
+  return name;
+}
+
+/** `pd-<label>-<time>-<random>`: lower-case letters, digits and hyphens, 3-63 characters, unique per call. */
+export function uniqueBucketName(label: string): string {
+  const suffix = `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+  const cleanLabel = label
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/-+/g, '-')
+    .replace(/^-|-$/g, '')
+    .slice(0, 63 - 'pd-'.length - suffix.length - 2)
+    .replace(/-$/, '');
+  return cleanLabel === '' ? `pd-${suffix}` : `pd-${cleanLabel}-${suffix}`;
+}
