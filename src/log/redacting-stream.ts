@@ -1,4 +1,5 @@
 import pino from 'pino';
+import { aroundLiveLine } from './live-line.js';
 import { redact } from './redact.js';
 
 /** Turns one serialized JSON log line into what is written (pino-pretty's formatter, for a terminal). */
@@ -22,7 +23,7 @@ export class RedactingStream {
   private readonly stream: NodeJS.WritableStream | undefined;
 
   constructor(
-    sink: LogSink,
+    private readonly sink: LogSink,
     private readonly format?: LineFormatter,
   ) {
     if (typeof sink === 'number') {
@@ -38,6 +39,8 @@ export class RedactingStream {
     let out = redact(line);
     // Redact again after formatting: pretty-printing unescapes JSON strings, which could reassemble a secret.
     if (this.format !== undefined) out = redact(this.format(out));
+    // A progress line drawn on the same terminal is cleared and redrawn below this line.
+    out = aroundLiveLine(this.sink, out);
     if (this.fdWriter !== undefined) this.fdWriter.write(out);
     else this.stream?.write(out);
   }
