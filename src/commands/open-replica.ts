@@ -1,0 +1,28 @@
+import type { Config } from '../config/config.js';
+import { DEFAULTS } from '../config/defaults.js';
+import type { Logger } from '../log/logger.js';
+import { openStore, type OpenedStore } from '../store/open-store.js';
+import { requireReplica } from './require-replica.js';
+
+/** Opens the configured replica as an ObjectStore (with retries, a concurrency limit and request counting). */
+export function openReplica(config: Config, logger: Logger): OpenedStore {
+  const replica = requireReplica(config);
+  if (replica.scheme === 'file') {
+    return openStore({ kind: 'fs', root: replica.root }, { concurrency: config.concurrency, logger });
+  }
+  const s3 = config.s3;
+  if (!s3) throw new Error('internal: an S3 replica without S3 settings');
+  return openStore(
+    {
+      kind: 's3',
+      bucket: s3.bucket,
+      prefix: s3.prefix,
+      endpoint: s3.endpoint,
+      region: s3.region,
+      forcePathStyle: s3.forcePathStyle,
+      credentials: s3.credentials,
+      requestTimeoutMs: DEFAULTS.requestTimeout,
+    },
+    { concurrency: config.concurrency, logger },
+  );
+}

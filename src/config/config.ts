@@ -1,0 +1,40 @@
+import type { ReplicaUrl } from './replica-url.js';
+import type { S3Settings } from './s3-settings.js';
+import type { Target } from './targets.js';
+
+/** Log levels persistd accepts. */
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+
+/** Where a setting's value came from, for `doctor`. */
+export type SettingSource = 'flag' | `env ${string}` | 'config file' | 'default' | 'derived';
+
+/** The one resolved, validated, frozen configuration every command works from. */
+export interface Config {
+  /** PERSISTD_DISABLED=1: run the app without persistence (loudly). */
+  readonly disabled: boolean;
+  readonly replica: ReplicaUrl | undefined;
+  /** Present when the replica is s3://, r2:// or gs://. */
+  readonly s3: S3Settings | undefined;
+  readonly databases: readonly Target[];
+  readonly directories: readonly Target[];
+  readonly files: readonly Target[];
+  readonly stateDir: string;
+  readonly logLevel: LogLevel;
+  readonly concurrency: number;
+  readonly exclude: readonly string[];
+  readonly include: readonly string[];
+  readonly retentionMs: number;
+  readonly retentionMin: number;
+  /** A duration (`5m`) or a cron expression. */
+  readonly snapshotSchedule: string;
+  readonly syncIntervalMs: number;
+  readonly maxDelete: number;
+  readonly keepDeletedMs: number;
+  readonly restoreTimeoutMs: number;
+  readonly appStopTimeoutMs: number;
+  readonly shutdownTimeoutMs: number;
+  readonly metricsAddr: { host: string; port: number } | undefined;
+  readonly configFile: string | undefined;
+  /** Where each setting came from, keyed by setting key. */
+  readonly sources: Readonly<Record<string, SettingSource>>;
+}

@@ -1,0 +1,180 @@
+import path from 'node:path';
+import nodeCron from 'node-cron';
+import { usageError } from '../errors.js';
+import type { Config, LogLevel, SettingSource } from './config.js';
+import { readConfigFile, type ConfigFileSettings } from './config-file.js';
+import { DEFAULTS } from './defaults.js';
+import { parseDuration } from './duration.js';
+import { OPTION_SPECS, type OptionSpec } from './option-specs.js';
+import { parseReplicaUrl, type ReplicaUrl } from './replica-url.js';
+import { resolveS3Settings } from './s3-settings.js';
+import { parseTargets, validateTargets } from './targets.js';
+
+/** What the CLI hands to the resolver: parsed flags by setting key, the environment and the working directory. */
+export interface ConfigInput {
+  flags: Readonly<Record<string, string | string[] | undefined>>;
+  configPath?: string | undefined;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  /** Skip checks against the local disk (used by commands that only read the replica). */
+  skipTargetChecks?: boolean;
+}
+
+interface RawValue {
+  value: string | string[];
+  source: SettingSource;
+  baseDir: string;
+}
+
+const LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+/** Resolves flags > environment > config file > defaults into one validated, frozen Config. */
+export function resolveConfig(input: ConfigInput): Config {
+  const { env, cwd } = input;
+  const configPath = input.configPath ?? nonEmpty(env.PERSISTD_CONFIG);
+  const file = configPath ? readConfigFile(configPath, env, cwd) : undefined;
+  const raw = new Map<string, RawValue>();
+  for (const spec of OPTION_SPECS) {
+    const found = pick(spec, input.flags, env, file, cwd);
+    if (found) raw.set(spec.key, found);
+  }
+  const sources: Record<string, SettingSource> = {};
+  const text = (key: string): string | undefined => {
+    const found = raw.get(key);
+    sources[key] = found?.source ?? 'default';
+    return found === undefined ? undefined : Array.isArray(found.value) ? found.value.join(',') : found.value;
+  };
+  const list = (key: string): { items: string[]; baseDir: string } => {
+    const found = raw.get(key);
+    sources[key] = found?.source ?? 'default';
+    if (!found) return { items: [], baseDir: cwd };
+    const items = (Array.isArray(found.value) ? found.value : [found.value]).flatMap((item) => item.split(',')).map((item) => item.trim()).filter(Boolean);
+    return { items, baseDir: found.baseDir };
+  };
+
+  const disabled = isTruthy(env.PERSISTD_DISABLED);
+  const toText = text('to') ?? r2BucketFromEnv(env);
+  const replica: ReplicaUrl | undefined = toText ? parseReplicaUrl(toText) : undefined;
+  if (!raw.has('to') && toText) sources.to = 'env R2_BUCKET_NAME';
+  const endpoint = text('endpoint');
+  const region = text('region');
+  const s3 = replica && replica.scheme !== 'file' ? resolveS3Settings(replica, { endpoint, region }, env) : undefined;
+
+  const dbList = list('dbs');
+  const dirList = list('dirs');
+  const fileList = list('files');
+  const databases = parseTargets('db', dbList.items, dbList.baseDir);
+  const directories = parseTargets('dir', dirList.items, dirList.baseDir);
+  const files = parseTargets('file', fileList.items, fileList.baseDir);
+  if (!input.skipTargetChecks) validateTargets(databases, directories, files);
+
+  const stateDirRaw = raw.get('stateDir');
+  sources.stateDir = stateDirRaw?.source ?? 'default';
+  const stateDir = path.resolve(stateDirRaw?.baseDir ?? cwd, (stateDirRaw?.value as string | undefined) ?? DEFAULTS.stateDir);
+
+  const config: Config = {
+    disabled,
+    replica,
+    s3,
+    databases,
+    directories,
+    files,
+    stateDir,
+    logLevel: level(text('logLevel') ?? DEFAULTS.logLevel),
+    concurrency: integer('concurrency', text('concurrency'), DEFAULTS.concurrency, 1, 256),
+    exclude: list('exclude').items,
+    include: list('include').items,
+    retentionMs: duration('retention', text('retention'), DEFAULTS.retention),
+    retentionMin: integer('retention-min', text('retentionMin'), DEFAULTS.retentionMin, 1, 10_000),
+    snapshotSchedule: schedule(text('snapshotInterval') ?? DEFAULTS.snapshotInterval),
+    syncIntervalMs: duration('sync-interval', text('syncInterval'), DEFAULTS.syncInterval),
+    maxDelete: ratio(text('maxDelete'), DEFAULTS.maxDelete),
+    keepDeletedMs: duration('keep-deleted', text('keepDeleted'), DEFAULTS.keepDeleted, true),
+    restoreTimeoutMs: duration('restore-timeout', text('restoreTimeout'), DEFAULTS.restoreTimeout),
+    appStopTimeoutMs: duration('app-stop-timeout', text('appStopTimeout'), DEFAULTS.appStopTimeout),
+    shutdownTimeoutMs: duration('shutdown-timeout', text('shutdownTimeout'), DEFAULTS.shutdownTimeout),
+    metricsAddr: address(text('metricsAddr')),
+    configFile: file?.path,
+    sources,
+  };
+  return deepFreeze(config);
+}
+
+function pick(spec: OptionSpec, flags: ConfigInput['flags'], env: NodeJS.ProcessEnv, file: ConfigFileSettings | undefined, cwd: string): RawValue | undefined {
+  const flag = flags[spec.key];
+  if (flag !== undefined && !(Array.isArray(flag) && flag.length === 0)) return { value: flag, source: 'flag', baseDir: cwd };
+  for (const name of spec.env) {
+    const value = nonEmpty(env[name]);
+    if (value !== undefined) return { value, source: `env ${name}`, baseDir: cwd };
+  }
+  const fromFile = file?.values[spec.fileKey];
+  if (fromFile !== undefined && file) return { value: fromFile, source: 'config file', baseDir: file.baseDir };
+  return undefined;
+}
+
+function r2BucketFromEnv(env: NodeJS.ProcessEnv): string | undefined {
+  const bucket = nonEmpty(env.R2_BUCKET_NAME);
+  return bucket && nonEmpty(env.R2_ACCESS_KEY_ID) ? `r2://${bucket}` : undefined;
+}
+
+function level(value: string): LogLevel {
+  const lower = value.toLowerCase() as LogLevel;
+  if (!LEVELS.includes(lower)) throw usageError(`unknown log level "${value}"`, `use one of ${LEVELS.join(', ')}`);
+  return lower;
+}
+
+function integer(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < min || parsed > max) {
+    throw usageError(`--${name} "${value}" is not a whole number from ${min} to ${max}`, `e.g. --${name} ${fallback}`);
+  }
+  return parsed;
+}
+
+function duration(name: string, value: string | undefined, fallback: number, allowZero = false): number {
+  if (value === undefined) return fallback;
+  const parsed = parseDuration(value);
+  if (parsed === undefined || (!allowZero && parsed <= 0)) {
+    throw usageError(`--${name} "${value}" is not a duration`, 'write a number with a unit: 500ms, 30s, 5m, 1h, 7d');
+  }
+  return parsed;
+}
+
+function ratio(value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const parsed = value.endsWith('%') ? Number(value.slice(0, -1)) / 100 : Number(value);
+  if (!Number.isFinite(parsed) || parsed <= 0 || parsed > 1) {
+    throw usageError(`--max-delete "${value}" is not a share between 0 and 1`, 'e.g. --max-delete 0.2 or --max-delete 20%');
+  }
+  return parsed;
+}
+
+function schedule(value: string): string {
+  if (parseDuration(value) !== undefined || nodeCron.validate(value)) return value.trim();
+  throw usageError(`--snapshot-interval "${value}" is neither a duration nor a cron expression`, 'e.g. 15m, 1h, or "0 2 * * *" for 02:00 every day');
+}
+
+function address(value: string | undefined): { host: string; port: number } | undefined {
+  if (value === undefined) return undefined;
+  const match = /^(.*):(\d{1,5})$/.exec(value.trim());
+  const port = Number(match?.[2]);
+  if (!match || port > 65_535) throw usageError(`--metrics-addr "${value}" is not host:port`, 'e.g. --metrics-addr 127.0.0.1:9090 or :9090 for all interfaces');
+  return { host: (match[1] ?? '').replace(/^\[|\]$/g, '') || '0.0.0.0', port };
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value;
+}
+
+function isTruthy(value: string | undefined): boolean {
+  return value !== undefined && /^(1|true|yes|on)$/i.test(value.trim());
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value as Record<string, unknown>)) deepFreeze(child);
+  }
+  return value;
+}
