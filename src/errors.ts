@@ -18,6 +18,8 @@ export interface PersistdErrorOptions {
   /** What the user can do about it, printed as `hint: ...`. */
   hint?: string;
   cause?: unknown;
+  /** A specific process exit code that overrides the one of `kind` (e.g. 127 for an app command not found). */
+  exitCode?: number;
 }
 
 /** The one error type persistd raises for anything a user may see: what failed, where, why, and what to do next. */
@@ -26,6 +28,7 @@ export class PersistdError extends Error {
   readonly op: string | undefined;
   readonly path: string | undefined;
   readonly hint: string | undefined;
+  readonly exitCode: number | undefined;
 
   constructor(message: string, options: PersistdErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -34,6 +37,7 @@ export class PersistdError extends Error {
     this.op = options.op;
     this.path = options.path;
     this.hint = options.hint;
+    this.exitCode = options.exitCode;
   }
 }
 

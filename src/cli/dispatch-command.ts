@@ -1,5 +1,6 @@
 import type { CommandContext } from '../commands/command-context.js';
 import { doctorCommand } from '../commands/doctor.js';
+import { runCommand } from '../commands/run.js';
 import { usageError } from '../errors.js';
 import type { CommandInvocation } from './program.js';
 
@@ -7,6 +8,7 @@ type CommandHandler = (ctx: CommandContext, invocation: CommandInvocation) => Pr
 
 const HANDLERS: Partial<Record<CommandInvocation['name'], CommandHandler>> = {
   doctor: doctorCommand,
+  run: runCommand,
 };
 
 /** Runs the handler of the invoked command; commands not built yet fail with a usage error (exit 2). */

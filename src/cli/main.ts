@@ -1,6 +1,6 @@
 import { CommanderError } from 'commander';
 import { resolveConfig } from '../config/resolve-config.js';
-import type { CommandContext } from '../commands/command-context.js';
+import type { CommandContext, SignalSource } from '../commands/command-context.js';
 import { createLogger } from '../log/logger.js';
 import { PERSISTD_VERSION } from '../version.js';
 import { dispatchCommand } from './dispatch-command.js';
@@ -16,6 +16,8 @@ export interface CliIo {
   cwd: string;
   /** Fires when the user interrupts (SIGINT/SIGTERM); commands stop and exit 130. */
   signal: AbortSignal;
+  /** Where OS signals come from; `run` forwards them to the app. */
+  signals: SignalSource;
 }
 
 /** Runs the CLI on argv (as in process.argv) and resolves to the exit code; never throws. */
@@ -55,7 +57,7 @@ async function execute(invocation: CommandInvocation, io: CliIo): Promise<number
       skipTargetChecks: invocation.name !== 'run' && invocation.name !== 'backup' && invocation.name !== 'doctor',
     });
     const logger = createLogger({ level: config.logLevel, pretty: 'auto', destination: io.stderr });
-    ctx = { config, logger, stdout: io.stdout, stderr: io.stderr, env: io.env, cwd: io.cwd, signal: io.signal };
+    ctx = { config, logger, stdout: io.stdout, stderr: io.stderr, env: io.env, cwd: io.cwd, signal: io.signal, signals: io.signals };
   } catch (err) {
     io.stderr.write(`${formatError(err)}\n`);
     return exitCodeFor(err);

@@ -10,6 +10,14 @@ export interface CommandContext {
   env: NodeJS.ProcessEnv;
   cwd: string;
   signal: AbortSignal;
+  /** Where OS signals come from (the process; an EventEmitter in tests). */
+  signals: SignalSource;
+}
+
+/** The part of `process` that delivers OS signals. */
+export interface SignalSource {
+  on(event: NodeJS.Signals, listener: () => void): unknown;
+  off(event: NodeJS.Signals, listener: () => void): unknown;
 }
 
 /** Prints one line to the context's stdout. */
