@@ -60,7 +60,8 @@ export function createLogger(options: LoggerOptions): Logger {
 
 /** A logger that writes nothing: the default for library code and tests that do not look at logs. */
 export function silentLogger(): Logger {
-  return pino({ level: 'silent' });
+  // A no-op destination: pino would otherwise open a SonicBoom on stdout for nothing.
+  return pino({ level: 'silent' }, { write: () => undefined });
 }
 
 function isTerminal(sink: LogSink): boolean {

@@ -64,6 +64,16 @@ describe('createLogger', () => {
     expect(text).toContain('X-Amz-Expires=900');
   });
 
+  it('redacts secrets registered after the logger was created', () => {
+    const out = new CaptureStream();
+    const log = createLogger({ level: 'info', destination: out, pretty: false });
+    const late = 'r2-secret-registered-late-0123456789';
+    registerSecret(late);
+    log.info(`r2 key is ${late}`);
+    expect(out.text()).not.toContain(late);
+    expect(out.text()).toContain('r2 key is ***');
+  });
+
   it('redacts structured credential fields even when the secret was never registered', () => {
     clearRegisteredSecrets();
     const out = new CaptureStream();

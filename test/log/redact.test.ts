@@ -84,6 +84,15 @@ describe('redact: patterns (secrets never registered)', () => {
     expect(redact('https://example.com/a@b')).toBe('https://example.com/a@b');
   });
 
+  it('stays linear on long pathological input', () => {
+    // A quadratic pattern would take minutes on these; 2 s is a bound no healthy run comes near.
+    const started = Date.now();
+    redact('a.'.repeat(500_000));
+    redact('A'.repeat(1_000_000));
+    redact(`Authorization${' '.repeat(200_000)}`);
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
   it('leaves ordinary text alone', () => {
     const line = 'restored app.db (12 MiB) from gen/0001/snap/000042.db.gz in 1.2s; email a@b.c';
     expect(redact(line)).toBe(line);
