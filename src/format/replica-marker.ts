@@ -1,0 +1,60 @@
+import { PersistdError } from '../errors.js';
+import type { ObjectStore } from '../store/object-store.js';
+import { PreconditionFailedError } from '../store/store-errors.js';
+import { PERSISTD_VERSION } from '../version.js';
+
+/** The replica format this persistd writes and the newest it can read. */
+export const REPLICA_FORMAT = 1;
+
+/** The key of the replica's format marker, at the root of the replica. */
+export const REPLICA_MARKER_KEY = 'persistd.json';
+
+/** The content of `persistd.json`. */
+export interface ReplicaMarker {
+  format: number;
+  createdBy: string;
+  createdAt: string;
+}
+
+/** Reads the marker; undefined for a replica nothing was written to yet. Refuses a format this persistd cannot read. */
+export async function readReplicaMarker(store: ObjectStore, signal?: AbortSignal): Promise<ReplicaMarker | undefined> {
+  let body: Buffer;
+  try {
+    const stream = await store.get(REPLICA_MARKER_KEY, { signal });
+    const parts: Buffer[] = [];
+    for await (const part of stream) parts.push(part as Buffer);
+    body = Buffer.concat(parts);
+  } catch (err) {
+    if ((err as { name?: string }).name === 'NotFoundError') return undefined;
+    throw err;
+  }
+  let marker: Partial<ReplicaMarker>;
+  try {
+    marker = JSON.parse(body.toString('utf8')) as Partial<ReplicaMarker>;
+  } catch {
+    throw new PersistdError(`${store.description}/${REPLICA_MARKER_KEY} is not valid JSON`, {
+      kind: 'integrity', op: 'read replica format', hint: 'the replica marker was damaged; if nothing else is wrong, delete it and persistd writes a new one',
+    });
+  }
+  if (typeof marker.format !== 'number' || marker.format > REPLICA_FORMAT) {
+    throw new PersistdError(`the replica uses format ${String(marker.format)}, written by ${marker.createdBy ?? 'an unknown persistd'}; this persistd ${PERSISTD_VERSION} reads format ${REPLICA_FORMAT}`, {
+      kind: 'usage', op: 'read replica format', hint: 'upgrade persistd to the version that wrote this replica, or point --to at another prefix',
+    });
+  }
+  return marker as ReplicaMarker;
+}
+
+/** Makes sure the replica carries a format marker this persistd understands, writing one (conditionally) if there is none. */
+export async function ensureReplicaMarker(store: ObjectStore, signal?: AbortSignal): Promise<ReplicaMarker> {
+  const existing = await readReplicaMarker(store, signal);
+  if (existing) return existing;
+  const marker: ReplicaMarker = { format: REPLICA_FORMAT, createdBy: `persistd ${PERSISTD_VERSION}`, createdAt: new Date().toISOString() };
+  try {
+    await store.put(REPLICA_MARKER_KEY, `${JSON.stringify(marker, null, 2)}\n`, { ifNoneMatch: '*', contentType: 'application/json', signal });
+  } catch (err) {
+    // Another instance wrote it first: read theirs.
+    if (err instanceof PreconditionFailedError) return (await readReplicaMarker(store, signal)) ?? marker;
+    throw err;
+  }
+  return marker;
+}
