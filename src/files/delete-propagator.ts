@@ -1,0 +1,118 @@
+import { lstat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { ObjectStore } from '../store/object-store.js';
+import { NotFoundError } from '../store/store-errors.js';
+import type { DeleteGuard } from './delete-guard.js';
+import type { LocalIndex } from './local-index.js';
+import { TaskPool } from './task-pool.js';
+import { copyToTrash } from './trash.js';
+import type { TreeLayout } from './tree-layout.js';
+
+/** Settings of delete propagation. */
+export interface DeletePropagatorOptions {
+  /** How long a file must stay gone before its object is deleted (default 2 s: rides out rename-over rewrites). */
+  graceMs: number;
+  /** Keep a trash copy this long before it is purged; 0 deletes outright. */
+  keepDeletedMs: number;
+  concurrency: number;
+}
+
+/**
+ * Deletes the objects of files that persistd saw locally, in the index, and then saw disappear for longer
+ * than the grace period; behind the mass-delete guard, with a trash copy first when `keepDeletedMs > 0`.
+ */
+export class DeletePropagator {
+  private readonly missing = new Map<string, number>();
+  /** Objects deleted so far. */
+  deleted = 0;
+
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly layout: TreeLayout,
+    private readonly index: LocalIndex,
+    private readonly guard: DeleteGuard,
+    private readonly options: DeletePropagatorOptions,
+    private readonly logger: Logger,
+    private readonly onError: (err: unknown, relPath: string | undefined) => void,
+  ) {}
+
+  /** Paths waiting for their grace period or held back by the guard. */
+  get pending(): number {
+    return this.missing.size;
+  }
+
+  /** Notes that a known file is gone (keeps the first time it was seen gone). */
+  noteMissing(relPath: string, now = Date.now()): void {
+    if (!this.missing.has(relPath)) this.missing.set(relPath, now);
+  }
+
+  /** The file is back: forget the pending delete. */
+  noteBack(relPath: string): void {
+    this.missing.delete(relPath);
+  }
+
+  /** Earliest time a pending delete becomes due, or undefined. */
+  nextDue(): number | undefined {
+    let min: number | undefined;
+    for (const since of this.missing.values()) min = min === undefined ? since : Math.min(min, since);
+    return min === undefined ? undefined : min + this.options.graceMs;
+  }
+
+  /** Deletes what is due (everything pending when `ignoreGrace`); returns how many objects were deleted. */
+  async run(ignoreGrace = false, signal?: AbortSignal): Promise<number> {
+    const now = Date.now();
+    const due = [...this.missing].filter(([, since]) => ignoreGrace || since + this.options.graceMs <= now).map(([p]) => p);
+    const confirmed: string[] = [];
+    for (const relPath of due) {
+      const back = await lstat(join(this.layout.root, relPath)).then((st) => st.isFile(), () => false);
+      if (back || !this.index.has(relPath)) this.missing.delete(relPath);
+      else confirmed.push(relPath);
+    }
+    if (confirmed.length === 0) return 0;
+    const wasPaused = this.guard.paused;
+    if (!this.guard.allow(confirmed.length, this.index.size)) {
+      if (!wasPaused) {
+        this.logger.error(
+          { tree: this.layout.label, vanished: confirmed.length, limit: this.guard.limit(this.index.size) },
+          `${confirmed.length} files vanished at once in ${this.layout.label}: remote deletes are paused (mass-delete guard); nothing was deleted remotely. Restart persistd or raise maxDelete if this was intended`,
+        );
+      }
+      return 0;
+    }
+    const deletedAt = new Date(now);
+    const ready: string[] = [];
+    const pool = new TaskPool(this.options.concurrency);
+    for (const relPath of confirmed) {
+      await pool.add(async () => {
+        const entry = this.index.get(relPath)!;
+        try {
+          if (this.options.keepDeletedMs > 0) {
+            await copyToTrash(this.store, this.layout.objectKey(relPath), this.layout.trashKey(relPath, deletedAt), entry, deletedAt, signal);
+          }
+          ready.push(relPath);
+        } catch (err) {
+          if (err instanceof NotFoundError) ready.push(relPath);
+          else this.onError(err, relPath); // keep it pending: no delete without its trash copy
+        }
+      });
+    }
+    await pool.drain();
+    for (let i = 0; i < ready.length; i += 1000) {
+      const batch = ready.slice(i, i + 1000);
+      try {
+        await this.store.delete(batch.map((p) => this.layout.objectKey(p)), { signal });
+      } catch (err) {
+        this.onError(err, undefined);
+        continue;
+      }
+      for (const relPath of batch) {
+        this.index.delete(relPath);
+        this.missing.delete(relPath);
+        this.logger.info({ tree: this.layout.label, path: relPath }, 'deleted remotely');
+      }
+      this.deleted += batch.length;
+    }
+    return ready.length;
+  }
+}

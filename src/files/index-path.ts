@@ -1,0 +1,12 @@
+import { join } from 'node:path';
+import { LOOSE_TREE } from '../format/files-keys.js';
+
+/** `<stateDir>/files/<name>.index`: where the local index of a tree lives. */
+export function treeIndexPath(stateDir: string, name: string): string {
+  return join(stateDir, 'files', `${name}.index`);
+}
+
+/** `<stateDir>/files/_loose/<name>.index`: the index of one loose file. */
+export function looseIndexPath(stateDir: string, name: string): string {
+  return join(stateDir, 'files', LOOSE_TREE, `${name}.index`);
+}

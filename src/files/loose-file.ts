@@ -1,0 +1,65 @@
+import { mkdir } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { PersistdError, messageOf } from '../errors.js';
+import { looseFileKey } from '../format/files-keys.js';
+import { silentLogger } from '../log/logger.js';
+import type { ObjectStore } from '../store/object-store.js';
+import type { DownloadOptions } from './download-object.js';
+import { looseIndexPath } from './index-path.js';
+import { LocalIndex } from './local-index.js';
+import { restoreEntry, type RestoreOutcome } from './restore-entry.js';
+import { looseFileLayout } from './tree-layout.js';
+import { TreeSync, type TreeSyncOptions } from './tree-sync.js';
+
+/** Options of `restoreFile`. */
+export interface RestoreFileOptions extends Omit<DownloadOptions, 'signal'> {
+  store: ObjectStore;
+  /** Loose-file name: the object is `files/_loose/<name>`. */
+  name: string;
+  /** Local path of the file. */
+  path: string;
+  stateDir: string;
+  logger?: Logger;
+  signal?: AbortSignal;
+}
+
+/** What `restoreFile` did: `absent` when there is no backup of this file yet. */
+export type RestoreFileResult = RestoreOutcome | { kind: 'absent' };
+
+/** Restores one loose file (verified, atomic; a different local file is kept and reported). */
+export async function restoreFile(options: RestoreFileOptions): Promise<RestoreFileResult> {
+  const log = options.logger ?? silentLogger();
+  const key = looseFileKey(options.name);
+  const dest = resolve(options.path);
+  const info = await options.store.head(key, { signal: options.signal });
+  if (info === undefined) return { kind: 'absent' };
+  const index = await LocalIndex.load(looseIndexPath(options.stateDir, options.name));
+  await mkdir(dirname(dest), { recursive: true });
+  let outcome: RestoreOutcome;
+  try {
+    outcome = await restoreEntry(options.store, info, dest, basename(dest), index, { ...options });
+  } catch (err) {
+    if (err instanceof PersistdError) throw err;
+    throw new PersistdError(`restore of ${dest} failed: ${messageOf(err)}`, { kind: 'storage', op: 'restore', path: dest, cause: err, hint: 'run the restore again' });
+  }
+  await index.flush();
+  if (outcome.kind === 'conflict') log.warn({ file: dest }, `restore kept the local file (local wins): ${outcome.why}`);
+  else log.info({ file: dest, outcome: outcome.kind }, 'restored file');
+  return outcome;
+}
+
+/** Options of a loose-file sync: a TreeSync's options without the tree ones. */
+export interface LooseFileSyncOptions extends Omit<TreeSyncOptions, 'root' | 'include' | 'exclude' | 'defaultExcludes'> {
+  /** Local path of the file. */
+  path: string;
+}
+
+/**
+ * A TreeSync for one loose file: watches the file's folder (depth 0) for just that name, so an app
+ * rewriting it by write-temp-then-rename is seen like any other change.
+ */
+export function createLooseFileSync(options: LooseFileSyncOptions): TreeSync {
+  const path = resolve(options.path);
+  return new TreeSync({ ...options, root: dirname(path) }, looseFileLayout(options.name, path, options.stateDir));
+}

@@ -1,0 +1,155 @@
+import { mkdir, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Logger } from 'pino';
+import { PersistdError, messageOf } from '../errors.js';
+import { isReservedRelPath, parseTrashKey, trashPrefix, treePrefix } from '../format/files-keys.js';
+import { silentLogger } from '../log/logger.js';
+import type { ObjectInfo, ObjectStore } from '../store/object-store.js';
+import type { DownloadOptions } from './download-object.js';
+import { treeIndexPath } from './index-path.js';
+import { LocalIndex } from './local-index.js';
+import { restoreEntry } from './restore-entry.js';
+import { mkdirInside } from './safe-mkdir.js';
+import { unsafeRelPathReason } from './safe-relative-path.js';
+import { TaskPool } from './task-pool.js';
+
+/** Options of `restoreTree`. */
+export interface RestoreTreeOptions extends Omit<DownloadOptions, 'signal'> {
+  store: ObjectStore;
+  /** Tree name: objects live under `files/<name>/`. */
+  name: string;
+  /** Local folder to restore into (created if missing). */
+  root: string;
+  /** persistd's state directory; the index goes to `<stateDir>/files/<name>.index`. */
+  stateDir: string;
+  /** Downloads in flight (default 16: GET latency, not bandwidth, bounds a restore of small files). */
+  concurrency?: number;
+  /** Also bring back files deleted within `keepDeleted` (the newest trash copy of each path not present remotely). */
+  includeDeleted?: boolean;
+  logger?: Logger;
+  signal?: AbortSignal;
+}
+
+/** What a restore did. Paths are relative to the tree root. */
+export interface RestoreReport {
+  listed: number;
+  downloaded: number;
+  bytes: number;
+  /** Local files that already matched the remote object. */
+  skipped: number;
+  /** Local files that differ from the remote object and were kept (local wins). */
+  conflicts: { path: string; why: string }[];
+  /** Remote keys refused because they would escape the tree. */
+  refused: { key: string; why: string }[];
+  /** Objects that failed to download or verify; the local file (if any) is untouched. */
+  failed: { path: string; error: string }[];
+  /** Objects without persistd metadata (written by another tool): size checked, no checksum. */
+  unverified: string[];
+  /** Paths brought back from the trash (`includeDeleted`). */
+  undeleted: string[];
+}
+
+/** Restores `files/<name>/` into `root`; throws a PersistdError (with `.report`) when any object failed. */
+export async function restoreTree(options: RestoreTreeOptions): Promise<RestoreReport> {
+  const { store, name, root, signal } = options;
+  const log = options.logger ?? silentLogger();
+  const report: RestoreReport = { listed: 0, downloaded: 0, bytes: 0, skipped: 0, conflicts: [], refused: [], failed: [], unverified: [], undeleted: [] };
+  await ensureRootDir(root);
+  const index = await LocalIndex.load(treeIndexPath(options.stateDir, name));
+  const pool = new TaskPool(options.concurrency ?? 16);
+  const dirs = new Set<string>();
+  const live = new Set<string>();
+  const download = { ...options, signal };
+
+  const restoreOne = async (object: ObjectInfo, relPath: string, fromTrash: boolean): Promise<void> => {
+    try {
+      await mkdirInside(root, dirname(relPath) === '.' ? '' : dirname(relPath), dirs);
+      const outcome = await restoreEntry(store, object, join(root, relPath), relPath, index, download);
+      if (outcome.kind === 'downloaded') {
+        report.downloaded++;
+        report.bytes += outcome.bytes;
+        if (!outcome.verified) report.unverified.push(relPath);
+        if (fromTrash) {
+          report.undeleted.push(relPath);
+          index.delete(relPath); // not in the live tree: the next sync uploads it again
+        }
+      } else if (outcome.kind === 'skipped') report.skipped++;
+      else {
+        report.conflicts.push({ path: relPath, why: outcome.why });
+        log.warn({ tree: name, path: relPath }, `restore kept the local file (local wins): ${outcome.why}`);
+      }
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      report.failed.push({ path: relPath, error: messageOf(err) });
+      log.error({ tree: name, path: relPath, err: messageOf(err) }, 'restore of a file failed; the local file is untouched');
+    }
+  };
+
+  const prefix = treePrefix(name);
+  for await (const object of store.list(prefix, { signal })) {
+    const relPath = object.key.slice(prefix.length);
+    if (isReservedRelPath(relPath)) continue;
+    if (relPath.endsWith('/') && object.size === 0) continue; // a "folder" placeholder made by a console
+    report.listed++;
+    const why = unsafeRelPathReason(relPath);
+    if (why !== undefined) {
+      report.refused.push({ key: object.key, why });
+      log.error({ tree: name, key: object.key }, `refused a remote key that would escape the tree: ${why}`);
+      continue;
+    }
+    live.add(relPath);
+    await pool.add(() => restoreOne(object, relPath, false));
+  }
+  await pool.drain();
+  signal?.throwIfAborted();
+  // The index describes the bucket: entries for objects no longer there are dropped.
+  for (const p of [...index.paths()]) if (!live.has(p)) index.delete(p);
+
+  if (options.includeDeleted) {
+    for (const [relPath, object] of await newestTrashCopies(store, name, live, signal)) {
+      const why = unsafeRelPathReason(relPath);
+      if (why !== undefined) {
+        report.refused.push({ key: object.key, why });
+        continue;
+      }
+      await pool.add(() => restoreOne(object, relPath, true));
+    }
+    await pool.drain();
+  }
+  await index.flush();
+  log.info({ tree: name, downloaded: report.downloaded, skipped: report.skipped, bytes: report.bytes, conflicts: report.conflicts.length, refused: report.refused.length, failed: report.failed.length }, 'restored directory');
+  if (report.failed.length > 0) {
+    const first = report.failed[0]!;
+    throw Object.assign(
+      new PersistdError(`restore of ${root} failed: ${report.failed.length} file(s) could not be restored (first: ${first.path}: ${first.error})`, {
+        kind: 'integrity',
+        op: 'restore',
+        path: root,
+        hint: 'run the restore again; files that failed were not written, and everything else was restored',
+      }),
+      { report },
+    );
+  }
+  return report;
+}
+
+async function ensureRootDir(root: string): Promise<void> {
+  const st = await stat(root).catch(() => undefined);
+  if (st && !st.isDirectory()) {
+    throw new PersistdError(`cannot restore into ${root}: it exists and is not a directory`, { kind: 'usage', op: 'restore', path: root, hint: 'point the directory option at a folder, or move the file away' });
+  }
+  await mkdir(root, { recursive: true });
+}
+
+/** For every path in the trash that is not live, its newest trash copy. */
+async function newestTrashCopies(store: ObjectStore, name: string, live: Set<string>, signal?: AbortSignal): Promise<Map<string, ObjectInfo>> {
+  const newest = new Map<string, { at: number; object: ObjectInfo }>();
+  for await (const object of store.list(trashPrefix(name), { signal })) {
+    const parsed = parseTrashKey(name, object.key);
+    if (!parsed || live.has(parsed.relPath)) continue;
+    const at = parsed.deletedAt.getTime();
+    const seen = newest.get(parsed.relPath);
+    if (!seen || seen.at < at) newest.set(parsed.relPath, { at, object });
+  }
+  return new Map([...newest].map(([p, v]) => [p, v.object]));
+}

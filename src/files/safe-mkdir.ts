@@ -1,0 +1,34 @@
+import { lstat, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PersistdError } from '../errors.js';
+
+/**
+ * Creates the folders of `relDir` under `root` one level at a time, refusing to pass through a symlink
+ * or a file: a symlinked folder in the local tree must never let a restore write outside it.
+ * `known` caches folders already checked during one restore.
+ */
+export async function mkdirInside(root: string, relDir: string, known: Set<string>): Promise<void> {
+  if (relDir === '' || known.has(relDir)) return;
+  let rel = '';
+  for (const segment of relDir.split('/')) {
+    rel = rel === '' ? segment : `${rel}/${segment}`;
+    if (known.has(rel)) continue;
+    const abs = join(root, rel);
+    const st = await lstat(abs).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw err;
+    });
+    if (st === undefined) await mkdir(abs).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+    });
+    else if (!st.isDirectory()) {
+      throw new PersistdError(`cannot restore into ${rel}: it is ${st.isSymbolicLink() ? 'a symlink' : 'not a folder'} locally`, {
+        kind: 'integrity',
+        op: 'restore',
+        path: abs,
+        hint: 'move the local entry away if the remote copy should be restored there',
+      });
+    }
+    known.add(rel);
+  }
+}

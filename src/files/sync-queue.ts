@@ -1,0 +1,194 @@
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { messageOf } from '../errors.js';
+import type { ObjectStore } from '../store/object-store.js';
+import type { LocalIndex } from './local-index.js';
+import type { TreeLayout } from './tree-layout.js';
+import { uploadFile } from './upload-file.js';
+
+/** Upload counters and health, as reported by `TreeSync.status()`. */
+export interface SyncStats {
+  /** Paths waiting for an upload slot (including ones waiting to be retried). */
+  queued: number;
+  inFlight: number;
+  uploadedItems: number;
+  uploadedBytes: number;
+  lastSuccessAt: Date | undefined;
+  lastError: { message: string; path: string | undefined; at: Date } | undefined;
+  /** Paths that could not be read the last time they were tried (retried with backoff). */
+  unreadable: string[];
+  /** Symlinks seen in the tree and skipped (not synced). */
+  symlinks: number;
+}
+
+/** What the queue tells its owner. */
+export interface SyncQueueHooks {
+  /** A known file is gone (candidate for a remote delete). */
+  onGone(relPath: string): void;
+  /** The file changed while being uploaded: wait for it to settle, then enqueue again. */
+  onUnstable(relPath: string): void;
+  /** Nothing queued or in flight. */
+  onIdle(): void;
+}
+
+const MAX_BACKOFF_MS = 60_000;
+
+/**
+ * The bounded parallel upload queue of one tree: one entry per path (bursts coalesce), at most
+ * `concurrency` uploads at once, failed paths retried with exponential backoff to a cap. The store may
+ * retry a request itself; these retries are per file and slow, so the two do not multiply into a storm.
+ */
+export class SyncQueue {
+  /** Paths observed locally in this process: only these can ever turn into remote deletes. */
+  readonly seen = new Set<string>();
+  symlinks = 0;
+  private readonly ready = new Set<string>();
+  private readonly inFlight = new Set<string>();
+  private readonly again = new Set<string>();
+  private readonly delayed = new Map<string, NodeJS.Timeout>();
+  private readonly retrying = new Map<string, { attempts: number; timer: NodeJS.Timeout | undefined }>();
+  private readonly unreadable = new Set<string>();
+  private readonly idleWaiters: (() => void)[] = [];
+  private readonly abort = new AbortController();
+  private uploadedItems = 0;
+  private uploadedBytes = 0;
+  private lastSuccessAt: Date | undefined;
+  private lastError: SyncStats['lastError'];
+
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly layout: TreeLayout,
+    private readonly index: LocalIndex,
+    private readonly concurrency: number,
+    private readonly log: Logger,
+    private readonly hooks: SyncQueueHooks,
+  ) {}
+
+  /** Queues a path for upload (a path already queued or in flight is not queued twice). */
+  enqueue(relPath: string): void {
+    if (this.abort.signal.aborted) return;
+    const retry = this.retrying.get(relPath);
+    if (retry?.timer) {
+      clearTimeout(retry.timer);
+      retry.timer = undefined;
+    }
+    if (this.inFlight.has(relPath)) this.again.add(relPath);
+    else this.ready.add(relPath);
+    this.pump();
+  }
+
+  /** Queues a path after `ms` (used for files that changed during upload when nothing watches them). */
+  enqueueLater(relPath: string, ms: number): void {
+    clearTimeout(this.delayed.get(relPath));
+    this.delayed.set(relPath, setTimeout(() => {
+      this.delayed.delete(relPath);
+      this.enqueue(relPath);
+    }, ms));
+  }
+
+  /** Whether the path is queued, in flight, or waiting to be retried. */
+  busy(relPath: string): boolean {
+    return this.ready.has(relPath) || this.inFlight.has(relPath) || this.delayed.has(relPath) || this.retrying.has(relPath);
+  }
+
+  /** Resolves when nothing is queued, delayed or in flight (paths waiting for a retry after an error do not count). */
+  idle(): Promise<void> {
+    if (this.isIdle()) return Promise.resolve();
+    return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  /** Records an error for status and logs; the caller decides about retrying. */
+  recordError(err: unknown, relPath: string | undefined): void {
+    this.lastError = { message: messageOf(err), path: relPath, at: new Date() };
+    this.log.warn({ path: relPath, err: messageOf(err) }, 'sync error');
+  }
+
+  /** Counters for status(). */
+  stats(): SyncStats {
+    return {
+      queued: this.ready.size + this.delayed.size + this.retrying.size,
+      inFlight: this.inFlight.size,
+      uploadedItems: this.uploadedItems,
+      uploadedBytes: this.uploadedBytes,
+      lastSuccessAt: this.lastSuccessAt,
+      lastError: this.lastError,
+      unreadable: [...this.unreadable],
+      symlinks: this.symlinks,
+    };
+  }
+
+  /** Cancels timers and uploads in flight, and waits for them to end. */
+  async stop(): Promise<void> {
+    this.abort.abort();
+    for (const t of this.delayed.values()) clearTimeout(t);
+    for (const r of this.retrying.values()) clearTimeout(r.timer);
+    this.ready.clear();
+    this.delayed.clear();
+    this.retrying.clear();
+    if (this.inFlight.size > 0) await this.idle();
+  }
+
+  private isIdle(): boolean {
+    return this.ready.size === 0 && this.inFlight.size === 0 && this.delayed.size === 0;
+  }
+
+  private pump(): void {
+    while (this.inFlight.size < this.concurrency && this.ready.size > 0) {
+      const relPath = this.ready.values().next().value as string;
+      this.ready.delete(relPath);
+      this.inFlight.add(relPath);
+      void this.process(relPath).finally(() => {
+        this.inFlight.delete(relPath);
+        if (this.again.delete(relPath)) this.ready.add(relPath);
+        this.pump();
+        if (this.isIdle()) {
+          this.hooks.onIdle();
+          for (const r of this.idleWaiters.splice(0)) r();
+        }
+      });
+    }
+  }
+
+  private async process(relPath: string): Promise<void> {
+    const signal = this.abort.signal;
+    try {
+      const outcome = await uploadFile(this.store, this.layout.objectKey(relPath), join(this.layout.root, relPath), this.index.get(relPath), signal);
+      if (outcome.kind === 'gone') {
+        if (this.index.has(relPath) && this.seen.has(relPath)) this.hooks.onGone(relPath);
+      } else if (outcome.kind === 'unstable') {
+        this.hooks.onUnstable(relPath);
+      } else {
+        this.seen.add(relPath);
+        this.index.set(relPath, outcome.entry);
+        if (outcome.kind === 'uploaded') {
+          this.uploadedItems++;
+          this.uploadedBytes += outcome.entry.size;
+          this.lastSuccessAt = new Date();
+          this.log.debug({ path: relPath, bytes: outcome.entry.size }, 'uploaded');
+        }
+      }
+      this.retrying.delete(relPath);
+      this.unreadable.delete(relPath);
+    } catch (err) {
+      if (signal.aborted) return;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EACCES' || code === 'EPERM') this.unreadable.add(relPath);
+      this.recordError(err, relPath);
+      this.scheduleRetry(relPath);
+    }
+  }
+
+  private scheduleRetry(relPath: string): void {
+    const state = this.retrying.get(relPath) ?? { attempts: 0, timer: undefined };
+    state.attempts++;
+    const delay = Math.min(MAX_BACKOFF_MS, 500 * 2 ** (state.attempts - 1)) * (0.75 + Math.random() / 2);
+    state.timer = setTimeout(() => {
+      state.timer = undefined;
+      if (this.inFlight.has(relPath)) this.again.add(relPath);
+      else this.ready.add(relPath);
+      this.pump();
+    }, delay);
+    state.timer.unref();
+    this.retrying.set(relPath, state);
+  }
+}

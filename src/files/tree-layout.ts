@@ -1,0 +1,54 @@
+import { basename, dirname, resolve } from 'node:path';
+import { LOOSE_TREE, looseFileKey, parseTrashKey, trashKey, trashPrefix, treeObjectKey } from '../format/files-keys.js';
+import { looseIndexPath, treeIndexPath } from './index-path.js';
+import { PathFilter, type PathFilterOptions } from './path-filter.js';
+
+/** Where a synced set of local files lives locally and remotely; lets one TreeSync serve trees and loose files. */
+export interface TreeLayout {
+  /** What to call it in logs. */
+  label: string;
+  /** Absolute local folder that is watched. */
+  root: string;
+  /** Watch depth below root (undefined: unlimited). */
+  depth: number | undefined;
+  filter: Pick<PathFilter, 'accepts' | 'skipsDir'>;
+  indexPath: string;
+  objectKey(relPath: string): string;
+  trashKey(relPath: string, deletedAt: Date): string;
+  trashPrefix: string;
+  parseTrash(key: string): { deletedAt: Date; relPath: string } | undefined;
+}
+
+/** Layout of a protected directory: `files/<name>/<relPath>`. */
+export function directoryLayout(name: string, root: string, stateDir: string, filter: PathFilterOptions = {}): TreeLayout {
+  return {
+    label: name,
+    root: resolve(root),
+    depth: undefined,
+    filter: new PathFilter(filter),
+    indexPath: treeIndexPath(stateDir, name),
+    objectKey: (rel) => treeObjectKey(name, rel),
+    trashKey: (rel, at) => trashKey(name, at, rel),
+    trashPrefix: trashPrefix(name),
+    parseTrash: (key) => parseTrashKey(name, key),
+  };
+}
+
+/** Layout of a loose file: its parent folder is watched for just that name; the object is `files/_loose/<name>`. */
+export function looseFileLayout(name: string, path: string, stateDir: string): TreeLayout {
+  const file = basename(path);
+  return {
+    label: `${LOOSE_TREE}/${name}`,
+    root: resolve(dirname(path)),
+    depth: 0,
+    filter: { accepts: (rel) => rel === file, skipsDir: () => true },
+    indexPath: looseIndexPath(stateDir, name),
+    objectKey: () => looseFileKey(name),
+    trashKey: (_rel, at) => trashKey(LOOSE_TREE, at, name),
+    trashPrefix: trashPrefix(LOOSE_TREE),
+    parseTrash: (key) => {
+      const parsed = parseTrashKey(LOOSE_TREE, key);
+      return parsed?.relPath === name ? { deletedAt: parsed.deletedAt, relPath: file } : undefined;
+    },
+  };
+}

@@ -1,0 +1,238 @@
+import { mkdir, stat } from 'node:fs/promises';
+import { relative, sep } from 'node:path';
+import { watch, type FSWatcher } from 'chokidar';
+import type { Logger } from 'pino';
+import { PersistdError, messageOf } from '../errors.js';
+import { silentLogger } from '../log/logger.js';
+import type { ObjectStore } from '../store/object-store.js';
+import { ChangeSettler } from './change-settler.js';
+import { DeleteGuard, type DeleteGuardOptions } from './delete-guard.js';
+import { DeletePropagator } from './delete-propagator.js';
+import { LocalIndex } from './local-index.js';
+import type { PathFilterOptions } from './path-filter.js';
+import { scanTree } from './scan-tree.js';
+import { SyncQueue, type SyncStats } from './sync-queue.js';
+import { purgeTrash } from './trash.js';
+import { directoryLayout, type TreeLayout } from './tree-layout.js';
+
+/** Options of a TreeSync (one per protected directory). */
+export interface TreeSyncOptions extends PathFilterOptions, DeleteGuardOptions {
+  store: ObjectStore;
+  /** Tree name: objects live under `files/<name>/`. */
+  name: string;
+  /** Local folder (created empty when missing; a file there is refused). */
+  root: string;
+  stateDir: string;
+  /** Uploads in flight (default 16). */
+  concurrency?: number;
+  /** Quiet period before a changed file is uploaded (default 200 ms). */
+  settleMs?: number;
+  /** How long a file must stay gone before its object is deleted (default 2000 ms). */
+  deleteGraceMs?: number;
+  /** Keep deleted objects in the trash this long (default 7 days; 0: delete outright). */
+  keepDeletedMs?: number;
+  /** Full local rescan while watching, to catch missed events (default 5 min; 0: never). No requests unless something changed. */
+  rescanIntervalMs?: number;
+  logger?: Logger;
+}
+
+/** Counters and health of one TreeSync. */
+export interface TreeSyncStatus extends SyncStats {
+  label: string;
+  watching: boolean;
+  /** Changed paths waiting to settle. */
+  settling: number;
+  /** Vanished files waiting for the grace period, or held by the guard. */
+  pendingDeletes: number;
+  deletesPaused: boolean;
+  deletedItems: number;
+  /** Files in the index (known to be in the bucket). */
+  indexed: number;
+}
+
+const DAY = 24 * 60 * 60 * 1000;
+
+/**
+ * Keeps one local tree mirrored to the store: an initial reconcile (uploads only; never deletes because
+ * something is absent at startup), then chokidar events → settle → bounded upload queue, with deletes
+ * propagated only for files seen here and then gone, behind a grace period and the mass-delete guard.
+ */
+export class TreeSync {
+  readonly layout: TreeLayout;
+  private readonly log: Logger;
+  private readonly guard: DeleteGuard;
+  private index: LocalIndex | undefined;
+  private queue: SyncQueue | undefined;
+  private deletes: DeletePropagator | undefined;
+  private settler: ChangeSettler | undefined;
+  private watcher: FSWatcher | undefined;
+  private deleteTimer: NodeJS.Timeout | undefined;
+  private rescanTimer: NodeJS.Timeout | undefined;
+  private lastPurge = 0;
+  private stopped = false;
+
+  constructor(private readonly options: TreeSyncOptions, layout?: TreeLayout) {
+    this.layout = layout ?? directoryLayout(options.name, options.root, options.stateDir, options);
+    this.log = (options.logger ?? silentLogger()).child({ tree: this.layout.label });
+    this.guard = new DeleteGuard(options);
+  }
+
+  /** Initial reconcile, then watching. Resolves once the watcher is live and the first pass is queued and done. */
+  async start(): Promise<void> {
+    await this.open();
+    await this.startWatcher();
+    await this.syncOnce();
+    const rescan = this.options.rescanIntervalMs ?? 5 * 60_000;
+    if (rescan > 0) {
+      this.rescanTimer = setInterval(() => void this.syncOnce().catch((err: unknown) => this.queue!.recordError(err, undefined)), rescan);
+      this.rescanTimer.unref();
+    }
+  }
+
+  /**
+   * One reconcile pass: scan locally, upload what differs from the index, propagate due deletes of files
+   * seen before and now gone, purge expired trash (at most hourly). Used by `backup` and by tests.
+   */
+  async syncOnce(): Promise<TreeSyncStatus> {
+    await this.open();
+    const queue = this.queue!;
+    const index = this.index!;
+    const scan = await scanTree(this.layout.root, this.layout.filter);
+    for (const p of scan.unreadable) queue.recordError(new PersistdError(`cannot read ${p}: permission denied`, { op: 'scan', path: p, hint: 'fix its permissions; persistd retries' }), p);
+    if (scan.symlinks.length > 0) this.log.debug({ symlinks: scan.symlinks.length }, 'symlinks are not synced');
+    queue.symlinks = scan.symlinks.length;
+    for (const [relPath, local] of scan.files) {
+      queue.seen.add(relPath);
+      this.deletes!.noteBack(relPath);
+      const known = index.get(relPath);
+      if (!known || known.size !== local.size || known.mtimeMs !== local.mtimeMs || known.mode !== local.mode) queue.enqueue(relPath);
+    }
+    for (const relPath of index.paths()) {
+      // Only files seen in this process and now gone count as deleted: absence at startup means nothing.
+      if (!scan.files.has(relPath) && queue.seen.has(relPath) && !queue.busy(relPath)) this.deletes!.noteMissing(relPath);
+    }
+    await queue.idle();
+    await this.deletes!.run();
+    this.armDeleteTimer();
+    await this.maybePurge();
+    await index.flush();
+    return this.status();
+  }
+
+  /** Shutdown: upload what is pending now (no settle wait), propagate pending deletes, until `deadline` (epoch ms). */
+  async flush(options: { deadline?: number } = {}): Promise<{ done: boolean; status: TreeSyncStatus }> {
+    if (!this.queue) return { done: true, status: this.status() };
+    for (const p of this.settler?.takeAll() ?? []) this.queue.enqueue(p);
+    const work = (async () => {
+      await this.queue!.idle();
+      await this.deletes!.run(true);
+      await this.index!.flush();
+    })();
+    const left = options.deadline === undefined ? undefined : options.deadline - Date.now();
+    let timer: NodeJS.Timeout | undefined;
+    const done = await (left === undefined ? work.then(() => true) : Promise.race([work.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), Math.max(0, left))))]));
+    if (timer) clearTimeout(timer);
+    if (!done) await this.index!.flush().catch(() => undefined);
+    return { done, status: this.status() };
+  }
+
+  /** Stops watching and timers; waits for uploads in flight; saves the index. Does not flush pending changes. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.deleteTimer);
+    clearInterval(this.rescanTimer);
+    this.settler?.takeAll();
+    await this.watcher?.close();
+    this.watcher = undefined;
+    await this.queue?.stop();
+    await this.index?.flush();
+  }
+
+  /** Lifts a mass-delete pause: the held deletes are propagated on the next pass. */
+  resumeDeletes(): void {
+    this.guard.resume();
+    this.armDeleteTimer();
+  }
+
+  /** Queue length, last success and error, bytes and items uploaded, delete state. */
+  status(): TreeSyncStatus {
+    const base = this.queue?.stats() ?? { queued: 0, inFlight: 0, uploadedItems: 0, uploadedBytes: 0, lastSuccessAt: undefined, lastError: undefined, unreadable: [], symlinks: 0 };
+    return {
+      ...base,
+      label: this.layout.label,
+      watching: this.watcher !== undefined,
+      settling: this.settler?.size ?? 0,
+      pendingDeletes: this.deletes?.pending ?? 0,
+      deletesPaused: this.guard.paused,
+      deletedItems: this.deletes?.deleted ?? 0,
+      indexed: this.index?.size ?? 0,
+    };
+  }
+
+  private async open(): Promise<void> {
+    if (this.index) return;
+    const root = this.layout.root;
+    const st = await stat(root).catch(() => undefined);
+    if (st && !st.isDirectory()) throw new PersistdError(`cannot sync ${root}: it is not a directory`, { kind: 'usage', op: 'sync', path: root, hint: 'point the option at a folder' });
+    if (!st) await mkdir(root, { recursive: true });
+    const index = await LocalIndex.load(this.layout.indexPath);
+    const concurrency = this.options.concurrency ?? 16;
+    const onError = (err: unknown, p: string | undefined): void => this.queue!.recordError(err, p);
+    this.deletes = new DeletePropagator(this.options.store, this.layout, index, this.guard, { graceMs: this.options.deleteGraceMs ?? 2000, keepDeletedMs: this.options.keepDeletedMs ?? 7 * DAY, concurrency }, this.log, onError);
+    this.queue = new SyncQueue(this.options.store, this.layout, index, concurrency, this.log, {
+      onGone: (p) => {
+        this.deletes!.noteMissing(p);
+        this.armDeleteTimer();
+      },
+      onUnstable: (p) => (this.settler ? this.settler.note(p) : this.queue!.enqueueLater(p, this.options.settleMs ?? 200)),
+      onIdle: () => void index.flush().catch((err: unknown) => this.log.warn({ err: messageOf(err) }, 'saving the local index failed')),
+    });
+    this.index = index;
+  }
+
+  private async startWatcher(): Promise<void> {
+    const root = this.layout.root;
+    this.settler = new ChangeSettler(root, this.options.settleMs ?? 200, (p) => this.queue!.enqueue(p));
+    const toRel = (abs: string): string => relative(root, abs).split(sep).join('/');
+    const watcher = watch(root, {
+      ignoreInitial: true,
+      followSymlinks: false,
+      depth: this.layout.depth,
+      ignored: (abs: string, st?: { isDirectory(): boolean }) => {
+        const rel = toRel(abs);
+        if (rel === '' || rel.startsWith('..')) return false;
+        return st?.isDirectory() ? this.layout.filter.skipsDir(rel) : this.layout.depth === 0 ? !this.layout.filter.accepts(rel) : this.layout.filter.skipsDir(rel);
+      },
+    });
+    const onFile = (abs: string): void => {
+      const rel = toRel(abs);
+      if (!this.stopped && this.layout.filter.accepts(rel)) this.settler!.note(rel);
+    };
+    watcher.on('add', onFile).on('change', onFile).on('unlink', onFile);
+    watcher.on('unlinkDir', (abs: string) => {
+      const dir = `${toRel(abs)}/`;
+      for (const p of this.index!.paths()) if (p.startsWith(dir)) this.settler!.note(p);
+    });
+    watcher.on('error', (err: unknown) => this.queue!.recordError(err, undefined));
+    await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
+    this.watcher = watcher;
+  }
+
+  private armDeleteTimer(): void {
+    clearTimeout(this.deleteTimer);
+    const due = this.deletes?.nextDue();
+    if (due === undefined || this.stopped || this.guard.paused) return;
+    this.deleteTimer = setTimeout(() => {
+      void this.deletes!.run().then(() => this.index!.flush()).catch((err: unknown) => this.queue!.recordError(err, undefined)).finally(() => this.armDeleteTimer());
+    }, Math.max(50, due - Date.now()));
+    this.deleteTimer.unref();
+  }
+
+  private async maybePurge(): Promise<void> {
+    const keep = this.options.keepDeletedMs ?? 7 * DAY;
+    if (keep <= 0 || Date.now() - this.lastPurge < 60 * 60_000) return;
+    this.lastPurge = Date.now();
+    const purged = await purgeTrash(this.options.store, this.layout.trashPrefix, (k) => this.layout.parseTrash(k), keep, this.log);
+    if (purged > 0) this.log.info({ purged }, 'purged expired trash copies');
+  }
+}

@@ -1,0 +1,84 @@
+import { mkdtemp, readFile, readdir, rm, lstat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ObjectStore } from '../../src/store/object-store.js';
+
+/** A fresh temp folder; removed by the returned cleanup. */
+export async function tempDir(label: string): Promise<string> {
+  return mkdtemp(join(tmpdir(), `persistd-files-${label}-`));
+}
+
+/** Removes folders made by tempDir. */
+export async function removeAll(dirs: string[]): Promise<void> {
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+}
+
+/** Polls `check` until it returns true, failing after `timeoutMs`. */
+export async function pollUntil(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 5000): Promise<number> {
+  const start = Date.now();
+  for (;;) {
+    if (await check()) return Date.now() - start;
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** The bytes of an object, or undefined when absent. */
+export async function objectBytes(store: ObjectStore, key: string): Promise<Buffer | undefined> {
+  if ((await store.head(key)) === undefined) return undefined;
+  const chunks: Buffer[] = [];
+  for await (const c of await store.get(key)) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** All keys under a prefix. */
+export async function keysUnder(store: ObjectStore, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const o of store.list(prefix)) keys.push(o.key);
+  return keys;
+}
+
+/** Every regular file below `root` with content, mtimeMs and mode: the thing a round trip must preserve. */
+export async function snapshotTree(root: string, skip: (rel: string) => boolean = (rel) => rel.startsWith('.persistd')): Promise<Map<string, { content: string; mtimeMs: number; mode: number }>> {
+  const out = new Map<string, { content: string; mtimeMs: number; mode: number }>();
+  const walk = async (rel: string): Promise<void> => {
+    for (const e of await readdir(join(root, rel), { withFileTypes: true })) {
+      const childRel = rel === '' ? e.name : `${rel}/${e.name}`;
+      if (skip(childRel)) continue;
+      if (e.isDirectory()) await walk(childRel);
+      else if (e.isFile()) {
+        const st = await lstat(join(root, childRel));
+        out.set(childRel, { content: (await readFile(join(root, childRel))).toString('base64'), mtimeMs: st.mtimeMs, mode: st.mode & 0o7777 });
+      }
+    }
+  };
+  await walk('');
+  return out;
+}
+
+/** Asserts two snapshots are equal in content and mode, and in mtime to within a microsecond (utimes takes a double). */
+export function diffTrees(a: Awaited<ReturnType<typeof snapshotTree>>, b: Awaited<ReturnType<typeof snapshotTree>>): string[] {
+  const problems: string[] = [];
+  for (const [p, x] of a) {
+    const y = b.get(p);
+    if (!y) problems.push(`missing ${p}`);
+    else {
+      if (x.content !== y.content) problems.push(`content differs: ${p}`);
+      if (x.mode !== y.mode) problems.push(`mode differs: ${p} ${x.mode.toString(8)} vs ${y.mode.toString(8)}`);
+      if (Math.abs(x.mtimeMs - y.mtimeMs) > 0.001) problems.push(`mtime differs: ${p} ${x.mtimeMs} vs ${y.mtimeMs}`);
+    }
+  }
+  for (const p of b.keys()) if (!a.has(p)) problems.push(`extra ${p}`);
+  return problems;
+}
+
+/** Odd but legal names that must round-trip exactly. */
+export const ODD_NAMES = [
+  'with space.txt',
+  'ünïcødé/日本語.txt',
+  'hash#tag.txt',
+  'question?.txt',
+  'percent%20sign%.txt',
+  'plus+and&amp=.txt',
+  `${'long-folder-name-'.repeat(10)}/${'deep/'.repeat(20)}${'x'.repeat(200)}.bin`,
+];
