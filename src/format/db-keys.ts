@@ -1,0 +1,115 @@
+/**
+ * Remote key layout of SQLite databases (docs/FORMAT.md, "SQLite databases"). Keys are relative to
+ * the store root; the writer and every reader build and parse keys only through these functions.
+ */
+import { randomBytes } from 'node:crypto';
+import { usageError } from '../errors.js';
+
+/** Root of everything persistd writes for SQLite databases. */
+export const DB_ROOT = 'db/';
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+/** `YYYYMMDDTHHMMSSmmmZ`: UTC, millisecond precision, sorts by time as a string. */
+const TIME_ID = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z$/;
+const GENERATION = /^\d{8}T\d{9}Z-[0-9a-f]{8}$/;
+const SNAPSHOT_KEY = /^db\/([^/]+)\/gen\/([^/]+)\/snap\/([^/]+)\.(json|db\.gz)$/;
+
+/** Throws a usage error unless `name` can be a database name in the replica (one path segment, safe characters). */
+export function assertDatabaseName(name: string): void {
+  if (!NAME.test(name)) {
+    throw usageError(`"${name}" cannot be used as a database name in the replica`,
+      'use letters, digits, ".", "_" and "-" (at most 128 characters, not starting with "." or "-")');
+  }
+}
+
+/** `db/<name>/`: every object of one database. */
+export function databasePrefix(name: string): string {
+  return `${DB_ROOT}${name}/`;
+}
+
+/** `db/<name>/current.json`: the lineage pointer (written by continuous replication). */
+export function currentPointerKey(name: string): string {
+  return `${databasePrefix(name)}current.json`;
+}
+
+/** `db/<name>/gen/`: every generation of one database. */
+export function generationsPrefix(name: string): string {
+  return `${databasePrefix(name)}gen/`;
+}
+
+/** `db/<name>/gen/<generation>/`: everything of one generation (snapshots and, later, WAL segments). */
+export function generationPrefix(name: string, generation: string): string {
+  return `${generationsPrefix(name)}${generation}/`;
+}
+
+/** Key of a snapshot's compressed database image. */
+export function snapshotDataKey(name: string, generation: string, seq: string): string {
+  return `${generationPrefix(name, generation)}snap/${seq}.db.gz`;
+}
+
+/** Key of a snapshot's manifest, the commit point, written after the data object. */
+export function snapshotManifestKey(name: string, generation: string, seq: string): string {
+  return `${generationPrefix(name, generation)}snap/${seq}.json`;
+}
+
+/** What a key under `db/` is, when it is a snapshot manifest or data object. */
+export interface SnapshotKey {
+  name: string;
+  generation: string;
+  seq: string;
+  kind: 'manifest' | 'data';
+}
+
+/** Parses a snapshot manifest or data key; undefined for any other key (WAL segments, pointers, foreign objects). */
+export function parseSnapshotKey(key: string): SnapshotKey | undefined {
+  const match = SNAPSHOT_KEY.exec(key);
+  if (!match) return undefined;
+  const [, name, generation, seq, ext] = match as unknown as [string, string, string, string, string];
+  if (!NAME.test(name) || !GENERATION.test(generation) || parseTimeId(seq) === undefined) return undefined;
+  return { name, generation, seq, kind: ext === 'json' ? 'manifest' : 'data' };
+}
+
+/** The name of the database a key under `db/` belongs to, or undefined. */
+export function databaseNameOfKey(key: string): string | undefined {
+  if (!key.startsWith(DB_ROOT)) return undefined;
+  const name = key.slice(DB_ROOT.length).split('/', 1)[0] ?? '';
+  return NAME.test(name) ? name : undefined;
+}
+
+/** Encodes a time as `YYYYMMDDTHHMMSSmmmZ` (UTC), which sorts lexicographically by time. */
+export function timeId(date: Date): string {
+  return date.toISOString().replace(/[-:.]/g, '');
+}
+
+/** Decodes a `timeId`; undefined when `text` is not one. */
+export function parseTimeId(text: string): Date | undefined {
+  const m = TIME_ID.exec(text);
+  if (!m) return undefined;
+  const date = new Date(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}.${m[7]}Z`);
+  return Number.isNaN(date.getTime()) || timeId(date) !== text ? undefined : date;
+}
+
+/** A new generation id: its start time (so generations sort by age) and 8 random hex digits (so two instances never collide). */
+export function newGenerationId(now: Date = new Date()): string {
+  return `${timeId(now)}-${randomBytes(4).toString('hex')}`;
+}
+
+/** The time a generation started, from its id. */
+export function generationTime(generation: string): Date | undefined {
+  return GENERATION.test(generation) ? parseTimeId(generation.slice(0, 19)) : undefined;
+}
+
+/**
+ * The seq of the next snapshot in a generation: the time the snapshot's read transaction began,
+ * bumped by a millisecond when the clock has not moved past the previous seq, so seqs strictly increase.
+ */
+export function nextSnapshotSeq(now: Date, previous?: string): string {
+  const prev = previous === undefined ? undefined : parseTimeId(previous);
+  const time = prev !== undefined && now.getTime() <= prev.getTime() ? new Date(prev.getTime() + 1) : now;
+  return timeId(time);
+}
+
+/** A snapshot's id as users see and pass it: `<generation>/<seq>`. */
+export function snapshotId(generation: string, seq: string): string {
+  return `${generation}/${seq}`;
+}

@@ -1,0 +1,118 @@
+/**
+ * The manifest of one SQLite snapshot: the commit point of the snapshot, written after its data
+ * object, and everything a restore checks the data against (docs/FORMAT.md, "SQLite databases").
+ */
+import { PersistdError } from '../errors.js';
+
+/** The format version this persistd writes and the only one it reads. */
+export const DB_FORMAT_VERSION = 1;
+
+/** The compressed database image a manifest commits. */
+export interface SnapshotDataInfo {
+  /** File name of the data object, relative to the manifest's folder (`<seq>.db.gz`). */
+  key: string;
+  encoding: 'gzip';
+  /** Bytes of the compressed object. */
+  size: number;
+  /** Hex sha256 of the compressed object. */
+  sha256: string;
+}
+
+/** What the database image is. */
+export interface SnapshotDbInfo {
+  /** Bytes of the uncompressed database file. */
+  size: number;
+  /** Hex sha256 of the uncompressed database file. */
+  sha256: string;
+  pageSize: number;
+  pageCount: number;
+  /** Journal mode of the source database when the snapshot was taken (`wal`, `delete`, ...). */
+  journalMode: string;
+  /** `sqlite_version()` of the library that took the snapshot. */
+  sqliteVersion: string;
+}
+
+/** A snapshot manifest as stored in `<seq>.json`. */
+export interface SnapshotManifest {
+  format: typeof DB_FORMAT_VERSION;
+  kind: 'sqlite-snapshot';
+  database: string;
+  generation: string;
+  seq: string;
+  /** ISO time at which the snapshot's read transaction began: the database state it holds. */
+  createdAt: string;
+  /** `persistd <version>` that wrote it. */
+  createdBy: string;
+  data: SnapshotDataInfo;
+  db: SnapshotDbInfo;
+}
+
+/** Serializes a manifest (pretty, so a bucket stays readable by people). */
+export function serializeManifest(manifest: SnapshotManifest): string {
+  return `${JSON.stringify(manifest, null, 2)}\n`;
+}
+
+/** Where a manifest was read from, to check that it describes the snapshot its key names. */
+export interface ManifestLocation {
+  key: string;
+  name: string;
+  generation: string;
+  seq: string;
+}
+
+/**
+ * Parses and validates a manifest. Throws PersistdError kind `integrity` when it is not a valid
+ * manifest, belongs to another key, or has a format version this persistd does not know.
+ */
+export function parseManifest(text: string, where: ManifestLocation): SnapshotManifest {
+  const fail = (why: string, hint?: string): PersistdError =>
+    new PersistdError(`snapshot manifest ${where.key} is not usable: ${why}`, {
+      kind: 'integrity', op: 'read manifest', path: where.key,
+      hint: hint ?? 'restore an older snapshot (`persistd snapshots` lists them) with --snapshot <id>',
+    });
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw fail('it is not valid JSON');
+  }
+  if (!isObject(raw)) throw fail('it is not a JSON object');
+  if (raw['format'] !== DB_FORMAT_VERSION) {
+    throw fail(`it has format version ${JSON.stringify(raw['format'])}, and this persistd reads only version ${DB_FORMAT_VERSION}`,
+      `it was written by ${typeof raw['createdBy'] === 'string' ? raw['createdBy'] : 'another persistd'}; use a persistd that reads this format`);
+  }
+  const data = raw['data'];
+  const db = raw['db'];
+  if (raw['kind'] !== 'sqlite-snapshot' || !isObject(data) || !isObject(db)) throw fail('fields "kind", "data" or "db" are missing');
+  if (raw['database'] !== where.name || raw['generation'] !== where.generation || raw['seq'] !== where.seq) {
+    throw fail('it names another database, generation or seq than its key');
+  }
+  if (data['key'] !== `${where.seq}.db.gz` || data['encoding'] !== 'gzip') throw fail('its data key or encoding is not the one this format defines');
+  const checks: [boolean, string][] = [
+    [typeof raw['createdAt'] === 'string' && !Number.isNaN(Date.parse(raw['createdAt'])), 'createdAt'],
+    [typeof raw['createdBy'] === 'string', 'createdBy'],
+    [isSize(data['size']), 'data.size'],
+    [isSha256(data['sha256']), 'data.sha256'],
+    [isSize(db['size']), 'db.size'],
+    [isSha256(db['sha256']), 'db.sha256'],
+    [isSize(db['pageSize']) && (db['pageSize'] as number) >= 512, 'db.pageSize'],
+    [isSize(db['pageCount']), 'db.pageCount'],
+    [typeof db['journalMode'] === 'string', 'db.journalMode'],
+    [typeof db['sqliteVersion'] === 'string', 'db.sqliteVersion'],
+  ];
+  const bad = checks.filter(([ok]) => !ok).map(([, field]) => field);
+  if (bad.length > 0) throw fail(`invalid or missing ${bad.join(', ')}`);
+  return raw as unknown as SnapshotManifest;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isSize(value: unknown): boolean {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+function isSha256(value: unknown): boolean {
+  return typeof value === 'string' && /^[0-9a-f]{64}$/.test(value);
+}

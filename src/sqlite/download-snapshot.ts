@@ -1,0 +1,76 @@
+import { createWriteStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { PersistdError } from '../errors.js';
+import type { SnapshotManifest } from '../format/db-manifest.js';
+import type { ObjectStore } from '../store/object-store.js';
+import { StoreError } from '../store/store-errors.js';
+import { storageError, type SnapshotEntry } from './snapshot-catalog.js';
+import { DigestStream } from './upload-compressed.js';
+
+/**
+ * Downloads a snapshot's data object into a new file `dest` (which must not exist), decompressing
+ * it on the way, checks both sha256 and sizes against the manifest, and fsyncs the file. Throws
+ * kind `integrity` when the bytes do not match (corrupt or truncated), kind `storage` when the
+ * store cannot deliver them. The caller removes `dest` on failure.
+ */
+export async function downloadSnapshot(
+  store: ObjectStore, name: string, entry: SnapshotEntry, manifest: SnapshotManifest, dest: string, signal?: AbortSignal,
+): Promise<void> {
+  const integrity = (why: string, cause?: unknown): PersistdError =>
+    new PersistdError(`snapshot ${entry.id} of ${name} does not verify: ${why}`, {
+      kind: 'integrity', op: 'restore', path: entry.dataKey, cause,
+      hint: 'the stored snapshot is damaged; restore an older one with --snapshot <id> (`persistd snapshots` lists them)',
+    });
+  if (entry.compressedSize === undefined) {
+    throw integrity(`its data object ${entry.dataKey} is missing from the store`);
+  }
+  let body;
+  try {
+    body = await store.get(entry.dataKey, { signal });
+  } catch (err) {
+    throw storageError(err, `cannot download snapshot ${entry.id} of ${name}`, entry.dataKey);
+  }
+  const compressed = new DigestStream();
+  const raw = new DigestStream();
+  try {
+    await pipeline(body, compressed, createGunzip(), raw, createWriteStream(dest, { flags: 'wx' }), signal ? { signal } : {});
+  } catch (err) {
+    if (signal?.aborted) throw err;
+    if (err instanceof StoreError) throw storageError(err, `cannot download snapshot ${entry.id} of ${name}`, entry.dataKey);
+    const code = String((err as NodeJS.ErrnoException).code ?? '');
+    if (code.startsWith('Z_') || code.startsWith('ERR_ZLIB')) throw integrity(`it is not a complete gzip stream (${(err as Error).message})`, err);
+    if (code.startsWith('E') && code !== 'ECONNRESET' && code !== 'ETIMEDOUT' && code !== 'EPIPE') throw localWriteError(err, dest);
+    throw storageError(err, `cannot download snapshot ${entry.id} of ${name}`, entry.dataKey);
+  }
+  const c = compressed.digest();
+  const r = raw.digest();
+  if (c.size !== manifest.data.size || c.sha256 !== manifest.data.sha256) {
+    throw integrity(`the data object has ${c.size} bytes with sha256 ${c.sha256}, the manifest says ${manifest.data.size} bytes with sha256 ${manifest.data.sha256}`);
+  }
+  if (r.size !== manifest.db.size || r.sha256 !== manifest.db.sha256) {
+    throw integrity(`the database has ${r.size} bytes with sha256 ${r.sha256}, the manifest says ${manifest.db.size} bytes with sha256 ${manifest.db.sha256}`);
+  }
+  try {
+    const handle = await open(dest, 'r+');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch (err) {
+    throw localWriteError(err, dest);
+  }
+}
+
+/** A failure to write the restored file locally (full disk, permissions); nothing in place was touched. */
+export function localWriteError(err: unknown, path: string): PersistdError {
+  const code = (err as NodeJS.ErrnoException).code;
+  return new PersistdError(`cannot write ${path}: ${err instanceof Error ? err.message : String(err)}`, {
+    kind: 'internal', op: 'restore', path, cause: err,
+    hint: code === 'ENOSPC' || code === 'EDQUOT'
+      ? 'the disk is full: free space (the restore needs the database size beside the target), then run it again'
+      : 'check that the target directory exists and is writable',
+  });
+}

@@ -1,0 +1,148 @@
+import Database from 'better-sqlite3';
+import { stat } from 'node:fs/promises';
+import { PersistdError } from '../errors.js';
+import { readFileIdentity, sameIdentity, type FileIdentity } from './db-fingerprint.js';
+import { isBusyError, sqliteOpenError } from './sqlite-errors.js';
+
+/** What a consistent copy saw: the state of the database inside the copy's read transaction. */
+export interface CopyInfo {
+  /** When the read transaction began: the copy holds every transaction committed before it. */
+  startedAt: Date;
+  pageSize: number;
+  pageCount: number;
+  journalMode: string;
+  sqliteVersion: string;
+}
+
+/** Options of `LiveDatabase.copyTo`. */
+export interface CopyOptions {
+  signal?: AbortSignal;
+  /** How long to keep retrying while another process holds a lock that keeps us from reading (default 60 s). */
+  lockTimeoutMs?: number;
+  /** Bytes copied per step between event-loop turns (default 4 MiB). */
+  bytesPerStep?: number;
+}
+
+/**
+ * A read-only connection to a database another process writes, held open for as long as persistd
+ * watches it: `PRAGMA data_version` on it tells whether anyone committed since, and it takes
+ * transaction-consistent copies with SQLite's online backup API. The connection has no busy timeout,
+ * so nothing on it ever blocks the event loop waiting for a lock; waits are asynchronous retries.
+ */
+export class LiveDatabase {
+  private constructor(
+    readonly path: string,
+    readonly identity: FileIdentity,
+    private readonly db: Database.Database,
+  ) {}
+
+  /** Opens `path`; undefined when there is no database there yet (missing or empty file). */
+  static async open(path: string): Promise<LiveDatabase | undefined> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const before = await readFileIdentity(path);
+      if (before === undefined || (await stat(path)).size === 0) return undefined;
+      let db: Database.Database;
+      try {
+        db = new Database(path, { readonly: true, fileMustExist: true, timeout: 0 });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'SQLITE_CANTOPEN' && (await readFileIdentity(path)) === undefined) return undefined;
+        throw sqliteOpenError(err, path);
+      }
+      // The file may have been replaced between the stat and the open: then we hold the wrong one.
+      if (sameIdentity(before, await readFileIdentity(path))) return new LiveDatabase(path, before, db);
+      db.close();
+    }
+    throw new PersistdError(`cannot open ${path}: it keeps being replaced`, { kind: 'internal', op: 'open database', path });
+  }
+
+  /** Whether the path still names the file this connection has open. */
+  async isCurrentFile(): Promise<boolean> {
+    return sameIdentity(this.identity, await readFileIdentity(this.path));
+  }
+
+  /** `PRAGMA data_version`: changes whenever another connection commits; undefined when a lock keeps us from reading it now. */
+  dataVersion(): number | undefined {
+    try {
+      return this.db.pragma('data_version', { simple: true }) as number;
+    } catch (err) {
+      if (isBusyError(err)) return undefined;
+      throw sqliteOpenError(err, this.path);
+    }
+  }
+
+  /**
+   * Copies the database, transaction-consistent, to a new file at `dest`. The read transaction is
+   * held for the whole copy so the backup never restarts however busy the writer is: in WAL mode it
+   * blocks nobody; in rollback-journal mode writers wait for the copy (local disk speed), which is
+   * why uploads happen afterwards from the copy, not under the lock.
+   */
+  async copyTo(dest: string, options: CopyOptions = {}): Promise<CopyInfo> {
+    const { signal } = options;
+    const startedAt = await this.beginRead(signal, options.lockTimeoutMs ?? 60_000);
+    try {
+      const journalMode = String(this.db.pragma('journal_mode', { simple: true }));
+      assertSnapshotableJournalMode(journalMode, this.path);
+      const pageSize = this.db.pragma('page_size', { simple: true }) as number;
+      const pageCount = this.db.pragma('page_count', { simple: true }) as number;
+      const sqliteVersion = this.db.prepare('SELECT sqlite_version()').pluck().get() as string;
+      const pagesPerStep = Math.max(1, Math.floor((options.bytesPerStep ?? 4 << 20) / pageSize));
+      await this.db.backup(dest, {
+        progress: () => {
+          if (signal?.aborted) throw signal.reason ?? new Error('aborted');
+          return pagesPerStep;
+        },
+      });
+      return { startedAt, pageSize, pageCount, journalMode, sqliteVersion };
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      throw sqliteOpenError(err, this.path);
+    } finally {
+      if (this.db.inTransaction) this.db.exec('COMMIT');
+    }
+  }
+
+  /** Closes the connection (never checkpoints: it is read-only). */
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  private async beginRead(signal: AbortSignal | undefined, timeoutMs: number): Promise<Date> {
+    const deadline = Date.now() + timeoutMs;
+    let wait = 1;
+    for (;;) {
+      signal?.throwIfAborted();
+      const startedAt = new Date();
+      try {
+        this.db.exec('BEGIN');
+        // The first read takes the shared lock (rollback mode) or pins the WAL snapshot (WAL mode).
+        this.db.prepare('SELECT count(*) FROM sqlite_schema').pluck().get();
+        return startedAt;
+      } catch (err) {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        if (!isBusyError(err)) throw sqliteOpenError(err, this.path);
+        if (Date.now() >= deadline) {
+          throw new PersistdError(`cannot read ${this.path}: the database stayed locked for ${Math.round(timeoutMs / 1000)} s`, {
+            kind: 'internal', op: 'snapshot', path: this.path, cause: err,
+            hint: 'another process holds a write lock that long (an exclusive locking_mode, or a stuck transaction); persistd retries at the next snapshot',
+          });
+        }
+        await new Promise((resolve) => setTimeout(resolve, wait));
+        wait = Math.min(wait * 2, 25);
+      }
+    }
+  }
+}
+
+/**
+ * Refuses journal modes a consistent copy cannot be promised for. Note that `off` and `memory` are
+ * settings of a connection, not of the file: persistd sees them only when the file says so.
+ */
+export function assertSnapshotableJournalMode(journalMode: string, path: string): void {
+  const mode = journalMode.toLowerCase();
+  if (mode === 'off' || mode === 'memory') {
+    throw new PersistdError(`cannot back up ${path}: it uses journal_mode=${mode.toUpperCase()}`, {
+      kind: 'usage', op: 'snapshot', path,
+      hint: 'without a journal a crash of the app corrupts the database; switch it to WAL (PRAGMA journal_mode=WAL)',
+    });
+  }
+}

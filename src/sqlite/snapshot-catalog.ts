@@ -1,0 +1,153 @@
+import { PersistdError } from '../errors.js';
+import {
+  assertDatabaseName, databaseNameOfKey, DB_ROOT, generationsPrefix, parseSnapshotKey, parseTimeId,
+  snapshotDataKey, snapshotId, snapshotManifestKey,
+} from '../format/db-keys.js';
+import { parseManifest, type SnapshotManifest } from '../format/db-manifest.js';
+import type { ObjectInfo, ObjectStore } from '../store/object-store.js';
+import { NotFoundError, StoreError } from '../store/store-errors.js';
+
+/** One committed snapshot as the store's listing shows it (no manifest read yet). */
+export interface SnapshotEntry {
+  id: string;
+  generation: string;
+  seq: string;
+  /** When its read transaction began (from the seq). */
+  createdAt: Date;
+  manifestKey: string;
+  dataKey: string;
+  /** Size of the compressed data object, undefined when the listing does not show it (a manifest pointing at a missing object). */
+  compressedSize: number | undefined;
+}
+
+/** A snapshot with its manifest read, as `persistd snapshots` shows it. */
+export interface SnapshotListing {
+  id: string;
+  generation: string;
+  createdAt: Date;
+  /** Uncompressed database size. */
+  size: number;
+  compressedSize: number;
+  manifest: SnapshotManifest;
+}
+
+/** Every object under `db/<name>/gen/`, and the committed snapshots among them (oldest first). */
+export async function scanSnapshots(store: ObjectStore, name: string, signal?: AbortSignal): Promise<{ entries: SnapshotEntry[]; objects: ObjectInfo[] }> {
+  assertDatabaseName(name);
+  const objects: ObjectInfo[] = [];
+  const dataSizes = new Map<string, number>();
+  const manifests: { generation: string; seq: string }[] = [];
+  try {
+    for await (const info of store.list(generationsPrefix(name), { signal })) {
+      objects.push(info);
+      const parsed = parseSnapshotKey(info.key);
+      if (!parsed || parsed.name !== name) continue;
+      if (parsed.kind === 'data') dataSizes.set(info.key, info.size);
+      else manifests.push(parsed);
+    }
+  } catch (err) {
+    throw storageError(err, `cannot list the snapshots of ${name}`, generationsPrefix(name));
+  }
+  const entries = manifests.map(({ generation, seq }): SnapshotEntry => {
+    const dataKey = snapshotDataKey(name, generation, seq);
+    return {
+      id: snapshotId(generation, seq), generation, seq, createdAt: parseTimeId(seq)!,
+      manifestKey: snapshotManifestKey(name, generation, seq), dataKey, compressedSize: dataSizes.get(dataKey),
+    };
+  });
+  entries.sort(compareEntries);
+  return { entries, objects };
+}
+
+/** Oldest first: by snapshot time, then generation, so ties between overlapping instances resolve the same way everywhere. */
+export function compareEntries(a: SnapshotEntry, b: SnapshotEntry): number {
+  return a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : a.generation < b.generation ? -1 : a.generation > b.generation ? 1 : 0;
+}
+
+/** Reads and validates one snapshot's manifest. Storage failures are kind `storage`, bad manifests kind `integrity`. */
+export async function readManifest(store: ObjectStore, name: string, entry: SnapshotEntry, signal?: AbortSignal): Promise<SnapshotManifest> {
+  let text: string;
+  try {
+    const chunks: Buffer[] = [];
+    for await (const chunk of await store.get(entry.manifestKey, { signal })) chunks.push(chunk as Buffer);
+    text = Buffer.concat(chunks).toString('utf8');
+  } catch (err) {
+    throw storageError(err, `cannot read the manifest of snapshot ${entry.id} of ${name}`, entry.manifestKey);
+  }
+  return parseManifest(text, { key: entry.manifestKey, name, generation: entry.generation, seq: entry.seq });
+}
+
+/** Which snapshot to pick: the newest, the newest at or before a time, or one by id (`<generation>/<seq>`, or a unique `<seq>`). */
+export interface SnapshotChoice {
+  timestamp?: Date;
+  snapshotId?: string;
+}
+
+/** The chosen committed snapshot with its validated manifest, or undefined when the choice matches none. */
+export async function resolveSnapshot(store: ObjectStore, name: string, choice: SnapshotChoice, signal?: AbortSignal): Promise<{ entry: SnapshotEntry; manifest: SnapshotManifest } | undefined> {
+  const { entries } = await scanSnapshots(store, name, signal);
+  let entry: SnapshotEntry | undefined;
+  if (choice.snapshotId !== undefined) {
+    const wanted = choice.snapshotId.trim();
+    const matches = entries.filter((e) => e.id === wanted || e.seq === wanted);
+    if (matches.length > 1) {
+      throw new PersistdError(`snapshot id ${wanted} of ${name} is ambiguous: ${matches.map((e) => e.id).join(', ')}`, {
+        kind: 'usage', op: 'restore', hint: 'pass the full id `<generation>/<seq>` shown by `persistd snapshots`',
+      });
+    }
+    entry = matches[0];
+  } else {
+    const limit = choice.timestamp?.getTime();
+    entry = entries.filter((e) => limit === undefined || e.createdAt.getTime() <= limit).at(-1);
+  }
+  if (!entry) return undefined;
+  return { entry, manifest: await readManifest(store, name, entry, signal) };
+}
+
+/** Every committed snapshot of a database with its manifest read, oldest first (manifests read 8 at a time). */
+export async function listSnapshots(options: { store: ObjectStore; name: string; signal?: AbortSignal }): Promise<SnapshotListing[]> {
+  const { store, name, signal } = options;
+  const { entries } = await scanSnapshots(store, name, signal);
+  const out: SnapshotListing[] = new Array(entries.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < entries.length) {
+      const index = next++;
+      const entry = entries[index]!;
+      const manifest = await readManifest(store, name, entry, signal);
+      out[index] = {
+        id: entry.id, generation: entry.generation, createdAt: entry.createdAt,
+        size: manifest.db.size, compressedSize: entry.compressedSize ?? manifest.data.size, manifest,
+      };
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(8, entries.length) }, worker));
+  return out;
+}
+
+/** Names of every database that has objects in the store, sorted. */
+export async function listDatabaseNames(store: ObjectStore, signal?: AbortSignal): Promise<string[]> {
+  const names = new Set<string>();
+  try {
+    for await (const info of store.list(DB_ROOT, { signal })) {
+      const name = databaseNameOfKey(info.key);
+      if (name !== undefined) names.add(name);
+    }
+  } catch (err) {
+    throw storageError(err, 'cannot list the databases in the store', DB_ROOT);
+  }
+  return [...names].sort();
+}
+
+/** Wraps a store failure so the message says what persistd was doing; kind stays `storage`. */
+export function storageError(err: unknown, what: string, key: string): Error {
+  if (err instanceof Error && err.name === 'AbortError') return err;
+  if (err instanceof PersistdError && err.kind !== 'storage' && !(err instanceof StoreError)) return err;
+  const missing = err instanceof NotFoundError;
+  return new PersistdError(`${what}: ${err instanceof Error ? err.message : String(err)}`, {
+    kind: missing ? 'integrity' : 'storage', op: 'read', path: key, cause: err,
+    hint: missing
+      ? 'the object was deleted from the store; restore another snapshot with --snapshot <id> (`persistd snapshots` lists them)'
+      : 'check that the store is reachable and the credentials can read it, then run the command again',
+  });
+}

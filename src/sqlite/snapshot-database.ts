@@ -1,0 +1,128 @@
+import type { Logger } from 'pino';
+import { PersistdError } from '../errors.js';
+import {
+  assertDatabaseName, newGenerationId, nextSnapshotSeq, snapshotDataKey, snapshotId, snapshotManifestKey,
+} from '../format/db-keys.js';
+import { DB_FORMAT_VERSION, serializeManifest, type SnapshotManifest } from '../format/db-manifest.js';
+import { silentLogger } from '../log/logger.js';
+import type { ObjectStore } from '../store/object-store.js';
+import { PERSISTD_VERSION } from '../version.js';
+import { readFingerprint, sameFingerprint, sameIdentity } from './db-fingerprint.js';
+import { LiveDatabase } from './live-database.js';
+import { readSnapshotState, writeSnapshotState, type SnapshotState } from './snapshot-state.js';
+import { allocateTempPath, releaseTempPath, SNAPSHOT_TEMP_PREFIX, sqliteTempDir } from './temp-files.js';
+import { uploadCompressedFile } from './upload-compressed.js';
+
+/** Options of `snapshotDatabase`. */
+export interface SnapshotOptions {
+  store: ObjectStore;
+  /** The database's name in the replica (`db/<name>/`). */
+  name: string;
+  /** Local path of the live database. */
+  path: string;
+  /** persistd's state directory: `<stateDir>/tmp` for the copy, `<stateDir>/sqlite/<name>.json` for what was last snapshotted. */
+  stateDir: string;
+  logger?: Logger;
+  signal?: AbortSignal;
+  /** Take a snapshot even when nothing changed since the last one. */
+  force?: boolean;
+  /** gzip level (default 1). */
+  gzipLevel?: number;
+}
+
+/** What `snapshotDatabase` did. */
+export type SnapshotResult =
+  | { outcome: 'created'; snapshotId: string; manifest: SnapshotManifest; manifestKey: string; durationMs: number }
+  /** Nothing was committed since the last snapshot: no request was made. */
+  | { outcome: 'unchanged'; snapshotId: string }
+  /** The database does not exist (yet), or is an empty file: nothing to back up. */
+  | { outcome: 'missing' };
+
+/** What a long-lived caller (DatabaseReplicator) keeps between snapshots so that change detection needs no disk read. */
+export interface SnapshotMemory {
+  state?: SnapshotState;
+  /** `data_version` read on `live` just before the last snapshot began. */
+  dataVersion?: number;
+  live?: LiveDatabase;
+}
+
+/**
+ * Takes a transaction-consistent snapshot of a live database (WAL or rollback journal) and uploads
+ * it: compressed data object first, then its manifest (the commit point). Makes no request at all
+ * when nothing changed since the last snapshot. A database that was deleted and recreated, or
+ * replaced by a restore, starts a new generation.
+ */
+export async function snapshotDatabase(options: SnapshotOptions): Promise<SnapshotResult> {
+  assertDatabaseName(options.name);
+  const live = await LiveDatabase.open(options.path);
+  if (!live) return { outcome: 'missing' };
+  try {
+    return await snapshotLiveDatabase(live, options, {});
+  } finally {
+    live.close();
+  }
+}
+
+/** `snapshotDatabase` on an already open database, updating `memory`; the building block of DatabaseReplicator. */
+export async function snapshotLiveDatabase(live: LiveDatabase, options: SnapshotOptions, memory: SnapshotMemory): Promise<SnapshotResult> {
+  const { store, name, path, stateDir, signal } = options;
+  const logger = options.logger ?? silentLogger();
+  const started = Date.now();
+  const state = memory.state ?? (await readSnapshotState(stateDir, name));
+  const sameLineage = state !== undefined && state.store === store.description && state.path === path && sameIdentity(state.identity, live.identity);
+  // Read before the copy's read transaction begins: a commit after this point is seen next time.
+  const dataVersion = live.dataVersion();
+  const fingerprint = await readFingerprint(path);
+  if (sameLineage && options.force !== true) {
+    const unchanged = memory.live === live && memory.dataVersion !== undefined
+      ? dataVersion === memory.dataVersion
+      : sameFingerprint(state.fingerprint, fingerprint);
+    if (unchanged) return { outcome: 'unchanged', snapshotId: snapshotId(state.generation, state.lastSeq) };
+  }
+
+  const generation = sameLineage ? state.generation : newGenerationId();
+  const temp = allocateTempPath(await sqliteTempDir(stateDir), SNAPSHOT_TEMP_PREFIX, '.db');
+  try {
+    const copy = await live.copyTo(temp, { signal });
+    const seq = nextSnapshotSeq(copy.startedAt, sameLineage ? state.lastSeq : undefined);
+    const dataKey = snapshotDataKey(name, generation, seq);
+    const manifestKey = snapshotManifestKey(name, generation, seq);
+    const digests = await uploadCompressedFile(store, dataKey, temp, { signal, logger, level: options.gzipLevel });
+    if (digests.raw.size !== copy.pageCount * copy.pageSize) {
+      throw new PersistdError(`snapshot copy of ${path} has ${digests.raw.size} bytes, expected ${copy.pageCount} pages of ${copy.pageSize}`, {
+        kind: 'internal', op: 'snapshot', path,
+      });
+    }
+    const manifest: SnapshotManifest = {
+      format: DB_FORMAT_VERSION,
+      kind: 'sqlite-snapshot',
+      database: name,
+      generation,
+      seq,
+      createdAt: copy.startedAt.toISOString(),
+      createdBy: `persistd ${PERSISTD_VERSION}`,
+      data: { key: `${seq}.db.gz`, encoding: 'gzip', size: digests.compressed.size, sha256: digests.compressed.sha256 },
+      db: {
+        size: digests.raw.size, sha256: digests.raw.sha256, pageSize: copy.pageSize, pageCount: copy.pageCount,
+        journalMode: copy.journalMode, sqliteVersion: copy.sqliteVersion,
+      },
+    };
+    await store.put(manifestKey, serializeManifest(manifest), { contentType: 'application/json', signal });
+
+    const next: SnapshotState = {
+      v: 1, store: store.description, path, generation, lastSeq: seq, identity: live.identity, fingerprint, at: new Date().toISOString(),
+    };
+    memory.state = next;
+    memory.live = live;
+    memory.dataVersion = dataVersion;
+    await writeSnapshotState(stateDir, name, next).catch((err: unknown) => {
+      logger.warn({ db: name, err: (err as Error).message }, 'could not record the snapshot in the state directory; the next start takes a fresh snapshot');
+    });
+    const result = { outcome: 'created' as const, snapshotId: snapshotId(generation, seq), manifest, manifestKey, durationMs: Date.now() - started };
+    logger.info({ db: name, snapshot: result.snapshotId, bytes: manifest.db.size, compressed: manifest.data.size, ms: result.durationMs, newGeneration: !sameLineage },
+      'snapshot stored');
+    return result;
+  } finally {
+    await releaseTempPath(temp);
+  }
+}
