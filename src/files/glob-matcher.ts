@@ -60,7 +60,7 @@ function escapeChar(c: string): string {
 /**
  * A compiled glob with gitignore-like semantics: a pattern without `/` matches any single path segment
  * (`*.tmp` matches `a/b/x.tmp`; `.persistd` matches that folder and everything in it); a pattern with `/`
- * is anchored at the tree root and also matches everything below a matching folder.
+ * (or starting with `/`) is anchored at the tree root and also matches everything below a matching folder.
  */
 export class GlobMatcher {
   private readonly segmentRes: RegExp[] = [];
@@ -68,9 +68,10 @@ export class GlobMatcher {
 
   constructor(patterns: readonly string[]) {
     for (const raw of patterns) {
+      const anchored = raw.startsWith('/') || raw.startsWith('./');
       const p = raw.replace(/^\.\//, '').replace(/^\/+/, '').replace(/\/+$/, '');
       if (p === '') continue;
-      if (p.includes('/')) this.pathRes.push(globToRegExp(p));
+      if (anchored || p.includes('/')) this.pathRes.push(globToRegExp(p));
       else this.segmentRes.push(globToRegExp(p));
     }
   }

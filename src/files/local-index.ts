@@ -61,6 +61,8 @@ export class LocalIndex {
         index.map.set(v[0], { size: v[1], mtimeMs: v[2], mode: v[3], sha256: v[4], etag: v[5] });
       }
     }
+    // A torn last line: rewrite on the next flush rather than append to the fragment.
+    if (!text.endsWith('\n')) index.onDisk = false;
     return index;
   }
 
