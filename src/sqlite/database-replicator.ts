@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { PersistdError } from '../errors.js';
 import { assertDatabaseName } from '../format/db-keys.js';
 import { silentLogger } from '../log/logger.js';
 import type { ObjectStore } from '../store/object-store.js';
@@ -82,7 +83,8 @@ export class DatabaseReplicator {
    */
   async finalSnapshot(options: { deadline: Date | number }): Promise<SnapshotResult> {
     const deadline = typeof options.deadline === 'number' ? options.deadline : options.deadline.getTime();
-    const signal = AbortSignal.timeout(Math.max(1, deadline - Date.now()));
+    if (deadline <= Date.now()) throw new PersistdError(`final snapshot of ${this.options.name} skipped: its deadline has passed`, { kind: 'interrupted', op: 'final snapshot', path: this.options.path });
+    const signal = AbortSignal.timeout(deadline - Date.now());
     if (this.inFlight) {
       const aborted = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
       await Promise.race([this.inFlight.catch(() => undefined), aborted]);
