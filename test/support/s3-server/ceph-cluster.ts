@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { confPath, renderCephConf } from './ceph-conf.js';
@@ -108,11 +108,11 @@ export async function startCephCluster(options: StartAttemptOptions): Promise<Ce
     });
     step(`RGW answering on ${endpoint}${osd.restartCount > 0 ? ` (OSD restarted ${osd.restartCount}x)` : ''}`);
 
-    const accessKeyId = `PD${randomBytes(9).toString('hex').toUpperCase()}`;
-    const secretAccessKey = randomBytes(30).toString('base64url');
-    await tool('radosgw-admin', ['user', 'create', '--uid=test', '--display-name=test', `--access-key=${accessKeyId}`, `--secret-key=${secretAccessKey}`], 'radosgw-admin user create').catch(
+    // RGW generates the keys: passing them as arguments would show the secret in the process list.
+    const userJson = await tool('radosgw-admin', ['user', 'create', '--uid=test', '--display-name=test', '--gen-access-key', '--gen-secret'], 'radosgw-admin user create').catch(
       failWith('client.rgw'),
     );
+    const { accessKeyId, secretAccessKey } = parseUserKeys(userJson);
     step('S3 user created');
     return { endpoint, accessKeyId, secretAccessKey, stop };
   } catch (err) {
@@ -120,11 +120,24 @@ export async function startCephCluster(options: StartAttemptOptions): Promise<Ce
     const tail = logTail(join(dir, 'log', `${logName}.log`));
     const output = lastLines(daemons.filter((d) => d.name === logName).at(-1)?.outputTail() ?? osd.outputTail(), 10);
     await stop();
-    const detail = [tail === '' ? '' : `--- last lines of ${logName}.log ---\n${tail}`, output === '' ? '' : `--- ${logName} output ---\n${output}`]
-      .filter((part) => part !== '')
-      .join('\n');
+    // The log usually says more than the daemon's stderr (which repeats only its errors).
+    const detail = tail !== '' ? `--- last lines of ${logName}.log ---\n${tail}` : output !== '' ? `--- ${logName} output ---\n${output}` : '';
     throw new Error(`${err instanceof Error ? err.message : String(err)}${detail === '' ? '' : `\n${detail}`}`, { cause: err });
   }
+}
+
+/** The S3 keys from `radosgw-admin user create` output; never echoes the output (it holds the secret). */
+function parseUserKeys(json: string): { accessKeyId: string; secretAccessKey: string } {
+  try {
+    const user = JSON.parse(json) as { keys?: { access_key?: unknown; secret_key?: unknown }[] };
+    const key = user.keys?.[0];
+    if (typeof key?.access_key === 'string' && typeof key.secret_key === 'string' && key.access_key !== '' && key.secret_key !== '') {
+      return { accessKeyId: key.access_key, secretAccessKey: key.secret_key };
+    }
+  } catch {
+    // reported below
+  }
+  throw new StartFailure('radosgw-admin user create did not print the new keys as expected', 'client.rgw');
 }
 
 function failWith(logName: string): (err: unknown) => never {
@@ -165,7 +178,7 @@ async function isAnswering(endpoint: string): Promise<boolean> {
   }
 }
 
-function logTail(file: string, lines = 25): string {
+function logTail(file: string, lines = 20): string {
   try {
     return lastLines(readFileSync(file, 'utf8'), lines);
   } catch {

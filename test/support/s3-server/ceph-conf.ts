@@ -62,5 +62,7 @@ osd data = ${join(dir, 'osd-0')}
 [client.rgw]
 rgw frontends = beast endpoint=127.0.0.1:${rgwPort}
 rgw data = ${join(dir, 'rgw')}
+# When the OSD had to be restarted, RGW's first ops wait for the objecter's next tick (default 5 s).
+objecter tick interval = 0.5
 `;
 }

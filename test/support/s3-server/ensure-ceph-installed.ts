@@ -7,10 +7,9 @@ const REQUIRED = ['monmaptool', 'ceph-mon', 'ceph-osd', 'ceph', 'radosgw', 'rado
 
 const INSTALL_COMMAND = 'apt-get install -y --no-install-recommends ceph-mon ceph-osd radosgw';
 
-/** The full path of `program` on PATH (or in /usr/bin, /usr/sbin), or undefined. */
+/** The full path of `program` on PATH, or undefined (PATH only: that is where spawn looks too). */
 export function findOnPath(program: string): string | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/bin', '/usr/sbin', '/bin', '/sbin'];
-  for (const dir of dirs) {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
     if (dir === '') continue;
     const candidate = join(dir, program);
     try {
@@ -38,8 +37,9 @@ export async function ensureCephInstalled(log: (line: string) => void): Promise<
     if (stillMissing.length === 0) return;
     throw new Error(`installing Ceph did not provide: ${stillMissing.join(', ')}`);
   }
+  const missing = missingPrograms();
   throw new Error(
-    `the test S3 server needs Ceph, but ${missingPrograms().join(', ')} is not installed.\n` +
+    `the test S3 server needs Ceph, but ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not on PATH.\n` +
       `Install it (Debian/Ubuntu, as root): apt-get update && ${INSTALL_COMMAND}\n` +
       'Or point the tests at another S3-compatible server: set PERSISTD_TEST_S3_ENDPOINT (e.g. http://127.0.0.1:9000), ' +
       'PERSISTD_TEST_S3_ACCESS_KEY_ID, PERSISTD_TEST_S3_SECRET_ACCESS_KEY and optionally PERSISTD_TEST_S3_REGION (default us-east-1).',

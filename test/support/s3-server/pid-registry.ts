@@ -1,8 +1,11 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** Where every running test server records its daemons, so a later start can clean up after a killed run. */
-export const REGISTRY_DIR = '/tmp/persistd-test-rgw/pids';
+/**
+ * Where every running test server records its daemons, so a later start can clean up after a killed run.
+ * One per user: another user's daemons are not ours to kill, and their directory is not ours to write.
+ */
+export const REGISTRY_DIR = `/tmp/persistd-test-rgw${process.getuid?.() === 0 ? '' : `-${String(process.getuid?.() ?? 'user')}`}/pids`;
 
 /** One test server's entry: who started it, where its state lives, which daemons belong to it. */
 interface RegistryEntry {

@@ -35,7 +35,8 @@ const DEFAULT_MEMSTORE_BYTES = 4 * 1024 ** 3;
  */
 export async function startRgw(options: StartRgwOptions = {}): Promise<RunningRgw> {
   const log = options.log ?? ((): void => {});
-  await ensureCephInstalled(log);
+  // Installing takes a while: say so even when the caller wants silence.
+  await ensureCephInstalled(options.log ?? ((line) => process.stderr.write(`${line}\n`)));
   cleanUpStaleServers(log);
   const started = Date.now();
   const deadline = started + START_DEADLINE_MS;

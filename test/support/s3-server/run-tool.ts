@@ -26,7 +26,8 @@ export async function runTool(command: string, args: readonly string[], options:
         }
         const code = (err as { code?: unknown }).code;
         const why = err.killed ? `timed out after ${options.timeoutMs} ms` : `exit code ${String(code)}`;
-        const tail = (stderr || stdout).trim().split('\n').slice(-8).join('\n');
+        // stderr only: stdout of some tools (radosgw-admin user create) holds secrets.
+        const tail = stderr.trim().split('\n').slice(-8).join('\n');
         reject(new Error(`${label} failed (${why})${tail === '' ? '' : `:\n${tail}`}`));
       },
     );
