@@ -1,6 +1,6 @@
-import { mkdtemp, readFile, readdir, rm, lstat } from 'node:fs/promises';
+import { chmod, lstat, mkdir, mkdtemp, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { ObjectStore } from '../../src/store/object-store.js';
 
 /** A fresh temp folder; removed by the returned cleanup. */
@@ -82,3 +82,17 @@ export const ODD_NAMES = [
   'plus+and&amp=.txt',
   `${'long-folder-name-'.repeat(10)}/${'deep/'.repeat(20)}${'x'.repeat(200)}.bin`,
 ];
+
+/** Writes a small tree with odd names, distinct mtimes and a few modes. */
+export async function writeTree(root: string): Promise<void> {
+  let t = 1_700_000_000_000;
+  for (const name of ['a.txt', 'sub/b.bin', 'sub/deeper/c.json', ...ODD_NAMES]) {
+    const p = join(root, name);
+    await mkdir(dirname(p), { recursive: true });
+    await writeFile(p, `content of ${name}\n`.repeat(3));
+    t += 1234.5;
+    await utimes(p, t / 1000, t / 1000);
+  }
+  await chmod(join(root, 'a.txt'), 0o600);
+  await chmod(join(root, 'sub/b.bin'), 0o755);
+}

@@ -1,26 +1,13 @@
-import { chmod, mkdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { restoreTree } from '../../src/files/restore-tree.js';
 import { TreeSync } from '../../src/files/tree-sync.js';
 import { FsStore } from '../../src/store/fs-store.js';
-import { diffTrees, keysUnder, objectBytes, ODD_NAMES, pollUntil, removeAll, snapshotTree, tempDir } from './helpers.js';
+import { diffTrees, keysUnder, objectBytes, ODD_NAMES, pollUntil, removeAll, snapshotTree, tempDir, writeTree } from './helpers.js';
 
 const dirs: string[] = [];
 afterAll(() => removeAll(dirs));
-
-async function writeTree(root: string): Promise<void> {
-  let t = 1_700_000_000_000;
-  for (const name of ['a.txt', 'sub/b.bin', 'sub/deeper/c.json', ...ODD_NAMES]) {
-    const p = join(root, name);
-    await mkdir(dirname(p), { recursive: true });
-    await writeFile(p, `content of ${name}\n`.repeat(3));
-    t += 1234.5;
-    await utimes(p, t / 1000, t / 1000);
-  }
-  await chmod(join(root, 'a.txt'), 0o600);
-  await chmod(join(root, 'sub/b.bin'), 0o755);
-}
 
 describe('directories round-trip on FsStore', () => {
   it('restore → change → watch → upload → delete → restore again preserves content, mtime and mode', async () => {

@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { open, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -46,14 +47,15 @@ describe('watching', () => {
     const sync = new TreeSync({ store, name: 't', root: src!, stateDir: state!, rescanIntervalMs: 0 });
     await sync.start();
     try {
-      for (let round = 0; round < 3; round++) for (let i = 0; i < 30; i++) await writeFile(join(src!, `f${i}.txt`), `round ${round}`);
+      // Synchronous writes: the whole burst lands before the watcher gets a turn, so the test does not depend on machine load.
+      for (let round = 0; round < 3; round++) for (let i = 0; i < 30; i++) writeFileSync(join(src!, `f${i}.txt`), `round ${round}`);
       await pollUntil('all uploaded', async () => (await keysUnder(store, 'files/t/')).length === 30);
       await pollUntil('idle', () => sync.status().queued + sync.status().inFlight + sync.status().settling === 0);
       for (let i = 0; i < 30; i++) expect((await objectBytes(store, `files/t/f${i}.txt`))?.toString()).toBe('round 2');
-      expect(store.counts.put).toBeLessThanOrEqual(40);
+      expect(store.counts.put).toBeLessThanOrEqual(35);
       await writeFile(join(src!, 'f7.txt'), 'latest');
       const ms = await pollUntil('change visible', async () => (await objectBytes(store, 'files/t/f7.txt'))?.toString() === 'latest', 3000);
-      expect(ms).toBeLessThan(1000);
+      expect(ms).toBeLessThan(1500); // about 250 ms on a quiet machine; bench/files.ts measures p50/p99
     } finally {
       await sync.stop();
     }
