@@ -1,5 +1,9 @@
 import type { CommandContext } from '../commands/command-context.js';
+import { backupCommand } from '../commands/backup.js';
 import { doctorCommand } from '../commands/doctor.js';
+import { restoreCommand } from '../commands/restore.js';
+import { snapshotsCommand } from '../commands/snapshots.js';
+import { verifyCommand } from '../commands/verify.js';
 import { runCommand } from '../commands/run.js';
 import { usageError } from '../errors.js';
 import type { CommandInvocation } from './program.js';
@@ -7,7 +11,11 @@ import type { CommandInvocation } from './program.js';
 type CommandHandler = (ctx: CommandContext, invocation: CommandInvocation) => Promise<number>;
 
 const HANDLERS: Partial<Record<CommandInvocation['name'], CommandHandler>> = {
+  backup: backupCommand,
   doctor: doctorCommand,
+  restore: restoreCommand,
+  snapshots: snapshotsCommand,
+  verify: verifyCommand,
   run: runCommand,
 };
 

@@ -1,0 +1,61 @@
+import type { CommandInvocation } from '../cli/program.js';
+import { createLooseFileSync } from '../files/loose-file.js';
+import { TreeSync } from '../files/tree-sync.js';
+import { ensureReplicaMarker } from '../format/replica-marker.js';
+import { formatBytes, formatDuration } from '../log/human-format.js';
+import { applyRetention } from '../sqlite/apply-retention.js';
+import { snapshotDatabase } from '../sqlite/snapshot-database.js';
+import type { ObjectStore } from '../store/object-store.js';
+import type { CommandContext } from './command-context.js';
+import { openReplica } from './open-replica.js';
+import { requireTargets } from './require-replica.js';
+import { exitCodeForOutcomes, printOutcomes, runTargetTasks, type TargetTask } from './target-outcomes.js';
+
+/** `persistd backup`: snapshot every database, then sync every directory and loose file once; exit 0, 3 (partial) or 4. */
+export async function backupCommand(ctx: CommandContext, invocation: CommandInvocation): Promise<number> {
+  const { config, logger, signal } = ctx;
+  requireTargets(config, 'backup');
+  const { store } = openReplica(config, logger);
+  await ensureReplicaMarker(store, signal);
+  const tasks: TargetTask[] = [
+    ...config.databases.map((db): TargetTask => ({ kind: 'db', name: db.name, run: async () => {
+      const result = await snapshotDatabase({ store, name: db.name, path: db.path, stateDir: config.stateDir, logger, signal });
+      if (result.outcome === 'missing') return { summary: `${db.path} does not exist yet: nothing to back up`, details: { outcome: 'missing' } };
+      if (result.outcome === 'unchanged') return { summary: `unchanged since snapshot ${result.snapshotId}`, details: { ...result } };
+      const retention = await applyRetention({ store, name: db.name, retentionMs: config.retentionMs, minKeep: config.retentionMin, logger, signal });
+      const { manifest } = result;
+      return {
+        summary: `snapshot ${result.snapshotId}: ${formatBytes(manifest.db.size)} stored as ${formatBytes(manifest.data.size)} in ${formatDuration(result.durationMs)}` +
+          (retention.deletedSnapshots.length ? `; retention removed ${retention.deletedSnapshots.length} old snapshot(s)` : ''),
+        details: { outcome: 'created', snapshotId: result.snapshotId, size: manifest.db.size, storedSize: manifest.data.size, durationMs: result.durationMs },
+      };
+    } })),
+    ...config.directories.map((dir): TargetTask => ({ kind: 'dir', name: dir.name, run: () => syncOnce(store, ctx, () => new TreeSync({
+      store, name: dir.name, root: dir.path, stateDir: config.stateDir, concurrency: config.concurrency,
+      include: [...config.include], exclude: [...config.exclude], keepDeletedMs: config.keepDeletedMs, maxDeleteFraction: config.maxDelete, logger,
+    })) })),
+    ...config.files.map((file): TargetTask => ({ kind: 'file', name: file.name, run: () => syncOnce(store, ctx, () => createLooseFileSync({
+      store, name: file.name, path: file.path, stateDir: config.stateDir, keepDeletedMs: config.keepDeletedMs, logger,
+    })) })),
+  ];
+  const outcomes = await runTargetTasks(tasks);
+  printOutcomes(ctx, outcomes, invocation.options.json === true);
+  return exitCodeForOutcomes(outcomes, true);
+}
+
+async function syncOnce(_store: ObjectStore, ctx: CommandContext, create: () => TreeSync): Promise<{ summary: string; details: Record<string, unknown> }> {
+  const started = Date.now();
+  const sync = create();
+  try {
+    const status = await sync.syncOnce();
+    if (status.lastError && status.uploadedItems === 0 && status.queued > 0) throw new Error(status.lastError.message);
+    const problems = status.unreadable.length ? `; ${status.unreadable.length} unreadable file(s) skipped` : '';
+    return {
+      summary: `${status.uploadedItems} file(s) uploaded (${formatBytes(status.uploadedBytes)}), ${status.indexed} in the replica, in ${formatDuration(Date.now() - started)}${problems}`,
+      details: { uploaded: status.uploadedItems, bytes: status.uploadedBytes, indexed: status.indexed, unreadable: status.unreadable },
+    };
+  } finally {
+    await sync.stop();
+    ctx.logger.flush?.();
+  }
+}

@@ -1,0 +1,100 @@
+import type { CommandInvocation } from '../cli/program.js';
+import { usageError } from '../errors.js';
+import { restoreFile } from '../files/loose-file.js';
+import { restoreTree } from '../files/restore-tree.js';
+import { readReplicaMarker } from '../format/replica-marker.js';
+import { formatBytes, formatDuration } from '../log/human-format.js';
+import { restoreDatabase } from '../sqlite/restore-database.js';
+import type { CommandContext } from './command-context.js';
+import { openReplica } from './open-replica.js';
+import { requireTargets } from './require-replica.js';
+import { exitCodeForOutcomes, printOutcomes, runTargetTasks, type TargetTask } from './target-outcomes.js';
+
+/** Options of `persistd restore` (and of the restore step of `run`). */
+export interface RestoreCommandOptions {
+  timestamp?: Date;
+  snapshotId?: string;
+  output?: string;
+  force?: boolean;
+  ifNotExists?: boolean;
+  ifReplicaExists?: boolean;
+  quickCheck?: boolean;
+  includeDeleted?: boolean;
+}
+
+/** `persistd restore`: restores every configured database, directory and file; verified and atomic; never clobbers. */
+export async function restoreCommand(ctx: CommandContext, invocation: CommandInvocation): Promise<number> {
+  const options = parseRestoreOptions(invocation.options);
+  if (options.output && ctx.config.databases.length !== 1) {
+    throw usageError('-o/--output needs exactly one --db', 'give the one database to restore with --db and where to put it with -o');
+  }
+  const outcomes = await restoreAll(ctx, options);
+  printOutcomes(ctx, outcomes, invocation.options.json === true);
+  return exitCodeForOutcomes(outcomes, false);
+}
+
+/** Restores every target of the config; used by `restore` and by `run` before the app starts. */
+export async function restoreAll(ctx: CommandContext, options: RestoreCommandOptions) {
+  const { config, logger, signal } = ctx;
+  requireTargets(config, 'restore');
+  const { store } = openReplica(config, logger);
+  await readReplicaMarker(store, signal);
+  const tasks: TargetTask[] = [
+    ...config.databases.map((db): TargetTask => ({ kind: 'db', name: db.name, run: async () => {
+      const result = await restoreDatabase({
+        store, name: db.name, target: db.path, stateDir: config.stateDir, logger, signal,
+        ...(options.output ? { output: options.output } : {}),
+        ...(options.timestamp ? { timestamp: options.timestamp } : {}),
+        ...(options.snapshotId ? { snapshotId: options.snapshotId } : {}),
+        force: options.force === true, ifNotExists: options.ifNotExists === true,
+        ifReplicaExists: options.ifReplicaExists === true, quickCheck: options.quickCheck === true,
+      });
+      if (!result.restored) {
+        return { summary: result.reason === 'exists' ? `${result.path} exists: kept (--if-not-exists)` : 'no backup yet: nothing to restore',
+          details: { restored: false, reason: result.reason } };
+      }
+      return { summary: `restored snapshot ${result.snapshotId} to ${result.path} (${formatBytes(result.manifest.db.size)}, verified) in ${formatDuration(result.durationMs)}`,
+        details: { restored: true, snapshotId: result.snapshotId, path: result.path } };
+    } })),
+    ...config.directories.map((dir): TargetTask => ({ kind: 'dir', name: dir.name, run: async () => {
+      const report = await restoreTree({ store, name: dir.name, root: dir.path, stateDir: config.stateDir, concurrency: config.concurrency,
+        includeDeleted: options.includeDeleted === true, logger, signal });
+      if (report.failed.length > 0) {
+        throw new Error(`${report.failed.length} of ${report.listed} file(s) could not be restored (first: ${report.failed[0]?.path}: ${report.failed[0]?.error}); local files were left untouched`);
+      }
+      const notes = [
+        report.conflicts.length ? `${report.conflicts.length} local file(s) differ and were kept` : '',
+        report.refused.length ? `${report.refused.length} unsafe key(s) refused` : '',
+        report.undeleted.length ? `${report.undeleted.length} brought back from the trash` : '',
+      ].filter(Boolean);
+      return { summary: `${report.downloaded} file(s) restored (${formatBytes(report.bytes)}), ${report.skipped} already present${notes.length ? `; ${notes.join('; ')}` : ''}`,
+        details: { ...report } };
+    } })),
+    ...config.files.map((file): TargetTask => ({ kind: 'file', name: file.name, run: async () => {
+      const result = await restoreFile({ store, name: file.name, path: file.path, stateDir: config.stateDir, logger, signal });
+      return { summary: result.kind === 'absent' ? 'no backup yet: nothing to restore' : describeFileOutcome(result.kind), details: { outcome: result.kind } };
+    } })),
+  ];
+  return runTargetTasks(tasks);
+}
+
+function describeFileOutcome(kind: string): string {
+  return kind === 'downloaded' ? 'restored (verified)' : kind === 'skipped' ? 'already present and identical' : kind === 'conflict' ? 'a different local file exists: kept (local wins)' : kind;
+}
+
+function parseRestoreOptions(raw: Record<string, unknown>): RestoreCommandOptions {
+  const options: RestoreCommandOptions = {
+    force: raw.force === true, ifNotExists: raw.ifNotExists === true, ifReplicaExists: raw.ifReplicaExists === true,
+    quickCheck: raw.quickCheck === true, includeDeleted: raw.includeDeleted === true,
+  };
+  if (typeof raw.timestamp === 'string') {
+    const time = new Date(raw.timestamp);
+    if (Number.isNaN(time.getTime())) throw usageError(`--timestamp "${raw.timestamp}" is not a date`, 'use ISO 8601, e.g. 2026-11-20T10:00:00Z');
+    options.timestamp = time;
+  }
+  if (typeof raw.snapshot === 'string') options.snapshotId = raw.snapshot;
+  if (typeof raw.output === 'string') options.output = raw.output;
+  if (options.force && options.ifNotExists) throw usageError('--force and --if-not-exists contradict each other', 'give one of them');
+  if (options.timestamp && options.snapshotId) throw usageError('--timestamp and --snapshot both choose a snapshot', 'give one of them');
+  return options;
+}

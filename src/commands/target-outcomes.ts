@@ -1,0 +1,57 @@
+import { exitCodeFor } from '../cli/exit-codes.js';
+import { formatError } from '../cli/print-error.js';
+import { messageOf } from '../errors.js';
+import { println, type CommandContext } from './command-context.js';
+
+/** One unit of work of a multi-target command: a database, a directory or a loose file. */
+export interface TargetTask {
+  kind: 'db' | 'dir' | 'file';
+  name: string;
+  run: () => Promise<{ summary: string; details?: Record<string, unknown> }>;
+}
+
+/** How one target fared. */
+export interface TargetOutcome {
+  kind: TargetTask['kind'];
+  name: string;
+  ok: boolean;
+  summary: string;
+  details?: Record<string, unknown>;
+  error?: unknown;
+}
+
+/** Runs the tasks (databases first, then directories and files, each group in parallel) and collects every outcome. */
+export async function runTargetTasks(tasks: readonly TargetTask[]): Promise<TargetOutcome[]> {
+  const run = async (task: TargetTask): Promise<TargetOutcome> => {
+    try {
+      const { summary, details } = await task.run();
+      return { kind: task.kind, name: task.name, ok: true, summary, ...(details ? { details } : {}) };
+    } catch (error) {
+      return { kind: task.kind, name: task.name, ok: false, summary: messageOf(error), error };
+    }
+  };
+  const databases = await Promise.all(tasks.filter((task) => task.kind === 'db').map(run));
+  const others = await Promise.all(tasks.filter((task) => task.kind !== 'db').map(run));
+  return [...databases, ...others];
+}
+
+/** Prints the outcomes, as a table for people or as JSON, with each failure's hint. */
+export function printOutcomes(ctx: CommandContext, outcomes: readonly TargetOutcome[], json: boolean): void {
+  if (json) {
+    println(ctx, JSON.stringify(outcomes.map(({ error, ...rest }) => ({ ...rest, ...(error ? { error: formatError(error) } : {}) })), null, 2));
+    return;
+  }
+  const width = Math.max(0, ...outcomes.map((outcome) => outcome.name.length));
+  for (const outcome of outcomes) {
+    println(ctx, `${outcome.ok ? 'ok    ' : 'FAILED'} ${outcome.kind.padEnd(4)} ${outcome.name.padEnd(width)}  ${outcome.summary}`);
+    if (!outcome.ok) ctx.stderr.write(`${formatError(outcome.error)}\n`);
+  }
+}
+
+/** Exit code of a multi-target command: 0 all ok; 3 (partial) when `partialAllowed` and some succeeded; else the first failure's code. */
+export function exitCodeForOutcomes(outcomes: readonly TargetOutcome[], partialAllowed: boolean): number {
+  const failed = outcomes.filter((outcome) => !outcome.ok);
+  if (failed.length === 0) return 0;
+  if (partialAllowed && failed.length < outcomes.length) return 3;
+  return exitCodeFor(failed[0]?.error);
+}
