@@ -1,9 +1,17 @@
 import type { CommandInvocation } from '../cli/program.js';
-import { AppSupervisor } from '../engine/app-supervisor.js';
+import { AppSupervisor, type AppExit } from '../engine/app-supervisor.js';
 import { forwardSignals } from '../engine/forward-signals.js';
-import { usageError } from '../errors.js';
+import { ReplicationDaemon } from '../engine/replication-daemon.js';
+import { PersistdError, usageError } from '../errors.js';
+import { ensureReplicaMarker } from '../format/replica-marker.js';
+import { formatDuration } from '../log/human-format.js';
 import type { CommandContext } from './command-context.js';
+import { openReplica } from './open-replica.js';
 import { requireReplica, requireTargets } from './require-replica.js';
+import { restoreAll } from './restore.js';
+import { exitCodeForOutcomes, printOutcomes } from './target-outcomes.js';
+
+const STOP_SIGNALS: ReadonlySet<NodeJS.Signals> = new Set(['SIGTERM', 'SIGINT', 'SIGQUIT']);
 
 /** `persistd run -- <app>`: restore, start the app, replicate, and take a final backup when it stops. */
 export async function runCommand(ctx: CommandContext, invocation: CommandInvocation): Promise<number> {
@@ -17,15 +25,99 @@ export async function runCommand(ctx: CommandContext, invocation: CommandInvocat
   }
   requireReplica(ctx.config);
   requireTargets(ctx.config, 'run');
-  throw usageError('persistd run with replication is not yet implemented in this version', 'use persistd backup and persistd restore for now');
+  return new RunSession(ctx, command, args).run();
+}
+
+/** One `persistd run`: its state machine from restore to exit, and its reaction to signals. */
+class RunSession {
+  private app: AppSupervisor | undefined;
+  private stopSignals = 0;
+  private readonly restoreAbort = new AbortController();
+
+  constructor(private readonly ctx: CommandContext, private readonly command: string, private readonly args: string[]) {}
+
+  async run(): Promise<number> {
+    const { ctx } = this;
+    const { config, logger } = ctx;
+    const removeListeners = forwardSignals(ctx.signals, (signal) => this.onSignal(signal));
+    let daemon: ReplicationDaemon | undefined;
+    try {
+      const started = Date.now();
+      const { store } = openReplica(config, logger);
+      const restoreSignal = AbortSignal.any([this.restoreAbort.signal, AbortSignal.timeout(config.restoreTimeoutMs)]);
+      const outcomes = await restoreAll({ ...ctx, signal: restoreSignal }, { ifNotExists: true, ifReplicaExists: true });
+      if (this.restoreAbort.signal.aborted) {
+        logger.warn('stopped during restore: the app was not started');
+        return 130;
+      }
+      if (outcomes.some((outcome) => !outcome.ok)) {
+        printOutcomes(ctx, outcomes, false);
+        if (restoreSignal.aborted) logger.error(`restore did not finish within --restore-timeout ${formatDuration(config.restoreTimeoutMs)}`);
+        logger.error('restore failed while a backup exists: the app is NOT started, so it cannot run on missing or stale data (the platform will restart persistd)');
+        return exitCodeForOutcomes(outcomes, false);
+      }
+      const noBackup = new Set(outcomes.filter((o) => o.kind === 'db' && o.details?.reason === 'no-backup').map((o) => o.name));
+      logger.info({ durationMs: Date.now() - started, targets: outcomes.map((o) => `${o.kind} ${o.name}: ${o.summary}`) }, 'restore complete; starting the app');
+
+      this.app = await AppSupervisor.start({ command: this.command, args: this.args, env: ctx.env, cwd: ctx.cwd });
+      logger.info({ pid: this.app.pid, command: this.command }, 'app started');
+      await ensureReplicaMarker(store).catch((err: unknown) => logger.error({ err }, 'could not write the replica format marker; retrying with the next backup'));
+      daemon = new ReplicationDaemon(config, store, logger);
+      await daemon.start(noBackup);
+
+      const exit = await this.app.exited;
+      logger.info({ code: exit.code, signal: exit.signal }, 'app exited; taking the final backup');
+      await this.finalBackup(daemon, exit);
+      return exit.exitCode;
+    } catch (err) {
+      if (err instanceof PersistdError && this.app === undefined && this.restoreAbort.signal.aborted) return 130;
+      throw err;
+    } finally {
+      removeListeners();
+      await daemon?.stop();
+    }
+  }
+
+  private onSignal(signal: NodeJS.Signals): void {
+    const { logger, config } = this.ctx;
+    const app = this.app;
+    if (!app) {
+      if (STOP_SIGNALS.has(signal) || signal === 'SIGHUP') this.restoreAbort.abort(new Error(`received ${signal}`));
+      return;
+    }
+    if (!STOP_SIGNALS.has(signal)) {
+      app.forward(signal);
+      return;
+    }
+    this.stopSignals += 1;
+    if (this.stopSignals === 1) {
+      logger.info({ signal, appStopTimeoutMs: config.appStopTimeoutMs }, 'forwarding the signal to the app and waiting for it to exit');
+      void app.stop(signal, config.appStopTimeoutMs);
+    } else {
+      logger.warn({ signal }, 'second stop signal: killing the app now');
+      app.forward('SIGKILL');
+    }
+  }
+
+  private async finalBackup(daemon: ReplicationDaemon, exit: AppExit): Promise<void> {
+    const { logger, config } = this.ctx;
+    const report = await daemon.finalBackup(config.shutdownTimeoutMs);
+    const fields = { durationMs: report.durationMs, deadlineMs: report.deadlineMs, appExitCode: exit.exitCode };
+    if (!report.complete) {
+      logger.error({ ...fields, failures: report.failures }, 'final backup INCOMPLETE: changes since the last successful sync may be lost');
+    } else if (report.durationMs > report.deadlineMs * 0.8) {
+      logger.warn(fields, 'final backup took most of --shutdown-timeout; raise it (and the platform\'s grace period) to be safe');
+    } else {
+      logger.info(fields, 'final backup complete');
+    }
+  }
 }
 
 async function superviseWithoutPersistence(ctx: CommandContext, command: string, args: string[]): Promise<number> {
   const app = await AppSupervisor.start({ command, args, env: ctx.env, cwd: ctx.cwd });
   const stopForwarding = forwardSignals(ctx.signals, (signal) => app.forward(signal));
   try {
-    const exit = await app.exited;
-    return exit.exitCode;
+    return (await app.exited).exitCode;
   } finally {
     stopForwarding();
   }

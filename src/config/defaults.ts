@@ -3,7 +3,7 @@ export const DEFAULTS = Object.freeze({
   logLevel: 'info',
   region: 'us-east-1',
   stateDir: '.persistd',
-  snapshotInterval: '1h',
+  snapshotInterval: '5m',
   syncInterval: 1_000,
   retention: 7 * 24 * 3600_000,
   retentionMin: 2,

@@ -48,7 +48,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { key: 'retentionMin', flag: '--retention-min <n>', env: ['PERSISTD_RETENTION_MIN'], fileKey: 'retention-min', type: 'integer', scope: 'sync',
     description: 'never keep fewer snapshots than this (default 2)' },
   { key: 'snapshotInterval', flag: '--snapshot-interval <when>', env: ['PERSISTD_SNAPSHOT_INTERVAL'], fileKey: 'snapshot-interval',
-    type: 'schedule', scope: 'run', description: 'database snapshot schedule: a duration (5m, 1h) or a cron expression (default 1h)' },
+    type: 'schedule', scope: 'run', description: 'database snapshot schedule: a duration (5m, 1h) or a cron expression (default 5m)' },
   { key: 'syncInterval', flag: '--sync-interval <duration>', env: ['PERSISTD_SYNC_INTERVAL'], fileKey: 'sync-interval', type: 'duration',
     scope: 'run', description: 'how often changes are shipped (default 1s)' },
   { key: 'maxDelete', flag: '--max-delete <share>', env: ['PERSISTD_MAX_DELETE'], fileKey: 'max-delete', type: 'ratio', scope: 'run',
