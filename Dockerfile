@@ -1,0 +1,26 @@
+# persistd image: node, the built package and its production dependencies in /opt/persistd.
+# Use it as a base for Node apps, or copy /opt/persistd into any glibc-based image (Python, Go, ...).
+
+FROM node:20-bookworm-slim AS build
+WORKDIR /src
+# better-sqlite3 compiles from source when no prebuilt binary can be downloaded.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+COPY src ./src
+COPY bin ./bin
+RUN npm ci && npm run build && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+WORKDIR /opt/persistd
+COPY --from=build /src/package.json ./package.json
+COPY --from=build /src/node_modules ./node_modules
+COPY --from=build /src/dist ./dist
+COPY --from=build /src/bin ./bin
+COPY entrypoint.sh README.md ./
+RUN mkdir -p /opt/persistd/node/bin \
+ && cp /usr/local/bin/node /opt/persistd/node/bin/node \
+ && ln -s /opt/persistd/bin/persistd.js /usr/local/bin/persistd
+ENTRYPOINT ["/opt/persistd/entrypoint.sh"]
+CMD ["node", "server.js"]
