@@ -24,6 +24,7 @@ export interface DeletePropagatorOptions {
  */
 export class DeletePropagator {
   private readonly missing = new Map<string, number>();
+  private running: Promise<number> = Promise.resolve(0);
   /** Objects deleted so far. */
   deleted = 0;
 
@@ -59,8 +60,14 @@ export class DeletePropagator {
     return min === undefined ? undefined : min + this.options.graceMs;
   }
 
-  /** Deletes what is due (everything pending when `ignoreGrace`); returns how many objects were deleted. */
-  async run(ignoreGrace = false, signal?: AbortSignal): Promise<number> {
+  /** Deletes what is due (everything pending when `ignoreGrace`); returns how many objects were deleted. Runs one at a time. */
+  run(ignoreGrace = false, signal?: AbortSignal): Promise<number> {
+    const next = this.running.then(() => this.runNow(ignoreGrace, signal));
+    this.running = next.catch(() => 0);
+    return next;
+  }
+
+  private async runNow(ignoreGrace: boolean, signal?: AbortSignal): Promise<number> {
     const now = Date.now();
     const due = [...this.missing].filter(([, since]) => ignoreGrace || since + this.options.graceMs <= now).map(([p]) => p);
     const confirmed: string[] = [];
