@@ -1,0 +1,12 @@
+/** A deterministic source of numbers in [0, 1): the same seed gives the same sequence, so a failing run replays. */
+export function createSeededRandom(seed: number): () => number {
+  // mulberry32: tiny, fast, and good enough to pick which requests fail.
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
