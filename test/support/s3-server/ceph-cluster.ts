@@ -37,7 +37,13 @@ class StartFailure extends Error {
 export async function startCephCluster(options: StartAttemptOptions): Promise<CephCluster> {
   const { deadline, log } = options;
   const dir = mkdtempSync(join(options.baseDir, 'persistd-rgw-'));
-  const record = new PidRecord(basename(dir), dir);
+  let record: PidRecord;
+  try {
+    record = new PidRecord(basename(dir), dir);
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   const daemons: Daemon[] = [];
   const track = (daemon: Daemon): void => {
     daemons.push(daemon);
@@ -50,8 +56,12 @@ export async function startCephCluster(options: StartAttemptOptions): Promise<Ce
   const killAllNow = (): void => {
     // Last resort when the process exits without stop(): the daemons would otherwise outlive us.
     for (const daemon of daemons) if (daemon.exit === undefined) safeKill(daemon.pid);
-    rmSync(dir, { recursive: true, force: true });
-    record.remove();
+    try {
+      rmSync(dir, { recursive: true, force: true });
+      record.remove();
+    } catch {
+      // A dying daemon may still be writing; the next start cleans up whatever is left.
+    }
   };
   process.once('exit', killAllNow);
   const stop = async (): Promise<void> => {
@@ -118,7 +128,7 @@ export async function startCephCluster(options: StartAttemptOptions): Promise<Ce
   } catch (err) {
     const logName = err instanceof StartFailure ? err.logName : 'client.rgw';
     const tail = logTail(join(dir, 'log', `${logName}.log`));
-    const output = lastLines(daemons.filter((d) => d.name === logName).at(-1)?.outputTail() ?? osd.outputTail(), 10);
+    const output = lastLines(daemons.filter((d) => d.name === logName).at(-1)?.outputTail() ?? '', 10);
     await stop();
     // The log usually says more than the daemon's stderr (which repeats only its errors).
     const detail = tail !== '' ? `--- last lines of ${logName}.log ---\n${tail}` : output !== '' ? `--- ${logName} output ---\n${output}` : '';

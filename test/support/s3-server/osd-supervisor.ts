@@ -49,11 +49,6 @@ export class OsdSupervisor {
     return this.restarts;
   }
 
-  /** The OSD's last output (for error messages). */
-  outputTail(): string {
-    return this.current?.outputTail() ?? '';
-  }
-
   /** Stops supervising and kills the OSD. */
   async stop(): Promise<void> {
     this.stopped = true;
