@@ -4,7 +4,8 @@ import { PreconditionFailedError } from '../store/store-errors.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { runCheck, type DoctorCheck } from './doctor-check.js';
 
-const PROBE_PREFIX = '.persistd-doctor/';
+/** Probe objects live here for a moment while doctor runs (FORMAT.md reserves the prefix). */
+const PROBE_PREFIX = 'probe/doctor-';
 const MULTIPART_PROBE_BYTES = 9 * 1024 * 1024;
 
 /** Probes a store for real: reachability, put/get/list/delete, multipart, conditional writes and clock skew. Cleans up after itself. */

@@ -1,3 +1,5 @@
+import { mkdirSync, statSync } from 'node:fs';
+import path from 'node:path';
 import type { Config } from '../config/config.js';
 import { DEFAULTS } from '../config/defaults.js';
 import type { Logger } from '../log/logger.js';
@@ -8,6 +10,7 @@ import { requireReplica } from './require-replica.js';
 export function openReplica(config: Config, logger: Logger): OpenedStore {
   const replica = requireReplica(config);
   if (replica.scheme === 'file') {
+    createReplicaDirectory(replica.root, logger);
     return openStore({ kind: 'fs', root: replica.root }, { concurrency: config.concurrency, logger });
   }
   const s3 = config.s3;
@@ -25,4 +28,18 @@ export function openReplica(config: Config, logger: Logger): OpenedStore {
     },
     { concurrency: config.concurrency, logger },
   );
+}
+
+// The replica directory is created when its parent exists (file:///mnt/disk/myapp on a mounted
+// /mnt/disk). A missing parent is left for FsStore to report: it usually means a volume that is not
+// mounted, and creating it would put the "backup" on the ephemeral disk.
+function createReplicaDirectory(root: string, logger: Logger): void {
+  try {
+    if (statSync(path.dirname(root)).isDirectory()) {
+      mkdirSync(root);
+      logger.info({ root }, 'created the replica directory');
+    }
+  } catch {
+    // Exists already, or the parent is missing or not writable: FsStore reports the real problem.
+  }
 }
