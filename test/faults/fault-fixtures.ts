@@ -1,6 +1,7 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { openStore, type OpenedStore, type OpenStoreOptions } from '../../src/store/open-store.js';
 import { S3Store, type S3StoreOptions } from '../../src/store/s3-store.js';
 import { startFaultProxy, type FaultProxy, type FaultProxyOptions } from '../support/fault-proxy/fault-proxy.js';
 import { createTestBucket, rawS3Client, testS3 } from '../support/test-s3.js';
@@ -9,8 +10,10 @@ import { createTestBucket, rawS3Client, testS3 } from '../support/test-s3.js';
 export interface ProxiedBucket {
   proxy: FaultProxy;
   bucket: string;
-  /** An S3Store that talks through the proxy; closed by `close`. */
+  /** A bare S3Store that talks through the proxy, on a prefix of its own; closed by `close`. */
   store(overrides?: Partial<S3StoreOptions>): S3Store;
+  /** persistd's production stack (`openStore`: retries, limit, counting) through the proxy, on a prefix of its own. */
+  open(overrides?: Partial<S3StoreOptions>, options?: OpenStoreOptions): OpenedStore;
   close(): Promise<void>;
 }
 
@@ -23,20 +26,26 @@ export async function proxiedBucket(label: string, options: Partial<FaultProxyOp
   const bucket = await createTestBucket(label);
   const keys = { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey };
   const proxy = await startFaultProxy({ target: s3.endpoint, seed: FAULT_SEED, keys, ...options });
-  const stores: S3Store[] = [];
+  const closers: Array<() => void> = [];
+  const settings = (overrides: Partial<S3StoreOptions>): S3StoreOptions => ({
+    bucket, prefix: `p-${randomBytes(3).toString('hex')}/`, endpoint: proxy.endpoint, region: s3.region, forcePathStyle: true,
+    credentials: keys, ...overrides,
+  });
   return {
     proxy,
     bucket,
     store(overrides = {}) {
-      const store = new S3Store({
-        bucket, prefix: `p-${randomBytes(3).toString('hex')}/`, endpoint: proxy.endpoint, region: s3.region, forcePathStyle: true,
-        credentials: keys, ...overrides,
-      });
-      stores.push(store);
+      const store = new S3Store(settings(overrides));
+      closers.push(() => store.destroy());
       return store;
     },
+    open(overrides = {}, options = {}) {
+      const opened = openStore({ kind: 's3', ...settings(overrides) }, options);
+      closers.push(() => opened.close());
+      return opened;
+    },
     async close() {
-      for (const store of stores) store.destroy();
+      for (const close of closers) close();
       await proxy.stop();
     },
   };
@@ -68,4 +77,24 @@ export async function caught(fn: () => Promise<unknown>): Promise<Error> {
     return err as Error;
   }
   throw new Error('expected a failure, but the call succeeded');
+}
+
+/** A retry policy for tests: the default's shape with short waits, so a run under faults stays quick. */
+export const FAST_RETRY = { maxAttempts: 8, baseDelayMs: 20, maxDelayMs: 200, maxElapsedMs: 10_000 };
+
+/** Runs `fn` over `items`, at most `limit` at a time. */
+export async function inPool<T>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next++;
+      await fn(items[index]!, index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/** A short fingerprint of bytes: comparing these is instant, where deep-equal on large buffers is slow and unreadable. */
+export function digest(bytes: Buffer): string {
+  return `${bytes.length}:${createHash('sha256').update(bytes).digest('hex').slice(0, 16)}`;
 }
