@@ -13,7 +13,7 @@ export interface ProxiedBucket {
   /** A bare S3Store that talks through the proxy, on a prefix of its own; closed by `close`. */
   store(overrides?: Partial<S3StoreOptions>): S3Store;
   /** persistd's production stack (`openStore`: retries, limit, counting) through the proxy, on a prefix of its own. */
-  open(overrides?: Partial<S3StoreOptions>, options?: OpenStoreOptions): OpenedStore;
+  open(overrides?: Partial<S3StoreOptions>, options?: OpenStoreOptions): OpenedStore & { backend: S3Store };
   close(): Promise<void>;
 }
 
@@ -42,7 +42,7 @@ export async function proxiedBucket(label: string, options: Partial<FaultProxyOp
     open(overrides = {}, options = {}) {
       const opened = openStore({ kind: 's3', ...settings(overrides) }, options);
       closers.push(() => opened.close());
-      return opened;
+      return { ...opened, backend: opened.backend as S3Store };
     },
     async close() {
       for (const close of closers) close();

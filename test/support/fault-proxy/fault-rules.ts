@@ -18,6 +18,9 @@ export type Fault =
   /** The whole server goes away (connection refused) for `ms`; the triggering request is reset. */
   | { kind: 'down'; ms: number };
 
+/** A fault that answers with an S3 error. */
+export type ErrorFault = Extract<Fault, { kind: 'error' }>;
+
 /** Which requests a rule applies to, and how often. Every field narrows; an empty rule matches every request. */
 export interface FaultRule {
   fault: Fault;
@@ -53,9 +56,9 @@ export function ruleApplies(active: ActiveRule, request: ClassifiedRequest, now:
 }
 
 /** The S3 error of a 500. */
-export const INTERNAL_ERROR: Fault = { kind: 'error', status: 500, code: 'InternalError', message: 'We encountered an internal error. Please try again.' };
+export const INTERNAL_ERROR: ErrorFault = { kind: 'error', status: 500, code: 'InternalError', message: 'We encountered an internal error. Please try again.' };
 /** The S3 error of a 503 throttle. */
-export const SLOW_DOWN: Fault = { kind: 'error', status: 503, code: 'SlowDown', message: 'Please reduce your request rate.' };
+export const SLOW_DOWN: ErrorFault = { kind: 'error', status: 503, code: 'SlowDown', message: 'Please reduce your request rate.' };
 
 /** Rules that answer `share` of the matching requests with 500 InternalError or 503 SlowDown, half each. */
 export function serverErrors(share: number, narrow: Omit<FaultRule, 'fault' | 'share'> = {}): FaultRule[] {
