@@ -1,0 +1,153 @@
+import type { Readable } from 'node:stream';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  UploadPartCommand,
+  type CompletedPart,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { normalizeEtag } from './normalize-etag.js';
+import { retryTransient, type RetryPolicy } from './retry-policy.js';
+
+/** Runs one S3 command of this upload under the caller's signal, mapping failures to StoreErrors. */
+export type S3Send = <T>(call: (abortSignal: AbortSignal | undefined) => Promise<T>) => Promise<T>;
+
+/** What `uploadStream` needs to know about the object and the upload. */
+export interface StreamUpload {
+  client: S3Client;
+  send: S3Send;
+  bucket: string;
+  /** Full key, with the store prefix. */
+  key: string;
+  metadata?: Record<string, string>;
+  contentType?: string;
+  ifNoneMatch?: '*';
+  ifMatch?: string;
+  partSize: number;
+  concurrency: number;
+  signal?: AbortSignal;
+  /** Stores a body that fit in one part with a single PutObject; returns its ETag. */
+  putSingle: (body: Buffer) => Promise<string>;
+  /** Reads the ETag when CompleteMultipartUpload answers without one (Ceph RGW does). */
+  headEtag: () => Promise<string>;
+}
+
+/** Each part is in memory, so it can be sent again: a few quick retries save the whole upload. */
+const PART_RETRY: RetryPolicy = { maxAttempts: 4, baseDelayMs: 200, maxDelayMs: 2_000, maxElapsedMs: 30_000 };
+
+/**
+ * Uploads a stream of unknown length: parts of `partSize` go up `concurrency` at a time, so memory
+ * stays at partSize × concurrency whatever the size. A stream shorter than one part is sent with a
+ * single PutObject. On any failure the multipart upload is aborted so no orphan parts stay billed.
+ */
+export async function uploadStream(upload: StreamUpload, body: Readable): Promise<{ etag: string; size: number }> {
+  const parts = readParts(body, upload.partSize);
+  try {
+    const first = await parts.next();
+    const firstPart = first.done ? Buffer.alloc(0) : first.value;
+    if (firstPart.length < upload.partSize) return { etag: await upload.putSingle(firstPart), size: firstPart.length };
+    return await uploadParts(upload, firstPart, parts);
+  } finally {
+    await parts.return(undefined);
+    if (!body.readableEnded) body.destroy();
+  }
+}
+
+async function uploadParts(upload: StreamUpload, firstPart: Buffer, parts: AsyncGenerator<Buffer>): Promise<{ etag: string; size: number }> {
+  const { client, send, bucket, key } = upload;
+  const created = await send((abortSignal) =>
+    client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, Metadata: upload.metadata, ContentType: upload.contentType }), { abortSignal }),
+  );
+  const uploadId = created.UploadId!;
+  const completed: CompletedPart[] = [];
+  const inFlight = new Set<Promise<void>>();
+  // A holder object, because the failure is recorded in callbacks the compiler cannot follow.
+  const state: { failure?: { error: unknown } } = {};
+  const throwIfFailed = (): void => {
+    if (state.failure !== undefined) throw state.failure.error;
+  };
+  let size = 0;
+  let partNumber = 0;
+  const start = (data: Buffer): void => {
+    const number = ++partNumber;
+    size += data.length;
+    const sending = retryTransient(
+      () =>
+        send((abortSignal) =>
+          client.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: number, Body: data, ContentLength: data.length }), { abortSignal }),
+        ),
+      PART_RETRY,
+      { signal: upload.signal },
+    ).then(
+      (answer) => void completed.push({ PartNumber: number, ETag: answer.ETag }),
+      (error: unknown) => void (state.failure ??= { error }),
+    );
+    const tracked: Promise<void> = sending.finally(() => inFlight.delete(tracked));
+    inFlight.add(tracked);
+  };
+  try {
+    start(firstPart);
+    for (;;) {
+      // Pull the next part only when a slot is free: that is what bounds memory.
+      while (inFlight.size >= upload.concurrency && state.failure === undefined) await Promise.race(inFlight);
+      throwIfFailed();
+      const next = await parts.next();
+      if (next.done) break;
+      start(next.value);
+    }
+    await Promise.all(inFlight);
+    throwIfFailed();
+    completed.sort((a, b) => a.PartNumber! - b.PartNumber!);
+    const done = await send((abortSignal) =>
+      client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: bucket,
+          Key: key,
+          UploadId: uploadId,
+          MultipartUpload: { Parts: completed },
+          IfNoneMatch: upload.ifNoneMatch,
+          IfMatch: upload.ifMatch,
+        }),
+        { abortSignal },
+      ),
+    );
+    const etag = normalizeEtag(done.ETag);
+    return { etag: etag === '' ? await upload.headEtag() : etag, size };
+  } catch (err) {
+    await Promise.allSettled(inFlight);
+    // Not under the caller's signal: it may be the reason we are here, and the abort must still go out.
+    await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Cuts a stream into buffers of exactly `partSize` bytes (the last may be shorter); a new buffer is allocated only when asked for. */
+async function* readParts(body: Readable, partSize: number): AsyncGenerator<Buffer> {
+  let part: Buffer | undefined;
+  let filled = 0;
+  for await (const raw of body) {
+    let chunk = asBuffer(raw as Buffer | Uint8Array | string);
+    while (chunk.length > 0) {
+      part ??= Buffer.allocUnsafe(partSize);
+      const n = Math.min(chunk.length, partSize - filled);
+      chunk.copy(part, filled, 0, n);
+      filled += n;
+      chunk = chunk.subarray(n);
+      if (filled === partSize) {
+        const full = part;
+        part = undefined;
+        filled = 0;
+        yield full;
+      }
+    }
+  }
+  if (part !== undefined) yield part.subarray(0, filled);
+}
+
+/** A chunk as a Buffer without copying its bytes. */
+function asBuffer(chunk: Buffer | Uint8Array | string): Buffer {
+  if (Buffer.isBuffer(chunk)) return chunk;
+  if (typeof chunk === 'string') return Buffer.from(chunk, 'utf8');
+  return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}

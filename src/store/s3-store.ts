@@ -1,0 +1,265 @@
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import {
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
+import type { GetOptions, ListOptions, ObjectInfo, ObjectStore, PutBody, PutOptions, RequestOptions, StoreCapabilities } from './object-store.js';
+import { NotFoundError, PermanentStoreError, PreconditionFailedError } from './store-errors.js';
+import { createS3Client } from './s3-client.js';
+import { addContentMd5 } from './s3-content-md5.js';
+import { mapS3Error, type S3ErrorContext } from './s3-error-mapping.js';
+import { uploadStream, type S3Send } from './s3-multipart.js';
+import { normalizeEtag } from './normalize-etag.js';
+import { printableEndpoint } from './printable-endpoint.js';
+
+/** How to reach a bucket and how to talk to it. */
+export interface S3StoreOptions {
+  bucket: string;
+  /** Key prefix inside the bucket (`app/` or empty); keys given to the store are relative to it. */
+  prefix: string;
+  /** Custom endpoint (R2, MinIO, Ceph, GCS, ...); AWS when omitted. */
+  endpoint?: string;
+  region: string;
+  /** Path-style addressing (`endpoint/bucket/key`), which custom endpoints want. */
+  forcePathStyle: boolean;
+  /** Static keys or a provider; the AWS default chain when omitted. */
+  credentials?: S3ClientConfig['credentials'];
+  /** Part size of multipart uploads (default 8 MiB, at least 5 MiB on real S3). */
+  partSize?: number;
+  /** Parts uploaded at once per stream (default 4); memory per upload is partSize × this. */
+  multipartConcurrency?: number;
+  /** Socket inactivity timeout per request (default 30 s). */
+  requestTimeoutMs?: number;
+  /** `auto`: send conditions and let `probeConditionalWrites()` find out; `off`: check with HEAD first (not atomic). */
+  conditionalWrites?: 'auto' | 'on' | 'off';
+}
+
+const MAX_DELETE_BATCH = 1000;
+const PROBE_DIR = '.persistd-probe/';
+
+/** An ObjectStore on an S3-compatible bucket (AWS S3, R2, GCS XML API, MinIO, Ceph RGW, B2, ...). */
+export class S3Store implements ObjectStore {
+  readonly description: string;
+  readonly capabilities: StoreCapabilities;
+  readonly bucket: string;
+  readonly prefix: string;
+  private readonly client: S3Client;
+  private readonly endpoint: string;
+  private readonly partSize: number;
+  private readonly multipartConcurrency: number;
+
+  constructor(options: S3StoreOptions) {
+    this.bucket = options.bucket;
+    this.prefix = options.prefix === '' || options.prefix.endsWith('/') ? options.prefix : `${options.prefix}/`;
+    this.endpoint = printableEndpoint(options.endpoint, options.region);
+    this.description = `s3://${this.bucket}/${this.prefix} at ${this.endpoint}`;
+    this.partSize = options.partSize ?? 8 * 1024 * 1024;
+    this.multipartConcurrency = Math.max(1, options.multipartConcurrency ?? 4);
+    const mode = options.conditionalWrites ?? 'auto';
+    this.capabilities = { conditionalWrites: mode === 'auto' ? 'unknown' : mode === 'on' };
+    this.client = createS3Client(options);
+  }
+
+  /** Closes the client's sockets; the store cannot be used afterwards. */
+  destroy(): void {
+    this.client.destroy();
+  }
+
+  async put(key: string, body: PutBody, options: PutOptions = {}): Promise<ObjectInfo> {
+    // The stream may fail before we start reading it; its error then surfaces from the upload.
+    if (body instanceof Readable) body.on('error', () => undefined);
+    const emulate = this.capabilities.conditionalWrites === false && (options.ifNoneMatch !== undefined || options.ifMatch !== undefined);
+    if (emulate) await this.checkConditionWithHead(key, options);
+    return this.putObject(key, body, emulate ? { ...options, ifNoneMatch: undefined, ifMatch: undefined } : options);
+  }
+
+  async get(key: string, options: GetOptions = {}): Promise<Readable> {
+    const range = options.range === undefined ? undefined : `bytes=${options.range.start}-${options.range.end ?? ''}`;
+    const answer = await this.send('get', key, options.signal, (abortSignal) =>
+      this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, Range: range }), { abortSignal }),
+    );
+    if (!(answer.Body instanceof Readable)) throw new PermanentStoreError(`get ${key} failed: the response has no body stream`, { op: 'get', path: key });
+    return answer.Body;
+  }
+
+  async head(key: string, options: RequestOptions = {}): Promise<ObjectInfo | undefined> {
+    try {
+      const answer = await this.send('head', key, options.signal, (abortSignal) =>
+        this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }), { abortSignal }),
+      );
+      return {
+        key,
+        size: answer.ContentLength ?? 0,
+        etag: normalizeEtag(answer.ETag),
+        lastModified: answer.LastModified ?? new Date(0),
+        metadata: { ...(answer.Metadata ?? {}) },
+      };
+    } catch (err) {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo> {
+    let token: string | undefined;
+    do {
+      const page = await this.send('list', prefix, options.signal, (abortSignal) =>
+        this.client.send(
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: this.prefix + prefix,
+            StartAfter: token === undefined && options.startAfter !== undefined ? this.prefix + options.startAfter : undefined,
+            ContinuationToken: token,
+            MaxKeys: 1000,
+          }),
+          { abortSignal },
+        ),
+      );
+      for (const object of page.Contents ?? []) {
+        if (object.Key === undefined) continue;
+        yield { key: object.Key.slice(this.prefix.length), size: object.Size ?? 0, etag: normalizeEtag(object.ETag), lastModified: object.LastModified ?? new Date(0) };
+      }
+      token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
+    } while (token !== undefined);
+  }
+
+  async delete(keys: readonly string[], options: RequestOptions = {}): Promise<void> {
+    for (let i = 0; i < keys.length; i += MAX_DELETE_BATCH) {
+      const batch = keys.slice(i, i + MAX_DELETE_BATCH);
+      const answer = await this.send('delete', batch.length === 1 ? batch[0]! : `${batch.length} keys`, options.signal, (abortSignal) =>
+        this.client.send(
+          addContentMd5(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((key) => ({ Key: this.prefix + key })), Quiet: true } })),
+          { abortSignal },
+        ),
+      );
+      const failed = (answer.Errors ?? []).filter((error) => error.Code !== 'NoSuchKey');
+      if (failed.length > 0) {
+        const first = failed[0]!;
+        const cause = Object.assign(new Error(first.Code ?? 'error'), { name: first.Code ?? 'Error', Code: first.Code });
+        throw mapS3Error(cause, this.context('delete', first.Key?.slice(this.prefix.length)));
+      }
+    }
+  }
+
+  /**
+   * Finds out whether the server honours `If-None-Match: *` by writing a probe key twice under
+   * `.persistd-probe/` (the second must get 412), removes it, and records the answer in `capabilities`.
+   */
+  async probeConditionalWrites(signal?: AbortSignal): Promise<boolean> {
+    const key = `${PROBE_DIR}${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`;
+    let supported: boolean;
+    try {
+      await this.putObject(key, 'probe', { ifNoneMatch: '*', signal });
+      try {
+        await this.putObject(key, 'probe again', { ifNoneMatch: '*', signal });
+        supported = false;
+      } catch (err) {
+        if (err instanceof PreconditionFailedError) supported = true;
+        else if (err instanceof PermanentStoreError && (err.status === 501 || err.status === 400)) supported = false;
+        else throw err;
+      }
+    } catch (err) {
+      if (!(err instanceof PermanentStoreError && (err.status === 501 || err.status === 400))) throw err;
+      supported = false; // the server rejects the header outright
+    } finally {
+      await this.delete([key]).catch(() => undefined);
+    }
+    this.capabilities.conditionalWrites = supported;
+    return supported;
+  }
+
+  private async putObject(key: string, body: PutBody, options: PutOptions): Promise<ObjectInfo> {
+    const fullKey = this.prefix + key;
+    const ifMatch = options.ifMatch === undefined ? undefined : normalizeEtag(options.ifMatch); // RGW matches only the bare ETag
+    const metadata = { ...(options.metadata ?? {}) };
+    const putSingle = async (bytes: Buffer | Readable, length: number, bodyFailed?: AbortSignal): Promise<string> => {
+      const signal = bodyFailed === undefined ? options.signal : options.signal === undefined ? bodyFailed : AbortSignal.any([options.signal, bodyFailed]);
+      const answer = await this.send('put', key, signal, (abortSignal) =>
+        this.client.send(
+          new PutObjectCommand({
+            Bucket: this.bucket,
+            Key: fullKey,
+            Body: bytes,
+            ContentLength: length,
+            ContentType: options.contentType,
+            Metadata: metadata,
+            IfNoneMatch: options.ifNoneMatch,
+            IfMatch: ifMatch,
+          }),
+          { abortSignal },
+        ),
+      );
+      return normalizeEtag(answer.ETag);
+    };
+    try {
+      let etag: string;
+      let size: number;
+      if (!(body instanceof Readable)) {
+        const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+        [etag, size] = [await putSingle(bytes, bytes.length), bytes.length];
+      } else if (options.contentLength !== undefined && options.contentLength <= this.partSize) {
+        [etag, size] = [await this.putKnownLengthStream(body, options.contentLength, putSingle), options.contentLength];
+      } else {
+        const send: S3Send = (call) => this.send('put', key, options.signal, call);
+        ({ etag, size } = await uploadStream(
+          {
+            client: this.client, send, bucket: this.bucket, key: fullKey, metadata, contentType: options.contentType,
+            ifNoneMatch: options.ifNoneMatch, ifMatch, partSize: this.partSize, concurrency: this.multipartConcurrency, signal: options.signal,
+            putSingle: (bytes) => putSingle(bytes, bytes.length),
+            headEtag: async () => (await this.head(key, { signal: options.signal }))?.etag ?? '',
+          },
+          body,
+        ));
+      }
+      return { key, size, etag, lastModified: new Date(), metadata };
+    } catch (err) {
+      // Some servers answer If-Match on a missing key with 404; the contract says "precondition failed".
+      if (err instanceof NotFoundError && ifMatch !== undefined) throw new PreconditionFailedError(key, { op: 'put' });
+      throw err;
+    }
+  }
+
+  /**
+   * The SDK pipes a stream body into the request, and a pipe does not pass errors on: a failing
+   * source would leave the request waiting for the socket timeout. Abort it instead, and report the
+   * source's error rather than the abort.
+   */
+  private async putKnownLengthStream(body: Readable, length: number, putSingle: (bytes: Readable, length: number, signal?: AbortSignal) => Promise<string>): Promise<string> {
+    const controller = new AbortController();
+    const onError = (err: Error): void => controller.abort(err);
+    body.once('error', onError);
+    try {
+      return await putSingle(body, length, controller.signal);
+    } catch (err) {
+      throw body.errored ?? err;
+    } finally {
+      body.off('error', onError);
+    }
+  }
+
+  private async checkConditionWithHead(key: string, options: PutOptions): Promise<void> {
+    const current = await this.head(key, { signal: options.signal });
+    const stale = options.ifMatch !== undefined && current?.etag !== normalizeEtag(options.ifMatch);
+    if ((options.ifNoneMatch === '*' && current !== undefined) || stale) throw new PreconditionFailedError(key, { op: 'put' });
+  }
+
+  /** Runs one SDK call and maps whatever it throws; `key` is relative to the prefix. */
+  private async send<T>(op: string, key: string, signal: AbortSignal | undefined, call: (abortSignal: AbortSignal | undefined) => Promise<T>): Promise<T> {
+    signal?.throwIfAborted();
+    try {
+      return await call(signal);
+    } catch (err) {
+      throw mapS3Error(err, this.context(op, key));
+    }
+  }
+
+  private context(op: string, key: string | undefined): S3ErrorContext {
+    return { op, bucket: this.bucket, prefix: this.prefix, key, endpoint: this.endpoint };
+  }
+}
