@@ -23,7 +23,8 @@ export function openReplica(config: Config, logger: Logger): OpenedStore {
       endpoint: s3.endpoint,
       region: s3.region,
       forcePathStyle: s3.forcePathStyle,
-      credentials: s3.credentials,
+      // A copy: the config is frozen and the SDK annotates credential objects it is given.
+      credentials: s3.credentials ? { ...s3.credentials } : undefined,
       requestTimeoutMs: DEFAULTS.requestTimeout,
     },
     { concurrency: config.concurrency, logger },
