@@ -15,8 +15,8 @@ export interface OpenStoreOptions {
   /** Requests in flight at most (default 8). */
   concurrency?: number;
   retry?: Partial<RetryPolicy>;
-  /** Where retries are reported (at `warn`). */
-  logger?: Pick<Logger, 'warn'>;
+  /** Where retries are reported, at `debug` (in an outage every request retries; the final failure is the caller's to report). */
+  logger?: Pick<Logger, 'debug'>;
 }
 
 /** An opened replica store and the parts of it some callers need. */
@@ -47,7 +47,7 @@ export function openStore(target: StoreTarget, options: OpenStoreOptions = {}): 
   const store = new RetryingStore(limited, {
     policy: options.retry,
     onRetry: logger === undefined ? undefined : (op, err, attempt, delayMs) =>
-      logger.warn({ op, path: err.path, attempt, delayMs, error: err.message }, `store ${op} failed, retrying in ${delayMs} ms`),
+      logger.debug({ op, path: err.path, attempt, delayMs, error: err.message }, `store ${op} failed, retrying in ${delayMs} ms`),
   });
   return { store, counting, backend, close: () => (backend instanceof S3Store ? backend.destroy() : undefined) };
 }
