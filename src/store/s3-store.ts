@@ -132,7 +132,7 @@ export class S3Store implements ObjectStore {
   async delete(keys: readonly string[], options: RequestOptions = {}): Promise<void> {
     for (let i = 0; i < keys.length; i += MAX_DELETE_BATCH) {
       const batch = keys.slice(i, i + MAX_DELETE_BATCH);
-      const answer = await this.send('delete', batch.length === 1 ? batch[0]! : `${batch.length} keys`, options.signal, (abortSignal) =>
+      const answer = await this.send('delete', batch.length === 1 ? batch[0] : undefined, options.signal, (abortSignal) =>
         this.client.send(
           addContentMd5(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((key) => ({ Key: this.prefix + key })), Quiet: true } })),
           { abortSignal },
@@ -250,7 +250,7 @@ export class S3Store implements ObjectStore {
   }
 
   /** Runs one SDK call and maps whatever it throws; `key` is relative to the prefix. */
-  private async send<T>(op: string, key: string, signal: AbortSignal | undefined, call: (abortSignal: AbortSignal | undefined) => Promise<T>): Promise<T> {
+  private async send<T>(op: string, key: string | undefined, signal: AbortSignal | undefined, call: (abortSignal: AbortSignal | undefined) => Promise<T>): Promise<T> {
     signal?.throwIfAborted();
     try {
       return await call(signal);
