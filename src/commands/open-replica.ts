@@ -26,6 +26,9 @@ export function openReplica(config: Config, logger: Logger): OpenedStore {
       // A copy: the config is frozen and the SDK annotates credential objects it is given.
       credentials: s3.credentials ? { ...s3.credentials } : undefined,
       requestTimeoutMs: DEFAULTS.requestTimeout,
+      // GCS's XML API ignores If-None-Match/If-Match (it has its own generation headers); R2 prefers few parallel parts.
+      ...(s3.provider === 'gcs' ? { conditionalWrites: 'off' as const } : {}),
+      ...(s3.provider === 'r2' ? { multipartConcurrency: 2 } : {}),
     },
     { concurrency: config.concurrency, logger },
   );

@@ -47,6 +47,15 @@ export function mapS3Error(err: unknown, context: S3ErrorContext): Error {
   const options = { op: context.op, path: context.key ?? target, status };
   const why = `${code ?? 'error'}${status === undefined ? '' : ` (HTTP ${status})`}`;
 
+  if (code === 'CredentialsProviderError') {
+    return new PermanentStoreError(`${what}: no credentials found`, {
+      ...options,
+      hint: 'set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or R2_* / GCS_HMAC_* for those providers), or give the container an IAM role',
+    });
+  }
+  if (e.name === 'TypeError' || e.name === 'RangeError') {
+    return new StoreError(`${what}: ${e.name}: ${e.message ?? ''}`, false, { ...options, kind: 'internal', hint: 'this looks like a bug in persistd; run with --log-level debug and report it' });
+  }
   if (code === 'NoSuchBucket') {
     return new PermanentStoreError(`${context.op} failed: the bucket "${context.bucket}" does not exist at ${context.endpoint}`, {
       ...options,
