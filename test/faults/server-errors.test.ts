@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ensureReplicaMarker, readReplicaMarker } from '../../src/format/replica-marker.js';
 import { PreconditionFailedError } from '../../src/store/store-errors.js';
@@ -64,5 +65,15 @@ describe('S3Store with its retry wrapper under 500/503 answers', () => {
     const marker = await ensureReplicaMarker(store);
     expect(await readReplicaMarker(store)).toEqual(marker);
     expect(p.proxy.stats().injected['error 500 InternalError after forward']).toBeGreaterThanOrEqual(2);
+  });
+
+  it('a multipart upload whose parts fail 20% of the time completes, byte-identical', async () => {
+    const { store, backend } = p.open({}, { retry: FAST_RETRY });
+    const body = randomBytes(17 * 1024 * 1024); // 3 parts of 8 MiB
+    p.proxy.setRules([...serverErrors(0.15, { operations: ['upload-part'] }), { fault: { kind: 'reset', when: 'before-response' }, operations: ['upload-part'], share: 0.05 }]);
+    await store.put('mp', Readable.from([body.subarray(0, 9 << 20), body.subarray(9 << 20)]));
+    p.proxy.setRules([]);
+    expect(digest(await rawObject(p.bucket, `${backend.prefix}mp`))).toBe(digest(body));
+    expect(p.proxy.stats().byOperation['upload-part']).toBeGreaterThanOrEqual(3);
   });
 });
