@@ -1,10 +1,14 @@
 import type { CommandInvocation } from '../cli/program.js';
 import { AppSupervisor, type AppExit } from '../engine/app-supervisor.js';
 import { forwardSignals } from '../engine/forward-signals.js';
+import { startMetricsServer, type MetricsServer } from '../engine/metrics-server.js';
 import { ReplicationDaemon } from '../engine/replication-daemon.js';
+import { RunStatusTracker } from '../engine/run-status.js';
+import { StatusFileWriter } from '../engine/status-file.js';
 import { PersistdError, usageError } from '../errors.js';
 import { ensureReplicaMarker } from '../format/replica-marker.js';
 import { formatDuration } from '../log/human-format.js';
+import type { ObjectStore } from '../store/object-store.js';
 import type { CommandContext } from './command-context.js';
 import { openReplica } from './open-replica.js';
 import { requireReplica, requireTargets } from './require-replica.js';
@@ -33,17 +37,27 @@ class RunSession {
   private app: AppSupervisor | undefined;
   private stopSignals = 0;
   private readonly restoreAbort = new AbortController();
+  /** What status.json, /metrics and /healthz report. */
+  private readonly status: RunStatusTracker;
 
-  constructor(private readonly ctx: CommandContext, private readonly command: string, private readonly args: string[]) {}
+  constructor(private readonly ctx: CommandContext, private readonly command: string, private readonly args: string[]) {
+    this.status = new RunStatusTracker(ctx.config);
+  }
 
   async run(): Promise<number> {
     const { ctx } = this;
     const { config, logger } = ctx;
     const removeListeners = forwardSignals(ctx.signals, (signal) => this.onSignal(signal));
     let daemon: ReplicationDaemon | undefined;
+    const statusFile = new StatusFileWriter({ stateDir: config.stateDir, snapshot: () => this.status.snapshot(), logger });
+    let metrics: MetricsServer | undefined;
     try {
+      statusFile.start();
+      this.status.onChange(() => void statusFile.write());
+      if (config.metricsAddr) metrics = await startMetricsServer(config.metricsAddr, () => this.status.snapshot(), logger);
       const started = Date.now();
-      const { store } = openReplica(config, logger);
+      const { store, counting } = openReplica(config, logger);
+      this.status.attach({ replica: store.description, counting });
       const restoreSignal = AbortSignal.any([this.restoreAbort.signal, AbortSignal.timeout(config.restoreTimeoutMs)]);
       const outcomes = await restoreAll({ ...ctx, signal: restoreSignal }, { ifNotExists: true, ifReplicaExists: true });
       if (this.restoreAbort.signal.aborted) {
@@ -51,6 +65,7 @@ class RunSession {
         return 130;
       }
       if (outcomes.some((outcome) => !outcome.ok)) {
+        this.status.setError('restore failed while a backup exists: the app was not started');
         printOutcomes(ctx, outcomes, false);
         if (restoreSignal.aborted) logger.error(`restore did not finish within --restore-timeout ${formatDuration(config.restoreTimeoutMs)}`);
         logger.error('restore failed while a backup exists: the app is NOT started, so it cannot run on missing or stale data (the platform will restart persistd)');
@@ -59,22 +74,53 @@ class RunSession {
       const noBackup = new Set(outcomes.filter((o) => o.kind === 'db' && o.details?.reason === 'no-backup').map((o) => o.name));
       logger.info({ durationMs: Date.now() - started, targets: outcomes.map((o) => `${o.kind} ${o.name}: ${o.summary}`) }, 'restore complete; starting the app');
 
+      this.status.markRestored();
       this.app = await AppSupervisor.start({ command: this.command, args: this.args, env: ctx.env, cwd: ctx.cwd });
+      this.status.setAppPid(this.app.pid);
       logger.info({ pid: this.app.pid, command: this.command }, 'app started');
       await ensureReplicaMarker(store).catch((err: unknown) => logger.error({ err }, 'could not write the replica format marker; retrying with the next backup'));
       daemon = new ReplicationDaemon(config, store, logger);
+      this.status.attach({ daemon });
+      this.status.setPhase('running');
       await daemon.start(noBackup);
 
       const exit = await this.app.exited;
+      this.status.setPhase('stopping');
       logger.info({ code: exit.code, signal: exit.signal }, 'app exited; taking the final backup');
       await this.finalBackup(daemon, exit);
       return exit.exitCode;
     } catch (err) {
       if (err instanceof PersistdError && this.app === undefined && this.restoreAbort.signal.aborted) return 130;
+      if (this.app && !this.app.hasExited) {
+        logger.error({ err }, 'persistd failed while the app runs; stopping the app');
+        await this.app.stop('SIGTERM', config.appStopTimeoutMs);
+      }
       throw err;
     } finally {
       removeListeners();
       await daemon?.stop();
+      this.status.setPhase('stopped');
+      await metrics?.close();
+      await statusFile.stop();
+    }
+  }
+
+  // Once the app runs, a replication failure must not take persistd down and orphan the app:
+  // it is logged loudly and the app keeps running (health and status report it).
+  private async startReplication(store: ObjectStore, noBackup: ReadonlySet<string>): Promise<ReplicationDaemon | undefined> {
+    const { config, logger } = this.ctx;
+    try {
+      await ensureReplicaMarker(store);
+    } catch (err) {
+      logger.error({ err }, 'could not write the replica format marker; retrying with the next backup');
+    }
+    try {
+      const daemon = new ReplicationDaemon(config, store, logger);
+      await daemon.start(noBackup);
+      return daemon;
+    } catch (err) {
+      logger.error({ err }, 'replication could not start: the app keeps running WITHOUT backups until persistd is restarted');
+      return undefined;
     }
   }
 
@@ -90,6 +136,7 @@ class RunSession {
       return;
     }
     this.stopSignals += 1;
+    this.status.setPhase('stopping');
     if (this.stopSignals === 1) {
       logger.info({ signal, appStopTimeoutMs: config.appStopTimeoutMs }, 'forwarding the signal to the app and waiting for it to exit');
       void app.stop(signal, config.appStopTimeoutMs);
@@ -104,6 +151,7 @@ class RunSession {
     const report = await daemon.finalBackup(config.shutdownTimeoutMs);
     const fields = { durationMs: report.durationMs, deadlineMs: report.deadlineMs, appExitCode: exit.exitCode };
     if (!report.complete) {
+      this.status.setError(`final backup incomplete: ${report.failures.join('; ')}`);
       logger.error({ ...fields, failures: report.failures }, 'final backup INCOMPLETE: changes since the last successful sync may be lost');
     } else if (report.durationMs > report.deadlineMs * 0.8) {
       logger.warn(fields, 'final backup took most of --shutdown-timeout; raise it (and the platform\'s grace period) to be safe');

@@ -1,5 +1,4 @@
 import path from 'node:path';
-import nodeCron from 'node-cron';
 import { usageError } from '../errors.js';
 import type { Config, LogLevel, SettingSource } from './config.js';
 import { readConfigFile, type ConfigFileSettings } from './config-file.js';
@@ -8,6 +7,7 @@ import { parseDuration } from './duration.js';
 import { OPTION_SPECS, type OptionSpec } from './option-specs.js';
 import { parseReplicaUrl, type ReplicaUrl } from './replica-url.js';
 import { resolveS3Settings } from './s3-settings.js';
+import { parseSchedule } from '../sqlite/schedule.js';
 import { parseTargets, validateTargets } from './targets.js';
 
 /** What the CLI hands to the resolver: parsed flags by setting key, the environment and the working directory. */
@@ -151,8 +151,13 @@ function ratio(value: string | undefined, fallback: number): number {
 }
 
 function schedule(value: string): string {
-  if (parseDuration(value) !== undefined || nodeCron.validate(value)) return value.trim();
-  throw usageError(`--snapshot-interval "${value}" is neither a duration nor a cron expression`, 'e.g. 15m, 1h, or "0 2 * * *" for 02:00 every day');
+  // One parser for validation and for the scheduler itself, so the two never disagree.
+  try {
+    return parseSchedule(value).text;
+  } catch (err) {
+    const hint = (err as { hint?: string }).hint;
+    throw usageError(`--snapshot-interval: ${(err as Error).message}`, hint ?? 'e.g. 15m, 1h, or "0 2 * * *" for 02:00 every day');
+  }
 }
 
 function address(value: string | undefined): { host: string; port: number } | undefined {

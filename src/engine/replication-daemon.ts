@@ -88,8 +88,7 @@ export class ReplicationDaemon {
 
   private async snapshot(replicator: DatabaseReplicator): Promise<void> {
     try {
-      const result = await replicator.snapshotOnce();
-      if (result.outcome === 'created') this.logger.info({ db: replicator.status().name, snapshot: result.snapshotId }, 'snapshot stored');
+      await replicator.snapshotOnce();
     } catch (err) {
       this.logger.error({ err, db: replicator.status().name }, 'snapshot failed; retrying at the next scheduled time');
     }

@@ -1,0 +1,65 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { PERSISTD_BIN } from '../support/run-persistd.js';
+
+/** Every file under `dir` with its size and mtime: a fingerprint of what the replica holds. */
+function listing(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (current: string): void => {
+    for (const entry of readdirSync(current, { withFileTypes: true })) {
+      const full = path.join(current, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else if (!entry.name.startsWith('.persistd-lock')) out.push(`${path.relative(dir, full)} ${statSync(full).size} ${statSync(full).mtimeMs}`);
+    }
+  };
+  walk(dir);
+  return out.sort();
+}
+
+describe('persistd run when nothing changes', () => {
+  it('writes nothing to the replica over many snapshot intervals, then snapshots a change', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'persistd-idle-'));
+    mkdirSync(path.join(dir, 'data'));
+    mkdirSync(path.join(dir, 'uploads'));
+    const dbPath = path.join(dir, 'data', 'app.db');
+    const db = new Database(dbPath);
+    db.pragma('journal_mode = WAL');
+    db.exec('CREATE TABLE t (v TEXT)');
+    db.prepare('INSERT INTO t VALUES (?)').run('first');
+    const replica = path.join(dir, 'replica');
+    const child = spawn(process.execPath, [PERSISTD_BIN, 'run', '--to', `file://${replica}`, '--db', dbPath, '--dir', path.join(dir, 'uploads'),
+      '--state-dir', path.join(dir, 'state'), '--snapshot-interval', '1s', '--', process.execPath, '-e', 'setInterval(() => {}, 1000)'],
+    { env: { PATH: process.env.PATH, PERSISTD_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const until = async (what: () => boolean, label: string): Promise<void> => {
+      const deadline = Date.now() + 20_000;
+      while (!what()) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${label}; stderr: ${stderr}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    };
+    const snapshotsStored = (): number => stderr.split('\n').filter((line) => line.includes('snapshot stored')).length;
+    // The first snapshot (no backup existed), then count how many intervals pass with nothing written.
+    await until(() => snapshotsStored() === 1, 'the first snapshot');
+    const before = listing(replica);
+    const intervalsSeen = (): number => stderr.split('\n').length;
+    const start = Date.now();
+    await until(() => Date.now() - start > 3500, 'three snapshot intervals');
+    expect(listing(replica)).toEqual(before);
+    expect(snapshotsStored()).toBe(1);
+    expect(intervalsSeen()).toBeGreaterThan(0);
+
+    db.prepare('INSERT INTO t VALUES (?)').run('second');
+    db.close();
+    await until(() => snapshotsStored() === 2, 'a snapshot of the change');
+    expect(listing(replica)).not.toEqual(before);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(143);
+  });
+});
