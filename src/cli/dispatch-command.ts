@@ -3,6 +3,7 @@ import { backupCommand } from '../commands/backup.js';
 import { doctorCommand } from '../commands/doctor.js';
 import { restoreCommand } from '../commands/restore.js';
 import { snapshotsCommand } from '../commands/snapshots.js';
+import { statusCommand } from '../commands/status.js';
 import { verifyCommand } from '../commands/verify.js';
 import { runCommand } from '../commands/run.js';
 import { usageError } from '../errors.js';
@@ -15,6 +16,7 @@ const HANDLERS: Partial<Record<CommandInvocation['name'], CommandHandler>> = {
   doctor: doctorCommand,
   restore: restoreCommand,
   snapshots: snapshotsCommand,
+  status: statusCommand,
   verify: verifyCommand,
   run: runCommand,
 };
