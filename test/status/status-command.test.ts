@@ -119,4 +119,33 @@ describe('persistd status against a real persistd run', () => {
     expect(none.code).toBe(1);
     expect(none.stdout).toContain('no persistd run has written a status file');
   });
+
+  it('tells a crashed instance and a hung one from a running one, and lists an empty replica', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'persistd-status-'));
+    dirs.push(dir);
+    const stateDir = path.join(dir, 'state');
+    mkdirSync(stateDir);
+    const dead = spawn(process.execPath, ['-e', '']);
+    await new Promise((r) => dead.on('close', r));
+    const file = (pid: number, updatedAt: string): void => writeFileSync(path.join(stateDir, 'status.json'), JSON.stringify({
+      format: 1, pid, phase: 'running', startedAt: updatedAt, updatedAt, restoredAt: updatedAt, appPid: null, replica: null,
+      healthy: true, problems: [], lastError: null, queueLength: 0, requests: null, targets: [],
+    }));
+
+    file(dead.pid!, new Date().toISOString());
+    const crashed = await runPersistd(['status', '--state-dir', stateDir]);
+    expect(crashed.code).toBe(1);
+    expect(crashed.stdout).toContain(`persistd (pid ${dead.pid}) is not running (gone without stopping`);
+
+    // A live pid (this test process) whose file stopped being rewritten an hour ago.
+    file(process.pid, new Date(Date.now() - 3600_000).toISOString());
+    const hung = await runPersistd(['status', '--state-dir', stateDir]);
+    expect(hung.code).toBe(1);
+    expect(hung.stdout).toContain('is not updating its status');
+
+    const remote = await runPersistd(['status', '--state-dir', path.join(dir, 'none'), '--remote', '--to', `file://${path.join(dir, 'replica')}`]);
+    expect(remote.code).toBe(0);
+    expect(remote.stdout).toContain('no persistd run has written a status file');
+    expect(remote.stdout).toContain('empty (nothing backed up yet)');
+  });
 });
