@@ -71,23 +71,28 @@ class RunSession {
         logger.error('restore failed while a backup exists: the app is NOT started, so it cannot run on missing or stale data (the platform will restart persistd)');
         return exitCodeForOutcomes(outcomes, false);
       }
-      const noBackup = new Set(outcomes.filter((o) => o.kind === 'db' && o.details?.reason === 'no-backup').map((o) => o.name));
+      // Snapshot right away every database that was not just restored: there is no backup of it yet,
+      // or a local one was kept and may be newer than the replica (unchanged ones cost no request).
+      const snapshotNow = new Set(outcomes.filter((o) => o.kind === 'db' && o.details?.restored !== true).map((o) => o.name));
       logger.info({ durationMs: Date.now() - started, targets: outcomes.map((o) => `${o.kind} ${o.name}: ${o.summary}`) }, 'restore complete; starting the app');
 
       this.status.markRestored();
       this.app = await AppSupervisor.start({ command: this.command, args: this.args, env: ctx.env, cwd: ctx.cwd });
       this.status.setAppPid(this.app.pid);
       logger.info({ pid: this.app.pid, command: this.command }, 'app started');
-      await ensureReplicaMarker(store).catch((err: unknown) => logger.error({ err }, 'could not write the replica format marker; retrying with the next backup'));
-      daemon = new ReplicationDaemon(config, store, logger);
-      this.status.attach({ daemon });
+      daemon = await this.startReplication(store, snapshotNow);
+      if (daemon) this.status.attach({ daemon });
+      else this.status.setError('replication could not start: the app runs without backups');
       this.status.setPhase('running');
-      await daemon.start(noBackup);
 
       const exit = await this.app.exited;
       this.status.setPhase('stopping');
-      logger.info({ code: exit.code, signal: exit.signal }, 'app exited; taking the final backup');
-      await this.finalBackup(daemon, exit);
+      if (daemon) {
+        logger.info({ code: exit.code, signal: exit.signal }, 'app exited; taking the final backup');
+        await this.finalBackup(daemon, exit);
+      } else {
+        logger.error({ code: exit.code, signal: exit.signal }, 'app exited; no final backup because replication never started');
+      }
       return exit.exitCode;
     } catch (err) {
       if (err instanceof PersistdError && this.app === undefined && this.restoreAbort.signal.aborted) return 130;
@@ -107,7 +112,7 @@ class RunSession {
 
   // Once the app runs, a replication failure must not take persistd down and orphan the app:
   // it is logged loudly and the app keeps running (health and status report it).
-  private async startReplication(store: ObjectStore, noBackup: ReadonlySet<string>): Promise<ReplicationDaemon | undefined> {
+  private async startReplication(store: ObjectStore, snapshotNow: ReadonlySet<string>): Promise<ReplicationDaemon | undefined> {
     const { config, logger } = this.ctx;
     try {
       await ensureReplicaMarker(store);
@@ -116,7 +121,7 @@ class RunSession {
     }
     try {
       const daemon = new ReplicationDaemon(config, store, logger);
-      await daemon.start(noBackup);
+      await daemon.start(snapshotNow);
       return daemon;
     } catch (err) {
       logger.error({ err }, 'replication could not start: the app keeps running WITHOUT backups until persistd is restarted');

@@ -5,6 +5,7 @@ import { PersistdError, messageOf } from '../errors.js';
 import { isReservedRelPath, parseTrashKey, trashPrefix, treePrefix } from '../format/files-keys.js';
 import { silentLogger } from '../log/logger.js';
 import type { ObjectInfo, ObjectStore } from '../store/object-store.js';
+import { StoreError } from '../store/store-errors.js';
 import type { DownloadOptions } from './download-object.js';
 import { treeIndexPath } from './index-path.js';
 import { LocalIndex } from './local-index.js';
@@ -53,6 +54,7 @@ export interface RestoreReport {
 export async function restoreTree(options: RestoreTreeOptions): Promise<RestoreReport> {
   const { store, name, root, signal } = options;
   const log = options.logger ?? silentLogger();
+  let onlyStorageFailures = true;
   const report: RestoreReport = { listed: 0, downloaded: 0, bytes: 0, skipped: 0, conflicts: [], refused: [], failed: [], unverified: [], undeleted: [] };
   await ensureRootDir(root);
   const index = await LocalIndex.load(treeIndexPath(options.stateDir, name));
@@ -81,6 +83,7 @@ export async function restoreTree(options: RestoreTreeOptions): Promise<RestoreR
     } catch (err) {
       if (signal?.aborted) throw err;
       report.failed.push({ path: relPath, error: messageOf(err) });
+      if (!(err instanceof StoreError) || err.kind !== 'storage') onlyStorageFailures = false;
       log.error({ tree: name, path: relPath, err: messageOf(err) }, 'restore of a file failed; the local file is untouched');
     }
   };
@@ -122,7 +125,8 @@ export async function restoreTree(options: RestoreTreeOptions): Promise<RestoreR
     const first = report.failed[0]!;
     throw Object.assign(
       new PersistdError(`restore of ${root} failed: ${report.failed.length} file(s) could not be restored (first: ${first.path}: ${first.error})`, {
-        kind: 'integrity',
+        // Failures that were all the store's (network, auth) are a storage problem (exit 4), not damaged data.
+        kind: onlyStorageFailures ? 'storage' : 'integrity',
         op: 'restore',
         path: root,
         hint: 'run the restore again; files that failed were not written, and everything else was restored',

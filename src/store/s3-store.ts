@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import {
   DeleteObjectsCommand,
   GetObjectCommand,
@@ -85,7 +85,7 @@ export class S3Store implements ObjectStore {
       this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, Range: range }), { abortSignal }),
     );
     if (!(answer.Body instanceof Readable)) throw new PermanentStoreError(`get ${key} failed: the response has no body stream`, { op: 'get', path: key });
-    return answer.Body;
+    return this.mappedBody(answer.Body, key);
   }
 
   async head(key: string, options: RequestOptions = {}): Promise<ObjectInfo | undefined> {
@@ -250,6 +250,17 @@ export class S3Store implements ObjectStore {
   }
 
   /** Runs one SDK call and maps whatever it throws; `key` is relative to the prefix. */
+  // A body that breaks while it is read (reset, cut short, stalled) fails with a StoreError that names
+  // the key and says whether a retry may help, like every other store failure.
+  private mappedBody(body: Readable, key: string): Readable {
+    const out = new PassThrough();
+    body.on('error', (err) => out.destroy(mapS3Error(err, this.context('get', key))));
+    out.on('close', () => {
+      if (!body.destroyed) body.destroy();
+    });
+    return body.pipe(out);
+  }
+
   private async send<T>(op: string, key: string | undefined, signal: AbortSignal | undefined, call: (abortSignal: AbortSignal | undefined) => Promise<T>): Promise<T> {
     signal?.throwIfAborted();
     try {

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 /** A counting semaphore: at most `limit` holders at once, waiters served first come, first served. */
 export class Semaphore {
   private held = 0;
@@ -36,6 +37,8 @@ export class Semaphore {
         if (index >= 0) this.waiters.splice(index, 1);
         reject(signal!.reason);
       };
+      // Many waiters may share one long-lived signal: that is not a leak, so no MaxListeners warning.
+      if (signal) setMaxListeners(0, signal);
       signal?.addEventListener('abort', onAbort, { once: true });
       this.waiters.push(waiter);
     });

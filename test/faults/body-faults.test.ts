@@ -44,7 +44,7 @@ describe('a GET whose body breaks', () => {
   // that names the SDK's requestHandler; neither is a StoreError, so it carries no op, key, hint or
   // `transient` flag and RetryingStore-aware callers cannot classify it. Fix: pipe the body through a
   // stream that maps its 'error' with mapS3Error(err, context('get', key)).
-  it.fails('a broken body fails with a TransientStoreError that names the key and has a hint', async () => {
+  it('a broken body fails with a TransientStoreError that names the key and has a hint', async () => {
     const { store } = p.open();
     await store.put('typed', BODY);
     p.proxy.setRules([{ fault: { kind: 'reset', when: 'mid-body' }, operations: ['get-object'], limit: 1 }]);
@@ -83,7 +83,7 @@ describe('a GET whose body breaks', () => {
   // Owner: src/files/restore-tree.ts. Any per-file failure becomes kind 'integrity' (exit 1, "data does not
   // verify"), even when the cause is a broken connection ("f0.bin: aborted"); a network failure should be
   // kind 'storage' (exit 4) and say the connection broke, so a user does not go looking for damaged data.
-  it.fails('a restore broken only by connection resets is reported as a storage failure, not as damaged data', async () => {
+  it('a restore broken only by connection resets is reported as a storage failure, not as damaged data', async () => {
     const { store } = p.open();
     const body = randomBytes(50_000);
     await store.put('files/net/a.bin', body, { metadata: encodeFileMetadata({ mtimeMs: 1_700_000_000_000, mode: 0o644, sha256: sha256Of(body) }) });
