@@ -1,4 +1,4 @@
-import { open } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import {
   frameSize, parseWalHeader, readFrameHeader, verifyFrame, WAL_HEADER_SIZE, type WalChecksum, type WalHeader,
 } from '../../format/db-wal-frames.js';
@@ -68,17 +68,25 @@ export function sameWal(a: WalHeader, b: WalHeader): boolean {
  * written (or never committed) and are left for a later read.
  */
 export async function readWalFrames(walPath: string, from?: WalCursor, options: ReadWalOptions = {}): Promise<WalRead> {
-  let handle;
+  return readWalFramesSync(walPath, from, options);
+}
+
+/**
+ * `readWalFrames`, synchronously: for the shipper's short sections under the write lock, where an
+ * event-loop turn would hold the app's writers. Reads stay bounded by `maxBytes` from the page cache.
+ */
+export function readWalFramesSync(walPath: string, from?: WalCursor, options: ReadWalOptions = {}): WalRead {
+  let fd: number;
   try {
-    handle = await open(walPath, 'r');
+    fd = openSync(walPath, 'r');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'empty', fileSize: 0 };
     throw err;
   }
   try {
-    const fileSize = (await handle.stat()).size;
+    const fileSize = fstatSync(fd).size;
     const headerBytes = Buffer.alloc(WAL_HEADER_SIZE);
-    const { bytesRead } = await handle.read(headerBytes, 0, WAL_HEADER_SIZE, 0);
+    const bytesRead = readSync(fd, headerBytes, 0, WAL_HEADER_SIZE, 0);
     const header = bytesRead === WAL_HEADER_SIZE ? parseWalHeader(headerBytes) : undefined;
     if (from !== undefined) {
       if (header === undefined || !sameWal(header, from.header) || fileSize < cursorOffset(from)) return { kind: 'reset', header, fileSize };
@@ -86,20 +94,20 @@ export async function readWalFrames(walPath: string, from?: WalCursor, options: 
       return { kind: 'empty', fileSize };
     }
     const start = from ?? cursorAtStart(header!);
-    return await scanFrames(handle, header!, start, fileSize, options.maxBytes ?? 64 << 20);
+    return scanFrames(fd, header!, start, fileSize, options.maxBytes ?? 64 << 20);
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
 
-async function scanFrames(handle: import('node:fs/promises').FileHandle, header: WalHeader, start: WalCursor, fileSize: number, maxBytes: number): Promise<WalFrames> {
+function scanFrames(fd: number, header: WalHeader, start: WalCursor, fileSize: number, maxBytes: number): WalFrames {
   const size = frameSize(header.pageSize);
   const startOffset = cursorOffset(start);
   let limit = Math.max(size, Math.floor(maxBytes / size) * size);
   for (;;) {
     const length = Math.min(limit, Math.max(0, fileSize - startOffset));
     const buf = Buffer.alloc(Math.floor(length / size) * size);
-    const { bytesRead } = buf.length > 0 ? await handle.read(buf, 0, buf.length, startOffset) : { bytesRead: 0 };
+    const bytesRead = buf.length > 0 ? readSync(fd, buf, 0, buf.length, startOffset) : 0;
     const data = buf.subarray(0, Math.floor(bytesRead / size) * size);
     let checksum = start.checksum;
     let frames = 0;

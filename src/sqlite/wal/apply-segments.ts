@@ -1,0 +1,147 @@
+import { open } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { gunzip } from 'node:zlib';
+import { PersistdError } from '../../errors.js';
+import { frameSize, readFrameHeader, WAL_FRAME_HEADER_SIZE } from '../../format/db-wal-frames.js';
+import type { SegmentKey } from '../../format/db-wal-keys.js';
+import type { WalPosition } from '../../format/db-wal-position.js';
+import { decodeSegment, segmentEndChecksum, type WalSegment } from '../../format/db-wal-segment.js';
+import type { ObjectStore } from '../../store/object-store.js';
+import { StoreError } from '../../store/store-errors.js';
+import { storageError } from '../snapshot-catalog.js';
+
+const gunzipAsync = promisify(gunzip);
+
+/** Options of `applySegments`. */
+export interface ApplySegmentsOptions {
+  store: ObjectStore;
+  name: string;
+  /** The restored snapshot's position: the first segment continues right after it. */
+  position: WalPosition;
+  pageSize: number;
+  /** Segments downloading at once (default 8). */
+  concurrency?: number;
+  /** Tries per segment on transient store errors (default 4). */
+  attempts?: number;
+  signal?: AbortSignal;
+}
+
+/** How far applying got. */
+export interface ApplyOutcome {
+  /** Segments applied, all of them whole. */
+  applied: number;
+  /** Transactions applied. */
+  transactions: number;
+  /** The last applied segment (its `shippedAt` bounds the restored state's time), if any. */
+  last: SegmentKey | undefined;
+  /** Why applying stopped before the end of `segments`: the segment that failed and the error. */
+  failure?: { segment: SegmentKey; error: PersistdError };
+}
+
+/**
+ * Downloads segments in parallel (retried one by one, never from zero) and applies them in order to
+ * the database file `dbPath` as a checkpoint would: each frame's page written at its place, the file
+ * cut to the database size of the last commit. A segment is verified whole (sha256, salts, running
+ * checksums, continuity with the previous one) before any of its pages is written, so a missing or
+ * damaged segment stops the restore at the last whole transaction before it.
+ */
+export async function applySegments(dbPath: string, segments: readonly SegmentKey[], options: ApplySegmentsOptions): Promise<ApplyOutcome> {
+  const { position } = options;
+  const concurrency = options.concurrency ?? 8;
+  const downloads = new Map<number, Promise<WalSegment>>();
+  const start = (index: number): void => {
+    const segment = segments[index];
+    if (segment !== undefined && !downloads.has(index)) downloads.set(index, fetchSegment(segment, options));
+  };
+  for (let i = 0; i < concurrency; i++) start(i);
+  const handle = await open(dbPath, 'r+');
+  const outcome: ApplyOutcome = { applied: 0, transactions: 0, last: undefined };
+  let previous: WalSegment | undefined;
+  let dbSize = 0;
+  try {
+    for (let index = 0; index < segments.length; index++) {
+      const key = segments[index]!;
+      let segment: WalSegment;
+      try {
+        segment = await downloads.get(index)!;
+        checkContinuity(segment, previous, key, position, options.pageSize);
+      } catch (err) {
+        if (options.signal?.aborted) throw err;
+        const error = err instanceof PersistdError ? err : storageError(err, `cannot download WAL segment ${key.key}`, key.key) as PersistdError;
+        outcome.failure = { segment: key, error };
+        break;
+      } finally {
+        downloads.delete(index);
+        start(index + concurrency);
+      }
+      const size = frameSize(segment.header.pageSize);
+      // A segment may straddle the snapshot's position: its frames up to the position are in the snapshot.
+      const skip = segment.epoch === position.epoch ? Math.max(0, position.frame + 1 - segment.first) : 0;
+      for (let offset = skip * size; offset < segment.frames.length; offset += size) {
+        const frame = readFrameHeader(segment.frames, offset);
+        await handle.write(segment.frames, offset + WAL_FRAME_HEADER_SIZE, segment.header.pageSize, (frame.pgno - 1) * segment.header.pageSize);
+        if (frame.commitSize !== 0) {
+          dbSize = frame.commitSize;
+          outcome.transactions++;
+        }
+      }
+      previous = segment;
+      outcome.applied++;
+      outcome.last = key;
+    }
+    if (dbSize > 0) await handle.truncate(dbSize * options.pageSize);
+    await handle.sync();
+  } finally {
+    await handle.close();
+    // Let downloads still running settle so that none rejects unobserved.
+    await Promise.allSettled(downloads.values());
+  }
+  return outcome;
+}
+
+async function fetchSegment(key: SegmentKey, options: ApplySegmentsOptions): Promise<WalSegment> {
+  const attempts = options.attempts ?? 4;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const chunks: Buffer[] = [];
+      for await (const chunk of await options.store.get(key.key, { signal: options.signal })) chunks.push(chunk as Buffer);
+      let body: Buffer;
+      try {
+        body = await gunzipAsync(Buffer.concat(chunks));
+      } catch (err) {
+        throw new PersistdError(`WAL segment ${key.key} does not verify: it is not a complete gzip stream`, {
+          kind: 'integrity', op: 'restore', path: key.key, cause: err,
+          hint: 'the segment in the store is damaged; restore to an earlier time (--timestamp) or the snapshot alone',
+        });
+      }
+      return decodeSegment(body, key);
+    } catch (err) {
+      const transient = err instanceof StoreError ? err.transient : !(err instanceof PersistdError);
+      if (!transient || attempt >= attempts || options.signal?.aborted) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** (attempt - 1)));
+    }
+  }
+}
+
+/** Checks that a segment continues the previous one (or the snapshot position) without a gap. */
+function checkContinuity(segment: WalSegment, previous: WalSegment | undefined, key: SegmentKey, position: WalPosition, pageSize: number): void {
+  const fail = (why: string): PersistdError => new PersistdError(`WAL segment ${key.key} does not follow the one before it: ${why}`, {
+    kind: 'integrity', op: 'restore', path: key.key,
+    hint: 'the replica is inconsistent; restore to an earlier time (--timestamp) or the snapshot alone',
+  });
+  if (segment.header.pageSize !== pageSize) throw fail(`page size ${segment.header.pageSize}, the snapshot has ${pageSize}`);
+  const sameWal = (a: WalSegment['header'], s1: number | null, s2: number | null): boolean => a.salt1 === s1 && a.salt2 === s2;
+  if (previous === undefined) {
+    if (segment.epoch === position.epoch && position.salt1 !== null && !sameWal(segment.header, position.salt1, position.salt2)) throw fail('its WAL salts differ from the snapshot position');
+    return;
+  }
+  if (segment.epoch === previous.epoch) {
+    if (!sameWal(segment.header, previous.header.salt1, previous.header.salt2)) throw fail('its WAL salts differ within one epoch');
+    const end = segmentEndChecksum(previous);
+    if (segment.first === previous.first + previous.count && (segment.startChecksum[0] !== end[0] || segment.startChecksum[1] !== end[1])) {
+      throw fail('its running checksum does not continue the previous segment');
+    }
+  } else if (segment.header.salt1 !== ((previous.header.salt1 + 1) >>> 0)) {
+    throw fail('its WAL is not the one right after the previous epoch');
+  }
+}

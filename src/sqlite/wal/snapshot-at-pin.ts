@@ -1,0 +1,63 @@
+import type { Logger } from 'pino';
+import { PersistdError } from '../../errors.js';
+import { nextSnapshotSeq, snapshotDataKey, snapshotId, snapshotManifestKey } from '../../format/db-keys.js';
+import { DB_FORMAT_VERSION, serializeManifest, type SnapshotManifest } from '../../format/db-manifest.js';
+import type { WalPosition } from '../../format/db-wal-position.js';
+import type { ObjectStore } from '../../store/object-store.js';
+import { PERSISTD_VERSION } from '../../version.js';
+import { allocateTempPath, releaseTempPath, SNAPSHOT_TEMP_PREFIX, sqliteTempDir } from '../temp-files.js';
+import { uploadCompressedFile } from '../upload-compressed.js';
+import type { WalConnection } from './wal-connection.js';
+
+/** A snapshot manifest that records the WAL position it was taken at (docs/FORMAT.md, "WAL segments"). */
+export type WalSnapshotManifest = SnapshotManifest & { wal: WalPosition };
+
+/** Options of `snapshotAtPin`. */
+export interface SnapshotAtPinOptions {
+  store: ObjectStore;
+  name: string;
+  path: string;
+  stateDir: string;
+  generation: string;
+  /** When the pin was taken: the snapshot holds every transaction committed before it. */
+  pinnedAt: Date;
+  previousSeq?: string;
+  position: WalPosition;
+  gzipLevel?: number;
+  logger: Logger;
+  signal?: AbortSignal;
+}
+
+/**
+ * Takes a snapshot of the database exactly as the shipper's pinned read transaction sees it (so its
+ * WAL position is known to the frame), uploads it and then its manifest with the `wal` position:
+ * the same objects and commit rule as `snapshotDatabase`, plus where the WAL segments continue.
+ */
+export async function snapshotAtPin(conn: WalConnection, options: SnapshotAtPinOptions): Promise<{ manifest: WalSnapshotManifest; snapshotId: string; seq: string }> {
+  const { store, name, generation, signal } = options;
+  const temp = allocateTempPath(await sqliteTempDir(options.stateDir), SNAPSHOT_TEMP_PREFIX, '.db');
+  try {
+    const copy = await conn.backup(temp, 4 << 20, signal);
+    const seq = nextSnapshotSeq(options.pinnedAt, options.previousSeq);
+    const digests = await uploadCompressedFile(store, snapshotDataKey(name, generation, seq), temp, { signal, logger: options.logger, level: options.gzipLevel });
+    if (digests.raw.size !== copy.pageCount * copy.pageSize) {
+      throw new PersistdError(`snapshot copy of ${options.path} has ${digests.raw.size} bytes, expected ${copy.pageCount} pages of ${copy.pageSize}`, {
+        kind: 'internal', op: 'snapshot', path: options.path,
+      });
+    }
+    const manifest: WalSnapshotManifest = {
+      format: DB_FORMAT_VERSION, kind: 'sqlite-snapshot', database: name, generation, seq,
+      createdAt: options.pinnedAt.toISOString(), createdBy: `persistd ${PERSISTD_VERSION}`,
+      data: { key: `${seq}.db.gz`, encoding: 'gzip', size: digests.compressed.size, sha256: digests.compressed.sha256 },
+      db: {
+        size: digests.raw.size, sha256: digests.raw.sha256, pageSize: copy.pageSize, pageCount: copy.pageCount,
+        journalMode: 'wal', sqliteVersion: copy.sqliteVersion,
+      },
+      wal: options.position,
+    };
+    await store.put(snapshotManifestKey(name, generation, seq), serializeManifest(manifest), { contentType: 'application/json', signal });
+    return { manifest, snapshotId: snapshotId(generation, seq), seq };
+  } finally {
+    await releaseTempPath(temp);
+  }
+}

@@ -1,0 +1,240 @@
+import type { Logger } from 'pino';
+import type { WalHeader } from '../../format/db-wal-frames.js';
+import type { WalPosition } from '../../format/db-wal-position.js';
+import type { SegmentSpool } from './segment-spool.js';
+import type { WalConnection } from './wal-connection.js';
+import { cursorAtStart, readWalFramesSync, type WalCursor } from './wal-reader.js';
+
+/** Settings of a WalPin. */
+export interface WalPinOptions {
+  checkpointFrames: number;
+  truncateFrames: number;
+  unpinAfterBlockedSyncs: number;
+  maxReadBytes: number;
+  /** How long a checkpoint or snapshot may wait for the write lock (default 30 ms). */
+  lockWaitMs?: number;
+  logger: Logger;
+}
+
+/**
+ * Follows one database's WAL frame by frame and keeps the stream gap-free.
+ *
+ * The pin is persistd's read transaction. Once it is placed and a read of the WAL after placing it
+ * saw the same WAL, every frame up to the pin has been read. While it stays placed, SQLite cannot
+ * restart the WAL unless every frame up to the pin was checkpointed and nothing was appended after
+ * it, so a restart seen then (salt1 + 1) continues the stream in a new
+ * epoch. A restart or truncation seen while the pin was released (or before such a read) may have
+ * dropped frames: `read` says `restarted` and the shipper starts a new generation.
+ *
+ * Snapshots and checkpoints need the pin at an exact frame: it is placed when `PRAGMA data_version`
+ * shows that nobody committed between reading the WAL and pinning, or else under the write lock.
+ */
+export class WalPin {
+  /** Which WAL of the generation the cursor is in. */
+  epoch = 0;
+  /** Just after the last committed frame read (undefined: the WAL has no valid header yet). */
+  cursor: WalCursor | undefined;
+  /** Set while the pin is placed and the WAL was read after placing it. */
+  private pinAt: { epoch: number } | undefined;
+  /** Set by a checkpoint that found frames it could not account for. */
+  restartNeeded = false;
+  lastFileSize: number | undefined;
+  private blocked = 0;
+  private lastReadAt = new Date();
+
+  constructor(private readonly conn: WalConnection, private readonly walPath: string, private readonly spool: SegmentSpool, private readonly options: WalPinOptions) {}
+
+  /**
+   * Reads all committed frames under the pin. The pin itself stays where it is (so the app's own
+   * checkpoints never restart the WAL past unread frames); it is only moved by persistd's
+   * checkpoints. On an idle WAL, checks that nobody waits on the pin.
+   */
+  readAndProbe(): 'ok' | 'restarted' {
+    const before = this.cursor?.frame;
+    const epoch = this.epoch;
+    if (this.read() === 'restarted') return 'restarted';
+    if (!this.conn.pinned && this.pinUnderLock(0) === 'restarted') return 'restarted';
+    const idle = this.epoch === epoch && this.cursor?.frame === before;
+    if (!idle || !this.conn.pinned || this.conn.tryWriteLock()) {
+      this.conn.releaseWriteLock();
+      if (this.conn.pinned) this.blocked = 0;
+      return 'ok';
+    }
+    // Nothing was committed, yet someone holds the write lock sync after sync: a long transaction,
+    // or a RESTART/TRUNCATE checkpoint of the app waiting for our read transaction (and blocking the
+    // app's writers meanwhile). Let it through; the pin is placed again once the lock is free.
+    if (++this.blocked >= this.options.unpinAfterBlockedSyncs) {
+      this.options.logger.warn({ syncs: this.blocked }, 'another connection holds the write lock without committing; releasing the WAL pin so that it can proceed (a WAL restart now starts a new generation)');
+      this.conn.unpin();
+      this.pinAt = undefined;
+    }
+    return 'ok';
+  }
+
+  /**
+   * Pins exactly at the current end of the WAL, for a snapshot. `keepEpoch`: continue the current
+   * stream; otherwise the stream starts over at epoch 0 (the frames so far are in the snapshot).
+   */
+  async pinExactly(keepEpoch: boolean): Promise<{ wal: WalPosition; pinnedAt: Date } | undefined> {
+    if (!keepEpoch) {
+      this.conn.unpin();
+      this.pinAt = undefined;
+      this.epoch = 0;
+      this.cursor = undefined;
+      this.restartNeeded = false;
+      this.readAll();
+    }
+    for (let round = 0; round < 40; round++) {
+      const pinnedAt = new Date();
+      let placed = this.pinUnderLock(this.options.lockWaitMs ?? 30);
+      if (placed === 'busy' && !keepEpoch) placed = this.pinByDataVersion();
+      if (placed === 'exact') {
+        const header = this.cursor?.header;
+        return { pinnedAt, wal: { epoch: this.epoch, frame: this.cursor?.frame ?? 0, salt1: header?.salt1 ?? null, salt2: header?.salt2 ?? null } };
+      }
+      if (placed === 'restarted') {
+        if (keepEpoch) return undefined;
+        this.cursor = undefined;
+        this.readAll();
+      }
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    return undefined;
+  }
+
+  /** Whether enough frames are in the WAL, and all of them stored, for a checkpoint. */
+  checkpointDue(): boolean {
+    return this.spool.length === 0 && this.cursor !== undefined && this.cursor.frame >= this.options.checkpointFrames;
+  }
+
+  /**
+   * PASSIVE checkpoint: first up to the pin (no lock; the app keeps writing), then, under the write
+   * lock, the few frames since, re-pinning right after so that the next writer can restart the WAL.
+   * Past `truncateFrames` a TRUNCATE follows, checked with `data_version` for commits it may have
+   * swallowed. False when the lock was not free (the next sync tries again).
+   */
+  checkpoint(): boolean {
+    this.conn.checkpoint('PASSIVE', 'locker');
+    if (!this.conn.tryWriteLock(this.options.lockWaitMs ?? 30)) return false;
+    let done;
+    try {
+      if (this.read() === 'restarted') {
+        this.restartNeeded = true;
+        return false;
+      }
+      this.conn.unpin();
+      done = this.conn.checkpoint('PASSIVE', 'reader');
+      this.pinAt = this.conn.pin() ? { epoch: this.epoch } : undefined;
+    } finally {
+      this.conn.releaseWriteLock();
+    }
+    if (this.cursor && this.cursor.frame >= this.options.truncateFrames) this.truncate();
+    return done.busy === 0;
+  }
+
+  /** Last stored position, when nothing waits in the spool. */
+  shippedPosition(waiting: number): { epoch: number; frame: number } | undefined {
+    return waiting === 0 ? { epoch: this.epoch, frame: this.cursor?.frame ?? 0 } : undefined;
+  }
+
+  /** Under the write lock (nobody can commit): reads to the end, then moves the pin there. */
+  private pinUnderLock(waitMs: number): 'exact' | 'busy' | 'restarted' {
+    if (!this.conn.tryWriteLock(waitMs)) return 'busy';
+    try {
+      if (this.read() === 'restarted') return 'restarted';
+      this.conn.unpin();
+      if (!this.conn.pin()) return 'busy';
+      this.pinAt = { epoch: this.epoch };
+      return 'exact';
+    } finally {
+      this.conn.releaseWriteLock();
+    }
+  }
+
+  /**
+   * For a new generation only (nothing to keep continuous yet): pins without the lock and checks
+   * with `PRAGMA data_version` that nobody committed between reading the WAL's end and pinning.
+   */
+  private pinByDataVersion(): 'exact' | 'busy' {
+    this.conn.unpin();
+    const before = this.conn.dataVersion();
+    this.readAll();
+    if (!this.conn.pin()) return 'busy';
+    if (this.conn.dataVersion() !== before) return 'busy';
+    this.pinAt = { epoch: this.epoch };
+    return 'exact';
+  }
+
+  private truncate(): void {
+    if (this.read() === 'restarted') {
+      this.restartNeeded = true;
+      return;
+    }
+    this.conn.unpin();
+    this.pinAt = undefined;
+    const before = this.conn.dataVersion();
+    const read = this.read();
+    const done = this.conn.checkpoint('TRUNCATE', 'reader');
+    const after = this.conn.dataVersion();
+    // A commit between our read and the truncation would have had its frames cut from the WAL.
+    if (read === 'restarted' || (done.busy === 0 && before !== after)) this.restartNeeded = true;
+    if (this.restartNeeded) return;
+    // Truncated cleanly: the next WAL continues the stream. Not truncated: pinned again under the lock.
+    if (done.busy === 0 && this.conn.pin()) this.pinAt = { epoch: this.epoch };
+    else if (this.pinUnderLock(this.options.lockWaitMs ?? 30) === 'restarted') this.restartNeeded = true;
+  }
+
+  /** Reads committed frames after the cursor into the spool, following a restart when the pin proves it continues the stream. */
+  private read(): 'ok' | 'restarted' {
+    for (;;) {
+      const read = readWalFramesSync(this.walPath, this.cursor, { maxBytes: this.options.maxReadBytes });
+      this.lastFileSize = read.fileSize;
+      if (read.kind === 'empty') {
+        return this.cursor === undefined || this.continues(undefined) ? 'ok' : 'restarted';
+      }
+      if (read.kind === 'reset') {
+        if (!this.continues(read.header)) return 'restarted';
+        if (read.header === undefined) return 'ok';
+        this.epoch++;
+        this.cursor = cursorAtStart(read.header);
+        this.pinAt = { epoch: this.epoch };
+        continue;
+      }
+      if (this.cursor === undefined && !this.continues(undefined)) return 'restarted';
+      const now = new Date();
+      if (read.end.frame > read.start.frame) {
+        this.spool.push({ epoch: this.epoch, start: read.start, end: read.end, data: read.data, readAt: now, notBefore: this.lastReadAt });
+      }
+      this.lastReadAt = now;
+      this.cursor = read.end;
+      if (read.stop !== 'limit') return 'ok';
+    }
+  }
+
+  /** Reads to the end of the WAL without shipping (the frames are in the snapshot about to be taken). */
+  private readAll(): void {
+    for (;;) {
+      const read = readWalFramesSync(this.walPath, this.cursor, { maxBytes: this.options.maxReadBytes });
+      this.lastFileSize = read.fileSize;
+      if (read.kind !== 'frames') {
+        this.cursor = undefined;
+        if (read.kind === 'empty') return;
+        continue;
+      }
+      this.cursor = read.end;
+      this.lastReadAt = new Date();
+      if (read.stop !== 'limit') return;
+    }
+  }
+
+  /** Whether a WAL restart to `header` (or to no header yet) can follow the current position without a gap. */
+  private continues(header: WalHeader | undefined): boolean {
+    const ok = this.pinAt !== undefined && this.pinAt.epoch === this.epoch
+      // SQLite restarts a WAL with salt1 + 1 (checkpointSeq is per connection and not reliable across them).
+      && (header === undefined || this.cursor === undefined || header.salt1 === ((this.cursor.header.salt1 + 1) >>> 0));
+    if (!ok) {
+      this.options.logger.debug({ pinned: this.pinAt !== undefined, epoch: this.epoch, frame: this.cursor?.frame, salt1: this.cursor?.header.salt1, newSalt1: header?.salt1 }, 'WAL reset that does not continue the stream');
+    }
+    return ok;
+  }
+}

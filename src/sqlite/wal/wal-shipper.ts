@@ -1,0 +1,262 @@
+import type { Logger } from 'pino';
+import { PersistdError } from '../../errors.js';
+import { assertDatabaseName, newGenerationId } from '../../format/db-keys.js';
+import { silentLogger } from '../../log/logger.js';
+import type { ObjectStore } from '../../store/object-store.js';
+import { readFileIdentity, sameIdentity, type FileIdentity } from '../db-fingerprint.js';
+import { SegmentSpool } from './segment-spool.js';
+import { snapshotAtPin } from './snapshot-at-pin.js';
+import { WalConnection } from './wal-connection.js';
+import { WalPin } from './wal-pin.js';
+import { cursorOffset } from './wal-reader.js';
+
+/** Options of a WalShipper. */
+export interface WalShipperOptions {
+  store: ObjectStore;
+  /** The database's name in the replica. */
+  name: string;
+  path: string;
+  stateDir: string;
+  logger?: Logger;
+  /** Background loop period (default 1000 ms); `syncOnce()` works without the loop. */
+  syncIntervalMs?: number;
+  /** PASSIVE checkpoint once the WAL holds this many frames, everything shipped (default 1000). */
+  checkpointFrames?: number;
+  /** TRUNCATE checkpoint past this many frames, when PASSIVE checkpoints do not keep the WAL small (default 10000). */
+  truncateFrames?: number;
+  /** Consecutive syncs on which another connection held the write lock before persistd unpins the WAL to let it through (default 2). */
+  unpinAfterBlockedSyncs?: number;
+  gzipLevel?: number;
+  /** Segments larger than this are split at frame boundaries of separate reads (default 16 MiB). */
+  maxSegmentBytes?: number;
+}
+
+/** Why a generation started. */
+export type GenerationReason = 'start' | 'wal-reset' | 'file-replaced' | 'requested';
+
+/** What one `syncOnce()` did. */
+export type SyncResult =
+  | { outcome: 'synced'; segments: number; frames: number; bytes: number; newGeneration?: { generation: string; reason: GenerationReason; snapshotId: string } }
+  | { outcome: 'missing' }
+  | { outcome: 'not-wal'; journalMode: string };
+
+/** A shipper's state for `status`, metrics and health checks. */
+export interface WalShipperStatus {
+  name: string;
+  generation: string | undefined;
+  /** Last shipped position: WAL epoch within the generation and frames of it stored. */
+  shipped: { epoch: number; frame: number } | undefined;
+  lastShippedAt: Date | undefined;
+  /** Seconds since the oldest committed transaction that is not stored yet was known to exist (0 when caught up). */
+  lagSeconds: number;
+  /** WAL bytes read but not stored, plus WAL bytes not read yet (uncommitted tails included). */
+  lagBytes: number;
+  segmentsStored: number;
+  bytesStored: number;
+  generationsStarted: number;
+  checkpoints: number;
+  /** Whether the read transaction that pins the WAL is held. */
+  pinned: boolean;
+  lastError: { message: string; at: Date } | undefined;
+}
+
+/**
+ * Ships one WAL-mode database continuously: committed WAL frames become compressed segments
+ * under the current generation, at most one PUT per sync and none when nothing was committed.
+ * A generation starts with a snapshot taken at the exact pinned WAL position; when the WAL is
+ * restarted in a way persistd cannot follow frame by frame, the next sync starts a new one.
+ */
+export class WalShipper {
+  private readonly logger: Logger;
+  private readonly spool: SegmentSpool;
+  private conn: WalConnection | undefined;
+  private pin: WalPin | undefined;
+  private identity: FileIdentity | undefined;
+  private generation: string | undefined;
+  private lastSeq: string | undefined;
+  private nextReason: GenerationReason = 'start';
+  private queue: Promise<unknown> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private readonly stats: WalShipperStatus;
+
+  constructor(private readonly options: WalShipperOptions) {
+    assertDatabaseName(options.name);
+    this.logger = (options.logger ?? silentLogger()).child({ db: options.name });
+    this.spool = new SegmentSpool({ store: options.store, name: options.name, gzipLevel: options.gzipLevel ?? 1, maxSegmentBytes: options.maxSegmentBytes ?? 16 << 20 });
+    this.stats = {
+      name: options.name, generation: undefined, shipped: undefined, lastShippedAt: undefined, lagSeconds: 0, lagBytes: 0,
+      segmentsStored: 0, bytesStored: 0, generationsStarted: 0, checkpoints: 0, pinned: false, lastError: undefined,
+    };
+  }
+
+  /** Starts the background loop (one sync every `syncIntervalMs`; errors are logged once and retried). */
+  start(): void {
+    const interval = this.options.syncIntervalMs ?? 1000;
+    let lastLogged = '';
+    const loop = async (): Promise<void> => {
+      try {
+        await this.syncOnce();
+        lastLogged = '';
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        if (message !== lastLogged) this.logger.error({ err: message }, 'WAL shipping failed; retrying every sync interval');
+        lastLogged = message;
+      }
+      if (!this.stopped) this.timer = setTimeout(() => void loop(), interval);
+    };
+    this.timer = setTimeout(() => void loop(), interval);
+  }
+
+  /** Ships whatever was committed since the last sync (starting a generation first when needed). Calls run one at a time. */
+  syncOnce(options: { signal?: AbortSignal } = {}): Promise<SyncResult> {
+    const run = this.queue.then(() => this.sync(options.signal));
+    this.queue = run.catch(() => undefined);
+    return run.catch((err: unknown) => {
+      this.stats.lastError = { message: err instanceof Error ? err.message : String(err), at: new Date() };
+      throw err;
+    });
+  }
+
+  /** Takes a snapshot in the current generation at the current WAL position (a compaction point for restores). */
+  snapshotOnce(options: { signal?: AbortSignal } = {}): Promise<SyncResult> {
+    this.generationSnapshotRequested = true;
+    return this.syncOnce(options);
+  }
+
+  /** A copy of the current status. */
+  status(): WalShipperStatus {
+    const oldest = this.spool.oldestNotBefore;
+    const walBehind = this.pin?.cursor && this.pin.lastFileSize !== undefined ? Math.max(0, this.pin.lastFileSize - cursorOffset(this.pin.cursor)) : 0;
+    return {
+      ...this.stats,
+      pinned: this.conn?.pinned ?? false,
+      lagSeconds: oldest ? (Date.now() - oldest.getTime()) / 1000 : 0,
+      lagBytes: this.spool.bytes + walBehind,
+    };
+  }
+
+  /** Stops the loop, ships what is committed (unless `final: false`), and closes the connections. */
+  async stop(options: { final?: boolean; signal?: AbortSignal } = {}): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    try {
+      if (options.final !== false && this.generation !== undefined) await this.syncOnce({ signal: options.signal });
+    } finally {
+      await this.queue;
+      this.closeConnection();
+    }
+  }
+
+  private generationSnapshotRequested = false;
+
+  private async sync(signal: AbortSignal | undefined): Promise<SyncResult> {
+    const opened = await this.openConnection();
+    if (opened) return opened;
+    const conn = this.conn!;
+    let newGeneration: { generation: string; reason: GenerationReason; snapshotId: string } | undefined;
+    if (this.generation === undefined || this.generationSnapshotRequested) newGeneration = await this.startGeneration(conn, signal);
+    const pin = this.pin!;
+    await this.flush(signal);
+    const reset = pin.readAndProbe();
+    await this.flush(signal);
+    if (reset === 'restarted') {
+      this.logger.warn('the WAL was restarted or truncated by another connection while persistd could not follow it; starting a new generation');
+      this.generation = undefined;
+      this.nextReason = 'wal-reset';
+      return this.sync(signal);
+    }
+    if (pin.checkpointDue()) {
+      const done = pin.checkpoint();
+      if (done) this.stats.checkpoints++;
+      await this.flush(signal);
+      if (pin.restartNeeded) {
+        this.generation = undefined;
+        this.nextReason = 'wal-reset';
+        return this.sync(signal);
+      }
+    }
+    const stored = this.lastFlush;
+    this.lastFlush = { segments: 0, frames: 0, bytes: 0 };
+    return { outcome: 'synced', ...stored, ...(newGeneration ? { newGeneration } : {}) };
+  }
+
+  private lastFlush = { segments: 0, frames: 0, bytes: 0 };
+
+  private async flush(signal: AbortSignal | undefined): Promise<void> {
+    const stored = await this.spool.flush(this.generation!, signal);
+    for (const segment of stored) {
+      this.stats.segmentsStored++;
+      this.stats.bytesStored += segment.bytes;
+      this.lastFlush.segments++;
+      this.lastFlush.frames += segment.frames;
+      this.lastFlush.bytes += segment.bytes;
+    }
+    if (stored.length > 0) {
+      this.stats.lastShippedAt = new Date();
+      this.stats.shipped = this.pin?.shippedPosition(this.spool.length);
+    }
+  }
+
+  /** Opens the connections when needed; a result when there is nothing to ship from. */
+  private async openConnection(): Promise<SyncResult | undefined> {
+    const identity = await readFileIdentity(this.options.path);
+    if (this.conn && !sameIdentity(identity, this.identity)) {
+      this.logger.info('database file was replaced; starting a new generation');
+      this.closeConnection();
+      this.generation = undefined;
+      this.nextReason = 'file-replaced';
+    }
+    if (this.conn) return undefined;
+    if (identity === undefined) return { outcome: 'missing' };
+    const conn = WalConnection.open(this.options.path);
+    const journalMode = conn.journalMode();
+    if (journalMode !== 'wal') {
+      conn.close();
+      return { outcome: 'not-wal', journalMode };
+    }
+    this.conn = conn;
+    this.identity = identity;
+    this.pin = new WalPin(conn, `${this.options.path}-wal`, this.spool, {
+      checkpointFrames: this.options.checkpointFrames ?? 1000,
+      truncateFrames: this.options.truncateFrames ?? 10_000,
+      unpinAfterBlockedSyncs: this.options.unpinAfterBlockedSyncs ?? 2,
+      maxReadBytes: this.options.maxSegmentBytes ?? 16 << 20,
+      logger: this.logger,
+    });
+    return undefined;
+  }
+
+  private async startGeneration(conn: WalConnection, signal: AbortSignal | undefined): Promise<{ generation: string; reason: GenerationReason; snapshotId: string }> {
+    const reason = this.nextReason;
+    const continuing = this.generationSnapshotRequested && this.generation !== undefined;
+    this.generationSnapshotRequested = false;
+    if (continuing) await this.flush(signal);
+    else this.spool.clear();
+    const position = await this.pin!.pinExactly(continuing);
+    if (!position) {
+      throw new PersistdError(`cannot snapshot ${this.options.path}: another connection kept the write lock`, {
+        kind: 'internal', op: 'snapshot', path: this.options.path, hint: 'persistd retries at the next sync',
+      });
+    }
+    if (continuing) await this.flush(signal);
+    const generation = continuing ? this.generation! : newGenerationId(position.pinnedAt);
+    const snap = await snapshotAtPin(conn, {
+      store: this.options.store, name: this.options.name, path: this.options.path, stateDir: this.options.stateDir, generation,
+      pinnedAt: position.pinnedAt, previousSeq: continuing ? this.lastSeq : undefined, position: position.wal,
+      gzipLevel: this.options.gzipLevel, logger: this.logger, signal,
+    });
+    this.generation = generation;
+    this.lastSeq = snap.seq;
+    this.stats.generation = generation;
+    if (!continuing) this.stats.generationsStarted++;
+    this.logger.info({ snapshot: snap.snapshotId, reason, bytes: snap.manifest.db.size, wal: position.wal }, continuing ? 'snapshot stored' : 'new generation started');
+    return { generation, reason: continuing ? 'requested' : reason, snapshotId: snap.snapshotId };
+  }
+
+  private closeConnection(): void {
+    this.conn?.close();
+    this.conn = undefined;
+    this.pin = undefined;
+  }
+}

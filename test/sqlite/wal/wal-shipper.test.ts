@@ -1,0 +1,144 @@
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseSegmentKey } from '../../../src/format/db-wal-keys.js';
+import { restorePointInTime } from '../../../src/sqlite/wal/restore-point-in-time.js';
+import { WalShipper } from '../../../src/sqlite/wal/wal-shipper.js';
+import { makeScratch, readRows, type Scratch } from '../sqlite-fixtures.js';
+import { startWriter } from '../writer-process.js';
+import { committedRows, openApp, runPython, until } from './wal-helpers.js';
+
+let s: Scratch;
+let path: string;
+const shippers: WalShipper[] = [];
+
+beforeEach(async () => {
+  s = await makeScratch('wal');
+  path = join(s.dataDir, 'app.db');
+});
+afterEach(async () => {
+  for (const shipper of shippers.splice(0)) await shipper.stop({ final: false }).catch(() => undefined);
+  await s.cleanup();
+});
+
+function shipper(options: Partial<ConstructorParameters<typeof WalShipper>[0]> = {}): WalShipper {
+  const created = new WalShipper({ store: s.store, name: 'app', path, stateDir: s.stateDir, ...options });
+  shippers.push(created);
+  return created;
+}
+
+async function restoreRows(label: string, timestamp?: Date): Promise<ReturnType<typeof readRows> & { incomplete?: string }> {
+  const out = join(s.dir, `restored-${label}.db`);
+  const result = await restorePointInTime({ store: s.store, name: 'app', path: out, timestamp });
+  return { ...readRows(out), ...(result.incomplete ? { incomplete: result.incomplete } : {}) };
+}
+
+describe('WalShipper', () => {
+  it('ships a live writer: every restore is a contiguous prefix holding everything shipped', async () => {
+    openApp(path).close();
+    const writer = startWriter(path, 'wal');
+    await writer.ready;
+    const ship = shipper({ checkpointFrames: 200, truncateFrames: 2000 });
+    const first = await ship.syncOnce();
+    expect(first.outcome === 'synced' && first.newGeneration?.reason).toBe('start');
+    for (let round = 0; round < 6; round++) {
+      await new Promise((resolve) => setTimeout(resolve, 40));
+      const before = committedRows(path);
+      await ship.syncOnce();
+      const rows = await restoreRows(`r${round}`);
+      expect(rows.integrity).toBe('ok');
+      expect(rows.count).toBe(rows.max);
+      expect(rows.meta).toBe(rows.max);
+      expect(rows.max).toBeGreaterThanOrEqual(before);
+    }
+    const last = await writer.stop();
+    await ship.syncOnce();
+    const final = await restoreRows('final');
+    expect(final).toMatchObject({ count: last, max: last, meta: last, integrity: 'ok' });
+    const status = ship.status();
+    expect(status.lagSeconds).toBe(0);
+    expect(status.generationsStarted).toBe(1);
+    expect(status.checkpoints).toBeGreaterThan(0);
+    // The WAL stays bounded: checkpoints ran and the writer restarted it.
+    expect(statSync(`${path}-wal`).size).toBeLessThan(4000 * 4200);
+  });
+
+  it('makes no request when nothing was committed, and one PUT per sync however many transactions', async () => {
+    const app = openApp(path);
+    const ship = shipper();
+    await ship.syncOnce();
+    const afterStart = s.store.total();
+    for (let i = 0; i < 5; i++) await ship.syncOnce();
+    expect(s.store.total()).toBe(afterStart);
+    app.commit(300);
+    const result = await ship.syncOnce();
+    expect(result).toMatchObject({ outcome: 'synced', segments: 1 });
+    expect(s.store.total()).toBe(afterStart + 1);
+    for (let i = 0; i < 3; i++) await ship.syncOnce();
+    expect(s.store.total()).toBe(afterStart + 1);
+    app.close();
+    expect((await restoreRows('idle')).max).toBe(300);
+  });
+
+  it('detects a wal_checkpoint(TRUNCATE) run by the app, lets it through, starts a new generation and loses nothing', async () => {
+    const app = openApp(path);
+    app.commit(20);
+    const ship = shipper();
+    await ship.syncOnce();
+    const generation = ship.status().generation;
+    app.commit(20);
+    await ship.syncOnce();
+    // The app truncates the WAL itself (waiting for persistd's read transaction), then writes on.
+    const python = runPython(`
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=20)
+print(db.execute('PRAGMA wal_checkpoint(TRUNCATE)').fetchone(), flush=True)
+n = db.execute("SELECT n FROM meta WHERE k = 'n'").fetchone()[0]
+for i in range(n + 1, n + 31):
+    db.execute('BEGIN IMMEDIATE')
+    db.execute('INSERT INTO t VALUES (?, randomblob(200))', (i,))
+    db.execute("UPDATE meta SET n = ? WHERE k = 'n'", (i,))
+    db.execute('COMMIT')
+db.close()
+`, [path]);
+    const reasons: string[] = [];
+    const collect = (result: Awaited<ReturnType<WalShipper['syncOnce']>>): void => {
+      if (result.outcome === 'synced' && result.newGeneration) reasons.push(result.newGeneration.reason);
+    };
+    await until(async () => {
+      collect(await ship.syncOnce());
+      return python.exited();
+    });
+    expect(await python.done).toMatch(/^\(0, 0, 0\)/);
+    collect(await ship.syncOnce());
+    const status = ship.status();
+    expect(status.generation).not.toBe(generation);
+    expect(status.generationsStarted).toBe(2);
+    expect(reasons).toEqual(['wal-reset']);
+    app.commit(5);
+    await ship.syncOnce();
+    app.close();
+    expect(await restoreRows('after-truncate')).toMatchObject({ count: 75, max: 75, meta: 75, integrity: 'ok' });
+  });
+
+  it('follows its own checkpoints across WAL restarts within one generation', async () => {
+    const app = openApp(path);
+    const ship = shipper({ checkpointFrames: 20, truncateFrames: 60 });
+    await ship.syncOnce();
+    for (let i = 0; i < 12; i++) {
+      app.commit(15);
+      await ship.syncOnce();
+    }
+    app.close();
+    const epochs = new Set((await keys()).map((k) => parseSegmentKey(k)?.epoch).filter((e) => e !== undefined));
+    expect(epochs.size).toBeGreaterThan(2);
+    expect(ship.status().generationsStarted).toBe(1);
+    expect(await restoreRows('epochs')).toMatchObject({ count: 180, max: 180, integrity: 'ok' });
+  });
+});
+
+async function keys(): Promise<string[]> {
+  const out: string[] = [];
+  for await (const info of s.store.inner.list('db/app/')) out.push(info.key);
+  return out;
+}
