@@ -51,7 +51,11 @@ export async function applySegments(dbPath: string, segments: readonly SegmentKe
   const downloads = new Map<number, Promise<WalSegment>>();
   const start = (index: number): void => {
     const segment = segments[index];
-    if (segment !== undefined && !downloads.has(index)) downloads.set(index, fetchSegment(segment, options));
+    if (segment === undefined || downloads.has(index)) return;
+    const download = fetchSegment(segment, options);
+    // Awaited in order later; until then a failure must not count as unhandled.
+    download.catch(() => undefined);
+    downloads.set(index, download);
   };
   for (let i = 0; i < concurrency; i++) start(i);
   const handle = await open(dbPath, 'r+');
