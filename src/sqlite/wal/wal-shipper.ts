@@ -78,6 +78,8 @@ export class WalShipper {
   private queue: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private generationSnapshotRequested = false;
+  private lastFlush = { segments: 0, frames: 0, bytes: 0 };
   private readonly stats: WalShipperStatus;
 
   constructor(private readonly options: WalShipperOptions) {
@@ -148,9 +150,7 @@ export class WalShipper {
     }
   }
 
-  private generationSnapshotRequested = false;
-
-  private async sync(signal: AbortSignal | undefined): Promise<SyncResult> {
+  private async sync(signal: AbortSignal | undefined, depth = 0): Promise<SyncResult> {
     const opened = await this.openConnection();
     if (opened) return opened;
     const conn = this.conn!;
@@ -162,26 +162,30 @@ export class WalShipper {
     await this.flush(signal);
     if (reset === 'restarted') {
       this.logger.warn('the WAL was restarted or truncated by another connection while persistd could not follow it; starting a new generation');
-      this.generation = undefined;
-      this.nextReason = 'wal-reset';
-      return this.sync(signal);
+      return this.restartGeneration(signal, depth);
     }
     if (pin.checkpointDue()) {
       const done = pin.checkpoint();
       if (done) this.stats.checkpoints++;
       await this.flush(signal);
-      if (pin.restartNeeded) {
-        this.generation = undefined;
-        this.nextReason = 'wal-reset';
-        return this.sync(signal);
-      }
+      if (pin.restartNeeded) return this.restartGeneration(signal, depth);
     }
     const stored = this.lastFlush;
     this.lastFlush = { segments: 0, frames: 0, bytes: 0 };
     return { outcome: 'synced', ...stored, ...(newGeneration ? { newGeneration } : {}) };
   }
 
-  private lastFlush = { segments: 0, frames: 0, bytes: 0 };
+  private restartGeneration(signal: AbortSignal | undefined, depth: number): Promise<SyncResult> {
+    this.generation = undefined;
+    this.nextReason = 'wal-reset';
+    if (depth >= 2) {
+      throw new PersistdError(`cannot follow the WAL of ${this.options.path}: it keeps being restarted by another connection`, {
+        kind: 'internal', op: 'ship WAL', path: this.options.path,
+        hint: 'an app that checkpoints with RESTART or TRUNCATE all the time defeats WAL shipping; persistd retries at the next sync',
+      });
+    }
+    return this.sync(signal, depth + 1);
+  }
 
   private async flush(signal: AbortSignal | undefined): Promise<void> {
     const stored = await this.spool.flush(this.generation!, signal);

@@ -82,6 +82,20 @@ describe('restorePointInTime', () => {
     await expect(restore('later', { timestamp: c!.shippedAt })).rejects.toMatchObject({ kind: 'integrity' });
   });
 
+  it('uses a later snapshot of the same generation as the starting point and applies only what follows it', async () => {
+    const [a] = await threeSegments();
+    const app = openApp(path);
+    const snap = await shipper.snapshotOnce();
+    expect(snap.outcome === 'synced' && snap.newGeneration).toMatchObject({ generation: a!.generation, reason: 'requested' });
+    app.commit(5);
+    await shipper.syncOnce();
+    app.close();
+    const latest = await restore('compacted');
+    expect(latest.rows).toMatchObject({ count: 35, max: 35, integrity: 'ok' });
+    expect(latest.result).toMatchObject({ snapshotId: snap.outcome === 'synced' ? snap.newGeneration?.snapshotId : '', segmentsApplied: 1, transactionsApplied: 5 });
+    expect(shipper.status().generationsStarted).toBe(1);
+  });
+
   it('refuses to overwrite an existing file without force', async () => {
     await threeSegments();
     const out = join(s.dir, 'exists.db');
