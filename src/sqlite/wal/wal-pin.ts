@@ -22,7 +22,7 @@ export interface WalPinOptions {
  * The pin is persistd's read transaction. Once it is placed and a read of the WAL after placing it
  * saw the same WAL, every frame up to the pin has been read. While it stays placed, SQLite cannot
  * restart the WAL unless every frame up to the pin was checkpointed and nothing was appended after
- * it, so a restart seen then (salt1 + 1) continues the stream in a new
+ * it, so a restart seen then (new salts) continues the stream in a new
  * epoch. A restart or truncation seen while the pin was released (or before such a read) may have
  * dropped frames: `read` says `restarted` and the shipper starts a new generation.
  *
@@ -180,8 +180,9 @@ export class WalPin {
     if (read === 'restarted' || (done.busy === 0 && before !== after)) this.restartNeeded = true;
     if (this.restartNeeded) return;
     // Truncated cleanly: the next WAL continues the stream. Not truncated: pinned again under the lock.
-    if (done.busy === 0 && this.conn.pin()) this.pinAt = { epoch: this.epoch };
-    else if (this.pinUnderLock(this.options.lockWaitMs ?? 30) === 'restarted') this.restartNeeded = true;
+    if (done.busy === 0) this.pinAt = { epoch: this.epoch };
+    if (this.pinUnderLock(this.options.lockWaitMs ?? 30) === 'restarted') this.restartNeeded = true;
+    else if (!this.conn.pinned && this.conn.pin()) this.pinAt = done.busy === 0 ? this.pinAt : undefined;
   }
 
   /** Reads committed frames after the cursor into the spool, following a restart when the pin proves it continues the stream. */
@@ -207,7 +208,8 @@ export class WalPin {
       }
       this.lastReadAt = now;
       this.cursor = read.end;
-      if (read.stop !== 'limit') return 'ok';
+      // The rest stays in the pinned WAL (the spool on disk) until what was read is stored.
+      if (read.stop !== 'limit' || this.spool.bytes >= this.options.maxReadBytes) return 'ok';
     }
   }
 
@@ -229,11 +231,12 @@ export class WalPin {
 
   /** Whether a WAL restart to `header` (or to no header yet) can follow the current position without a gap. */
   private continues(header: WalHeader | undefined): boolean {
+    // The new header cannot prove how many restarts happened (SQLite draws fresh random salts, and a
+    // checkpoint sequence of its own, per connection); the pin is what proves it.
     const ok = this.pinAt !== undefined && this.pinAt.epoch === this.epoch
-      // SQLite restarts a WAL with salt1 + 1 (checkpointSeq is per connection and not reliable across them).
-      && (header === undefined || this.cursor === undefined || header.salt1 === ((this.cursor.header.salt1 + 1) >>> 0));
+      && (header === undefined || this.cursor === undefined || header.salt1 !== this.cursor.header.salt1 || header.salt2 !== this.cursor.header.salt2);
     if (!ok) {
-      this.options.logger.debug({ pinned: this.pinAt !== undefined, epoch: this.epoch, frame: this.cursor?.frame, salt1: this.cursor?.header.salt1, newSalt1: header?.salt1 }, 'WAL reset that does not continue the stream');
+      this.options.logger.debug({ pinned: this.pinAt !== undefined, epoch: this.epoch, frame: this.cursor?.frame }, 'WAL reset that does not continue the stream');
     }
     return ok;
   }

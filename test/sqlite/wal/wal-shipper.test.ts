@@ -2,6 +2,7 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseSegmentKey } from '../../../src/format/db-wal-keys.js';
+import { TransientStoreError } from '../../../src/store/store-errors.js';
 import { restorePointInTime } from '../../../src/sqlite/wal/restore-point-in-time.js';
 import { WalShipper } from '../../../src/sqlite/wal/wal-shipper.js';
 import { makeScratch, readRows, type Scratch } from '../sqlite-fixtures.js';
@@ -134,6 +135,33 @@ db.close()
     expect(epochs.size).toBeGreaterThan(2);
     expect(ship.status().generationsStarted).toBe(1);
     expect(await restoreRows('epochs')).toMatchObject({ count: 180, max: 180, integrity: 'ok' });
+  });
+});
+
+describe('WalShipper with an unreachable store', () => {
+  it('keeps the frames pinned in the WAL, reports the lag, and ships everything once the store is back', async () => {
+    const app = openApp(path);
+    let down = false;
+    const flaky = Object.create(s.store) as typeof s.store;
+    flaky.put = (key, body, options) => (down ? Promise.reject(new TransientStoreError('store is down')) : s.store.put(key, body, options));
+    const ship = new WalShipper({ store: flaky, name: 'app', path, stateDir: s.stateDir });
+    shippers.push(ship);
+    await ship.syncOnce();
+    down = true;
+    for (let i = 0; i < 3; i++) {
+      app.commit(50);
+      await expect(ship.syncOnce()).rejects.toThrow(/store is down/);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const lagging = ship.status();
+    expect(lagging.lagSeconds).toBeGreaterThan(0);
+    expect(lagging.lagBytes).toBeGreaterThan(0);
+    expect(lagging.lastError?.message).toMatch(/store is down/);
+    down = false;
+    await ship.syncOnce();
+    expect(ship.status()).toMatchObject({ lagSeconds: 0, lagBytes: 0, generationsStarted: 1 });
+    app.close();
+    expect(await restoreRows('after-outage')).toMatchObject({ count: 150, max: 150, integrity: 'ok' });
   });
 });
 
