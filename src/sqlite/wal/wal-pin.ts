@@ -102,9 +102,9 @@ export class WalPin {
     return undefined;
   }
 
-  /** Whether enough frames are in the WAL, and all of them stored, for a checkpoint. */
+  /** Whether enough frames are in the WAL for a checkpoint (the caller stored everything read before this sync). */
   checkpointDue(): boolean {
-    return this.spool.length === 0 && this.cursor !== undefined && this.cursor.frame >= this.options.checkpointFrames;
+    return this.cursor !== undefined && this.cursor.frame >= this.options.checkpointFrames;
   }
 
   /**

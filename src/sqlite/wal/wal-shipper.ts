@@ -159,17 +159,19 @@ export class WalShipper {
     const pin = this.pin!;
     await this.flush(signal);
     const reset = pin.readAndProbe();
-    await this.flush(signal);
     if (reset === 'restarted') {
+      await this.flush(signal);
       this.logger.warn('the WAL was restarted or truncated by another connection while persistd could not follow it; starting a new generation');
       return this.restartGeneration(signal, depth);
     }
+    // Only frames read in this sync wait in the spool (older ones were stored above, or this threw):
+    // checkpointing now merges the frames read under the checkpoint's lock into the same segment.
     if (pin.checkpointDue()) {
       const done = pin.checkpoint();
       if (done) this.stats.checkpoints++;
-      await this.flush(signal);
-      if (pin.restartNeeded) return this.restartGeneration(signal, depth);
     }
+    await this.flush(signal);
+    if (pin.restartNeeded) return this.restartGeneration(signal, depth);
     const stored = this.lastFlush;
     this.lastFlush = { segments: 0, frames: 0, bytes: 0 };
     return { outcome: 'synced', ...stored, ...(newGeneration ? { newGeneration } : {}) };
