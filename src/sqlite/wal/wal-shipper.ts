@@ -97,6 +97,7 @@ export class WalShipper {
     const interval = this.options.syncIntervalMs ?? 1000;
     let lastLogged = '';
     const loop = async (): Promise<void> => {
+      const started = Date.now();
       try {
         await this.syncOnce();
         lastLogged = '';
@@ -105,7 +106,8 @@ export class WalShipper {
         if (message !== lastLogged) this.logger.error({ err: message }, 'WAL shipping failed; retrying every sync interval');
         lastLogged = message;
       }
-      if (!this.stopped) this.timer = setTimeout(() => void loop(), interval);
+      // A fixed rate, not a fixed pause: the time a sync takes does not add to the lag.
+      if (!this.stopped) this.timer = setTimeout(() => void loop(), Math.max(0, interval - (Date.now() - started)));
     };
     this.timer = setTimeout(() => void loop(), interval);
   }
