@@ -1,15 +1,5 @@
-import type { Readable } from 'node:stream';
-import type { GetOptions, ObjectInfo, ObjectStore } from '../store/object-store.js';
+import type { ObjectInfo, ObjectStore, ObjectWithInfo } from '../store/object-store.js';
 import { NotFoundError } from '../store/store-errors.js';
-
-/** A store whose GET also returns the object's info and metadata (saves the HEAD a restore otherwise needs). */
-interface StoreWithGetInfo {
-  getWithInfo(key: string, options?: GetOptions): Promise<{ body: Readable; info: ObjectInfo }>;
-}
-
-function hasGetWithInfo(store: ObjectStore): store is ObjectStore & StoreWithGetInfo {
-  return typeof (store as Partial<StoreWithGetInfo>).getWithInfo === 'function';
-}
 
 /** The object's info with metadata; one HEAD. Throws NotFoundError when it is gone. */
 export async function headRequired(store: ObjectStore, key: string, signal?: AbortSignal): Promise<ObjectInfo> {
@@ -19,12 +9,9 @@ export async function headRequired(store: ObjectStore, key: string, signal?: Abo
 }
 
 /**
- * Body and metadata of one object: a single GET when the store can return metadata with the body,
- * else HEAD then GET (a concurrent overwrite between the two shows up as a checksum mismatch, never as bad data).
+ * Body and metadata of one object from a single GET (no HEAD first): the metadata that verifies the
+ * bytes comes with them, so a concurrent overwrite can never pair one version's bytes with another's checksum.
  */
-export async function fetchObject(store: ObjectStore, key: string, signal?: AbortSignal): Promise<{ body: Readable; info: ObjectInfo }> {
-  if (hasGetWithInfo(store)) return store.getWithInfo(key, { signal });
-  const info = await headRequired(store, key, signal);
-  const body = await store.get(key, { signal });
-  return { body, info };
+export function fetchObject(store: ObjectStore, key: string, signal?: AbortSignal): Promise<ObjectWithInfo> {
+  return store.getWithInfo(key, { signal });
 }

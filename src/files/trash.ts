@@ -1,27 +1,13 @@
-import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { messageOf } from '../errors.js';
 import { encodeFileMetadata, META_DELETED_AT } from '../format/files-metadata.js';
-import type { ObjectStore, PutOptions } from '../store/object-store.js';
+import type { ObjectStore } from '../store/object-store.js';
 import type { IndexEntry } from './local-index.js';
 
-/** A store that can copy server-side (S3 CopyObject), which saves downloading what goes to the trash. */
-interface StoreWithCopy {
-  copy(sourceKey: string, destKey: string, options?: Pick<PutOptions, 'metadata' | 'signal'>): Promise<unknown>;
-}
-
-/** Copies a live object to its trash key before it is deleted, so `keepDeleted` can bring it back. */
+/** Copies a live object to its trash key (server-side) before it is deleted, so `keepDeleted` can bring it back. */
 export async function copyToTrash(store: ObjectStore, key: string, trashKey: string, entry: IndexEntry, deletedAt: Date, signal?: AbortSignal): Promise<void> {
   const metadata = { ...encodeFileMetadata(entry), [META_DELETED_AT]: deletedAt.toISOString() };
-  const copier = store as Partial<StoreWithCopy>;
-  if (typeof copier.copy === 'function') {
-    await copier.copy(key, trashKey, { metadata, signal });
-    return;
-  }
-  const info = await store.head(key, { signal });
-  if (info === undefined) return; // already gone remotely: nothing to keep
-  const body: Readable = await store.get(key, { signal });
-  await store.put(trashKey, body, { metadata, contentLength: info.size, signal });
+  await store.copy(key, trashKey, { metadata, signal });
 }
 
 /** Deletes trash copies older than `keepMs`; returns how many were purged. */

@@ -1,5 +1,5 @@
 import { Readable, Transform, pipeline, type TransformCallback } from 'node:stream';
-import type { GetOptions, ListOptions, ObjectInfo, ObjectStore, PutBody, PutOptions, RequestOptions, StoreCapabilities } from './object-store.js';
+import type { CopyOptions, GetOptions, ListOptions, ObjectInfo, ObjectStore, ObjectWithInfo, PutBody, PutOptions, RequestOptions, StoreCapabilities } from './object-store.js';
 
 /** The store operations counted. */
 export type StoreOperation = 'put' | 'get' | 'head' | 'list' | 'delete';
@@ -49,6 +49,17 @@ export class CountingStore implements ObjectStore {
   async get(key: string, options?: GetOptions): Promise<Readable> {
     const stream = await this.track('get', () => this.inner.get(key, options));
     return countBytes(stream, (n) => (this.counts.get.bytes += n));
+  }
+
+  /** Counted as a `get`. */
+  async getWithInfo(key: string, options?: GetOptions): Promise<ObjectWithInfo> {
+    const got = await this.track('get', () => this.inner.getWithInfo(key, options));
+    return { info: got.info, body: countBytes(got.body, (n) => (this.counts.get.bytes += n)) };
+  }
+
+  /** Counted as a `put` (a server-side copy is a PUT request that sends no body). */
+  copy(sourceKey: string, destKey: string, options?: CopyOptions): Promise<void> {
+    return this.track('put', () => this.inner.copy(sourceKey, destKey, options));
   }
 
   head(key: string, options?: RequestOptions): Promise<ObjectInfo | undefined> {

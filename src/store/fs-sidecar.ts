@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, type Stats } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, type FileHandle } from 'node:fs/promises';
 
 /** What an FsStore keeps next to each object so head and list need not read the content. */
 export interface FsSidecar {
@@ -43,5 +43,12 @@ export function sidecarDescribes(sidecar: FsSidecar, stats: Stats): boolean {
 export async function md5OfFile(path: string): Promise<string> {
   const hash = createHash('md5');
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** Hex MD5 of an open file's content (positioned reads; the handle stays open and its position unchanged). */
+export async function md5OfHandle(handle: FileHandle): Promise<string> {
+  const hash = createHash('md5');
+  for await (const chunk of handle.createReadStream({ start: 0, autoClose: false })) hash.update(chunk as Buffer);
   return hash.digest('hex');
 }

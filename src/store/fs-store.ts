@@ -1,14 +1,15 @@
-import { lstat, open, rename, rmdir, stat, unlink } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { lstat, open, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { usageError } from '../errors.js';
-import type { GetOptions, ListOptions, ObjectInfo, ObjectStore, PutBody, PutOptions, RequestOptions, StoreCapabilities } from './object-store.js';
+import type { CopyOptions, GetOptions, ListOptions, ObjectInfo, ObjectStore, ObjectWithInfo, PutBody, PutOptions, RequestOptions, StoreCapabilities } from './object-store.js';
 import { NotFoundError, PermanentStoreError, PreconditionFailedError } from './store-errors.js';
 import { mapFsError } from './fs-error-mapping.js';
 import { assertFsKey, fsDataPath, fsMetaPath, FS_LOCK_FILE, FS_META_DIR } from './fs-key-path.js';
 import { FileLock, type FileLockOptions } from './file-lock.js';
-import { md5OfFile, readSidecar, sidecarDescribes, type FsSidecar } from './fs-sidecar.js';
+import { md5OfFile, md5OfHandle, readSidecar, sidecarDescribes, type FsSidecar } from './fs-sidecar.js';
 import { fsyncDir, writeTempFile } from './fs-temp-file.js';
 import { walkKeys } from './fs-key-walk.js';
 import { normalizeEtag } from './normalize-etag.js';
@@ -86,32 +87,43 @@ export class FsStore implements ObjectStore {
   async get(key: string, options: GetOptions = {}): Promise<Readable> {
     assertFsKey(key);
     options.signal?.throwIfAborted();
-    let handle;
+    const { handle, stats } = await this.openData(key, 'get');
     try {
-      handle = await open(fsDataPath(this.root, key), 'r');
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if ((code === 'ENOENT' || code === 'ENOTDIR') && (await this.rootExists())) throw new NotFoundError(key, { op: 'get' });
-      throw await mapFsError(err, 'get', this.root, key);
-    }
-    try {
-      const stats = await handle.stat();
-      if (!stats.isFile()) throw new NotFoundError(key, { op: 'get' });
-      const range = options.range;
-      if (range === undefined) return handle.createReadStream({ signal: options.signal });
-      if (range.start >= stats.size || (range.end !== undefined && range.end < range.start)) {
-        throw new PermanentStoreError(`get ${key} failed: range ${range.start}-${range.end ?? ''} is not satisfiable (size ${stats.size})`, {
-          op: 'get',
-          path: key,
-          status: 416,
-        });
-      }
-      const end = Math.min(range.end ?? stats.size - 1, stats.size - 1);
-      return handle.createReadStream({ start: range.start, end, signal: options.signal });
+      return this.readStream(handle, stats.size, key, options);
     } catch (err) {
       await handle.close().catch(() => undefined);
       throw await mapFsError(err, 'get', this.root, key);
     }
+  }
+
+  async getWithInfo(key: string, options: GetOptions = {}): Promise<ObjectWithInfo> {
+    assertFsKey(key);
+    options.signal?.throwIfAborted();
+    for (let attempt = 0; ; attempt++) {
+      const { handle, stats } = await this.openData(key, 'get');
+      try {
+        const sidecar = await readSidecar(fsMetaPath(this.root, key));
+        const described = sidecar !== undefined && sidecarDescribes(sidecar, stats);
+        // A writer may have committed between the open and the sidecar read: open again before hashing.
+        if (!described && attempt < 2) {
+          await handle.close();
+          continue;
+        }
+        const etag = described ? sidecar.etag : await md5OfHandle(handle);
+        const info: ObjectInfo = { key, size: stats.size, etag, lastModified: stats.mtime, metadata: described ? { ...sidecar.metadata } : {} };
+        return { info, body: this.readStream(handle, stats.size, key, options) };
+      } catch (err) {
+        await handle.close().catch(() => undefined);
+        throw await mapFsError(err, 'get', this.root, key);
+      }
+    }
+  }
+
+  async copy(sourceKey: string, destKey: string, options: CopyOptions = {}): Promise<void> {
+    assertFsKey(destKey);
+    // Through a temp file and the usual commit: the copy is atomic and conditional writes stay exact.
+    const { info, body } = await this.getWithInfo(sourceKey, { signal: options.signal });
+    await this.put(destKey, body, { metadata: options.metadata ?? info.metadata, contentLength: info.size, signal: options.signal });
   }
 
   async head(key: string, options: RequestOptions = {}): Promise<ObjectInfo | undefined> {
@@ -161,6 +173,41 @@ export class FsStore implements ObjectStore {
     } catch (err) {
       throw await mapFsError(err, 'delete', this.root, keys.length === 1 ? keys[0] : undefined);
     }
+  }
+
+  /** Opens the data file of `key` for reading; NotFoundError when it is missing or not a file. */
+  private async openData(key: string, op: string): Promise<{ handle: FileHandle; stats: Stats }> {
+    let handle: FileHandle;
+    try {
+      handle = await open(fsDataPath(this.root, key), 'r');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if ((code === 'ENOENT' || code === 'ENOTDIR') && (await this.rootExists())) throw new NotFoundError(key, { op });
+      throw await mapFsError(err, op, this.root, key);
+    }
+    try {
+      const stats = await handle.stat();
+      if (!stats.isFile()) throw new NotFoundError(key, { op });
+      return { handle, stats };
+    } catch (err) {
+      await handle.close().catch(() => undefined);
+      throw await mapFsError(err, op, this.root, key);
+    }
+  }
+
+  /** A stream of the whole file or of `options.range`; it closes the handle when it ends. */
+  private readStream(handle: FileHandle, size: number, key: string, options: GetOptions): Readable {
+    const range = options.range;
+    if (range === undefined) return handle.createReadStream({ start: 0, signal: options.signal });
+    if (range.start >= size || (range.end !== undefined && range.end < range.start)) {
+      throw new PermanentStoreError(`get ${key} failed: range ${range.start}-${range.end ?? ''} is not satisfiable (size ${size})`, {
+        op: 'get',
+        path: key,
+        status: 416,
+      });
+    }
+    const end = Math.min(range.end ?? size - 1, size - 1);
+    return handle.createReadStream({ start: range.start, end, signal: options.signal });
   }
 
   private async checkCondition(key: string, dataPath: string, metaPath: string, options: PutOptions): Promise<void> {

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { GetOptions, ListOptions, ObjectInfo, ObjectStore, PutBody, PutOptions, RequestOptions, StoreCapabilities } from './object-store.js';
+import type { CopyOptions, GetOptions, ListOptions, ObjectInfo, ObjectStore, ObjectWithInfo, PutBody, PutOptions, RequestOptions, StoreCapabilities } from './object-store.js';
 import { Semaphore } from './semaphore.js';
 
 /**
@@ -36,6 +36,14 @@ export class LimitedStore implements ObjectStore {
 
   get(key: string, options?: GetOptions): Promise<Readable> {
     return this.semaphore.run(() => this.inner.get(key, options), options?.signal);
+  }
+
+  getWithInfo(key: string, options?: GetOptions): Promise<ObjectWithInfo> {
+    return this.semaphore.run(() => this.inner.getWithInfo(key, options), options?.signal);
+  }
+
+  copy(sourceKey: string, destKey: string, options?: CopyOptions): Promise<void> {
+    return this.semaphore.run(() => this.inner.copy(sourceKey, destKey, options), options?.signal);
   }
 
   head(key: string, options?: RequestOptions): Promise<ObjectInfo | undefined> {

@@ -41,6 +41,20 @@ export interface ListOptions {
   signal?: AbortSignal;
 }
 
+/** Options of `ObjectStore.copy`. */
+export interface CopyOptions {
+  /** User metadata of the copy (same rules as `PutOptions.metadata`); the source's metadata is kept when omitted. */
+  metadata?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+/** An object's content together with its info and metadata, as one GET returns them. */
+export interface ObjectWithInfo {
+  /** Info with metadata; `size` is the whole object's size, also when a range was asked for. */
+  info: ObjectInfo;
+  body: Readable;
+}
+
 /** Options shared by `head` and `delete`. */
 export interface RequestOptions {
   signal?: AbortSignal;
@@ -64,10 +78,17 @@ export interface ObjectStore {
   put(key: string, body: PutBody, options?: PutOptions): Promise<ObjectInfo>;
   /** Streams the object (or a range of it). Throws NotFoundError when the key does not exist. */
   get(key: string, options?: GetOptions): Promise<Readable>;
+  /** Streams the object (or a range of it) and returns its info and metadata from the same request. Throws NotFoundError when the key does not exist. */
+  getWithInfo(key: string, options?: GetOptions): Promise<ObjectWithInfo>;
   /** The object's info with metadata, or undefined when the key does not exist. */
   head(key: string, options?: RequestOptions): Promise<ObjectInfo | undefined>;
   /** Every object whose key starts with `prefix`, in lexicographic key order, fetched page by page. */
   list(prefix: string, options?: ListOptions): AsyncIterable<ObjectInfo>;
+  /**
+   * Copies `sourceKey` to `destKey` inside the store without the bytes passing through persistd
+   * (S3 CopyObject), replacing any object at `destKey`. Throws NotFoundError when the source does not exist.
+   */
+  copy(sourceKey: string, destKey: string, options?: CopyOptions): Promise<void>;
   /** Deletes the keys (batched by the backend); keys that do not exist are not an error. */
   delete(keys: readonly string[], options?: RequestOptions): Promise<void>;
 }

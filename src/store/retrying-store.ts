@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import type { GetOptions, ListOptions, ObjectInfo, ObjectStore, PutBody, PutOptions, RequestOptions, StoreCapabilities } from './object-store.js';
+import type { CopyOptions, GetOptions, ListOptions, ObjectInfo, ObjectStore, ObjectWithInfo, PutBody, PutOptions, RequestOptions, StoreCapabilities } from './object-store.js';
 import { StoreError } from './store-errors.js';
 import { backoffDelay, DEFAULT_RETRY_POLICY, retryTransient, sleep, type RetryListener, type RetryPolicy } from './retry-policy.js';
 
@@ -44,6 +44,15 @@ export class RetryingStore implements ObjectStore {
 
   get(key: string, options?: GetOptions): Promise<Readable> {
     return this.retry('get', options?.signal, () => this.inner.get(key, options));
+  }
+
+  getWithInfo(key: string, options?: GetOptions): Promise<ObjectWithInfo> {
+    return this.retry('get', options?.signal, () => this.inner.getWithInfo(key, options));
+  }
+
+  /** Copying is idempotent, so a failed copy is simply sent again. */
+  copy(sourceKey: string, destKey: string, options?: CopyOptions): Promise<void> {
+    return this.retry('copy', options?.signal, () => this.inner.copy(sourceKey, destKey, options));
   }
 
   head(key: string, options?: RequestOptions): Promise<ObjectInfo | undefined> {

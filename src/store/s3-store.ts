@@ -1,15 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { PassThrough, Readable } from 'node:stream';
 import {
+  CopyObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
+  type GetObjectCommandOutput,
   type S3Client,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
-import type { GetOptions, ListOptions, ObjectInfo, ObjectStore, PutBody, PutOptions, RequestOptions, StoreCapabilities } from './object-store.js';
+import type { CopyOptions, GetOptions, ListOptions, ObjectInfo, ObjectStore, ObjectWithInfo, PutBody, PutOptions, RequestOptions, StoreCapabilities } from './object-store.js';
 import { NotFoundError, PermanentStoreError, PreconditionFailedError } from './store-errors.js';
 import { createS3Client } from './s3-client.js';
 import { addContentMd5 } from './s3-content-md5.js';
@@ -42,6 +44,8 @@ export interface S3StoreOptions {
 
 const MAX_DELETE_BATCH = 1000;
 const PROBE_DIR = '.persistd-probe/';
+/** Largest object a single CopyObject may copy. */
+const MAX_COPY_BYTES = 5 * 1024 ** 3;
 
 /** An ObjectStore on an S3-compatible bucket (AWS S3, R2, GCS XML API, MinIO, Ceph RGW, B2, ...). */
 export class S3Store implements ObjectStore {
@@ -80,12 +84,52 @@ export class S3Store implements ObjectStore {
   }
 
   async get(key: string, options: GetOptions = {}): Promise<Readable> {
-    const range = options.range === undefined ? undefined : `bytes=${options.range.start}-${options.range.end ?? ''}`;
-    const answer = await this.send('get', key, options.signal, (abortSignal) =>
-      this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, Range: range }), { abortSignal }),
-    );
-    if (!(answer.Body instanceof Readable)) throw new PermanentStoreError(`get ${key} failed: the response has no body stream`, { op: 'get', path: key });
-    return this.mappedBody(answer.Body, key);
+    return (await this.getObject(key, options)).body;
+  }
+
+  async getWithInfo(key: string, options: GetOptions = {}): Promise<ObjectWithInfo> {
+    const { answer, body } = await this.getObject(key, options);
+    // A ranged answer's Content-Length is the range's; the whole size is after the `/` of Content-Range.
+    const total = /\/(\d+)$/.exec(answer.ContentRange ?? '')?.[1];
+    const info: ObjectInfo = {
+      key,
+      size: total !== undefined ? Number(total) : (answer.ContentLength ?? 0),
+      etag: normalizeEtag(answer.ETag),
+      lastModified: answer.LastModified ?? new Date(0),
+      metadata: { ...(answer.Metadata ?? {}) },
+    };
+    return { info, body };
+  }
+
+  async copy(sourceKey: string, destKey: string, options: CopyOptions = {}): Promise<void> {
+    // CopySource is `bucket/key`, URL-encoded by the caller (the SDK sends it as a header as is).
+    const source = `${this.bucket}/${(this.prefix + sourceKey).split('/').map(encodeURIComponent).join('/')}`;
+    try {
+      await this.send('copy', destKey, options.signal, (abortSignal) =>
+        this.client.send(
+          new CopyObjectCommand({
+            Bucket: this.bucket,
+            Key: this.prefix + destKey,
+            CopySource: source,
+            ...(options.metadata === undefined ? { MetadataDirective: 'COPY' } : { MetadataDirective: 'REPLACE', Metadata: { ...options.metadata } }),
+          }),
+          { abortSignal },
+        ),
+      );
+    } catch (err) {
+      // A 404 names the missing source, not the destination.
+      if (err instanceof NotFoundError) throw new NotFoundError(sourceKey, { op: 'copy' });
+      // CopyObject stops at 5 GiB: larger objects are streamed through (GET, multipart PUT).
+      if (err instanceof PermanentStoreError && err.status === 400) {
+        const info = await this.head(sourceKey, { signal: options.signal });
+        if (info !== undefined && info.size > MAX_COPY_BYTES) {
+          const { body } = await this.getObject(sourceKey, { signal: options.signal });
+          await this.putObject(destKey, body, { metadata: options.metadata ?? info.metadata, signal: options.signal });
+          return;
+        }
+      }
+      throw err;
+    }
   }
 
   async head(key: string, options: RequestOptions = {}): Promise<ObjectInfo | undefined> {
@@ -172,6 +216,15 @@ export class S3Store implements ObjectStore {
     }
     this.capabilities.conditionalWrites = supported;
     return supported;
+  }
+
+  private async getObject(key: string, options: GetOptions): Promise<{ answer: GetObjectCommandOutput; body: Readable }> {
+    const range = options.range === undefined ? undefined : `bytes=${options.range.start}-${options.range.end ?? ''}`;
+    const answer = await this.send('get', key, options.signal, (abortSignal) =>
+      this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, Range: range }), { abortSignal }),
+    );
+    if (!(answer.Body instanceof Readable)) throw new PermanentStoreError(`get ${key} failed: the response has no body stream`, { op: 'get', path: key });
+    return { answer, body: this.mappedBody(answer.Body, key) };
   }
 
   private async putObject(key: string, body: PutBody, options: PutOptions): Promise<ObjectInfo> {

@@ -1,11 +1,11 @@
 import { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
-import type { GetOptions, ListOptions, ObjectInfo, ObjectStore, PutBody, PutOptions, RequestOptions } from '../../src/store/object-store.js';
+import type { CopyOptions, GetOptions, ListOptions, ObjectInfo, ObjectStore, ObjectWithInfo, PutBody, PutOptions, RequestOptions } from '../../src/store/object-store.js';
 import { NotFoundError, TransientStoreError } from '../../src/store/store-errors.js';
 
 /** Wraps a real store and counts requests by kind and key; can fail a share of requests to test retries. */
 export class CountingStore implements ObjectStore {
-  readonly counts = { put: 0, get: 0, head: 0, list: 0, delete: 0 };
+  readonly counts = { put: 0, get: 0, head: 0, list: 0, delete: 0, copy: 0 };
   readonly putsByKey = new Map<string, number>();
   failRate = 0;
 
@@ -34,6 +34,20 @@ export class CountingStore implements ObjectStore {
     this.counts.get++;
     this.maybeFail('get');
     return this.inner.get(key, options);
+  }
+
+  /** Counted as a `get`: it is one GET request. */
+  async getWithInfo(key: string, options?: GetOptions): Promise<ObjectWithInfo> {
+    this.counts.get++;
+    this.maybeFail('get');
+    return this.inner.getWithInfo(key, options);
+  }
+
+  async copy(sourceKey: string, destKey: string, options?: CopyOptions): Promise<void> {
+    this.counts.copy++;
+    this.maybeFail('copy');
+    this.putsByKey.set(destKey, (this.putsByKey.get(destKey) ?? 0) + 1);
+    return this.inner.copy(sourceKey, destKey, options);
   }
 
   async head(key: string, options?: RequestOptions): Promise<ObjectInfo | undefined> {
@@ -80,6 +94,18 @@ export class MemoryStore implements ObjectStore {
     if (!o) throw new NotFoundError(key);
     const r = options.range;
     return Readable.from([r ? o.data.subarray(r.start, (r.end ?? o.data.length - 1) + 1) : o.data]);
+  }
+
+  async getWithInfo(key: string, options: GetOptions = {}): Promise<ObjectWithInfo> {
+    const info = await this.head(key);
+    if (!info) throw new NotFoundError(key);
+    return { info, body: await this.get(key, options) };
+  }
+
+  async copy(sourceKey: string, destKey: string, options: CopyOptions = {}): Promise<void> {
+    const o = this.objects.get(sourceKey);
+    if (!o) throw new NotFoundError(sourceKey);
+    this.objects.set(destKey, { data: o.data, metadata: { ...(options.metadata ?? o.metadata) }, at: new Date() });
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {

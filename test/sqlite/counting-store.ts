@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { GetOptions, ListOptions, ObjectInfo, ObjectStore, PutBody, PutOptions, RequestOptions } from '../../src/store/object-store.js';
+import type { CopyOptions, GetOptions, ListOptions, ObjectInfo, ObjectStore, ObjectWithInfo, PutBody, PutOptions, RequestOptions } from '../../src/store/object-store.js';
 
 /** Wraps a store and counts requests by kind; `failNext` makes calls fail on purpose. */
 export class CountingStore implements ObjectStore {
@@ -30,6 +30,17 @@ export class CountingStore implements ObjectStore {
   get(key: string, options?: GetOptions): Promise<Readable> {
     this.counts.get++;
     return this.inner.get(key, options);
+  }
+
+  getWithInfo(key: string, options?: GetOptions): Promise<ObjectWithInfo> {
+    this.counts.get++;
+    return this.inner.getWithInfo(key, options);
+  }
+
+  copy(sourceKey: string, destKey: string, options?: CopyOptions): Promise<void> {
+    this.counts.put++;
+    this.puts.push(destKey);
+    return this.inner.copy(sourceKey, destKey, options);
   }
 
   head(key: string, options?: RequestOptions): Promise<ObjectInfo | undefined> {

@@ -133,6 +133,44 @@ export function runStoreContract(name: string, makeStore: () => Promise<ObjectSt
       for await (const info of store.list('meta/')) expect(info.metadata).toBeUndefined();
     });
 
+    it('returns body, size, ETag and metadata from one getWithInfo, also for a range', async () => {
+      const bytes = randomBytes(10_000);
+      const metadata = { 'persistd-sha256': 'cd'.repeat(32), 'persistd-mode': '640' };
+      const put = await store.put('with-info/one', bytes, { metadata });
+      const whole = await store.getWithInfo('with-info/one');
+      expect(whole.info).toMatchObject({ key: 'with-info/one', size: bytes.length, etag: put.etag, metadata });
+      expect(whole.info.lastModified).toBeInstanceOf(Date);
+      expectSameBytes(await readAll(whole.body), bytes);
+      const part = await store.getWithInfo('with-info/one', { range: { start: 100, end: 199 } });
+      expect(part.info).toMatchObject({ size: bytes.length, etag: put.etag, metadata });
+      expectSameBytes(await readAll(part.body), bytes.subarray(100, 200));
+      await store.put('with-info/plain', '');
+      const plain = await store.getWithInfo('with-info/plain');
+      expect(plain.info).toMatchObject({ size: 0, metadata: {} });
+      expect((await readAll(plain.body)).length).toBe(0);
+      const err = await store.getWithInfo('with-info/missing').catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(NotFoundError);
+      expect((err as NotFoundError).path).toBe('with-info/missing');
+    });
+
+    it('copies an object inside the store, keeping or replacing its metadata', async () => {
+      const bytes = randomBytes(70_000);
+      const put = await store.put('copy/source file #1', bytes, { metadata: { kept: 'yes' } });
+      await store.copy('copy/source file #1', 'copy/kept/ünï ?%+');
+      const kept = await store.getWithInfo('copy/kept/ünï ?%+');
+      expect(kept.info).toMatchObject({ size: bytes.length, etag: put.etag, metadata: { kept: 'yes' } });
+      expectSameBytes(await readAll(kept.body), bytes);
+      await store.put('copy/replaced', 'old content');
+      await store.copy('copy/source file #1', 'copy/replaced', { metadata: { replaced: 'yes' } });
+      const replaced = await store.getWithInfo('copy/replaced');
+      expect(replaced.info.metadata).toEqual({ replaced: 'yes' });
+      expectSameBytes(await readAll(replaced.body), bytes);
+      expect((await store.head('copy/source file #1'))?.metadata).toEqual({ kept: 'yes' });
+      await expect(store.copy('copy/missing', 'copy/never')).rejects.toBeInstanceOf(NotFoundError);
+      expect(await store.head('copy/never')).toBeUndefined();
+      expect(await keysOf(store.list('copy/'))).toEqual(['copy/kept/ünï ?%+', 'copy/replaced', 'copy/source file #1']);
+    });
+
     it('reads byte ranges', async () => {
       const bytes = randomBytes(10_000);
       await store.put('ranged', bytes);

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
-import type { GetOptions, ListOptions, ObjectInfo, ObjectStore, PutBody, PutOptions, RequestOptions, StoreCapabilities } from '../../src/store/object-store.js';
+import type { CopyOptions, GetOptions, ListOptions, ObjectInfo, ObjectStore, ObjectWithInfo, PutBody, PutOptions, RequestOptions, StoreCapabilities } from '../../src/store/object-store.js';
 
-type Operation = 'put' | 'get' | 'head' | 'list' | 'delete';
+type Operation = 'put' | 'get' | 'head' | 'list' | 'delete' | 'copy';
 
 /**
  * Test-only: a real store with faults injected in front of it. `failNext(op, n, make)` makes the
@@ -9,7 +9,7 @@ type Operation = 'put' | 'get' | 'head' | 'list' | 'delete';
  * `failListAfter` items); `gate` holds every call until opened, to observe concurrency.
  */
 export class FaultInjectingStore implements ObjectStore {
-  readonly calls: Record<Operation, number> = { put: 0, get: 0, head: 0, list: 0, delete: 0 };
+  readonly calls: Record<Operation, number> = { put: 0, get: 0, head: 0, list: 0, delete: 0, copy: 0 };
   inFlight = 0;
   maxInFlight = 0;
   failListAfter = 0;
@@ -47,6 +47,15 @@ export class FaultInjectingStore implements ObjectStore {
 
   get(key: string, options?: GetOptions): Promise<Readable> {
     return this.call('get', () => this.inner.get(key, options));
+  }
+
+  /** Counted and failed as a `get`. */
+  getWithInfo(key: string, options?: GetOptions): Promise<ObjectWithInfo> {
+    return this.call('get', () => this.inner.getWithInfo(key, options));
+  }
+
+  copy(sourceKey: string, destKey: string, options?: CopyOptions): Promise<void> {
+    return this.call('copy', () => this.inner.copy(sourceKey, destKey, options));
   }
 
   head(key: string, options?: RequestOptions): Promise<ObjectInfo | undefined> {

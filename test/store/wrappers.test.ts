@@ -52,6 +52,22 @@ describe('RetryingStore', () => {
     expect(retries).toEqual(['put#1', 'put#2', 'head#1', 'get#1', 'get#2', 'get#3', 'delete#1']);
   });
 
+  it('retries transient failures of getWithInfo and copy', async () => {
+    const store = new RetryingStore(faulty, { policy: FAST });
+    await fs.put('src', 'value', { metadata: { m: '1' } });
+    faulty.failNext('get', 2, transient);
+    const got = await store.getWithInfo('src');
+    expect(got.info.metadata).toEqual({ m: '1' });
+    expect((await readAll(got.body)).toString()).toBe('value');
+    expect(faulty.calls.get).toBe(3);
+    faulty.failNext('copy', 2, transient);
+    await store.copy('src', 'dst');
+    expect(faulty.calls.copy).toBe(3);
+    expect((await fs.head('dst'))?.metadata).toEqual({ m: '1' });
+    await expect(store.copy('missing', 'dst2')).rejects.toBeInstanceOf(NotFoundError);
+    expect(faulty.calls.copy).toBe(4);
+  });
+
   it('gives up at once on a permanent failure, and after maxAttempts on transient ones', async () => {
     const store = new RetryingStore(faulty, { policy: FAST });
     faulty.failNext('put', 5, permanent);
@@ -112,15 +128,17 @@ describe('CountingStore', () => {
     await expect(store.get('missing')).rejects.toBeInstanceOf(NotFoundError);
     await store.head('a');
     expect(await keysOf(store.list(''))).toEqual(['a', 'b']);
+    expect((await readAll((await store.getWithInfo('b')).body)).toString()).toBe('12345678');
+    await store.copy('b', 'c');
     await store.delete(['a', 'b', 'c']);
     const counts = store.snapshot();
-    expect(counts.put).toEqual({ requests: 2, errors: 0, bytes: 13, objects: 0 });
-    expect(counts.get).toEqual({ requests: 2, errors: 1, bytes: 5, objects: 0 });
+    expect(counts.put).toEqual({ requests: 3, errors: 0, bytes: 13, objects: 0 });
+    expect(counts.get).toEqual({ requests: 3, errors: 1, bytes: 13, objects: 0 });
     expect(counts.head).toEqual({ requests: 1, errors: 0, bytes: 0, objects: 0 });
     expect(counts.list).toEqual({ requests: 1, errors: 0, bytes: 0, objects: 2 });
     expect(counts.delete).toEqual({ requests: 1, errors: 0, bytes: 0, objects: 3 });
     counts.put.requests = 99;
-    expect(store.snapshot().put.requests).toBe(2);
+    expect(store.snapshot().put.requests).toBe(3);
   });
 });
 
@@ -140,6 +158,21 @@ describe('LimitedStore', () => {
     expect(faulty.maxInFlight).toBe(3);
     expect(faulty.calls.put).toBe(10);
     expect(await keysOf(store.list(''))).toHaveLength(10);
+  });
+
+  it('counts getWithInfo and copy against the same limit', async () => {
+    const store = new LimitedStore(faulty, 2);
+    await fs.put('src', 'v');
+    faulty.closeGate();
+    const calls = [store.getWithInfo('src'), store.copy('src', 'c1'), store.getWithInfo('src'), store.copy('src', 'c2')];
+    const deadline = Date.now() + 5_000;
+    while (faulty.inFlight < 2 && Date.now() < deadline) await new Promise((resolve) => setImmediate(resolve));
+    for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(faulty.inFlight).toBe(2);
+    faulty.open();
+    const done = await Promise.all(calls);
+    for (const got of [done[0], done[2]] as { body: Readable }[]) expect((await readAll(got.body)).toString()).toBe('v');
+    expect(faulty.maxInFlight).toBe(2);
   });
 });
 
