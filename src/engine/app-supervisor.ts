@@ -1,6 +1,7 @@
 import { spawn as nodeSpawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { constants } from 'node:os';
 import { PersistdError } from '../errors.js';
+import { releaseSpawnedPid, trackSpawnedPid } from './spawned-pids.js';
 
 /** How the app ended: its exit code, or the signal that killed it, and the code persistd should exit with. */
 export interface AppExit {
@@ -34,8 +35,14 @@ export class AppSupervisor {
   static async start(options: AppSupervisorOptions): Promise<AppSupervisor> {
     const spawn = options.spawn ?? nodeSpawn;
     const child = spawn(options.command, options.args, { cwd: options.cwd, env: options.env, stdio: 'inherit' });
+    // Registered before any timer can run, so the zombie reaper never takes the exit status libuv waits for.
+    const pid = child.pid;
+    if (pid !== undefined) trackSpawnedPid(pid);
     const exited = new Promise<AppExit>((resolve) => {
-      child.once('exit', (code, signal) => resolve({ code, signal, exitCode: code ?? 128 + signalNumber(signal) }));
+      child.once('exit', (code, signal) => {
+        if (pid !== undefined) releaseSpawnedPid(pid);
+        resolve({ code, signal, exitCode: code ?? 128 + signalNumber(signal) });
+      });
     });
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', () => resolve());
