@@ -7,16 +7,14 @@ import { RunStatusTracker } from '../engine/run-status.js';
 import { StatusFileWriter } from '../engine/status-file.js';
 import { ZombieReaper } from '../engine/zombie-reaper.js';
 import { PersistdError, usageError } from '../errors.js';
-import type { RestoredFrom } from '../format/db-lineage.js';
 import { ensureReplicaMarker } from '../format/replica-marker.js';
 import { formatDuration } from '../log/human-format.js';
-import { newInstanceIdentity } from '../sqlite/lineage-guard.js';
 import type { ObjectStore } from '../store/object-store.js';
 import type { CommandContext } from './command-context.js';
 import { openReplica } from './open-replica.js';
 import { requireReplica, requireTargets } from './require-replica.js';
 import { restoreAll } from './restore.js';
-import { exitCodeForOutcomes, printOutcomes, type TargetOutcome } from './target-outcomes.js';
+import { exitCodeForOutcomes, printOutcomes } from './target-outcomes.js';
 
 const STOP_SIGNALS: ReadonlySet<NodeJS.Signals> = new Set(['SIGTERM', 'SIGINT', 'SIGQUIT']);
 
@@ -48,8 +46,6 @@ class RunSession {
   private readonly restoreAbort = new AbortController();
   /** What status.json, /metrics and /healthz report. */
   private readonly status: RunStatusTracker;
-  /** This process in lineage pointers. */
-  private readonly instance = newInstanceIdentity();
 
   constructor(private readonly ctx: CommandContext, private readonly command: string, private readonly args: string[]) {
     this.status = new RunStatusTracker(ctx.config);
@@ -82,14 +78,16 @@ class RunSession {
         logger.error('restore failed while a backup exists: the app is NOT started, so it cannot run on missing or stale data (the platform will restart persistd)');
         return exitCodeForOutcomes(outcomes, false);
       }
-      const restoredFrom = restoredFromOutcomes(outcomes);
+      // Snapshot right away every database that was not just restored: there is no backup of it yet,
+      // or a local one was kept and may be newer than the replica (unchanged ones cost no request).
+      const snapshotNow = new Set(outcomes.filter((o) => o.kind === 'db' && o.details?.restored !== true).map((o) => o.name));
       logger.info({ durationMs: Date.now() - started, targets: outcomes.map((o) => `${o.kind} ${o.name}: ${o.summary}`) }, 'restore complete; starting the app');
 
       this.status.markRestored();
       this.app = await AppSupervisor.start({ command: this.command, args: this.args, env: ctx.env, cwd: ctx.cwd });
       this.status.setAppPid(this.app.pid);
       logger.info({ pid: this.app.pid, command: this.command }, 'app started');
-      daemon = await this.startReplication(store, restoredFrom);
+      daemon = await this.startReplication(store, snapshotNow);
       if (daemon) this.status.attach({ daemon });
       else this.status.setError('replication could not start: the app runs without backups');
       this.status.setPhase('running');
@@ -121,9 +119,7 @@ class RunSession {
 
   // Once the app runs, a replication failure must not take persistd down and orphan the app:
   // it is logged loudly and the app keeps running (health and status report it).
-  // Every database starts a generation of this instance right away (a snapshot, then WAL frames or
-  // scheduled snapshots) and takes the lineage pointer with it.
-  private async startReplication(store: ObjectStore, restoredFrom: ReadonlyMap<string, RestoredFrom>): Promise<ReplicationDaemon | undefined> {
+  private async startReplication(store: ObjectStore, snapshotNow: ReadonlySet<string>): Promise<ReplicationDaemon | undefined> {
     const { config, logger } = this.ctx;
     try {
       await ensureReplicaMarker(store);
@@ -131,8 +127,8 @@ class RunSession {
       logger.error({ err }, 'could not write the replica format marker; retrying with the next backup');
     }
     try {
-      const daemon = new ReplicationDaemon(config, store, logger, { instance: this.instance, restoredFrom });
-      await daemon.start();
+      const daemon = new ReplicationDaemon(config, store, logger);
+      await daemon.start(snapshotNow);
       return daemon;
     } catch (err) {
       logger.error({ err }, 'replication could not start: the app keeps running WITHOUT backups until persistd is restarted');
@@ -185,19 +181,4 @@ async function superviseWithoutPersistence(ctx: CommandContext, command: string,
   } finally {
     stopForwarding();
   }
-}
-
-/** What each restored database was restored from, for the lineage pointer its new generation takes. */
-function restoredFromOutcomes(outcomes: readonly TargetOutcome[]): Map<string, RestoredFrom> {
-  const map = new Map<string, RestoredFrom>();
-  for (const outcome of outcomes) {
-    const details = outcome.details as { restored?: boolean; snapshotId?: string; restoredTo?: string; wal?: { epoch: number; frame: number } | null } | undefined;
-    if (outcome.kind !== 'db' || details?.restored !== true || typeof details.snapshotId !== 'string') continue;
-    map.set(outcome.name, {
-      generation: details.snapshotId.split('/')[0]!,
-      wal: details.wal ?? null,
-      restoredTo: details.restoredTo ?? new Date().toISOString(),
-    });
-  }
-  return map;
 }
