@@ -4,8 +4,9 @@ import type { CommandName } from './command-specs.js';
 /** Options that belong to one command's invocation and are not settings (not in env or the config file). */
 export const COMMAND_OPTIONS: Partial<Record<CommandName, Array<() => Option>>> = {
   restore: [
-    () => new Option('--timestamp <iso>', 'restore the latest snapshot at or before this time'),
-    () => new Option('--snapshot <id>', 'restore this snapshot (see persistd snapshots)'),
+    () => new Option('--timestamp <iso>', 'restore the last transaction shipped (or snapshot taken) at or before this time'),
+    () => new Option('--generation <id>', 'restore from this generation instead of the latest (see persistd snapshots)'),
+    () => new Option('--snapshot <id>', 'restore exactly this snapshot, without later WAL segments (see persistd snapshots)'),
     () => new Option('-o, --output <path>', 'restore the database to this path instead (needs exactly one --db)'),
     () => new Option('--force', 'replace existing local databases'),
     () => new Option('--if-not-exists', 'skip databases that already exist locally'),

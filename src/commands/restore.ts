@@ -5,6 +5,7 @@ import { restoreTree } from '../files/restore-tree.js';
 import { readReplicaMarker } from '../format/replica-marker.js';
 import { formatBytes, formatDuration } from '../log/human-format.js';
 import { restoreDatabase } from '../sqlite/restore-database.js';
+import { assertGenerationId } from '../sqlite/restore-point.js';
 import type { CommandContext } from './command-context.js';
 import { openReplica } from './open-replica.js';
 import { requireTargets } from './require-replica.js';
@@ -14,6 +15,7 @@ import { exitCodeForOutcomes, printOutcomes, runTargetTasks, type TargetTask } f
 export interface RestoreCommandOptions {
   timestamp?: Date;
   snapshotId?: string;
+  generation?: string;
   output?: string;
   force?: boolean;
   ifNotExists?: boolean;
@@ -46,6 +48,7 @@ export async function restoreAll(ctx: CommandContext, options: RestoreCommandOpt
         ...(options.output ? { output: options.output } : {}),
         ...(options.timestamp ? { timestamp: options.timestamp } : {}),
         ...(options.snapshotId ? { snapshotId: options.snapshotId } : {}),
+        ...(options.generation ? { generation: options.generation } : {}),
         force: options.force === true, ifNotExists: options.ifNotExists === true,
         ifReplicaExists: options.ifReplicaExists === true, quickCheck: options.quickCheck === true,
       });
@@ -53,8 +56,16 @@ export async function restoreAll(ctx: CommandContext, options: RestoreCommandOpt
         return { summary: result.reason === 'exists' ? `${result.path} exists: kept (--if-not-exists)` : 'no backup yet: nothing to restore',
           details: { restored: false, reason: result.reason } };
       }
-      return { summary: `restored snapshot ${result.snapshotId} to ${result.path} (${formatBytes(result.manifest.db.size)}, verified) in ${formatDuration(result.durationMs)}`,
-        details: { restored: true, snapshotId: result.snapshotId, path: result.path } };
+      const wal = result.segmentsApplied > 0 ? ` + ${result.segmentsApplied} WAL segment(s) (${result.transactionsApplied} transaction(s))` : '';
+      const incomplete = result.incomplete !== undefined ? `; INCOMPLETE: ${result.incomplete}` : '';
+      return {
+        summary: `restored snapshot ${result.snapshotId}${wal} to ${result.path} (${formatBytes(result.manifest.db.size)} snapshot, verified), as of ${result.restoredTo.toISOString()}, in ${formatDuration(result.durationMs)}${incomplete}`,
+        details: {
+          restored: true, snapshotId: result.snapshotId, path: result.path, segmentsApplied: result.segmentsApplied,
+          transactionsApplied: result.transactionsApplied, restoredTo: result.restoredTo.toISOString(), bytes: result.manifest.db.size,
+          ...(result.incomplete !== undefined ? { incomplete: result.incomplete } : {}),
+        },
+      };
     } })),
     ...config.directories.map((dir): TargetTask => ({ kind: 'dir', name: dir.name, run: async () => {
       const report = await restoreTree({ store, name: dir.name, root: dir.path, stateDir: config.stateDir, concurrency: config.concurrency,
@@ -93,8 +104,15 @@ function parseRestoreOptions(raw: Record<string, unknown>): RestoreCommandOption
     options.timestamp = time;
   }
   if (typeof raw.snapshot === 'string') options.snapshotId = raw.snapshot;
+  if (typeof raw.generation === 'string') {
+    assertGenerationId(raw.generation);
+    options.generation = raw.generation;
+  }
   if (typeof raw.output === 'string') options.output = raw.output;
   if (options.force && options.ifNotExists) throw usageError('--force and --if-not-exists contradict each other', 'give one of them');
   if (options.timestamp && options.snapshotId) throw usageError('--timestamp and --snapshot both choose a snapshot', 'give one of them');
+  if (options.generation && options.snapshotId) {
+    throw usageError('--generation and --snapshot both choose where to restore from', 'a snapshot id already names its generation: give one of them');
+  }
   return options;
 }

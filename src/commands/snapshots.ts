@@ -1,33 +1,65 @@
 import type { CommandInvocation } from '../cli/program.js';
 import { readReplicaMarker } from '../format/replica-marker.js';
 import { formatBytes, formatDuration } from '../log/human-format.js';
-import { listDatabaseNames, listSnapshots } from '../sqlite/snapshot-catalog.js';
+import { latestGeneration, newestRestorablePoint, scanGenerations, type GenerationSummary } from '../sqlite/generation-catalog.js';
+import { listDatabaseNames, listSnapshots, type SnapshotListing } from '../sqlite/snapshot-catalog.js';
 import { println, type CommandContext } from './command-context.js';
 import { openReplica } from './open-replica.js';
 
-/** `persistd snapshots`: lists what can be restored, per database (the configured ones, or every one in the replica). */
+/** `persistd snapshots`: lists what can be restored, per database and generation: snapshots and WAL coverage. */
 export async function snapshotsCommand(ctx: CommandContext, invocation: CommandInvocation): Promise<number> {
   const { store } = openReplica(ctx.config, ctx.logger);
   await readReplicaMarker(store, ctx.signal);
   const names = ctx.config.databases.length > 0 ? ctx.config.databases.map((db) => db.name) : await listDatabaseNames(store, ctx.signal);
+  const json = invocation.options.json === true;
   const now = Date.now();
   const result = [];
   for (const name of names) {
-    const snapshots = await listSnapshots({ store, name, signal: ctx.signal });
-    result.push({ database: name, snapshots: snapshots.map(({ manifest: _manifest, ...rest }) => ({ ...rest, createdAt: rest.createdAt.toISOString() })) });
-    if (invocation.options.json) continue;
-    println(ctx, `${name}: ${snapshots.length === 0 ? 'no snapshots' : `${snapshots.length} snapshot(s)`}`);
-    if (snapshots.length === 0) continue;
-    const rows = snapshots.map((snapshot) => [snapshot.id, snapshot.createdAt.toISOString(), formatBytes(snapshot.size),
-      formatBytes(snapshot.compressedSize), `${formatDuration(now - snapshot.createdAt.getTime())} ago`]);
-    printTable(ctx, ['ID', 'TIME', 'SIZE', 'STORED', 'AGE'], rows);
+    const { entries, generations } = await scanGenerations(store, name, ctx.signal);
+    const snapshots = await listSnapshots({ store, name, entries, signal: ctx.signal });
+    const latest = latestGeneration(generations)?.generation;
+    const plain = (s: SnapshotListing) => ({ id: s.id, generation: s.generation, createdAt: s.createdAt.toISOString(), size: s.size, compressedSize: s.compressedSize });
+    result.push({
+      database: name,
+      latestGeneration: latest ?? null,
+      generations: generations.map((g) => ({
+        generation: g.generation, latest: g.generation === latest, restorableUntil: newestRestorablePoint(g)?.toISOString() ?? null,
+        snapshots: snapshots.filter((s) => s.generation === g.generation).map(plain), wal: walCoverage(g),
+      })),
+      snapshots: snapshots.map(plain),
+    });
+    if (json) continue;
+    println(ctx, `${name}: ${snapshots.length === 0 ? 'no snapshots' : `${snapshots.length} snapshot(s) in ${generations.length} generation(s)`}`);
+    for (const g of [...generations].reverse()) {
+      const wal = walCoverage(g);
+      const coverage = wal.segments === 0 ? 'no WAL segments'
+        : `WAL ${wal.segments} segment(s), ${formatBytes(wal.bytes)}, shipped ${wal.firstShippedAt} .. ${wal.lastShippedAt}`;
+      println(ctx, `  generation ${g.generation}${g.generation === latest ? ' (latest)' : ''}: ${coverage}`);
+      const rows = snapshots.filter((s) => s.generation === g.generation).reverse().map((snapshot) => [snapshot.id, snapshot.createdAt.toISOString(), formatBytes(snapshot.size),
+        formatBytes(snapshot.compressedSize), `${formatDuration(now - snapshot.createdAt.getTime())} ago`]);
+      if (rows.length > 0) printTable(ctx, ['ID', 'TIME', 'SIZE', 'STORED', 'AGE'], rows);
+    }
   }
-  if (invocation.options.json) println(ctx, JSON.stringify(result, null, 2));
+  if (json) println(ctx, JSON.stringify(result, null, 2));
   else if (names.length === 0) println(ctx, `no databases in ${store.description}`);
   return 0;
 }
 
+/** Segment count, stored bytes and first/last shipping time of a generation's WAL segments. */
+function walCoverage(g: GenerationSummary): { segments: number; bytes: number; firstShippedAt: string | null; lastShippedAt: string | null } {
+  let first = Infinity;
+  let last = -Infinity;
+  let bytes = 0;
+  for (const s of g.segments) {
+    first = Math.min(first, s.shippedAt.getTime());
+    last = Math.max(last, s.shippedAt.getTime());
+    bytes += s.size;
+  }
+  const iso = (t: number): string | null => (Number.isFinite(t) ? new Date(t).toISOString() : null);
+  return { segments: g.segments.length, bytes, firstShippedAt: iso(first), lastShippedAt: iso(last) };
+}
+
 function printTable(ctx: CommandContext, header: string[], rows: string[][]): void {
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
-  for (const row of [header, ...rows]) println(ctx, `  ${row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd()}`);
+  for (const row of [header, ...rows]) println(ctx, `    ${row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd()}`);
 }

@@ -6,7 +6,7 @@ import { openReplica } from './open-replica.js';
 import { requireTargets } from './require-replica.js';
 import { exitCodeForOutcomes, printOutcomes, runTargetTasks } from './target-outcomes.js';
 
-/** `persistd verify`: restores the latest (or a chosen) snapshot of each database into a temp place and checks it. */
+/** `persistd verify`: restores the latest state (snapshot and WAL segments) or a chosen snapshot of each database into a temp place and checks it. */
 export async function verifyCommand(ctx: CommandContext, invocation: CommandInvocation): Promise<number> {
   const { config, logger, signal } = ctx;
   requireTargets(config, 'verify');
@@ -16,9 +16,13 @@ export async function verifyCommand(ctx: CommandContext, invocation: CommandInvo
     const result = await verifySnapshot({ store, name: db.name, stateDir: config.stateDir, quickCheck: invocation.options.quickCheck === true,
       logger, signal, ...(snapshotId ? { snapshotId } : {}) });
     const rows = result.tables.map((table) => `${table.table}=${table.rows}`).join(', ');
+    const wal = result.segmentsApplied > 0 ? ` + ${result.segmentsApplied} WAL segment(s), ${result.transactionsApplied} transaction(s) to ${result.restoredTo.toISOString()}` : '';
     return {
-      summary: `snapshot ${result.snapshotId} OK (${formatBytes(result.manifest.db.size)}, sha256 and ${invocation.options.quickCheck ? 'quick_check' : 'integrity_check'} passed, ${formatDuration(result.durationMs)}); rows: ${rows || 'no tables'}`,
-      details: { snapshotId: result.snapshotId, tables: result.tables },
+      summary: `snapshot ${result.snapshotId}${wal} OK (${formatBytes(result.manifest.db.size)}, sha256${wal ? ', WAL checksums' : ''} and ${invocation.options.quickCheck ? 'quick_check' : 'integrity_check'} passed, ${formatDuration(result.durationMs)}); rows: ${rows || 'no tables'}`,
+      details: {
+        snapshotId: result.snapshotId, segmentsApplied: result.segmentsApplied, transactionsApplied: result.transactionsApplied,
+        restoredTo: result.restoredTo.toISOString(), tables: result.tables,
+      },
     };
   } })));
   printOutcomes(ctx, outcomes, invocation.options.json === true);

@@ -1,19 +1,23 @@
 import type { Logger } from 'pino';
 import { parseSnapshotKey, snapshotDataKey } from '../format/db-keys.js';
+import { segmentFollows, walPositionOf, type WalPosition } from '../format/db-wal-position.js';
 import { silentLogger } from '../log/logger.js';
 import type { ObjectStore } from '../store/object-store.js';
-import { scanSnapshots, storageError } from './snapshot-catalog.js';
+import { latestGeneration, scanGenerations, type GenerationSummary } from './generation-catalog.js';
+import { readManifest, storageError, type SnapshotEntry } from './snapshot-catalog.js';
 
 /** Options of `applyRetention`. */
 export interface RetentionOptions {
   store: ObjectStore;
   name: string;
-  /** Snapshots younger than this are kept. */
+  /** Every state restorable from within this long ago is kept. */
   retentionMs: number;
   /** Never keep fewer than this many snapshots (the newest is always kept, whatever this says). */
   minKeep: number;
+  /** The lineage pointer's generation: counts as the latest one (see `latestGeneration`). */
+  preferredGeneration?: string;
   now?: Date;
-  /** Data objects with no manifest younger than this may be an upload in progress and are kept (default 1 h). */
+  /** Objects no manifest commits younger than this may be an upload in progress and are kept (default 1 h). */
   orphanGraceMs?: number;
   logger?: Logger;
   signal?: AbortSignal;
@@ -21,59 +25,128 @@ export interface RetentionOptions {
 
 /** What `applyRetention` deleted. */
 export interface RetentionResult {
+  /** Snapshot ids kept, newest first. */
   kept: string[];
+  /** Snapshot ids deleted, newest first. */
   deletedSnapshots: string[];
+  /** Keys of WAL segments deleted: those of expired generations and those a kept snapshot of their generation holds. */
+  deletedSegments: string[];
+  /** Other keys deleted: uncommitted data objects and leftovers of generations without a committed snapshot. */
   deletedOrphans: string[];
 }
 
 /**
- * Deletes expired snapshots of one database: those older than `retentionMs`, beyond the newest
- * `minKeep`. Manifests are deleted first (so no reader ever sees a manifest without its data), then
- * their data objects. Data objects no manifest commits, and objects of generations with no kept
- * snapshot, are deleted once older than the grace period. Works from the listing alone (no GET).
+ * Deletes what no restore within the retention can need (docs/FORMAT.md, "What retention deletes").
+ * A snapshot is kept when it is the newest, among the newest `minKeep`, the newest of the latest
+ * generation, or when any state it restores (itself, or a WAL segment after it and before the
+ * generation's next snapshot) is younger than `retentionMs`. A generation without a kept snapshot
+ * goes whole; in a kept generation, WAL segments whose frames all lie before the position of its
+ * oldest kept snapshot go (one manifest GET per such generation). Expired manifests are deleted
+ * first, so no reader ever sees a snapshot without its data or the segments it needs; then data
+ * objects and segments. Objects no manifest commits are deleted only once older than the grace
+ * period.
  */
 export async function applyRetention(options: RetentionOptions): Promise<RetentionResult> {
   const { store, name, signal } = options;
   const logger = options.logger ?? silentLogger();
   const now = (options.now ?? new Date()).getTime();
   const graceMs = options.orphanGraceMs ?? 3_600_000;
-  const { entries, objects } = await scanSnapshots(store, name, signal);
+  const { entries, objects, generations } = await scanGenerations(store, name, signal);
 
+  const latest = latestGeneration(generations, { preferred: options.preferredGeneration });
+  const newestOfLatest = latest?.snapshots.at(-1);
+  const servesUntil = restorableUntil(generations);
   const newestFirst = [...entries].reverse();
-  const keep = newestFirst.filter((e, index) => index === 0 || index < options.minKeep || now - e.createdAt.getTime() < options.retentionMs);
+  const keep = newestFirst.filter((e, index) =>
+    index === 0 || index < options.minKeep || e === newestOfLatest || now - (servesUntil.get(e) ?? e.createdAt).getTime() < options.retentionMs);
   const keepSet = new Set(keep);
   const expired = newestFirst.filter((e) => !keepSet.has(e));
   const present = new Set(objects.map((o) => o.key));
-  const keptManifests = new Set(keep.map((e) => e.manifestKey));
-  const keptData = new Set(keep.map((e) => e.dataKey));
-  const keptGenerations = new Set(keep.map((e) => e.generation));
-  const expiredData = new Set(expired.map((e) => e.dataKey));
-  const committedData = new Set(entries.map((e) => e.dataKey));
 
+  const deletedSegments: string[] = [];
   const orphans: string[] = [];
+  const keptGenerations = new Set(keep.map((e) => e.generation));
+  const expiredGenerations = new Set(expired.filter((e) => !keptGenerations.has(e.generation)).map((e) => e.generation));
+  for (const summary of generations) {
+    if (keptGenerations.has(summary.generation)) {
+      const oldestKept = summary.snapshots.find((e) => keepSet.has(e))!;
+      const position = await garbagePosition(summary, oldestKept, expired, options);
+      if (position !== undefined) {
+        for (const segment of summary.segments) if (!segmentFollows(position, segment.epoch, segment.last)) deletedSegments.push(segment.key);
+      }
+    } else if (expiredGenerations.has(summary.generation)) {
+      for (const segment of summary.segments) deletedSegments.push(segment.key);
+    }
+  }
+  const handled = new Set([...entries.flatMap((e) => [e.manifestKey, e.dataKey]), ...deletedSegments]);
+  const committedData = new Set(entries.map((e) => e.dataKey));
   for (const info of objects) {
-    if (keptManifests.has(info.key) || keptData.has(info.key) || expiredData.has(info.key)) continue;
-    if (now - info.lastModified.getTime() < graceMs) continue;
-    const parsed = parseSnapshotKey(info.key);
-    if (parsed?.kind === 'manifest') continue; // an expired manifest, handled above
-    if (parsed?.kind === 'data' && !committedData.has(snapshotDataKey(name, parsed.generation, parsed.seq))) {
-      orphans.push(info.key); // uploaded, never committed (crash between data and manifest)
+    if (handled.has(info.key)) continue;
+    const generation = info.key.slice(`db/${name}/gen/`.length).split('/', 1)[0] ?? '';
+    if (expiredGenerations.has(generation)) {
+      orphans.push(info.key); // anything else of a generation that goes whole
       continue;
     }
-    // Anything else of a generation no kept snapshot belongs to (e.g. its WAL segments) is unreachable.
-    const generation = info.key.slice(`db/${name}/gen/`.length).split('/', 1)[0] ?? '';
-    if (generation !== '' && !keptGenerations.has(generation)) orphans.push(info.key);
+    if (now - info.lastModified.getTime() < graceMs) continue;
+    const parsed = parseSnapshotKey(info.key);
+    if (parsed?.kind === 'data' && !committedData.has(snapshotDataKey(name, parsed.generation, parsed.seq))) {
+      orphans.push(info.key); // uploaded, never committed (crash between data and manifest)
+    } else if (generation !== '' && !keptGenerations.has(generation)) {
+      orphans.push(info.key); // a generation no manifest ever committed (its first snapshot failed)
+    }
   }
 
   try {
     if (expired.length > 0) await store.delete(expired.map((e) => e.manifestKey), { signal });
-    const data = [...expired.map((e) => e.dataKey).filter((key) => present.has(key)), ...orphans];
-    if (data.length > 0) await store.delete(data, { signal });
+    const rest = [...expired.map((e) => e.dataKey).filter((key) => present.has(key)), ...deletedSegments, ...orphans];
+    if (rest.length > 0) await store.delete(rest, { signal });
   } catch (err) {
     throw storageError(err, `cannot delete expired snapshots of ${name}`, `db/${name}/`);
   }
-  if (expired.length > 0 || orphans.length > 0) {
-    logger.info({ db: name, deleted: expired.length, orphans: orphans.length, kept: keep.length }, 'retention applied');
+  if (expired.length > 0 || deletedSegments.length > 0 || orphans.length > 0) {
+    logger.info({ db: name, deleted: expired.length, segments: deletedSegments.length, orphans: orphans.length, kept: keep.length }, 'retention applied');
   }
-  return { kept: keep.map((e) => e.id), deletedSnapshots: expired.map((e) => e.id), deletedOrphans: orphans };
+  return { kept: keep.map((e) => e.id), deletedSnapshots: expired.map((e) => e.id), deletedSegments, deletedOrphans: orphans };
+}
+
+/**
+ * For each snapshot, the newest time it is the starting point of a restore for: the last segment
+ * shipped after it and not after the generation's next snapshot, else its own time.
+ */
+function restorableUntil(generations: readonly GenerationSummary[]): Map<SnapshotEntry, Date> {
+  const until = new Map<SnapshotEntry, Date>();
+  for (const summary of generations) {
+    summary.snapshots.forEach((snapshot, index) => {
+      const start = snapshot.createdAt.getTime();
+      const end = summary.snapshots[index + 1]?.createdAt.getTime() ?? Infinity;
+      let last = start;
+      for (const segment of summary.segments) {
+        const t = segment.shippedAt.getTime();
+        if (t > start && t <= end && t > last) last = t;
+      }
+      until.set(snapshot, new Date(last));
+    });
+  }
+  return until;
+}
+
+/**
+ * The WAL position of a kept generation's oldest kept snapshot, when segments before it may exist
+ * (an older snapshot of the generation expires now, or a segment was shipped before it): every
+ * segment that does not follow it is held by that snapshot. Undefined when there is nothing to look
+ * for, the manifest has no position, or it cannot be read (then no segment is deleted).
+ */
+async function garbagePosition(summary: GenerationSummary, oldestKept: SnapshotEntry, expired: readonly SnapshotEntry[], options: RetentionOptions): Promise<WalPosition | undefined> {
+  if (summary.segments.length === 0) return undefined;
+  const olderExpires = expired.some((e) => e.generation === summary.generation);
+  const earlierSegment = summary.segments.some((s) => s.shippedAt.getTime() < oldestKept.createdAt.getTime());
+  if (!olderExpires && !earlierSegment) return undefined;
+  try {
+    return walPositionOf(await readManifest(options.store, options.name, oldestKept, options.signal));
+  } catch (err) {
+    options.signal?.throwIfAborted();
+    (options.logger ?? silentLogger()).warn({ db: options.name, snapshot: oldestKept.id, err: err instanceof Error ? err.message : String(err) },
+      'cannot read the manifest of the oldest kept snapshot; its generation keeps all its WAL segments this time');
+    return undefined;
+  }
 }

@@ -6,9 +6,9 @@ import { assertDatabaseName } from '../format/db-keys.js';
 import type { SnapshotManifest } from '../format/db-manifest.js';
 import { silentLogger } from '../log/logger.js';
 import type { ObjectStore } from '../store/object-store.js';
-import { checkDatabaseFile } from './check-database.js';
-import { downloadSnapshot, localWriteError } from './download-snapshot.js';
-import { resolveSnapshot } from './snapshot-catalog.js';
+import { localWriteError } from './download-snapshot.js';
+import { rebuildDatabase, type RebuildResult } from './rebuild-database.js';
+import { chooseRestorePoint } from './restore-point.js';
 import { allocateTempPath, releaseTempPath, removeStaleTempFiles, SQLITE_SIDE_SUFFIXES } from './temp-files.js';
 
 /** Options of `restoreDatabase`. */
@@ -19,10 +19,14 @@ export interface RestoreOptions {
   target: string;
   /** Restore here instead of `target` (`-o`). */
   output?: string;
-  /** The newest snapshot taken at or before this time. */
+  /** The state as of the last transaction shipped (or snapshot taken) at or before this time. */
   timestamp?: Date;
-  /** A snapshot id (`<generation>/<seq>`, or a unique `<seq>`). */
+  /** Restore from this generation (its latest state, or its state at `timestamp`). */
+  generation?: string;
+  /** Exactly this snapshot, without later WAL segments (`<generation>/<seq>`, or a unique `<seq>`). */
   snapshotId?: string;
+  /** The lineage pointer's generation, "the latest" when it has a restorable state (see `chooseRestorePoint`). */
+  preferredGeneration?: string;
   /** Replace an existing database. */
   force?: boolean;
   /** When the database exists, do nothing (no request made). */
@@ -31,23 +35,39 @@ export interface RestoreOptions {
   ifReplicaExists?: boolean;
   /** `PRAGMA quick_check` instead of `integrity_check`. */
   quickCheck?: boolean;
-  stateDir: string;
+  /** WAL segments downloading at once (default 6). */
+  concurrency?: number;
+  /** Unused by the restore itself; kept so that every restore caller passes the same options. */
+  stateDir?: string;
   logger?: Logger;
   signal?: AbortSignal;
 }
 
 /** What `restoreDatabase` did. */
 export type RestoreResult =
-  | { restored: true; path: string; snapshotId: string; manifest: SnapshotManifest; durationMs: number }
+  | {
+    restored: true; path: string; snapshotId: string; manifest: SnapshotManifest;
+    /** WAL segments and transactions applied after the snapshot. */
+    segmentsApplied: number; transactionsApplied: number;
+    /** Every transaction shipped up to this time is restored (the snapshot's time when no segment applied). */
+    restoredTo: Date;
+    /** Why the restore stopped before the newest shipped state (a missing or damaged WAL segment). */
+    incomplete?: string;
+    durationMs: number;
+  }
   | { restored: false; path: string; reason: 'exists' | 'no-backup' };
 
 const TEMP_PREFIX_OF = (path: string): string => `.${basename(path)}.persistd-restore`;
 
 /**
- * Restores a database from the store, verified and atomic: downloads into a temp file beside the
- * target, checks both sha256, the page count and `integrity_check`, fsyncs, renames it into place,
- * fsyncs the directory and removes the old file's `-wal`/`-shm`/`-journal`. Any failure leaves the
- * existing file untouched and removes the temp file. Never replaces an existing file unless `force`.
+ * Restores a database from the store, verified and atomic: the snapshot chosen by
+ * `chooseRestorePoint` is downloaded into a temp file beside the target (both sha256 checked), the
+ * WAL segments of its generation shipped after it (and at or before `timestamp`) are applied and
+ * verified frame by frame, then `integrity_check`, fsync, a rename into place and an fsync of the
+ * directory; the old file's `-wal`/`-shm`/`-journal` are moved aside. A missing or damaged segment
+ * stops at the last whole transaction before it (`incomplete`, and a warning), or fails when
+ * `timestamp` asks for a later time. Any failure leaves the existing file untouched and removes
+ * the temp file. Never replaces an existing file unless `force`.
  */
 export async function restoreDatabase(options: RestoreOptions): Promise<RestoreResult> {
   const { store, name, signal } = options;
@@ -68,19 +88,24 @@ export async function restoreDatabase(options: RestoreOptions): Promise<RestoreR
       });
     }
   }
-  const chosen = await resolveSnapshot(store, name, { timestamp: options.timestamp, snapshotId: options.snapshotId }, signal);
-  if (!chosen) {
-    const what = options.snapshotId !== undefined ? `snapshot ${options.snapshotId}` : options.timestamp ? `a snapshot at or before ${options.timestamp.toISOString()}` : 'a snapshot';
-    if (options.ifReplicaExists === true && options.snapshotId === undefined && options.timestamp === undefined) {
+  const point = await chooseRestorePoint(store, name, {
+    timestamp: options.timestamp, generation: options.generation, snapshotId: options.snapshotId, preferredGeneration: options.preferredGeneration,
+  }, signal);
+  if (!point) {
+    const what = options.snapshotId !== undefined
+      ? `snapshot ${options.snapshotId}`
+      : [options.generation !== undefined ? `a snapshot of generation ${options.generation}` : 'a snapshot',
+        options.timestamp ? `at or before ${options.timestamp.toISOString()}` : ''].filter(Boolean).join(' ');
+    if (options.ifReplicaExists === true && options.snapshotId === undefined && options.timestamp === undefined && options.generation === undefined) {
       logger.info({ db: name }, 'no backup of this database yet, nothing to restore');
       return { restored: false, path, reason: 'no-backup' };
     }
     throw new PersistdError(`cannot restore ${name}: the store has no ${what} of it`, {
       kind: 'no-backup', op: 'restore', path: store.description,
-      hint: 'check the database name and the store URL (`persistd snapshots` lists what exists)',
+      hint: 'check the database name, the store URL, the time and the generation (`persistd snapshots` lists what exists)',
     });
   }
-  const { entry, manifest } = chosen;
+  const { entry, manifest } = point;
 
   try {
     await mkdir(dir, { recursive: true });
@@ -89,9 +114,12 @@ export async function restoreDatabase(options: RestoreOptions): Promise<RestoreR
   }
   await removeStaleTempFiles(dir, TEMP_PREFIX_OF(path));
   const temp = allocateTempPath(dir, TEMP_PREFIX_OF(path), '.tmp');
+  let rebuilt: RebuildResult;
   try {
-    await downloadSnapshot(store, name, entry, manifest, temp, signal);
-    await checkDatabaseFile(temp, { quick: options.quickCheck, expectedPageCount: manifest.db.pageCount, label: `snapshot ${entry.id} of ${name}` });
+    rebuilt = await rebuildDatabase({
+      store, name, point, dest: temp, quickCheck: options.quickCheck, logger, signal,
+      ...(options.timestamp ? { timestamp: options.timestamp } : {}), ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+    });
     signal?.throwIfAborted();
     if (options.force !== true && (await exists(path))) {
       throw new PersistdError(`not restoring ${name}: ${path} appeared while the snapshot was downloading`, {
@@ -105,14 +133,21 @@ export async function restoreDatabase(options: RestoreOptions): Promise<RestoreR
   }
   await releaseTempPath(temp);
   const durationMs = Date.now() - started;
-  logger.info({ db: name, path, snapshot: entry.id, bytes: manifest.db.size, ms: durationMs }, 'database restored');
-  return { restored: true, path, snapshotId: entry.id, manifest, durationMs };
+  const { segmentsApplied, transactionsApplied, restoredTo, incomplete } = rebuilt;
+  logger.info({
+    db: name, path, snapshot: entry.id, segments: segmentsApplied, transactions: transactionsApplied, restoredTo: restoredTo.toISOString(),
+    ...(incomplete !== undefined ? { incomplete } : {}), bytes: manifest.db.size, ms: durationMs,
+  }, 'database restored');
+  return {
+    restored: true, path, snapshotId: entry.id, manifest, segmentsApplied, transactionsApplied, restoredTo,
+    ...(incomplete !== undefined ? { incomplete } : {}), durationMs,
+  };
 }
 
 /**
  * Renames the verified `temp` over `path`. The old file's side files are moved aside first (a stale
  * WAL or hot journal would be replayed into the new file and corrupt it) and moved back if the
- * rename fails, so a failure leaves the old database whole.
+ * rename fails, so a failure leaves the old database whole. Then the directory is fsynced.
  */
 async function installFile(temp: string, path: string): Promise<void> {
   const aside: [string, string][] = [];

@@ -77,37 +77,10 @@ export async function readManifest(store: ObjectStore, name: string, entry: Snap
   return parseManifest(text, { key: entry.manifestKey, name, generation: entry.generation, seq: entry.seq });
 }
 
-/** Which snapshot to pick: the newest, the newest at or before a time, or one by id (`<generation>/<seq>`, or a unique `<seq>`). */
-export interface SnapshotChoice {
-  timestamp?: Date;
-  snapshotId?: string;
-}
-
-/** The chosen committed snapshot with its validated manifest, or undefined when the choice matches none. */
-export async function resolveSnapshot(store: ObjectStore, name: string, choice: SnapshotChoice, signal?: AbortSignal): Promise<{ entry: SnapshotEntry; manifest: SnapshotManifest } | undefined> {
-  const { entries } = await scanSnapshots(store, name, signal);
-  let entry: SnapshotEntry | undefined;
-  if (choice.snapshotId !== undefined) {
-    const wanted = choice.snapshotId.trim();
-    const matches = entries.filter((e) => e.id === wanted || e.seq === wanted);
-    if (matches.length > 1) {
-      throw new PersistdError(`snapshot id ${wanted} of ${name} is ambiguous: ${matches.map((e) => e.id).join(', ')}`, {
-        kind: 'usage', op: 'restore', hint: 'pass the full id `<generation>/<seq>` shown by `persistd snapshots`',
-      });
-    }
-    entry = matches[0];
-  } else {
-    const limit = choice.timestamp?.getTime();
-    entry = entries.filter((e) => limit === undefined || e.createdAt.getTime() <= limit).at(-1);
-  }
-  if (!entry) return undefined;
-  return { entry, manifest: await readManifest(store, name, entry, signal) };
-}
-
-/** Every committed snapshot of a database with its manifest read, oldest first (manifests read 8 at a time). */
-export async function listSnapshots(options: { store: ObjectStore; name: string; signal?: AbortSignal }): Promise<SnapshotListing[]> {
+/** Every committed snapshot of a database (or of `entries`, from a listing already made) with its manifest read, oldest first (8 GETs at a time). */
+export async function listSnapshots(options: { store: ObjectStore; name: string; entries?: readonly SnapshotEntry[]; signal?: AbortSignal }): Promise<SnapshotListing[]> {
   const { store, name, signal } = options;
-  const { entries } = await scanSnapshots(store, name, signal);
+  const entries = options.entries ?? (await scanSnapshots(store, name, signal)).entries;
   const out: SnapshotListing[] = new Array(entries.length);
   let next = 0;
   const worker = async (): Promise<void> => {

@@ -19,9 +19,11 @@ export interface ApplySegmentsOptions {
   /** The restored snapshot's position: the first segment continues right after it. */
   position: WalPosition;
   pageSize: number;
-  /** Segments downloading at once (default 8). */
+  /** Segments downloading at once (default 6). */
   concurrency?: number;
-  /** Tries per segment on transient store errors (default 4). */
+  /** Frame bytes (uncompressed, from the keys) downloaded ahead of the one being applied at most (default 64 MiB; one segment always). */
+  maxBytesAhead?: number;
+  /** Tries per segment when its body breaks off while downloading (default 4); the request itself is retried by the store. */
   attempts?: number;
   signal?: AbortSignal;
 }
@@ -34,49 +36,61 @@ export interface ApplyOutcome {
   transactions: number;
   /** The last applied segment (its `shippedAt` bounds the restored state's time), if any. */
   last: SegmentKey | undefined;
-  /** Why applying stopped before the end of `segments`: the segment that failed and the error. */
+  /** Pages of the database after the last applied commit (undefined when nothing was applied). */
+  pageCount: number | undefined;
+  /** Why applying stopped before the end of `segments`: the segment that is missing or does not verify. */
   failure?: { segment: SegmentKey; error: PersistdError };
 }
 
 /**
- * Downloads segments in parallel (retried one by one, never from zero) and applies them in order to
- * the database file `dbPath` as a checkpoint would: each frame's page written at its place, the file
- * cut to the database size of the last commit. A segment is verified whole (sha256, salts, running
- * checksums, continuity with the previous one) before any of its pages is written, so a missing or
- * damaged segment stops the restore at the last whole transaction before it.
+ * Downloads segments in parallel (bounded in count and bytes; each retried on its own, never the
+ * whole restore) and applies them in order to the database file `dbPath` as a checkpoint would:
+ * each frame's page written at its place, the file cut to the database size of the last commit. A
+ * segment is verified whole (sha256, salts, running checksums, continuity with the previous one)
+ * before any of its pages is written, so a missing or damaged segment stops at the last whole
+ * transaction before it (`failure`). A store that cannot be read (kind `storage`) throws instead:
+ * an outage is not a reason to restore less.
  */
 export async function applySegments(dbPath: string, segments: readonly SegmentKey[], options: ApplySegmentsOptions): Promise<ApplyOutcome> {
   const { position } = options;
-  const concurrency = options.concurrency ?? 8;
+  const concurrency = Math.max(1, options.concurrency ?? 6);
+  const maxBytesAhead = options.maxBytesAhead ?? 64 << 20;
+  const bytesOf = (key: SegmentKey): number => (key.last - key.first + 1) * frameSize(options.pageSize);
   const downloads = new Map<number, Promise<WalSegment>>();
-  const start = (index: number): void => {
-    const segment = segments[index];
-    if (segment === undefined || downloads.has(index)) return;
-    const download = fetchSegment(segment, options);
-    // Awaited in order later; until then a failure must not count as unhandled.
-    download.catch(() => undefined);
-    downloads.set(index, download);
+  let nextToStart = 0;
+  let bytesAhead = 0;
+  const refill = (applying: number): void => {
+    while (nextToStart < segments.length && nextToStart - applying < concurrency && (nextToStart === applying || bytesAhead + bytesOf(segments[nextToStart]!) <= maxBytesAhead)) {
+      const key = segments[nextToStart]!;
+      const download = fetchSegment(key, options);
+      // Awaited in order later; until then a failure must not count as unhandled.
+      download.catch(() => undefined);
+      downloads.set(nextToStart, download);
+      bytesAhead += bytesOf(key);
+      nextToStart++;
+    }
   };
-  for (let i = 0; i < concurrency; i++) start(i);
+  refill(0);
   const handle = await open(dbPath, 'r+');
-  const outcome: ApplyOutcome = { applied: 0, transactions: 0, last: undefined };
+  const outcome: ApplyOutcome = { applied: 0, transactions: 0, last: undefined, pageCount: undefined };
   let previous: WalSegment | undefined;
-  let dbSize = 0;
   try {
     for (let index = 0; index < segments.length; index++) {
       const key = segments[index]!;
+      refill(index);
       let segment: WalSegment;
       try {
         segment = await downloads.get(index)!;
         checkContinuity(segment, previous, key, position, options.pageSize);
       } catch (err) {
         if (options.signal?.aborted) throw err;
-        const error = err instanceof PersistdError ? err : storageError(err, `cannot download WAL segment ${key.key}`, key.key) as PersistdError;
+        const error = storageError(err, `cannot download WAL segment ${key.key}`, key.key);
+        if (!(error instanceof PersistdError) || error.kind === 'storage') throw error;
         outcome.failure = { segment: key, error };
         break;
       } finally {
         downloads.delete(index);
-        start(index + concurrency);
+        bytesAhead -= bytesOf(key);
       }
       const size = frameSize(segment.header.pageSize);
       // A segment may straddle the snapshot's position: its frames up to the position are in the snapshot.
@@ -85,7 +99,7 @@ export async function applySegments(dbPath: string, segments: readonly SegmentKe
         const frame = readFrameHeader(segment.frames, offset);
         await handle.write(segment.frames, offset + WAL_FRAME_HEADER_SIZE, segment.header.pageSize, (frame.pgno - 1) * segment.header.pageSize);
         if (frame.commitSize !== 0) {
-          dbSize = frame.commitSize;
+          outcome.pageCount = frame.commitSize;
           outcome.transactions++;
         }
       }
@@ -93,7 +107,7 @@ export async function applySegments(dbPath: string, segments: readonly SegmentKe
       outcome.applied++;
       outcome.last = key;
     }
-    if (dbSize > 0) await handle.truncate(dbSize * options.pageSize);
+    if (outcome.pageCount !== undefined) await handle.truncate(outcome.pageCount * options.pageSize);
     await handle.sync();
   } finally {
     await handle.close();
@@ -103,27 +117,33 @@ export async function applySegments(dbPath: string, segments: readonly SegmentKe
   return outcome;
 }
 
+/**
+ * Downloads and verifies one segment. The GET request is retried by the store (a RetryingStore);
+ * a body that breaks off after the request succeeded is fetched again here, up to `attempts` times.
+ */
 async function fetchSegment(key: SegmentKey, options: ApplySegmentsOptions): Promise<WalSegment> {
   const attempts = options.attempts ?? 4;
   for (let attempt = 1; ; attempt++) {
+    const body = await options.store.get(key.key, { signal: options.signal });
+    const chunks: Buffer[] = [];
     try {
-      const chunks: Buffer[] = [];
-      for await (const chunk of await options.store.get(key.key, { signal: options.signal })) chunks.push(chunk as Buffer);
-      let body: Buffer;
-      try {
-        body = await gunzipAsync(Buffer.concat(chunks));
-      } catch (err) {
-        throw new PersistdError(`WAL segment ${key.key} does not verify: it is not a complete gzip stream`, {
-          kind: 'integrity', op: 'restore', path: key.key, cause: err,
-          hint: 'the segment in the store is damaged; restore to an earlier time (--timestamp) or the snapshot alone',
-        });
-      }
-      return decodeSegment(body, key);
+      for await (const chunk of body) chunks.push(chunk as Buffer);
     } catch (err) {
       const transient = err instanceof StoreError ? err.transient : !(err instanceof PersistdError);
       if (!transient || attempt >= attempts || options.signal?.aborted) throw err;
       await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** (attempt - 1)));
+      continue;
     }
+    let raw: Buffer;
+    try {
+      raw = await gunzipAsync(Buffer.concat(chunks));
+    } catch (err) {
+      throw new PersistdError(`WAL segment ${key.key} does not verify: it is not a complete gzip stream`, {
+        kind: 'integrity', op: 'restore', path: key.key, cause: err,
+        hint: 'the segment in the store is damaged; restore to an earlier time (--timestamp) or the snapshot alone',
+      });
+    }
+    return decodeSegment(raw, key);
   }
 }
 

@@ -1,0 +1,73 @@
+import { PersistdError, usageError } from '../errors.js';
+import { generationTime } from '../format/db-keys.js';
+import type { SnapshotManifest } from '../format/db-manifest.js';
+import type { ObjectStore } from '../store/object-store.js';
+import { latestGeneration, scanGenerations, type GenerationSummary, type StoredSegment } from './generation-catalog.js';
+import { readManifest, type SnapshotEntry } from './snapshot-catalog.js';
+
+/** What to restore: the latest state, the state at a time, a generation's state, or one snapshot alone. */
+export interface RestorePointChoice {
+  /** The last transaction shipped (or snapshot taken) at or before this time. */
+  timestamp?: Date;
+  /** Only this generation (`<time id>-<8 hex>`). */
+  generation?: string;
+  /** Exactly this snapshot, without the WAL segments after it (`<generation>/<seq>`, or a unique `<seq>`). */
+  snapshotId?: string;
+  /** The lineage pointer's generation: when it has a restorable state (at or before `timestamp`), it is "the latest". */
+  preferredGeneration?: string;
+}
+
+/** Where a restore starts and what it may apply after. */
+export interface RestorePoint {
+  /** The snapshot to start from, with its validated manifest. */
+  entry: SnapshotEntry;
+  manifest: SnapshotManifest;
+  /** The generation it belongs to, as listed. */
+  generation: GenerationSummary;
+  /** The segments of that generation to consider after the snapshot (none when one snapshot was asked for by id). */
+  segments: StoredSegment[];
+}
+
+/**
+ * Chooses where a restore starts, from one listing plus the chosen manifest: the given snapshot
+ * alone; else the newest snapshot at or before `timestamp` of the given generation, or of the
+ * latest one (`latestGeneration`: the preferred generation when it has a state there, else the one
+ * whose newest restorable point is newest), followed by that generation's segments. Undefined when
+ * nothing matches.
+ */
+export async function chooseRestorePoint(store: ObjectStore, name: string, choice: RestorePointChoice, signal?: AbortSignal): Promise<RestorePoint | undefined> {
+  if (choice.snapshotId !== undefined && (choice.timestamp !== undefined || choice.generation !== undefined)) {
+    throw usageError('--snapshot names one snapshot; it cannot be combined with --timestamp or --generation', 'give --snapshot alone, or --timestamp and/or --generation');
+  }
+  if (choice.generation !== undefined) assertGenerationId(choice.generation);
+  const { entries, generations } = await scanGenerations(store, name, signal);
+  let entry: SnapshotEntry | undefined;
+  let generation: GenerationSummary | undefined;
+  if (choice.snapshotId !== undefined) {
+    const wanted = choice.snapshotId.trim();
+    const matches = entries.filter((e) => e.id === wanted || e.seq === wanted);
+    if (matches.length > 1) {
+      throw new PersistdError(`snapshot id ${wanted} of ${name} is ambiguous: ${matches.map((e) => e.id).join(', ')}`, {
+        kind: 'usage', op: 'restore', hint: 'pass the full id `<generation>/<seq>` shown by `persistd snapshots`',
+      });
+    }
+    entry = matches[0];
+    generation = generations.find((g) => g.generation === entry?.generation);
+  } else {
+    generation = choice.generation !== undefined
+      ? generations.find((g) => g.generation === choice.generation)
+      : latestGeneration(generations, { until: choice.timestamp, preferred: choice.preferredGeneration });
+    const limit = choice.timestamp?.getTime() ?? Infinity;
+    entry = generation?.snapshots.filter((e) => e.createdAt.getTime() <= limit).at(-1);
+  }
+  if (entry === undefined || generation === undefined) return undefined;
+  const manifest = await readManifest(store, name, entry, signal);
+  return { entry, manifest, generation, segments: choice.snapshotId !== undefined ? [] : generation.segments };
+}
+
+/** Throws a usage error unless `id` is a generation id (`YYYYMMDDTHHMMSSmmmZ-` and 8 lowercase hex digits). */
+export function assertGenerationId(id: string): void {
+  if (generationTime(id) === undefined) {
+    throw usageError(`"${id}" is not a generation id`, 'generation ids look like 20261122T115500000Z-3f9a0c1e; `persistd snapshots` lists them');
+  }
+}
