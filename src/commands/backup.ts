@@ -1,6 +1,7 @@
 import type { CommandInvocation } from '../cli/program.js';
 import { createLooseFileSync } from '../files/loose-file.js';
-import { TreeSync } from '../files/tree-sync.js';
+import { TreeSync, type SyncOnceOptions } from '../files/tree-sync.js';
+import { PersistdError } from '../errors.js';
 import { ensureReplicaMarker } from '../format/replica-marker.js';
 import { formatBytes, formatDuration } from '../log/human-format.js';
 import { applyRetention } from '../sqlite/apply-retention.js';
@@ -33,7 +34,7 @@ export async function backupCommand(ctx: CommandContext, invocation: CommandInvo
     ...config.directories.map((dir): TargetTask => ({ kind: 'dir', name: dir.name, run: () => syncOnce(store, ctx, () => new TreeSync({
       store, name: dir.name, root: dir.path, stateDir: config.stateDir, concurrency: config.concurrency,
       include: [...config.include], exclude: [...config.exclude], keepDeletedMs: config.keepDeletedMs, maxDeleteFraction: config.maxDelete, logger,
-    })) })),
+    }), { deleteUnseen: true }) })),
     ...config.files.map((file): TargetTask => ({ kind: 'file', name: file.name, run: () => syncOnce(store, ctx, () => createLooseFileSync({
       store, name: file.name, path: file.path, stateDir: config.stateDir, keepDeletedMs: config.keepDeletedMs, logger,
     })) })),
@@ -43,16 +44,24 @@ export async function backupCommand(ctx: CommandContext, invocation: CommandInvo
   return exitCodeForOutcomes(outcomes, true);
 }
 
-async function syncOnce(_store: ObjectStore, ctx: CommandContext, create: () => TreeSync): Promise<{ summary: string; details: Record<string, unknown> }> {
+async function syncOnce(_store: ObjectStore, ctx: CommandContext, create: () => TreeSync, options: SyncOnceOptions = {}): Promise<{ summary: string; details: Record<string, unknown> }> {
   const started = Date.now();
   const sync = create();
   try {
-    const status = await sync.syncOnce();
+    const status = await sync.syncOnce(options);
     if (status.lastError && status.uploadedItems === 0 && status.queued > 0) throw new Error(status.lastError.message);
     const problems = status.unreadable.length ? `; ${status.unreadable.length} unreadable file(s) skipped` : '';
+    const deleted = status.deletedItems > 0 ? `, ${status.deletedItems} deleted` : '';
+    const summary = `${status.uploadedItems} file(s) uploaded (${formatBytes(status.uploadedBytes)})${deleted}, ${status.indexed} in the replica, in ${formatDuration(Date.now() - started)}${problems}`;
+    if (status.deletesPaused) {
+      throw new PersistdError(`${summary}; ${status.pendingDeletes} file(s) vanished at once, so remote deletes were held back (mass-delete guard)`, {
+        kind: 'partial', op: 'backup', path: status.label,
+        hint: 'nothing was deleted remotely; if the files were removed on purpose, run the backup with a higher --max-delete',
+      });
+    }
     return {
-      summary: `${status.uploadedItems} file(s) uploaded (${formatBytes(status.uploadedBytes)}), ${status.indexed} in the replica, in ${formatDuration(Date.now() - started)}${problems}`,
-      details: { uploaded: status.uploadedItems, bytes: status.uploadedBytes, indexed: status.indexed, unreadable: status.unreadable },
+      summary,
+      details: { uploaded: status.uploadedItems, bytes: status.uploadedBytes, deleted: status.deletedItems, indexed: status.indexed, unreadable: status.unreadable },
     };
   } finally {
     await sync.stop();

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { messageOf } from '../errors.js';
@@ -62,7 +63,10 @@ export class SyncQueue {
     private readonly concurrency: number,
     private readonly log: Logger,
     private readonly hooks: SyncQueueHooks,
-  ) {}
+  ) {
+    // Every upload in flight listens on this one signal (the SDK adds a listener per request): not a leak.
+    setMaxListeners(0, this.abort.signal);
+  }
 
   /** Queues a path for upload (a path already queued or in flight is not queued twice). */
   enqueue(relPath: string): void {

@@ -50,6 +50,17 @@ export interface TreeSyncStatus extends SyncStats {
   indexed: number;
 }
 
+/** Options of one `syncOnce()` pass. */
+export interface SyncOnceOptions {
+  /**
+   * One-shot backup: files in the index (put there by an earlier run, backup or restore) that are gone
+   * locally are deleted remotely at once, although this process never saw them, behind the same
+   * mass-delete guard. Never when the tree holds no file at all, never for excluded paths or paths under
+   * an unreadable folder. Without it only files seen by this process and then gone are deleted.
+   */
+  deleteUnseen?: boolean;
+}
+
 const DAY = 24 * 60 * 60 * 1000;
 
 /**
@@ -93,7 +104,7 @@ export class TreeSync {
    * One reconcile pass: scan locally, upload what differs from the index, propagate due deletes of files
    * seen before and now gone, purge expired trash (at most hourly). Used by `backup` and by tests.
    */
-  async syncOnce(): Promise<TreeSyncStatus> {
+  async syncOnce(options: SyncOnceOptions = {}): Promise<TreeSyncStatus> {
     await this.open();
     const queue = this.queue!;
     const index = this.index!;
@@ -107,12 +118,18 @@ export class TreeSync {
       const known = index.get(relPath);
       if (!known || known.size !== local.size || known.mtimeMs !== local.mtimeMs || known.mode !== local.mode) queue.enqueue(relPath);
     }
+    // An empty (or missing) tree never deletes anything: that is what a lost disk looks like.
+    const trustIndex = options.deleteUnseen === true && scan.files.size > 0;
+    const unreadableDirs = scan.unreadable.map((p) => `${p}/`);
     for (const relPath of index.paths()) {
-      // Only files seen in this process and now gone count as deleted: absence at startup means nothing.
-      if (!scan.files.has(relPath) && queue.seen.has(relPath) && !queue.busy(relPath)) this.deletes!.noteMissing(relPath);
+      if (scan.files.has(relPath) || queue.busy(relPath)) continue;
+      // Files seen in this process and now gone count as deleted; absence at startup means nothing,
+      // unless a one-shot pass trusts the index, and then only for files it could have seen.
+      const unseenButKnown = trustIndex && this.layout.filter.accepts(relPath) && !unreadableDirs.some((d) => relPath.startsWith(d));
+      if (queue.seen.has(relPath) || unseenButKnown) this.deletes!.noteMissing(relPath);
     }
     await queue.idle();
-    await this.deletes!.run();
+    await this.deletes!.run(options.deleteUnseen === true);
     this.armDeleteTimer();
     await this.maybePurge();
     await index.flush();
