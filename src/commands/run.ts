@@ -3,18 +3,21 @@ import { AppSupervisor, type AppExit } from '../engine/app-supervisor.js';
 import { forwardSignals } from '../engine/forward-signals.js';
 import { startMetricsServer, type MetricsServer } from '../engine/metrics-server.js';
 import { ReplicationDaemon } from '../engine/replication-daemon.js';
+import { retryFinalBackup } from '../engine/retry-final-backup.js';
 import { RunStatusTracker } from '../engine/run-status.js';
 import { StatusFileWriter } from '../engine/status-file.js';
 import { ZombieReaper } from '../engine/zombie-reaper.js';
 import { PersistdError, usageError } from '../errors.js';
+import type { RestoredFrom } from '../format/db-lineage.js';
 import { ensureReplicaMarker } from '../format/replica-marker.js';
 import { formatDuration } from '../log/human-format.js';
+import { newInstanceIdentity } from '../sqlite/lineage-guard.js';
 import type { ObjectStore } from '../store/object-store.js';
 import type { CommandContext } from './command-context.js';
 import { openReplica } from './open-replica.js';
 import { requireReplica, requireTargets } from './require-replica.js';
 import { restoreAll } from './restore.js';
-import { exitCodeForOutcomes, printOutcomes } from './target-outcomes.js';
+import { exitCodeForOutcomes, printOutcomes, type TargetOutcome } from './target-outcomes.js';
 
 const STOP_SIGNALS: ReadonlySet<NodeJS.Signals> = new Set(['SIGTERM', 'SIGINT', 'SIGQUIT']);
 
@@ -46,6 +49,8 @@ class RunSession {
   private readonly restoreAbort = new AbortController();
   /** What status.json, /metrics and /healthz report. */
   private readonly status: RunStatusTracker;
+  /** This process in lineage pointers. */
+  private readonly instance = newInstanceIdentity();
 
   constructor(private readonly ctx: CommandContext, private readonly command: string, private readonly args: string[]) {
     this.status = new RunStatusTracker(ctx.config);
@@ -78,16 +83,14 @@ class RunSession {
         logger.error('restore failed while a backup exists: the app is NOT started, so it cannot run on missing or stale data (the platform will restart persistd)');
         return exitCodeForOutcomes(outcomes, false);
       }
-      // Snapshot right away every database that was not just restored: there is no backup of it yet,
-      // or a local one was kept and may be newer than the replica (unchanged ones cost no request).
-      const snapshotNow = new Set(outcomes.filter((o) => o.kind === 'db' && o.details?.restored !== true).map((o) => o.name));
+      const restoredFrom = restoredFromOutcomes(outcomes);
       logger.info({ durationMs: Date.now() - started, targets: outcomes.map((o) => `${o.kind} ${o.name}: ${o.summary}`) }, 'restore complete; starting the app');
 
       this.status.markRestored();
       this.app = await AppSupervisor.start({ command: this.command, args: this.args, env: ctx.env, cwd: ctx.cwd });
       this.status.setAppPid(this.app.pid);
       logger.info({ pid: this.app.pid, command: this.command }, 'app started');
-      daemon = await this.startReplication(store, snapshotNow);
+      daemon = await this.startReplication(store, restoredFrom);
       if (daemon) this.status.attach({ daemon });
       else this.status.setError('replication could not start: the app runs without backups');
       this.status.setPhase('running');
@@ -119,7 +122,9 @@ class RunSession {
 
   // Once the app runs, a replication failure must not take persistd down and orphan the app:
   // it is logged loudly and the app keeps running (health and status report it).
-  private async startReplication(store: ObjectStore, snapshotNow: ReadonlySet<string>): Promise<ReplicationDaemon | undefined> {
+  // Every database starts a generation of this instance right away (a snapshot, then WAL frames or
+  // scheduled snapshots) and takes the lineage pointer with it.
+  private async startReplication(store: ObjectStore, restoredFrom: ReadonlyMap<string, RestoredFrom>): Promise<ReplicationDaemon | undefined> {
     const { config, logger } = this.ctx;
     try {
       await ensureReplicaMarker(store);
@@ -127,8 +132,8 @@ class RunSession {
       logger.error({ err }, 'could not write the replica format marker; retrying with the next backup');
     }
     try {
-      const daemon = new ReplicationDaemon(config, store, logger);
-      await daemon.start(snapshotNow);
+      const daemon = new ReplicationDaemon(config, store, logger, { instance: this.instance, restoredFrom });
+      await daemon.start();
       return daemon;
     } catch (err) {
       logger.error({ err }, 'replication could not start: the app keeps running WITHOUT backups until persistd is restarted');
@@ -160,8 +165,10 @@ class RunSession {
 
   private async finalBackup(daemon: ReplicationDaemon, exit: AppExit): Promise<void> {
     const { logger, config } = this.ctx;
-    const report = await daemon.finalBackup(config.shutdownTimeoutMs);
-    const fields = { durationMs: report.durationMs, deadlineMs: report.deadlineMs, appExitCode: exit.exitCode };
+    const report = await retryFinalBackup((remainingMs) => daemon.finalBackup(remainingMs), config.shutdownTimeoutMs, (failed, remainingMs) => {
+      logger.warn({ failures: failed.failures, remainingMs, appExitCode: exit.exitCode }, 'final backup failed; retrying until --shutdown-timeout');
+    });
+    const fields = { durationMs: report.durationMs, deadlineMs: report.deadlineMs, attempts: report.attempts, appExitCode: exit.exitCode };
     if (!report.complete) {
       this.status.setError(`final backup incomplete: ${report.failures.join('; ')}`);
       logger.error({ ...fields, failures: report.failures }, 'final backup INCOMPLETE: changes since the last successful sync may be lost');
@@ -181,4 +188,19 @@ async function superviseWithoutPersistence(ctx: CommandContext, command: string,
   } finally {
     stopForwarding();
   }
+}
+
+/** What each restored database was restored from, for the lineage pointer its new generation takes. */
+function restoredFromOutcomes(outcomes: readonly TargetOutcome[]): Map<string, RestoredFrom> {
+  const map = new Map<string, RestoredFrom>();
+  for (const outcome of outcomes) {
+    const details = outcome.details as { restored?: boolean; snapshotId?: string; restoredTo?: string; wal?: { epoch: number; frame: number } | null } | undefined;
+    if (outcome.kind !== 'db' || details?.restored !== true || typeof details.snapshotId !== 'string') continue;
+    map.set(outcome.name, {
+      generation: details.snapshotId.split('/')[0]!,
+      wal: details.wal ?? null,
+      restoredTo: details.restoredTo ?? new Date().toISOString(),
+    });
+  }
+  return map;
 }

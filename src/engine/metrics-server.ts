@@ -70,7 +70,10 @@ export function healthBody(status: RunStatus): Record<string, unknown> {
     replicating: status.phase === 'running',
     problems: status.problems,
     lastError: status.lastError,
-    targets: status.targets.map((t) => ({ kind: t.kind, name: t.name, healthy: t.healthy, lagSeconds: t.lagSeconds, lastSuccessAt: t.lastSuccessAt })),
+    targets: status.targets.map((t) => ({
+      kind: t.kind, name: t.name, healthy: t.healthy, lagSeconds: t.lagSeconds, lastSuccessAt: t.lastSuccessAt,
+      ...(t.kind === 'db' ? { mode: t.mode, lagBytes: t.lagBytes, generation: t.generation, fenced: t.fenced } : {}),
+    })),
   };
 }
 
@@ -94,7 +97,13 @@ export function renderMetrics(status: RunStatus): string {
   family('persistd_start_time_seconds', 'gauge', 'When persistd run started, seconds since the epoch.', [[{}, seconds(status.startedAt)]]);
   family('persistd_restored_timestamp_seconds', 'gauge', 'When restore completed, seconds since the epoch (absent before).', [[{}, seconds(status.restoredAt)]]);
   family('persistd_last_success_timestamp_seconds', 'gauge', 'Last successful backup of the target, seconds since the epoch (absent until the first one).', byTarget((t) => seconds(t.lastSuccessAt)));
-  family('persistd_replication_lag_seconds', 'gauge', 'Seconds since the target was last known to be backed up (0 for a tree with nothing waiting).', byTarget((t) => t.lagSeconds));
+  family('persistd_replication_lag_seconds', 'gauge', 'WAL database: seconds the oldest committed transaction not yet stored has waited; other databases: seconds since the last good snapshot; trees: 0 when nothing waits.', byTarget((t) => t.lagSeconds));
+  const dbs = targets.filter((t) => t.kind === 'db');
+  const byDb = (value: (t: RunStatus['targets'][number]) => number): Array<[Record<string, string>, number]> => dbs.map((t) => [{ target: t.name }, value(t)]);
+  family('persistd_replication_lag_bytes', 'gauge', 'WAL bytes of the database written and not yet stored.', byDb((t) => t.lagBytes));
+  family('persistd_wal_mode', 'gauge', 'Whether the database is replicated continuously from its WAL (1) or by snapshots only (0).', byDb((t) => (t.mode === 'wal' ? 1 : 0)));
+  family('persistd_wal_transactions_total', 'counter', 'Transactions stored in WAL segments by this run.', byDb((t) => t.transactionsShipped));
+  family('persistd_fenced', 'gauge', 'Whether another instance took the database\'s lineage (1): this one writes only its own generation.', byDb((t) => (t.fenced ? 1 : 0)));
   family('persistd_target_healthy', 'gauge', 'Whether the target passes the health rule (1) or not (0).', byTarget((t) => (t.healthy ? 1 : 0)));
   family('persistd_target_failing', 'gauge', 'Whether the target\'s last backup attempt or uploads are failing (1) or not (0).', byTarget((t) => (t.failing ? 1 : 0)));
   family('persistd_upload_queue_length', 'gauge', 'Changed files waiting to be uploaded (queued, uploading or settling).', byTarget((t) => t.queued));

@@ -2,14 +2,17 @@ import type { Config } from '../config/config.js';
 import { messageOf } from '../errors.js';
 import { createLooseFileSync } from '../files/loose-file.js';
 import { TreeSync, type TreeSyncStatus } from '../files/tree-sync.js';
+import type { RestoredFrom } from '../format/db-lineage.js';
 import type { Logger } from '../log/logger.js';
-import { DatabaseReplicator, type ReplicatorStatus } from '../sqlite/database-replicator.js';
+import type { InstanceIdentity } from '../sqlite/lineage-guard.js';
 import { parseSchedule, startSchedule, type ScheduledJob } from '../sqlite/schedule.js';
 import type { ObjectStore } from '../store/object-store.js';
+import { DatabaseSync, type DatabaseSyncStatus } from './database-sync.js';
+import { stallLimitMs } from './run-status.js';
 
 /** What the daemon replicates and how each target is doing, for status, metrics and health. */
 export interface DaemonStatus {
-  databases: ReplicatorStatus[];
+  databases: DatabaseSyncStatus[];
   trees: TreeSyncStatus[];
 }
 
@@ -21,16 +24,24 @@ export interface FinalBackupReport {
   failures: string[];
 }
 
-/** Runs every replicator of `run`: scheduled database snapshots and watched directory and file syncs; one final backup at shutdown. */
+/** What `run` knows when replication starts. */
+export interface DaemonStart {
+  instance: InstanceIdentity;
+  /** Per database name: what the restore installed (recorded in the lineage pointer). */
+  restoredFrom: ReadonlyMap<string, RestoredFrom>;
+}
+
+/** Runs every replicator of `run`: continuous WAL shipping or scheduled snapshots per database, watched directory and file syncs; one final backup at shutdown. */
 export class ReplicationDaemon {
-  private readonly replicators: DatabaseReplicator[];
+  private readonly databases: DatabaseSync[];
   private readonly trees: TreeSync[];
   private readonly jobs: ScheduledJob[] = [];
 
-  constructor(private readonly config: Config, private readonly store: ObjectStore, private readonly logger: Logger) {
-    this.replicators = config.databases.map((db) => new DatabaseReplicator({
-      store, name: db.name, path: db.path, stateDir: config.stateDir, logger,
-      retention: { retentionMs: config.retentionMs, minKeep: config.retentionMin },
+  constructor(private readonly config: Config, store: ObjectStore, private readonly logger: Logger, start: DaemonStart) {
+    this.databases = config.databases.map((db) => new DatabaseSync({
+      store, name: db.name, path: db.path, stateDir: config.stateDir, logger, instance: start.instance,
+      syncIntervalMs: config.syncIntervalMs, retention: { retentionMs: config.retentionMs, minKeep: config.retentionMin },
+      stallAfterMs: stallLimitMs(config), ...(start.restoredFrom.has(db.name) ? { restoredFrom: start.restoredFrom.get(db.name)! } : {}),
     }));
     const common = { store, stateDir: config.stateDir, keepDeletedMs: config.keepDeletedMs, maxDeleteFraction: config.maxDelete, concurrency: config.concurrency, logger };
     this.trees = [
@@ -39,13 +50,13 @@ export class ReplicationDaemon {
     ];
   }
 
-  /** Starts watching and the snapshot schedule; `snapshotNow` names databases to snapshot right away (no backup existed). */
-  async start(snapshotNow: ReadonlySet<string>): Promise<void> {
+  /** Starts shipping, the snapshot schedule and watching. The first sync of each database starts its generation at once. */
+  async start(): Promise<void> {
     const schedule = parseSchedule(this.config.snapshotSchedule);
-    for (const replicator of this.replicators) {
-      const name = replicator.status().name;
-      this.jobs.push(startSchedule(schedule, () => this.snapshot(replicator), { logger: this.logger, name: `snapshot ${name}` }));
-      if (snapshotNow.has(name)) void this.snapshot(replicator);
+    for (const db of this.databases) {
+      db.start();
+      const name = db.status().name;
+      this.jobs.push(startSchedule(schedule, () => this.snapshot(db), { logger: this.logger, name: `snapshot ${name}` }));
     }
     const started = await Promise.allSettled(this.trees.map((tree) => tree.start()));
     started.forEach((result, i) => {
@@ -55,7 +66,7 @@ export class ReplicationDaemon {
 
   /** Current status of every target. */
   status(): DaemonStatus {
-    return { databases: this.replicators.map((r) => r.status()), trees: this.trees.map((t) => t.status()) };
+    return { databases: this.databases.map((d) => d.status()), trees: this.trees.map((t) => t.status()) };
   }
 
   /** Stops the schedules and takes the final, incremental backup of everything under one deadline. */
@@ -64,11 +75,11 @@ export class ReplicationDaemon {
     for (const job of this.jobs) job.stop();
     const failures: string[] = [];
     const work = [
-      ...this.replicators.map(async (replicator) => {
+      ...this.databases.map(async (db) => {
         try {
-          await replicator.finalSnapshot({ deadline: started + deadlineMs });
+          await db.finalBackup(started + deadlineMs);
         } catch (err) {
-          failures.push(`database ${replicator.status().name}: ${messageOf(err)}`);
+          failures.push(`database ${db.status().name}: ${messageOf(err)}`);
         }
       }),
       ...this.trees.map(async (tree) => {
@@ -83,14 +94,14 @@ export class ReplicationDaemon {
   /** Stops everything (watchers, timers, database connections). */
   async stop(): Promise<void> {
     for (const job of this.jobs) job.stop();
-    await Promise.allSettled([...this.trees.map((tree) => tree.stop()), ...this.replicators.map((replicator) => replicator.close())]);
+    await Promise.allSettled([...this.trees.map((tree) => tree.stop()), ...this.databases.map((db) => db.stop())]);
   }
 
-  private async snapshot(replicator: DatabaseReplicator): Promise<void> {
+  private async snapshot(db: DatabaseSync): Promise<void> {
     try {
-      await replicator.snapshotOnce();
+      await db.snapshot();
     } catch (err) {
-      this.logger.error({ err, db: replicator.status().name }, 'snapshot failed; retrying at the next scheduled time');
+      this.logger.error({ err: messageOf(err), db: db.status().name }, 'snapshot failed; retrying at the next scheduled time');
     }
   }
 }

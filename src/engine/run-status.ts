@@ -4,7 +4,7 @@ import type { TreeSyncStatus } from '../files/tree-sync.js';
 import { LOOSE_TREE } from '../format/files-keys.js';
 import { redact } from '../log/redact.js';
 import { parseSchedule } from '../sqlite/schedule.js';
-import type { ReplicatorStatus } from '../sqlite/database-replicator.js';
+import type { DatabaseSyncStatus } from './database-sync.js';
 import type { RequestCounts } from '../store/counting-store.js';
 
 /** Where a `persistd run` is in its life. */
@@ -39,6 +39,16 @@ export interface TargetStatus {
   /** Snapshots stored (DB) or files uploaded (tree) by this run. */
   itemsUploaded: number;
   lastError: StatusError | null;
+  /** Database only: `wal` (continuous), `snapshots` (not in WAL mode), `waiting` (no database yet); null for trees. */
+  mode: 'wal' | 'snapshots' | 'waiting' | null;
+  /** Database in WAL mode: WAL bytes not yet stored. */
+  lagBytes: number;
+  /** Database in WAL mode: transactions stored in WAL segments by this run. */
+  transactionsShipped: number;
+  /** The generation this run writes (databases). */
+  generation: string | null;
+  /** Another instance took this database's lineage; this one only writes its own generation. */
+  fenced: boolean;
 }
 
 /** A point-in-time picture of one `persistd run`: written to the status file, served as /metrics and /healthz. Never holds secrets. */
@@ -67,11 +77,19 @@ export interface RunStatus {
 
 /** The part of ReplicationDaemon that status reads. */
 export interface StatusSource {
-  status(): { databases: ReplicatorStatus[]; trees: TreeSyncStatus[] };
+  status(): { databases: DatabaseSyncStatus[]; trees: TreeSyncStatus[] };
 }
 
 /** A tree whose uploads keep failing for this long makes the run unhealthy. */
 export const TREE_FAILING_LIMIT_MS = 60_000;
+/** WAL shipping counts as stalled after this long, or ten sync intervals when that is longer. */
+export const WAL_STALL_FLOOR_MS = 30_000;
+
+/** How long committed transactions of a WAL database may wait unstored before the run is unhealthy. */
+export function stallLimitMs(config: Pick<Config, 'syncIntervalMs'>): number {
+  return Math.max(WAL_STALL_FLOOR_MS, 10 * config.syncIntervalMs);
+}
+
 /** Least staleness limit of a database, whatever its snapshot schedule. */
 export const DATABASE_STALE_FLOOR_MS = 60_000;
 
@@ -92,10 +110,12 @@ export class RunStatusTracker {
   private readonly trees = new Map<string, { cleanAt?: number; failingSince?: number }>();
   private readonly listeners: Array<() => void> = [];
   private readonly dbLimitMs: number;
+  private readonly walLimitMs: number;
 
   constructor(private readonly config: Config, private readonly pid = process.pid, now = Date.now()) {
     this.startedAt = now;
     this.dbLimitMs = Math.max(DATABASE_STALE_FLOOR_MS, 2 * schedulePeriodMs(config.snapshotSchedule));
+    this.walLimitMs = stallLimitMs(config);
   }
 
   /** Calls `listener` after every phase change (the status file is rewritten then). */
@@ -149,9 +169,10 @@ export class RunStatusTracker {
     if (this.phase === 'stopping' || this.phase === 'stopped') problems.push(`persistd is ${this.phase}`);
     for (const t of targets) {
       if (t.healthy) continue;
-      problems.push(t.kind === 'db'
-        ? `${t.kind} ${t.name}: no successful snapshot for ${Math.round(t.lagSeconds ?? 0)}s (limit ${t.unhealthyAfterSeconds}s)`
-        : `${t.kind} ${t.name}: uploads failing for more than ${t.unhealthyAfterSeconds}s`);
+      if (t.kind !== 'db') problems.push(`${t.kind} ${t.name}: uploads failing for more than ${t.unhealthyAfterSeconds}s`);
+      else if (t.fenced) problems.push(`db ${t.name}: fenced, another instance took over its lineage`);
+      else if (t.mode === 'wal') problems.push(`db ${t.name}: WAL shipping stalled, transactions waiting ${Math.round(t.lagSeconds ?? 0)}s (limit ${t.unhealthyAfterSeconds}s)`);
+      else problems.push(`db ${t.name}: no successful snapshot for ${Math.round(t.lagSeconds ?? 0)}s (limit ${t.unhealthyAfterSeconds}s)`);
     }
     const errors = [this.error, ...targets.map((t) => t.lastError)].filter((e): e is StatusError => e !== undefined && e !== null);
     return {
@@ -172,22 +193,30 @@ export class RunStatusTracker {
     };
   }
 
-  private databaseTarget(name: string, path: string, status: ReplicatorStatus | undefined, base: number | undefined, now: number): TargetStatus {
+  private databaseTarget(name: string, path: string, status: DatabaseSyncStatus | undefined, base: number | undefined, now: number): TargetStatus {
     const success = status?.lastSuccessAt?.getTime();
+    const wal = status?.mode === 'wal';
     const since = success ?? base;
-    const lagSeconds = since === undefined ? null : Math.max(0, now - since) / 1000;
-    const limit = this.dbLimitMs / 1000;
+    // WAL mode: how long the oldest committed transaction not yet stored has waited; otherwise: since the last snapshot attempt that worked.
+    const lagSeconds = wal ? status.lagSeconds : since === undefined ? null : Math.max(0, now - since) / 1000;
+    const limit = (wal ? this.walLimitMs : this.dbLimitMs) / 1000;
+    const fenced = status?.fencedBy !== undefined;
     return {
       kind: 'db', name, path,
       lastSuccessAt: success === undefined ? null : iso(success),
       lagSeconds,
       unhealthyAfterSeconds: limit,
-      healthy: lagSeconds === null || lagSeconds <= limit,
+      healthy: !fenced && (lagSeconds === null || lagSeconds <= limit),
       failing: (status?.consecutiveFailures ?? 0) > 0,
       queued: 0,
       bytesUploaded: status?.bytesUploaded ?? 0,
       itemsUploaded: status?.snapshotsStored ?? 0,
       lastError: status?.lastError ? { message: redact(status.lastError.message), at: status.lastError.at.toISOString() } : null,
+      mode: status?.mode ?? 'waiting',
+      lagBytes: status?.lagBytes ?? 0,
+      transactionsShipped: status?.transactionsShipped ?? 0,
+      generation: status?.generation ?? null,
+      fenced,
     };
   }
 
@@ -214,6 +243,7 @@ export class RunStatusTracker {
       bytesUploaded: status?.uploadedBytes ?? 0,
       itemsUploaded: status?.uploadedItems ?? 0,
       lastError: status?.lastError ? { message: redact(status.lastError.message), at: status.lastError.at.toISOString() } : null,
+      mode: null, lagBytes: 0, transactionsShipped: 0, generation: null, fenced: false,
     };
   }
 }

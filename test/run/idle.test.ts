@@ -21,7 +21,7 @@ function listing(dir: string): string[] {
 }
 
 describe('persistd run when nothing changes', () => {
-  it('writes nothing to the replica over many snapshot intervals, then snapshots a change', async () => {
+  it('writes nothing to the replica over many sync and snapshot intervals, then ships a change and compacts it', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'persistd-idle-'));
     mkdirSync(path.join(dir, 'data'));
     mkdirSync(path.join(dir, 'uploads'));
@@ -44,9 +44,10 @@ describe('persistd run when nothing changes', () => {
         await new Promise((r) => setTimeout(r, 25));
       }
     };
-    const snapshotsStored = (): number => stderr.split('\n').filter((line) => line.includes('snapshot stored')).length;
-    // The first snapshot (no backup existed), then count how many intervals pass with nothing written.
-    await until(() => snapshotsStored() === 1, 'the first snapshot');
+    const snapshotsStored = (): number => stderr.split('\n').filter((line) => line.includes('snapshot stored') || line.includes('new generation started')).length;
+    const walSegments = (): number => listing(replica).filter((line) => /\/wal\/.*\.wal\.gz /.test(line) && !line.startsWith('.persistd-meta')).length;
+    // The generation's first snapshot, then count how many sync and snapshot intervals pass with nothing written.
+    await until(() => snapshotsStored() === 1 && stderr.includes('took the lineage pointer'), 'the first snapshot');
     const before = listing(replica);
     const intervalsSeen = (): number => stderr.split('\n').length;
     const start = Date.now();
@@ -57,6 +58,8 @@ describe('persistd run when nothing changes', () => {
 
     db.prepare('INSERT INTO t VALUES (?)').run('second');
     db.close();
+    // The change is shipped as a WAL segment within a sync interval, and the next scheduled snapshot compacts it.
+    await until(() => walSegments() === 1, 'a WAL segment with the change');
     await until(() => snapshotsStored() === 2, 'a snapshot of the change');
     expect(listing(replica)).not.toEqual(before);
     child.kill('SIGTERM');

@@ -9,7 +9,7 @@ import type { TreeSyncStatus } from '../../src/files/tree-sync.js';
 import { METRICS_CONTENT_TYPE, renderMetrics, startMetricsServer, type MetricsServer } from '../../src/engine/metrics-server.js';
 import { RunStatusTracker, schedulePeriodMs, type StatusSource } from '../../src/engine/run-status.js';
 import { silentLogger } from '../../src/log/logger.js';
-import type { ReplicatorStatus } from '../../src/sqlite/database-replicator.js';
+import type { DatabaseSyncStatus } from '../../src/engine/database-sync.js';
 import { openStore, type OpenedStore } from '../../src/store/open-store.js';
 import { parseExposition } from './prometheus-text.js';
 
@@ -21,14 +21,16 @@ function config(schedule = '1m'): Config {
     directories: [{ name: 'uploads', path: '/data/uploads' }],
     files: [{ name: 'tokens.json', path: '/data/tokens.json' }],
     snapshotSchedule: schedule,
+    syncIntervalMs: 1000,
   } as unknown as Config;
 }
 
-function dbStatus(over: Partial<ReplicatorStatus> = {}): ReplicatorStatus {
+function dbStatus(over: Partial<DatabaseSyncStatus> = {}): DatabaseSyncStatus {
   return {
     name: 'app.db', path: '/data/app.db', exists: true, running: false, lastSnapshotId: undefined, lastSuccessAt: undefined,
     lastSnapshotAt: undefined, lastError: undefined, consecutiveFailures: 0, snapshotsStored: 0, snapshotsSkippedUnchanged: 0,
-    bytesUploaded: 0, lastDatabaseBytes: undefined, ...over,
+    bytesUploaded: 0, lastDatabaseBytes: undefined, mode: 'snapshots', generation: undefined, lagSeconds: 0, lagBytes: 0, stalled: false,
+    transactionsShipped: 0, segmentsShipped: 0, fencedBy: undefined, ...over,
   };
 }
 
@@ -155,7 +157,7 @@ describe('metrics server', () => {
     expect(h.code).toBe(200);
     expect(h.body).toMatchObject({ status: 'ok', restored: true, replicating: true, lastError: null });
     expect(h.body.targets).toEqual([
-      { kind: 'db', name: 'app.db', healthy: true, lagSeconds: 0, lastSuccessAt: null },
+      { kind: 'db', name: 'app.db', healthy: true, lagSeconds: 0, lastSuccessAt: null, mode: 'snapshots', lagBytes: 0, generation: null, fenced: false },
       { kind: 'dir', name: 'uploads', healthy: true, lagSeconds: 0, lastSuccessAt: new Date(T0).toISOString() },
       { kind: 'file', name: 'tokens.json', healthy: true, lagSeconds: 0, lastSuccessAt: new Date(T0).toISOString() },
     ]);
@@ -202,6 +204,35 @@ describe('metrics server', () => {
     h = await health(server);
     expect(h.code).toBe(503);
     expect(h.body).toMatchObject({ status: 'stopping', replicating: false });
+  });
+
+  it('/healthz and /metrics for a WAL database: lag from the oldest unstored transaction, stalled and fenced make it unhealthy', async () => {
+    tracker.markRestored(T0);
+    tracker.attach({ daemon });
+    tracker.setPhase('running');
+    const wal = { mode: 'wal' as const, generation: '20260301T115900000Z-0badc0de', lastSuccessAt: new Date(T0), transactionsShipped: 42, segmentsShipped: 3 };
+    daemon.db = dbStatus({ ...wal, lagSeconds: 0.4, lagBytes: 8272 });
+    let h = await health(server);
+    expect(h.code).toBe(200);
+    expect(h.body.targets[0]).toEqual({ kind: 'db', name: 'app.db', healthy: true, lagSeconds: 0.4, lastSuccessAt: new Date(T0).toISOString(), mode: 'wal', lagBytes: 8272, generation: wal.generation, fenced: false });
+    let m = parseExposition((await get(server, '/metrics')).text);
+    expect(m.value('persistd_replication_lag_bytes', { target: 'app.db' })).toBe(8272);
+    expect(m.value('persistd_wal_mode', { target: 'app.db' })).toBe(1);
+    expect(m.value('persistd_wal_transactions_total', { target: 'app.db' })).toBe(42);
+    expect(m.value('persistd_fenced', { target: 'app.db' })).toBe(0);
+
+    // Sync interval 1 s: stalled once transactions wait more than 30 s (the floor).
+    daemon.db = dbStatus({ ...wal, lagSeconds: 31, lagBytes: 1 << 20, consecutiveFailures: 9, lastError: { message: 'put failed: 503', at: new Date(T0) } });
+    h = await health(server);
+    expect(h.code).toBe(503);
+    expect(h.body.problems).toEqual(['db app.db: WAL shipping stalled, transactions waiting 31s (limit 30s)']);
+
+    daemon.db = dbStatus({ ...wal, fencedBy: { instance: 'ffff', host: 'new-box', generation: '20260301T120000000Z-00000001', takenAt: new Date(T0).toISOString() } });
+    h = await health(server);
+    expect(h.code).toBe(503);
+    expect(h.body.problems).toEqual(['db app.db: fenced, another instance took over its lineage']);
+    m = parseExposition((await get(server, '/metrics')).text);
+    expect(m.value('persistd_fenced', { target: 'app.db' })).toBe(1);
   });
 
   it('answers only GET and HEAD on /metrics and /healthz', async () => {

@@ -13,6 +13,8 @@ export interface PendingFrames {
   start: WalCursor;
   end: WalCursor;
   data: Buffer;
+  /** Transactions (commit frames) in `data`. */
+  commits: number;
   /** When the read that found them ended: they were all committed by then. */
   readAt: Date;
   /** When the read before it ended: they were committed after it (for lag). */
@@ -22,7 +24,12 @@ export interface PendingFrames {
 /** One stored segment. */
 export interface StoredSegment {
   key: string;
+  epoch: number;
+  /** Last frame of the segment within its epoch's WAL. */
+  last: number;
   frames: number;
+  /** Transactions in the segment. */
+  commits: number;
   bytes: number;
   /** Uncompressed frame bytes. */
   rawBytes: number;
@@ -58,7 +65,7 @@ export class SegmentSpool {
   push(frames: PendingFrames): void {
     const last = this.queue.at(-1);
     if (last && last.epoch === frames.epoch && last.end.frame === frames.start.frame && last.data.length + frames.data.length <= this.options.maxSegmentBytes) {
-      this.queue[this.queue.length - 1] = { ...last, end: frames.end, data: Buffer.concat([last.data, frames.data]), readAt: frames.readAt };
+      this.queue[this.queue.length - 1] = { ...last, end: frames.end, data: Buffer.concat([last.data, frames.data]), commits: last.commits + frames.commits, readAt: frames.readAt };
     } else {
       this.queue.push(frames);
     }
@@ -81,7 +88,7 @@ export class SegmentSpool {
       const key = segmentKey(this.options.name, generation, p.epoch, first, p.end.frame, p.readAt);
       await this.options.store.put(key, compressed, { contentType: 'application/gzip', signal });
       this.queue.shift();
-      stored.push({ key, frames: count, bytes: compressed.length, rawBytes: p.data.length, notBefore: p.notBefore });
+      stored.push({ key, epoch: p.epoch, last: p.end.frame, frames: count, commits: p.commits, bytes: compressed.length, rawBytes: p.data.length, notBefore: p.notBefore });
     }
     return stored;
   }

@@ -204,7 +204,7 @@ export class WalPin {
       if (this.cursor === undefined && !this.continues(undefined)) return 'restarted';
       const now = new Date();
       if (read.end.frame > read.start.frame) {
-        this.spool.push({ epoch: this.epoch, start: read.start, end: read.end, data: read.data, readAt: now, notBefore: this.lastReadAt });
+        this.spool.push({ epoch: this.epoch, start: read.start, end: read.end, data: read.data, commits: read.commits, readAt: now, notBefore: this.lastReadAt });
       }
       this.lastReadAt = now;
       this.cursor = read.end;

@@ -10,6 +10,8 @@ import { WalConnection } from './wal-connection.js';
 import { WalPin } from './wal-pin.js';
 import { cursorOffset } from './wal-reader.js';
 
+const STORED_LOG_LIMIT = 100_000;
+
 /** Options of a WalShipper. */
 export interface WalShipperOptions {
   store: ObjectStore;
@@ -52,6 +54,8 @@ export interface WalShipperStatus {
   /** WAL bytes read but not stored, plus WAL bytes not read yet (uncommitted tails included). */
   lagBytes: number;
   segmentsStored: number;
+  /** Transactions stored in WAL segments by this shipper. */
+  transactionsStored: number;
   bytesStored: number;
   generationsStarted: number;
   checkpoints: number;
@@ -80,6 +84,8 @@ export class WalShipper {
   private stopped = false;
   private generationSnapshotRequested = false;
   private lastFlush = { segments: 0, frames: 0, bytes: 0 };
+  /** Segments stored in the current generation, newest last (bounded): to count what another instance lacks. */
+  private readonly storedLog: { epoch: number; last: number; commits: number }[] = [];
   private readonly stats: WalShipperStatus;
 
   constructor(private readonly options: WalShipperOptions) {
@@ -88,7 +94,7 @@ export class WalShipper {
     this.spool = new SegmentSpool({ store: options.store, name: options.name, gzipLevel: options.gzipLevel ?? 1, maxSegmentBytes: options.maxSegmentBytes ?? 16 << 20 });
     this.stats = {
       name: options.name, generation: undefined, shipped: undefined, lastShippedAt: undefined, lagSeconds: 0, lagBytes: 0,
-      segmentsStored: 0, bytesStored: 0, generationsStarted: 0, checkpoints: 0, pinned: false, lastError: undefined,
+      segmentsStored: 0, transactionsStored: 0, bytesStored: 0, generationsStarted: 0, checkpoints: 0, pinned: false, lastError: undefined,
     };
   }
 
@@ -126,6 +132,17 @@ export class WalShipper {
   snapshotOnce(options: { signal?: AbortSignal } = {}): Promise<SyncResult> {
     this.generationSnapshotRequested = true;
     return this.syncOnce(options);
+  }
+
+  /**
+   * Transactions this shipper stored in `generation` after WAL position `after` (epoch, frame):
+   * what a restore to that position lacks. `atLeast` when the position is older than what it remembers.
+   */
+  transactionsAfter(generation: string, after: { epoch: number; frame: number } | null): { count: number; atLeast: boolean } {
+    if (generation !== this.generation) return { count: 0, atLeast: false };
+    const later = this.storedLog.filter((s) => after === null || s.epoch > after.epoch || (s.epoch === after.epoch && s.last > after.frame));
+    const count = later.reduce((sum, s) => sum + s.commits, 0);
+    return { count, atLeast: later.length === this.storedLog.length && this.storedLog.length === STORED_LOG_LIMIT };
   }
 
   /** A copy of the current status. */
@@ -195,6 +212,9 @@ export class WalShipper {
     const stored = await this.spool.flush(this.generation!, signal);
     for (const segment of stored) {
       this.stats.segmentsStored++;
+      this.stats.transactionsStored += segment.commits;
+      this.storedLog.push({ epoch: segment.epoch, last: segment.last, commits: segment.commits });
+      if (this.storedLog.length > STORED_LOG_LIMIT) this.storedLog.shift();
       this.stats.bytesStored += segment.bytes;
       this.lastFlush.segments++;
       this.lastFlush.frames += segment.frames;
@@ -240,7 +260,10 @@ export class WalShipper {
     const continuing = this.generationSnapshotRequested && this.generation !== undefined;
     this.generationSnapshotRequested = false;
     if (continuing) await this.flush(signal);
-    else this.spool.clear();
+    else {
+      this.spool.clear();
+      this.storedLog.length = 0;
+    }
     const position = await this.pin!.pinExactly(continuing);
     if (!position) {
       throw new PersistdError(`cannot snapshot ${this.options.path}: another connection kept the write lock`, {
