@@ -20,6 +20,8 @@ import { restoreAll } from './restore.js';
 import { exitCodeForOutcomes, printOutcomes, type TargetOutcome } from './target-outcomes.js';
 
 const STOP_SIGNALS: ReadonlySet<NodeJS.Signals> = new Set(['SIGTERM', 'SIGINT', 'SIGQUIT']);
+/** Exit code when --restore-timeout passed: the store is unreachable or too slow (README "Exit codes"). */
+const RESTORE_TIMEOUT_EXIT_CODE = 4;
 
 /** `persistd run -- <app>`: restore, start the app, replicate, and take a final backup when it stops. */
 export async function runCommand(ctx: CommandContext, invocation: CommandInvocation): Promise<number> {
@@ -71,8 +73,8 @@ class RunSession {
       const { store, counting } = openReplica(config, logger);
       this.status.attach({ replica: store.description, counting });
       const restoreSignal = AbortSignal.any([this.restoreAbort.signal, AbortSignal.timeout(config.restoreTimeoutMs)]);
-      const outcomes = await restoreAll({ ...ctx, signal: restoreSignal }, { ifNotExists: true, ifReplicaExists: true });
-      if (this.restoreAbort.signal.aborted) {
+      const outcomes = await this.restoreTargets(restoreSignal);
+      if (outcomes === undefined || this.restoreAbort.signal.aborted) {
         logger.warn('stopped during restore: the app was not started');
         return 130;
       }
@@ -81,7 +83,7 @@ class RunSession {
         printOutcomes(ctx, outcomes, false);
         if (restoreSignal.aborted) logger.error(`restore did not finish within --restore-timeout ${formatDuration(config.restoreTimeoutMs)}`);
         logger.error('restore failed while a backup exists: the app is NOT started, so it cannot run on missing or stale data (the platform will restart persistd)');
-        return exitCodeForOutcomes(outcomes, false);
+        return restoreSignal.aborted ? RESTORE_TIMEOUT_EXIT_CODE : exitCodeForOutcomes(outcomes, false);
       }
       const restoredFrom = restoredFromOutcomes(outcomes);
       logger.info({ durationMs: Date.now() - started, targets: outcomes.map((o) => `${o.kind} ${o.name}: ${o.summary}`) }, 'restore complete; starting the app');
@@ -117,6 +119,23 @@ class RunSession {
       this.status.setPhase('stopped');
       await metrics?.close();
       await statusFile.stop();
+    }
+  }
+
+  // restoreAll() rethrows an abort as it is: a stop signal during restore ends persistd quietly (exit
+  // 130, the app never started); --restore-timeout is a storage failure (exit 4) with a hint.
+  private async restoreTargets(signal: AbortSignal): Promise<Awaited<ReturnType<typeof restoreAll>> | undefined> {
+    const { config } = this.ctx;
+    try {
+      return await restoreAll({ ...this.ctx, signal }, { ifNotExists: true, ifReplicaExists: true });
+    } catch (err) {
+      if (this.restoreAbort.signal.aborted) return undefined;
+      if (!signal.aborted) throw err;
+      this.status.setError('restore timed out: the app was not started');
+      throw new PersistdError(`restore did not finish within --restore-timeout ${formatDuration(config.restoreTimeoutMs)}: the app is NOT started`, {
+        kind: 'storage', op: 'restore', cause: err,
+        hint: 'check that the store is reachable from here (persistd doctor), or raise --restore-timeout for a large backup; the platform will restart persistd',
+      });
     }
   }
 
