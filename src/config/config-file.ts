@@ -19,7 +19,7 @@ export function readConfigFile(file: string, env: NodeJS.ProcessEnv, cwd: string
     text = readFileSync(absolute, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw usageError(`cannot read config file ${absolute}: ${code === 'ENOENT' ? 'it does not exist' : code ?? String(err)}`,
+    throw usageError(`cannot read config file ${absolute}: ${code === 'ENOENT' ? 'it does not exist' : code === 'EISDIR' ? 'it is a directory' : code ?? String(err)}`,
       'check --config / PERSISTD_CONFIG');
   }
   let parsed: unknown;

@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { usageError } from '../errors.js';
 import type { Config, LogLevel, SettingSource } from './config.js';
@@ -51,8 +52,10 @@ export function resolveConfig(input: ConfigInput): Config {
     const items = (Array.isArray(found.value) ? found.value : [found.value]).flatMap((item) => item.split(',')).map((item) => item.trim()).filter(Boolean);
     return { items, baseDir: found.baseDir };
   };
+  // How a bad value is named in an error: the way the user wrote it (flag, variable or config file key).
+  const named = (key: string) => (value: string): string => settingLabel(key, value, raw.get(key)?.source, file?.path);
 
-  const disabled = isTruthy(env.PERSISTD_DISABLED);
+  const disabled = disabledSwitch(env.PERSISTD_DISABLED);
   const toText = text('to') ?? r2BucketFromEnv(env);
   const replica: ReplicaUrl | undefined = toText ? parseReplicaUrl(toText) : undefined;
   if (!raw.has('to') && toText) sources.to = 'env R2_BUCKET_NAME';
@@ -71,6 +74,7 @@ export function resolveConfig(input: ConfigInput): Config {
   const stateDirRaw = raw.get('stateDir');
   sources.stateDir = stateDirRaw?.source ?? 'default';
   const stateDir = path.resolve(stateDirRaw?.baseDir ?? cwd, (stateDirRaw?.value as string | undefined) ?? DEFAULTS.stateDir);
+  checkStateDir(stateDir, named('stateDir')(stateDir));
 
   const config: Config = {
     disabled,
@@ -80,20 +84,20 @@ export function resolveConfig(input: ConfigInput): Config {
     directories,
     files,
     stateDir,
-    logLevel: level(text('logLevel') ?? DEFAULTS.logLevel),
-    concurrency: integer('concurrency', text('concurrency'), DEFAULTS.concurrency, 1, 256),
+    logLevel: level(text('logLevel') ?? DEFAULTS.logLevel, named('logLevel')),
+    concurrency: integer(named('concurrency'), text('concurrency'), DEFAULTS.concurrency, 1, 256),
     exclude: list('exclude').items,
     include: list('include').items,
-    retentionMs: duration('retention', text('retention'), DEFAULTS.retention),
-    retentionMin: integer('retention-min', text('retentionMin'), DEFAULTS.retentionMin, 1, 10_000),
-    snapshotSchedule: schedule(text('snapshotInterval') ?? DEFAULTS.snapshotInterval),
-    syncIntervalMs: duration('sync-interval', text('syncInterval'), DEFAULTS.syncInterval),
-    maxDelete: ratio(text('maxDelete'), DEFAULTS.maxDelete),
-    keepDeletedMs: duration('keep-deleted', text('keepDeleted'), DEFAULTS.keepDeleted, true),
-    restoreTimeoutMs: duration('restore-timeout', text('restoreTimeout'), DEFAULTS.restoreTimeout),
-    appStopTimeoutMs: duration('app-stop-timeout', text('appStopTimeout'), DEFAULTS.appStopTimeout),
-    shutdownTimeoutMs: duration('shutdown-timeout', text('shutdownTimeout'), DEFAULTS.shutdownTimeout),
-    metricsAddr: address(text('metricsAddr')),
+    retentionMs: duration(named('retention'), text('retention'), DEFAULTS.retention),
+    retentionMin: integer(named('retentionMin'), text('retentionMin'), DEFAULTS.retentionMin, 1, 10_000),
+    snapshotSchedule: schedule(text('snapshotInterval') ?? DEFAULTS.snapshotInterval, named('snapshotInterval')),
+    syncIntervalMs: duration(named('syncInterval'), text('syncInterval'), DEFAULTS.syncInterval),
+    maxDelete: ratio(named('maxDelete'), text('maxDelete'), DEFAULTS.maxDelete),
+    keepDeletedMs: duration(named('keepDeleted'), text('keepDeleted'), DEFAULTS.keepDeleted, true),
+    restoreTimeoutMs: duration(named('restoreTimeout'), text('restoreTimeout'), DEFAULTS.restoreTimeout),
+    appStopTimeoutMs: duration(named('appStopTimeout'), text('appStopTimeout'), DEFAULTS.appStopTimeout),
+    shutdownTimeoutMs: duration(named('shutdownTimeout'), text('shutdownTimeout'), DEFAULTS.shutdownTimeout),
+    metricsAddr: address(named('metricsAddr'), text('metricsAddr')),
     configFile: file?.path,
     sources,
   };
@@ -117,63 +121,90 @@ function r2BucketFromEnv(env: NodeJS.ProcessEnv): string | undefined {
   return bucket && nonEmpty(env.R2_ACCESS_KEY_ID) ? `r2://${bucket}` : undefined;
 }
 
-function level(value: string): LogLevel {
+type Label = (value: string) => string;
+
+/** Names a setting's value as the user gave it: `--concurrency "0"`, `PERSISTD_CONCURRENCY="0"` or `"concurrency: 0" in /app/persistd.yml`. */
+function settingLabel(key: string, value: string, source: SettingSource | undefined, configFile: string | undefined): string {
+  const spec = OPTION_SPECS.find((candidate) => candidate.key === key);
+  if (source?.startsWith('env ')) return `${source.slice('env '.length)}="${value}"`;
+  if (source === 'config file') return `"${spec?.fileKey ?? key}: ${value}" in ${configFile ?? 'the config file'}`;
+  return `${spec?.flag.split(' ')[0] ?? key} "${value}"`;
+}
+
+function level(value: string, label: Label): LogLevel {
   const lower = value.toLowerCase() as LogLevel;
-  if (!LEVELS.includes(lower)) throw usageError(`unknown log level "${value}"`, `use one of ${LEVELS.join(', ')}`);
+  if (!LEVELS.includes(lower)) throw usageError(`unknown log level: ${label(value)}`, `use one of ${LEVELS.join(', ')}`);
   return lower;
 }
 
-function integer(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
+function integer(label: Label, value: string | undefined, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
   const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < min || parsed > max) {
-    throw usageError(`--${name} "${value}" is not a whole number from ${min} to ${max}`, `e.g. --${name} ${fallback}`);
+  if (value.trim() === '' || !Number.isInteger(parsed) || parsed < min || parsed > max) {
+    throw usageError(`${label(value)} is not a whole number from ${min} to ${max}`, `e.g. ${fallback}`);
   }
   return parsed;
 }
 
-function duration(name: string, value: string | undefined, fallback: number, allowZero = false): number {
+function duration(label: Label, value: string | undefined, fallback: number, allowZero = false): number {
   if (value === undefined) return fallback;
   const parsed = parseDuration(value);
-  if (parsed === undefined || (!allowZero && parsed <= 0)) {
-    throw usageError(`--${name} "${value}" is not a duration`, 'write a number with a unit: 500ms, 30s, 5m, 1h, 7d');
-  }
+  if (parsed === undefined) throw usageError(`${label(value)} is not a duration`, 'write a number with a unit: 500ms, 30s, 5m, 1h, 7d');
+  if (!allowZero && parsed <= 0) throw usageError(`${label(value)} must be longer than 0`, 'write a positive duration: 500ms, 30s, 5m, 1h, 7d');
   return parsed;
 }
 
-function ratio(value: string | undefined, fallback: number): number {
+function ratio(label: Label, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   const parsed = value.endsWith('%') ? Number(value.slice(0, -1)) / 100 : Number(value);
   if (!Number.isFinite(parsed) || parsed <= 0 || parsed > 1) {
-    throw usageError(`--max-delete "${value}" is not a share between 0 and 1`, 'e.g. --max-delete 0.2 or --max-delete 20%');
+    throw usageError(`${label(value)} is not a share above 0 and at most 1`, 'e.g. 0.2 or 20%');
   }
   return parsed;
 }
 
-function schedule(value: string): string {
+function schedule(value: string, label: Label): string {
   // One parser for validation and for the scheduler itself, so the two never disagree.
   try {
     return parseSchedule(value).text;
   } catch (err) {
     const hint = (err as { hint?: string }).hint;
-    throw usageError(`--snapshot-interval: ${(err as Error).message}`, hint ?? 'e.g. 15m, 1h, or "0 2 * * *" for 02:00 every day');
+    throw usageError(`${label(value)}: ${(err as Error).message}`, hint ?? 'e.g. 15m, 1h, or "0 2 * * *" for 02:00 every day');
   }
 }
 
-function address(value: string | undefined): { host: string; port: number } | undefined {
+function address(label: Label, value: string | undefined): { host: string; port: number } | undefined {
   if (value === undefined) return undefined;
   const match = /^(.*):(\d{1,5})$/.exec(value.trim());
-  const port = Number(match?.[2]);
-  if (!match || port > 65_535) throw usageError(`--metrics-addr "${value}" is not host:port`, 'e.g. --metrics-addr 127.0.0.1:9090 or :9090 for all interfaces');
+  const hint = 'e.g. 127.0.0.1:9090, or :9090 for all interfaces';
+  if (!match) throw usageError(`${label(value)} is not host:port`, hint);
+  const port = Number(match[2]);
+  if (port > 65_535) throw usageError(`${label(value)}: port ${port} is out of range (0 to 65535)`, hint);
   return { host: (match[1] ?? '').replace(/^\[|\]$/g, '') || '0.0.0.0', port };
+}
+
+// A state dir that exists as a file would only fail later, deep inside a snapshot or an index write.
+function checkStateDir(stateDir: string, label: string): void {
+  let isDirectory: boolean;
+  try {
+    isDirectory = statSync(stateDir).isDirectory();
+  } catch {
+    return; // missing: created on first use
+  }
+  if (!isDirectory) throw usageError(`state dir ${label} is not a directory`, 'point --state-dir (PERSISTD_STATE_DIR) at a folder persistd may create and write, e.g. ./.persistd');
+}
+
+// PERSISTD_DISABLED turns persistence off: an unreadable value is refused rather than guessed.
+function disabledSwitch(value: string | undefined): boolean {
+  if (value === undefined || value.trim() === '') return false;
+  if (/^(1|true|yes|on)$/i.test(value.trim())) return true;
+  if (/^(0|false|no|off)$/i.test(value.trim())) return false;
+  throw usageError(`PERSISTD_DISABLED="${value}" is neither on (1, true, yes, on) nor off (0, false, no, off)`,
+    'set PERSISTD_DISABLED=1 to run the app without persistence on purpose, or unset it');
 }
 
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value;
-}
-
-function isTruthy(value: string | undefined): boolean {
-  return value !== undefined && /^(1|true|yes|on)$/i.test(value.trim());
 }
 
 function deepFreeze<T>(value: T): T {

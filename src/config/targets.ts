@@ -1,4 +1,4 @@
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { usageError } from '../errors.js';
 
@@ -18,6 +18,10 @@ export function parseTargets(kind: 'db' | 'dir' | 'file', entries: readonly stri
     if (trimmed === '') throw usageError(`an empty --${kind} was given`, `give --${kind} a path, e.g. --${kind} ./data`);
     const eq = trimmed.indexOf('=');
     const named = eq > 0 && NAME.test(trimmed.slice(0, eq));
+    if (eq > 0 && !named && looksLikeName(trimmed.slice(0, eq)) && !existsSync(path.resolve(baseDir, trimmed))) {
+      throw usageError(`--${kind} ${entry}: "${trimmed.slice(0, eq)}" is not a valid name in the replica`,
+        'a name starts with a letter or digit and has only letters, digits, ".", "_" and "-" (e.g. --' + kind + ' main=' + trimmed.slice(eq + 1) + ')');
+    }
     const rawPath = named ? trimmed.slice(eq + 1) : trimmed;
     const absolute = path.resolve(baseDir, rawPath);
     const name = named ? trimmed.slice(0, eq) : path.basename(absolute);
@@ -89,6 +93,11 @@ export function looksLikeSqlite(file: string): boolean {
   } finally {
     closeSync(fd);
   }
+}
+
+// `name=path` whose name part has no slash was meant as a name (a path would have one, or exist).
+function looksLikeName(text: string): boolean {
+  return !text.includes('/') && !text.includes(path.sep);
 }
 
 function isInside(child: string, parent: string): boolean {
