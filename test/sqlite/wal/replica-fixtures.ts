@@ -75,7 +75,7 @@ export async function shipGeneration(store: ObjectStore, options: { name: string
   }
 }
 
-/** Replaces a segment object with one whose gzip is valid but one frame byte is flipped (fails the frame checksum). */
+/** Replaces a segment object with one whose gzip stream is valid but one byte of a frame is flipped (its sha256 no longer matches). */
 export async function corruptSegment(store: ObjectStore, key: string): Promise<void> {
   const chunks: Buffer[] = [];
   for await (const chunk of await store.get(key)) chunks.push(chunk as Buffer);
