@@ -10,7 +10,11 @@ RUN apt-get update \
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY bin ./bin
-RUN npm ci && npm run build && npm prune --omit=dev
+# The native zombie reaper (persistd as PID 1 without tini): npm ci's install script builds it; the
+# image must not ship without it, so its absence fails the build here.
+COPY binding.gyp ./
+COPY native ./native
+RUN npm ci && test -f build/Release/persistd_reaper.node && npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
 WORKDIR /opt/persistd
@@ -18,6 +22,7 @@ COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY --from=build /src/bin ./bin
+COPY --from=build /src/build/Release/persistd_reaper.node ./build/Release/persistd_reaper.node
 COPY entrypoint.sh README.md ./
 RUN mkdir -p /opt/persistd/node/bin \
  && cp /usr/local/bin/node /opt/persistd/node/bin/node \
