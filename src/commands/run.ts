@@ -13,6 +13,7 @@ import { ensureReplicaMarker } from '../format/replica-marker.js';
 import { formatDuration } from '../log/human-format.js';
 import { newInstanceIdentity } from '../sqlite/lineage-guard.js';
 import type { ObjectStore } from '../store/object-store.js';
+import type { OpenedStore } from '../store/open-store.js';
 import type { CommandContext } from './command-context.js';
 import { openReplica } from './open-replica.js';
 import { requireReplica, requireTargets } from './require-replica.js';
@@ -70,7 +71,7 @@ class RunSession {
       this.status.onChange(() => void statusFile.write());
       if (config.metricsAddr) metrics = await startMetricsServer(config.metricsAddr, () => this.status.snapshot(), logger);
       const started = Date.now();
-      const { store, counting } = openReplica(config, logger);
+      const { store, counting, backend } = openReplica(config, logger);
       this.status.attach({ replica: store.description, counting });
       const restoreSignal = AbortSignal.any([this.restoreAbort.signal, AbortSignal.timeout(config.restoreTimeoutMs)]);
       const outcomes = await this.restoreTargets(restoreSignal);
@@ -92,7 +93,7 @@ class RunSession {
       this.app = await AppSupervisor.start({ command: this.command, args: this.args, env: ctx.env, cwd: ctx.cwd });
       this.status.setAppPid(this.app.pid);
       logger.info({ pid: this.app.pid, command: this.command }, 'app started');
-      daemon = await this.startReplication(store, restoredFrom);
+      daemon = await this.startReplication(store, backend, restoredFrom);
       if (daemon) this.status.attach({ daemon });
       else this.status.setError('replication could not start: the app runs without backups');
       this.status.setPhase('running');
@@ -143,8 +144,9 @@ class RunSession {
   // it is logged loudly and the app keeps running (health and status report it).
   // Every database starts a generation of this instance right away (a snapshot, then WAL frames or
   // scheduled snapshots) and takes the lineage pointer with it.
-  private async startReplication(store: ObjectStore, restoredFrom: ReadonlyMap<string, RestoredFrom>): Promise<ReplicationDaemon | undefined> {
+  private async startReplication(store: ObjectStore, backend: OpenedStore['backend'], restoredFrom: ReadonlyMap<string, RestoredFrom>): Promise<ReplicationDaemon | undefined> {
     const { config, logger } = this.ctx;
+    await checkConditionalWrites(backend, config.databases.length > 0, logger);
     try {
       await ensureReplicaMarker(store);
     } catch (err) {
@@ -222,4 +224,23 @@ function restoredFromOutcomes(outcomes: readonly TargetOutcome[]): Map<string, R
     });
   }
   return map;
+}
+
+/**
+ * Overlapping instances are kept apart by conditional writes of the lineage pointer: find out once
+ * whether the store honours them, and say at start when it does not.
+ */
+async function checkConditionalWrites(backend: OpenedStore['backend'], needed: boolean, logger: CommandContext['logger']): Promise<void> {
+  if (!needed) return;
+  try {
+    if (backend.capabilities.conditionalWrites === 'unknown') await backend.probeConditionalWrites();
+  } catch (err) {
+    logger.warn({ err }, 'could not find out whether the store supports conditional writes; assuming it does');
+    return;
+  }
+  if (backend.capabilities.conditionalWrites === false) {
+    logger.warn({ store: backend.description },
+      'the store does not support conditional writes (If-Match/If-None-Match): the lineage pointer is checked before it is written and after every shipped sync, '
+      + 'but two instances starting within the same instant could both write until the next check. Avoid overlapping deploys on this store, or use one that supports them');
+  }
 }

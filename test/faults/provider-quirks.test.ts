@@ -2,7 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { DeleteObjectsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { probeStore } from '../../src/commands/doctor-store-probes.js';
+import { LineageGuard, newInstanceIdentity, readLineage } from '../../src/sqlite/lineage-guard.js';
+import { runPersistd } from '../support/run-persistd.js';
 import type { ObjectStore } from '../../src/store/object-store.js';
 import { PreconditionFailedError } from '../../src/store/store-errors.js';
 import type { ProviderQuirks } from '../support/fault-proxy/provider-quirks.js';
@@ -128,6 +133,31 @@ describe('persistd defaults against emulated provider quirks', () => {
     expect(conditional?.status).toBe('warn');
     expect(conditional?.detail).toMatch(/NOT honoured/);
     expect(checks.filter((c) => c.name !== 'conditional writes').map((c) => c.status)).toEqual(checks.filter((c) => c.name !== 'conditional writes').map(() => 'ok'));
+  });
+
+  it('no conditional writes: the lineage pointer still fences an older instance (ETag check), and persistd run says so at start', async () => {
+    const p = await provider('quirk-nocond-lineage', { noConditionalWrites: true });
+    const { store, backend } = p.open();
+    await backend.probeConditionalWrites();
+    const older = new LineageGuard({ store, name: 'app.db', instance: newInstanceIdentity(new Date(Date.now() - 1000)) });
+    const newer = new LineageGuard({ store, name: 'app.db', instance: newInstanceIdentity() });
+    expect(await older.claim('20261122T100000000Z-0000000a', undefined)).toBe(true);
+    expect(await newer.claim('20261122T100100000Z-0000000b', undefined)).toBe(true);
+    expect(await older.check()).toBe('fenced');
+    expect(await older.claim('20261122T100200000Z-0000000c', undefined)).toBe(false);
+    expect((await readLineage(store, 'app.db'))?.pointer.generation).toBe('20261122T100100000Z-0000000b');
+
+    const dir = await mkdtemp(join(tmpdir(), 'persistd-nocond-'));
+    try {
+      const s3 = testS3();
+      const result = await runPersistd(['run', '--to', `s3://${p.bucket}/run`, '--endpoint', p.proxy.endpoint, '--db', join(dir, 'app.db'), '--state-dir', join(dir, 'state'),
+        '--', process.execPath, '-e', 'setTimeout(() => {}, 200)'], { env: { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_REGION: s3.region } });
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stderr).toContain('the store does not support conditional writes');
+      expect(result.stderr).not.toContain(s3.secretAccessKey);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('all quirks at once but checksum rejection (see above): doctor passes every probe but warns on conditional writes', async () => {
