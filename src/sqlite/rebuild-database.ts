@@ -33,6 +33,8 @@ export interface RebuildResult {
   transactionsApplied: number;
   /** Every transaction shipped up to this time is in the database (the snapshot's time when no segment applied). */
   restoredTo: Date;
+  /** The WAL position the database holds (the last applied frame, else the snapshot's position); null for a snapshot without one. */
+  wal: { epoch: number; frame: number } | null;
   /** Why the database stops before the newest shipped state, when a segment was missing or damaged. */
   incomplete?: string;
   tables: TableRowCount[];
@@ -52,7 +54,9 @@ export async function rebuildDatabase(options: RebuildOptions): Promise<RebuildR
   const { entry, manifest } = point;
   await downloadSnapshot(store, name, entry, manifest, options.dest, signal);
   const position = walPositionOf(manifest);
-  let replay: Omit<RebuildResult, 'tables'> = { segmentsApplied: 0, transactionsApplied: 0, restoredTo: entry.createdAt };
+  let replay: Omit<RebuildResult, 'tables'> = {
+    segmentsApplied: 0, transactionsApplied: 0, restoredTo: entry.createdAt, wal: position ? { epoch: position.epoch, frame: position.frame } : null,
+  };
   let pageCount = manifest.db.pageCount;
   if (position !== undefined && point.segments.length > 0) {
     const chain = chainSegments(point.segments, position, timestamp);
@@ -60,7 +64,10 @@ export async function rebuildDatabase(options: RebuildOptions): Promise<RebuildR
       store, name, position, pageSize: manifest.db.pageSize, signal, ...(options.concurrency ? { concurrency: options.concurrency } : {}),
     });
     const restoredTo = outcome.last?.shippedAt ?? entry.createdAt;
-    replay = { segmentsApplied: outcome.applied, transactionsApplied: outcome.transactions, restoredTo };
+    replay = {
+      segmentsApplied: outcome.applied, transactionsApplied: outcome.transactions, restoredTo,
+      wal: outcome.last ? { epoch: outcome.last.epoch, frame: outcome.last.last } : replay.wal,
+    };
     pageCount = outcome.pageCount ?? pageCount;
     const damaged = outcome.failure?.segment ?? (chain.stop === 'gap' ? chain.afterGap : undefined);
     if (damaged !== undefined) {

@@ -51,6 +51,8 @@ export type RestoreResult =
     segmentsApplied: number; transactionsApplied: number;
     /** Every transaction shipped up to this time is restored (the snapshot's time when no segment applied). */
     restoredTo: Date;
+    /** The WAL position restored to (last applied frame, else the snapshot's); null for a snapshot without one. */
+    wal: { epoch: number; frame: number } | null;
     /** Why the restore stopped before the newest shipped state (a missing or damaged WAL segment). */
     incomplete?: string;
     durationMs: number;
@@ -133,13 +135,13 @@ export async function restoreDatabase(options: RestoreOptions): Promise<RestoreR
   }
   await releaseTempPath(temp);
   const durationMs = Date.now() - started;
-  const { segmentsApplied, transactionsApplied, restoredTo, incomplete } = rebuilt;
+  const { segmentsApplied, transactionsApplied, restoredTo, wal, incomplete } = rebuilt;
   logger.info({
     db: name, path, snapshot: entry.id, segments: segmentsApplied, transactions: transactionsApplied, restoredTo: restoredTo.toISOString(),
     ...(incomplete !== undefined ? { incomplete } : {}), bytes: manifest.db.size, ms: durationMs,
   }, 'database restored');
   return {
-    restored: true, path, snapshotId: entry.id, manifest, segmentsApplied, transactionsApplied, restoredTo,
+    restored: true, path, snapshotId: entry.id, manifest, segmentsApplied, transactionsApplied, restoredTo, wal,
     ...(incomplete !== undefined ? { incomplete } : {}), durationMs,
   };
 }

@@ -44,18 +44,18 @@ describe.each(BACKENDS)('restoreDatabase with WAL segments (%s)', (backend) => {
     const { segments: [a, b, c] } = await threeSegments();
     const latest = await restore('latest');
     expect(latest.rows).toEqual({ count: 30, max: 30, meta: 30, integrity: 'ok' });
-    expect(latest.result).toMatchObject({ segmentsApplied: 3, transactionsApplied: 30, restoredTo: c!.shippedAt });
+    expect(latest.result).toMatchObject({ segmentsApplied: 3, transactionsApplied: 30, restoredTo: c!.shippedAt, wal: { epoch: c!.epoch, frame: c!.last } });
     expect(latest.result.incomplete).toBeUndefined();
 
     const atA = await restore('at-a', { timestamp: a!.shippedAt });
     expect(atA.rows).toEqual({ count: 10, max: 10, meta: 10, integrity: 'ok' });
-    expect(atA.result).toMatchObject({ segmentsApplied: 1, transactionsApplied: 10, restoredTo: a!.shippedAt });
+    expect(atA.result).toMatchObject({ segmentsApplied: 1, transactionsApplied: 10, restoredTo: a!.shippedAt, wal: { epoch: a!.epoch, frame: a!.last } });
     const beforeC = await restore('before-c', { timestamp: new Date(c!.shippedAt.getTime() - 1) });
     expect(beforeC.rows).toEqual({ count: 20, max: 20, meta: 20, integrity: 'ok' });
     expect(beforeC.result.restoredTo).toEqual(b!.shippedAt);
     const beforeA = await restore('before-a', { timestamp: new Date(a!.shippedAt.getTime() - 1) });
     expect(beforeA.rows.count).toBe(0);
-    expect(beforeA.result.segmentsApplied).toBe(0);
+    expect(beforeA.result).toMatchObject({ segmentsApplied: 0, wal: { epoch: a!.epoch, frame: a!.first - 1 } });
   });
 
   it('--snapshot restores the snapshot alone; --generation picks an older generation', async () => {
