@@ -122,6 +122,31 @@ db.close()
     expect(await restoreRows('after-truncate')).toMatchObject({ count: 75, max: 75, meta: 75, integrity: 'ok' });
   });
 
+  it('never ships frames of a long write transaction that spilled into the WAL before it commits; the app is never blocked', async () => {
+    const app = openApp(path);
+    app.commit(10);
+    const ship = shipper({ unpinAfterBlockedSyncs: 2 });
+    await ship.syncOnce();
+    // A big transaction with a tiny page cache: SQLite spills its uncommitted pages into the WAL.
+    app.db.pragma('cache_size = 10');
+    app.db.exec('BEGIN IMMEDIATE');
+    const insert = app.db.prepare('INSERT INTO t VALUES (?, randomblob(2000))');
+    for (let i = 1; i <= 400; i++) insert.run(100_000 + i);
+    const walBytes = statSync(`${path}-wal`).size;
+    expect(walBytes).toBeGreaterThan(100 * 4096);
+    for (let i = 0; i < 4; i++) expect(await ship.syncOnce()).toMatchObject({ outcome: 'synced', frames: 0 });
+    // The replica holds the 10 committed rows only.
+    expect(await restoreRows('during')).toMatchObject({ count: 10, max: 10, meta: 10, integrity: 'ok' });
+    // The commit succeeds (SQLITE_BUSY would throw): persistd's pin never stands in the app's way.
+    app.db.exec("UPDATE meta SET n = 11 WHERE k = 'n'");
+    app.db.exec('COMMIT');
+    app.commit(5);
+    expect(await ship.syncOnce()).toMatchObject({ outcome: 'synced' });
+    app.close();
+    const after = await restoreRows('after');
+    expect(after).toMatchObject({ count: 415, meta: 16, integrity: 'ok' });
+  });
+
   it('follows its own checkpoints across WAL restarts within one generation', async () => {
     const app = openApp(path);
     const ship = shipper({ checkpointFrames: 20, truncateFrames: 60 });
