@@ -236,7 +236,10 @@ export class DatabaseSync {
     // A fenced instance leaves the replica to the instance that took over.
     if (this.lineage.fenced || this.mode !== 'wal') return;
     try {
-      await applyRetention({ store: this.options.store, name: this.options.name, ...this.options.retention, logger: this.logger, signal });
+      await applyRetention({
+        store: this.options.store, name: this.options.name, ...this.options.retention, logger: this.logger, signal,
+        ...(this.generation ? { preferredGeneration: this.generation } : {}),
+      });
     } catch (err) {
       this.logger.warn({ err: messageOf(err) }, 'retention failed; retried after the next snapshot');
     }
