@@ -1,14 +1,11 @@
 import type { CommandInvocation } from '../cli/program.js';
-import { PersistdError, usageError } from '../errors.js';
+import { usageError } from '../errors.js';
 import { restoreFile } from '../files/loose-file.js';
 import { restoreTree } from '../files/restore-tree.js';
 import { readReplicaMarker } from '../format/replica-marker.js';
 import { formatBytes, formatDuration } from '../log/human-format.js';
-import type { Logger } from '../log/logger.js';
-import { readLineage } from '../sqlite/lineage-guard.js';
 import { restoreDatabase } from '../sqlite/restore-database.js';
-import { assertGenerationId } from '../sqlite/restore-point.js';
-import type { ObjectStore } from '../store/object-store.js';
+import { assertGenerationId, lineageGeneration } from '../sqlite/restore-point.js';
 import type { CommandContext } from './command-context.js';
 import { openReplica } from './open-replica.js';
 import { requireTargets } from './require-replica.js';
@@ -46,7 +43,7 @@ export async function restoreAll(ctx: CommandContext, options: RestoreCommandOpt
   await readReplicaMarker(store, signal);
   const tasks: TargetTask[] = [
     ...config.databases.map((db): TargetTask => ({ kind: 'db', name: db.name, run: async () => {
-      const preferredGeneration = options.snapshotId || options.generation ? undefined : await liveGeneration(store, db.name, logger, signal);
+      const preferredGeneration = options.snapshotId || options.generation ? undefined : await lineageGeneration(store, db.name, logger, signal);
       const result = await restoreDatabase({
         ...(preferredGeneration ? { preferredGeneration } : {}),
         store, name: db.name, target: db.path, stateDir: config.stateDir, logger, signal,
@@ -92,19 +89,6 @@ export async function restoreAll(ctx: CommandContext, options: RestoreCommandOpt
     } })),
   ];
   return runTargetTasks(tasks);
-}
-
-/** The generation the lineage pointer names (the live one), or undefined when there is none or it cannot be read (then the newest by time is restored). */
-async function liveGeneration(store: ObjectStore, name: string, logger: Logger, signal: AbortSignal | undefined): Promise<string | undefined> {
-  try {
-    return (await readLineage(store, name, signal))?.pointer.generation;
-  } catch (err) {
-    if (err instanceof PersistdError && err.kind === 'integrity') {
-      logger.warn({ db: name, err: err.message }, 'ignoring a damaged lineage pointer: restoring the newest generation by time');
-      return undefined;
-    }
-    throw err;
-  }
 }
 
 function describeFileOutcome(kind: string): string {

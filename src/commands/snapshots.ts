@@ -2,6 +2,7 @@ import type { CommandInvocation } from '../cli/program.js';
 import { readReplicaMarker } from '../format/replica-marker.js';
 import { formatBytes, formatDuration } from '../log/human-format.js';
 import { latestGeneration, newestRestorablePoint, scanGenerations, type GenerationSummary } from '../sqlite/generation-catalog.js';
+import { lineageGeneration } from '../sqlite/restore-point.js';
 import { listDatabaseNames, listSnapshots, type SnapshotListing } from '../sqlite/snapshot-catalog.js';
 import { println, type CommandContext } from './command-context.js';
 import { openReplica } from './open-replica.js';
@@ -17,7 +18,7 @@ export async function snapshotsCommand(ctx: CommandContext, invocation: CommandI
   for (const name of names) {
     const { entries, generations } = await scanGenerations(store, name, ctx.signal);
     const snapshots = await listSnapshots({ store, name, entries, signal: ctx.signal });
-    const latest = latestGeneration(generations)?.generation;
+    const latest = latestGeneration(generations, { preferred: await lineageGeneration(store, name, ctx.logger, ctx.signal) })?.generation;
     const plain = (s: SnapshotListing) => ({ id: s.id, generation: s.generation, createdAt: s.createdAt.toISOString(), size: s.size, compressedSize: s.compressedSize });
     result.push({
       database: name,

@@ -1,5 +1,6 @@
 import type { CommandInvocation } from '../cli/program.js';
 import { formatBytes, formatDuration } from '../log/human-format.js';
+import { lineageGeneration } from '../sqlite/restore-point.js';
 import { verifySnapshot } from '../sqlite/verify-snapshot.js';
 import type { CommandContext } from './command-context.js';
 import { openReplica } from './open-replica.js';
@@ -13,8 +14,9 @@ export async function verifyCommand(ctx: CommandContext, invocation: CommandInvo
   const { store } = openReplica(config, logger);
   const snapshotId = typeof invocation.options.snapshot === 'string' ? invocation.options.snapshot : undefined;
   const outcomes = await runTargetTasks(config.databases.map((db) => ({ kind: 'db' as const, name: db.name, run: async () => {
+    const preferredGeneration = snapshotId ? undefined : await lineageGeneration(store, db.name, logger, signal);
     const result = await verifySnapshot({ store, name: db.name, stateDir: config.stateDir, quickCheck: invocation.options.quickCheck === true,
-      logger, signal, ...(snapshotId ? { snapshotId } : {}) });
+      logger, signal, ...(snapshotId ? { snapshotId } : {}), ...(preferredGeneration ? { preferredGeneration } : {}) });
     const rows = result.tables.map((table) => `${table.table}=${table.rows}`).join(', ');
     const wal = result.segmentsApplied > 0 ? ` + ${result.segmentsApplied} WAL segment(s), ${result.transactionsApplied} transaction(s) to ${result.restoredTo.toISOString()}` : '';
     return {

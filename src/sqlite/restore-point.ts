@@ -1,7 +1,9 @@
+import type { Logger } from 'pino';
 import { PersistdError, usageError } from '../errors.js';
 import { generationTime } from '../format/db-keys.js';
 import type { SnapshotManifest } from '../format/db-manifest.js';
 import type { ObjectStore } from '../store/object-store.js';
+import { readLineage } from './lineage-guard.js';
 import { latestGeneration, scanGenerations, type GenerationSummary, type StoredSegment } from './generation-catalog.js';
 import { readManifest, type SnapshotEntry } from './snapshot-catalog.js';
 
@@ -69,5 +71,22 @@ export async function chooseRestorePoint(store: ObjectStore, name: string, choic
 export function assertGenerationId(id: string): void {
   if (generationTime(id) === undefined) {
     throw usageError(`"${id}" is not a generation id`, 'generation ids look like 20261122T115500000Z-3f9a0c1e; `persistd snapshots` lists them');
+  }
+}
+
+/**
+ * The generation the lineage pointer `db/<name>/current.json` names (the live one), to pass as
+ * `preferredGeneration`; undefined when there is none, or when it is damaged (warned: the newest
+ * generation by time is used). A pointer that cannot be read because of the store throws.
+ */
+export async function lineageGeneration(store: ObjectStore, name: string, logger: Logger, signal?: AbortSignal): Promise<string | undefined> {
+  try {
+    return (await readLineage(store, name, signal))?.pointer.generation;
+  } catch (err) {
+    if (err instanceof PersistdError && err.kind === 'integrity') {
+      logger.warn({ db: name, err: err.message }, 'ignoring a damaged lineage pointer: using the newest generation by time');
+      return undefined;
+    }
+    throw err;
   }
 }
