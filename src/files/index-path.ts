@@ -10,3 +10,8 @@ export function treeIndexPath(stateDir: string, name: string): string {
 export function looseIndexPath(stateDir: string, name: string): string {
   return join(stateDir, 'files', LOOSE_TREE, `${name}.index`);
 }
+
+/** `<stateDir>/files/<name>.dirs.json`: the folder manifest as last uploaded or restored, in local terms. */
+export function treeDirsPath(stateDir: string, name: string): string {
+  return join(stateDir, 'files', `${name}.dirs.json`);
+}

@@ -9,6 +9,8 @@ import { StoreError } from '../store/store-errors.js';
 import type { DownloadOptions } from './download-object.js';
 import { treeIndexPath } from './index-path.js';
 import { LocalIndex } from './local-index.js';
+import { DelayedProgress, type DelayedProgressOptions } from './delayed-progress.js';
+import { restoreDirs } from './restore-dirs.js';
 import { restoreEntry } from './restore-entry.js';
 import { mkdirInside } from './safe-mkdir.js';
 import { unsafeRelPathReason } from './safe-relative-path.js';
@@ -28,6 +30,8 @@ export interface RestoreTreeOptions extends Omit<DownloadOptions, 'signal'> {
   /** Also bring back files deleted within `keepDeleted` (the newest trash copy of each path not present remotely). */
   includeDeleted?: boolean;
   logger?: Logger;
+  /** Progress reporting (files and bytes done of the listed total); on by default when a logger is given, `false` turns it off. */
+  progress?: false | Pick<DelayedProgressOptions, 'delayMs' | 'intervalMs' | 'stream'>;
   signal?: AbortSignal;
 }
 
@@ -48,6 +52,8 @@ export interface RestoreReport {
   unverified: string[];
   /** Paths brought back from the trash (`includeDeleted`). */
   undeleted: string[];
+  /** Folders whose recorded mtime (and, for folders the restore created, mode) were set back. */
+  folders: number;
 }
 
 /** Restores `files/<name>/` into `root`; throws a PersistdError (with `.report`) when any object failed. */
@@ -55,17 +61,22 @@ export async function restoreTree(options: RestoreTreeOptions): Promise<RestoreR
   const { store, name, root, signal } = options;
   const log = options.logger ?? silentLogger();
   let onlyStorageFailures = true;
-  const report: RestoreReport = { listed: 0, downloaded: 0, bytes: 0, skipped: 0, conflicts: [], refused: [], failed: [], unverified: [], undeleted: [] };
-  await ensureRootDir(root);
+  const report: RestoreReport = { listed: 0, downloaded: 0, bytes: 0, skipped: 0, conflicts: [], refused: [], failed: [], unverified: [], undeleted: [], folders: 0 };
+  const created = new Set<string>();
+  if (await ensureRootDir(root)) created.add('');
   const index = await LocalIndex.load(treeIndexPath(options.stateDir, name));
   const pool = new TaskPool(options.concurrency ?? 16);
   const dirs = new Set<string>();
   const live = new Set<string>();
   const download = { ...options, signal };
+  const progress = options.logger === undefined || options.progress === false
+    ? undefined
+    : new DelayedProgress({ label: `restore ${name}`, logger: log, ...options.progress });
+  const totals = { items: 0, bytes: 0 };
 
   const restoreOne = async (object: ObjectInfo, relPath: string, fromTrash: boolean): Promise<void> => {
     try {
-      await mkdirInside(root, dirname(relPath) === '.' ? '' : dirname(relPath), dirs);
+      await mkdirInside(root, dirname(relPath) === '.' ? '' : dirname(relPath), dirs, created);
       const outcome = await restoreEntry(store, object, join(root, relPath), relPath, index, download);
       if (outcome.kind === 'downloaded') {
         report.downloaded++;
@@ -85,40 +96,60 @@ export async function restoreTree(options: RestoreTreeOptions): Promise<RestoreR
       report.failed.push({ path: relPath, error: messageOf(err) });
       if (!(err instanceof StoreError) || err.kind !== 'storage') onlyStorageFailures = false;
       log.error({ tree: name, path: relPath, err: messageOf(err) }, 'restore of a file failed; the local file is untouched');
+    } finally {
+      progress?.add(1, object.size);
     }
   };
+  const schedule = async (object: ObjectInfo, relPath: string, fromTrash: boolean): Promise<void> => {
+    totals.items++;
+    totals.bytes += object.size;
+    await pool.add(() => restoreOne(object, relPath, fromTrash));
+  };
 
-  const prefix = treePrefix(name);
-  for await (const object of store.list(prefix, { signal })) {
-    const relPath = object.key.slice(prefix.length);
-    if (isReservedRelPath(relPath)) continue;
-    if (relPath.endsWith('/') && object.size === 0) continue; // a "folder" placeholder made by a console
-    report.listed++;
-    const why = unsafeRelPathReason(relPath);
-    if (why !== undefined) {
-      report.refused.push({ key: object.key, why });
-      log.error({ tree: name, key: object.key }, `refused a remote key that would escape the tree: ${why}`);
-      continue;
-    }
-    live.add(relPath);
-    await pool.add(() => restoreOne(object, relPath, false));
-  }
-  await pool.drain();
-  signal?.throwIfAborted();
-  // The index describes the bucket: entries for objects no longer there are dropped.
-  for (const p of [...index.paths()]) if (!live.has(p)) index.delete(p);
-
-  if (options.includeDeleted) {
-    for (const [relPath, object] of await newestTrashCopies(store, name, live, signal)) {
+  try {
+    const prefix = treePrefix(name);
+    for await (const object of store.list(prefix, { signal })) {
+      const relPath = object.key.slice(prefix.length);
+      if (isReservedRelPath(relPath)) continue;
+      if (relPath.endsWith('/') && object.size === 0) continue; // a "folder" placeholder made by a console
+      report.listed++;
       const why = unsafeRelPathReason(relPath);
       if (why !== undefined) {
         report.refused.push({ key: object.key, why });
+        log.error({ tree: name, key: object.key }, `refused a remote key that would escape the tree: ${why}`);
         continue;
       }
-      await pool.add(() => restoreOne(object, relPath, true));
+      live.add(relPath);
+      await schedule(object, relPath, false);
     }
+    progress?.setTotals(totals);
     await pool.drain();
+    signal?.throwIfAborted();
+    // The index describes the bucket: entries for objects no longer there are dropped.
+    for (const p of [...index.paths()]) if (!live.has(p)) index.delete(p);
+
+    if (options.includeDeleted) {
+      for (const [relPath, object] of await newestTrashCopies(store, name, live, signal)) {
+        const why = unsafeRelPathReason(relPath);
+        if (why !== undefined) {
+          report.refused.push({ key: object.key, why });
+          continue;
+        }
+        await schedule(object, relPath, true);
+      }
+      progress?.setTotals(totals);
+      await pool.drain();
+    }
+    report.folders = await restoreDirs({ store, name, root, stateDir: options.stateDir, known: dirs, created, logger: log, signal }).catch((err: unknown) => {
+      if (signal?.aborted) throw err;
+      log.warn({ tree: name, err: messageOf(err) }, 'folder modes and mtimes were not restored');
+      return 0;
+    });
+  } catch (err) {
+    progress?.fail(err);
+    throw err;
   }
+  progress?.done();
   await index.flush();
   log.info({ tree: name, downloaded: report.downloaded, skipped: report.skipped, bytes: report.bytes, conflicts: report.conflicts.length, refused: report.refused.length, failed: report.failed.length }, 'restored directory');
   if (report.failed.length > 0) {
@@ -137,12 +168,14 @@ export async function restoreTree(options: RestoreTreeOptions): Promise<RestoreR
   return report;
 }
 
-async function ensureRootDir(root: string): Promise<void> {
+/** Makes sure `root` is a folder; true when it had to be created. */
+async function ensureRootDir(root: string): Promise<boolean> {
   const st = await stat(root).catch(() => undefined);
   if (st && !st.isDirectory()) {
     throw new PersistdError(`cannot restore into ${root}: it exists and is not a directory`, { kind: 'usage', op: 'restore', path: root, hint: 'point the directory option at a folder, or move the file away' });
   }
   await mkdir(root, { recursive: true });
+  return st === undefined;
 }
 
 /** For every path in the trash that is not live, its newest trash copy. */

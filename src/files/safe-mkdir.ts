@@ -5,9 +5,9 @@ import { PersistdError } from '../errors.js';
 /**
  * Creates the folders of `relDir` under `root` one level at a time, refusing to pass through a symlink
  * or a file: a symlinked folder in the local tree must never let a restore write outside it.
- * `known` caches folders already checked during one restore.
+ * `known` caches folders already checked during one restore; `created` collects the folders this call made.
  */
-export async function mkdirInside(root: string, relDir: string, known: Set<string>): Promise<void> {
+export async function mkdirInside(root: string, relDir: string, known: Set<string>, created?: Set<string>): Promise<void> {
   if (relDir === '' || known.has(relDir)) return;
   let rel = '';
   for (const segment of relDir.split('/')) {
@@ -18,10 +18,13 @@ export async function mkdirInside(root: string, relDir: string, known: Set<strin
       if (err.code === 'ENOENT') return undefined;
       throw err;
     });
-    if (st === undefined) await mkdir(abs).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EEXIST') throw err;
-    });
-    else if (!st.isDirectory()) {
+    if (st === undefined) {
+      const made = await mkdir(abs).then(() => true, (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EEXIST') throw err;
+        return false;
+      });
+      if (made) created?.add(rel);
+    } else if (!st.isDirectory()) {
       throw new PersistdError(`cannot restore into ${rel}: it is ${st.isSymbolicLink() ? 'a symlink' : 'not a folder'} locally`, {
         kind: 'integrity',
         op: 'restore',

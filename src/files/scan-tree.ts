@@ -1,5 +1,6 @@
 import { readdir, lstat } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { DirStat } from '../format/files-dirs.js';
 import type { PathFilter } from './path-filter.js';
 
 /** What the scanner and the watcher need to know about a local file. */
@@ -13,6 +14,8 @@ export interface LocalStat {
 /** Result of walking a tree: regular files by relative path, and what was skipped and why. */
 export interface TreeScan {
   files: Map<string, LocalStat>;
+  /** Folders walked (the root is `''`), with their mode and mtime. */
+  dirs: Map<string, DirStat>;
   /** Symlinks are never followed nor stored (policy: docs/FORMAT.md). */
   symlinks: string[];
   /** Folders or files that could not be read (permissions, vanished mid-scan is not listed). */
@@ -26,7 +29,7 @@ export function toLocalStat(st: { size: number; mtimeMs: number; mode: number })
 
 /** Walks `root` without following symlinks and returns every accepted regular file. A missing root is an empty tree. */
 export async function scanTree(root: string, filter: Pick<PathFilter, 'accepts' | 'skipsDir'>): Promise<TreeScan> {
-  const scan: TreeScan = { files: new Map(), symlinks: [], unreadable: [] };
+  const scan: TreeScan = { files: new Map(), dirs: new Map(), symlinks: [], unreadable: [] };
   const dirs: string[] = [''];
   while (dirs.length > 0) {
     const rel = dirs.pop()!;
@@ -38,6 +41,8 @@ export async function scanTree(root: string, filter: Pick<PathFilter, 'accepts' 
       if (code !== 'ENOENT' && code !== 'ENOTDIR') scan.unreadable.push(rel === '' ? '.' : rel);
       continue;
     }
+    const dirStat = await lstat(rel === '' ? root : join(root, rel)).catch(() => undefined);
+    if (dirStat?.isDirectory()) scan.dirs.set(rel, { mode: dirStat.mode & 0o7777, mtimeMs: dirStat.mtimeMs });
     const files: string[] = [];
     for (const entry of entries) {
       const childRel = rel === '' ? entry.name : `${rel}/${entry.name}`;

@@ -1,6 +1,6 @@
 import { basename, dirname, resolve } from 'node:path';
-import { LOOSE_TREE, looseFileKey, parseTrashKey, trashKey, trashPrefix, treeObjectKey } from '../format/files-keys.js';
-import { looseIndexPath, treeIndexPath } from './index-path.js';
+import { dirsManifestKey, LOOSE_TREE, looseFileKey, parseTrashKey, trashKey, trashPrefix, treeObjectKey } from '../format/files-keys.js';
+import { looseIndexPath, treeDirsPath, treeIndexPath } from './index-path.js';
 import { PathFilter, type PathFilterOptions } from './path-filter.js';
 
 /** Where a synced set of local files lives locally and remotely; lets one TreeSync serve trees and loose files. */
@@ -17,6 +17,8 @@ export interface TreeLayout {
   trashKey(relPath: string, deletedAt: Date): string;
   trashPrefix: string;
   parseTrash(key: string): { deletedAt: Date; relPath: string } | undefined;
+  /** The folder manifest's key and its local copy; absent for loose files (no folders of their own). */
+  dirs?: { key: string; localPath: string };
 }
 
 /** Layout of a protected directory: `files/<name>/<relPath>`. */
@@ -31,6 +33,7 @@ export function directoryLayout(name: string, root: string, stateDir: string, fi
     trashKey: (rel, at) => trashKey(name, at, rel),
     trashPrefix: trashPrefix(name),
     parseTrash: (key) => parseTrashKey(name, key),
+    dirs: { key: dirsManifestKey(name), localPath: treeDirsPath(stateDir, name) },
   };
 }
 

@@ -8,6 +8,7 @@ import type { ObjectStore } from '../store/object-store.js';
 import { ChangeSettler } from './change-settler.js';
 import { DeleteGuard, type DeleteGuardOptions } from './delete-guard.js';
 import { DeletePropagator } from './delete-propagator.js';
+import { DirManifest } from './dir-manifest.js';
 import { LocalIndex } from './local-index.js';
 import type { PathFilterOptions } from './path-filter.js';
 import { scanTree } from './scan-tree.js';
@@ -76,6 +77,8 @@ export class TreeSync {
   private queue: SyncQueue | undefined;
   private deletes: DeletePropagator | undefined;
   private settler: ChangeSettler | undefined;
+  private dirs: DirManifest | undefined;
+  private dirsTimer: NodeJS.Timeout | undefined;
   private watcher: FSWatcher | undefined;
   private deleteTimer: NodeJS.Timeout | undefined;
   private rescanTimer: NodeJS.Timeout | undefined;
@@ -131,6 +134,10 @@ export class TreeSync {
     await queue.idle();
     await this.deletes!.run(options.deleteUnseen === true);
     this.armDeleteTimer();
+    // A tree with no file while the replica knows some looks like a lost disk: its folders say nothing either.
+    if (this.dirs && !(scan.files.size === 0 && index.size > 0)) {
+      await this.flushDirs(() => this.dirs!.applyScan(scan.dirs, trustIndex));
+    }
     await this.maybePurge();
     await index.flush();
     return this.status();
@@ -143,6 +150,7 @@ export class TreeSync {
     const work = (async () => {
       await this.queue!.idle();
       await this.deletes!.run(true);
+      if (this.dirs?.pending) await this.flushDirs();
       await this.index!.flush();
     })();
     const left = options.deadline === undefined ? undefined : options.deadline - Date.now();
@@ -157,6 +165,7 @@ export class TreeSync {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.deleteTimer);
+    clearTimeout(this.dirsTimer);
     clearInterval(this.rescanTimer);
     this.settler?.takeAll();
     await this.watcher?.close();
@@ -204,7 +213,30 @@ export class TreeSync {
       onUnstable: (p) => (this.settler ? this.settler.note(p) : this.queue!.enqueueLater(p, this.options.settleMs ?? 200)),
       onIdle: () => void index.flush().catch((err: unknown) => this.log.warn({ err: messageOf(err) }, 'saving the local index failed')),
     });
+    if (this.layout.dirs) this.dirs = new DirManifest(this.options.store, this.layout.dirs.key, this.layout.dirs.localPath, root);
     this.index = index;
+  }
+
+  /** Uploads the folder manifest if it changed; a failure is recorded and retried by the next pass. */
+  private async flushDirs(before?: () => Promise<void>): Promise<void> {
+    try {
+      await before?.();
+      if (await this.dirs!.flush()) this.log.debug('uploaded the folder manifest');
+    } catch (err) {
+      this.queue!.recordError(err, undefined);
+    }
+  }
+
+  /** A folder changed while watching: its manifest entry is refreshed within about a second. */
+  private noteDirChanged(relDir: string): void {
+    if (!this.dirs) return;
+    this.dirs.noteChanged(relDir);
+    if (this.dirsTimer !== undefined || this.stopped) return;
+    this.dirsTimer = setTimeout(() => {
+      this.dirsTimer = undefined;
+      void this.flushDirs();
+    }, 1000);
+    this.dirsTimer.unref();
   }
 
   private async startWatcher(): Promise<void> {
@@ -221,14 +253,28 @@ export class TreeSync {
         return st?.isDirectory() ? this.layout.filter.skipsDir(rel) : this.layout.depth === 0 ? !this.layout.filter.accepts(rel) : this.layout.filter.skipsDir(rel);
       },
     });
+    const parentOf = (rel: string): string => (rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');
     const onFile = (abs: string): void => {
       const rel = toRel(abs);
-      if (!this.stopped && this.layout.filter.accepts(rel)) this.settler!.note(rel);
+      if (this.stopped || !this.layout.filter.accepts(rel)) return;
+      this.settler!.note(rel);
+      this.noteDirChanged(parentOf(rel)); // adding, removing or renaming over an entry moves the folder's mtime
     };
     watcher.on('add', onFile).on('change', onFile).on('unlink', onFile);
+    watcher.on('addDir', (abs: string) => {
+      const rel = toRel(abs);
+      if (rel === '' || this.stopped) return;
+      this.noteDirChanged(rel);
+      this.noteDirChanged(parentOf(rel));
+    });
     watcher.on('unlinkDir', (abs: string) => {
-      const dir = `${toRel(abs)}/`;
+      const rel = toRel(abs);
+      const dir = `${rel}/`;
       for (const p of this.index!.paths()) if (p.startsWith(dir)) this.settler!.note(p);
+      if (rel !== '') {
+        this.noteDirChanged(rel);
+        this.noteDirChanged(parentOf(rel));
+      }
     });
     watcher.on('error', (err: unknown) => this.queue!.recordError(err, undefined));
     await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));

@@ -36,6 +36,11 @@ export function looseFileKey(name: string): string {
   return `${treePrefix(LOOSE_TREE)}${name}`;
 }
 
+/** `files/<name>/.persistd/dirs.json`: modes and mtimes of the tree's folders (absent in replicas written before it existed). */
+export function dirsManifestKey(name: string): string {
+  return `${treePrefix(name)}${RESERVED_SEGMENT}/dirs.json`;
+}
+
 /** `files/<name>/.persistd/trash/`: where deleted objects are kept for `keepDeleted`. */
 export function trashPrefix(name: string): string {
   return `${treePrefix(name)}${RESERVED_SEGMENT}/trash/`;

@@ -18,6 +18,8 @@ export interface ProgressOptions {
   intervalMs?: number;
   /** Clock in milliseconds, for tests; performance.now() by default. */
   now?: () => number;
+  /** When the operation began on that clock, if before this reporter was created (elapsed time and rates count from it). */
+  startedAt?: number;
 }
 
 /** Counts at one moment of an operation. */
@@ -66,7 +68,7 @@ class Progress implements ProgressReporter {
 
   constructor(private readonly options: ProgressOptions) {
     this.now = options.now ?? (() => performance.now());
-    this.started = this.now();
+    this.started = options.startedAt ?? this.now();
     this.totalItems = options.totalItems;
     this.totalBytes = options.totalBytes;
     this.stream = options.stream ?? process.stderr;

@@ -31,10 +31,10 @@ export async function objectBytes(store: ObjectStore, key: string): Promise<Buff
   return Buffer.concat(chunks);
 }
 
-/** All keys under a prefix. */
+/** All keys under a prefix, except persistd's own below it (`<tree>/.persistd/...`: folder manifest, trash) unless the prefix is inside them. */
 export async function keysUnder(store: ObjectStore, prefix: string): Promise<string[]> {
   const keys: string[] = [];
-  for await (const o of store.list(prefix)) keys.push(o.key);
+  for await (const o of store.list(prefix)) if (!/(^|\/)\.persistd\//.test(o.key.slice(prefix.length))) keys.push(o.key);
   return keys;
 }
 

@@ -1,0 +1,96 @@
+import { lstat, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseDirs, serializeDirs, type DirStat } from '../format/files-dirs.js';
+import type { ObjectStore } from '../store/object-store.js';
+import { NotFoundError } from '../store/store-errors.js';
+import { atomicWriteFile } from './atomic-write.js';
+
+/** Reads a whole (small) stream as UTF-8 text. */
+export async function readText(body: AsyncIterable<unknown>): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * The writer's side of a tree's folder manifest (modes and mtimes of its folders): fed by full scans and by
+ * watcher events, uploaded only when it differs from what was last uploaded or restored (kept in the state
+ * directory, so an unchanged tree costs no request). Like files, a folder leaves the manifest only when this
+ * process saw it and then saw it gone, or a one-shot pass trusts the replica's memory.
+ */
+export class DirManifest {
+  private dirs = new Map<string, DirStat>();
+  private uploaded: string | undefined;
+  private readonly seen = new Set<string>();
+  private readonly dirty = new Set<string>();
+  private loaded = false;
+
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly key: string,
+    private readonly localPath: string,
+    private readonly root: string,
+  ) {}
+
+  /** Loads the last manifest: the local copy, else the remote one (one GET, only when the state directory is new). */
+  async load(signal?: AbortSignal): Promise<void> {
+    if (this.loaded) return;
+    let text = await readFile(this.localPath, 'utf8').catch(() => undefined);
+    if (text === undefined) {
+      try {
+        text = await readText(await this.store.get(this.key, { signal }));
+      } catch (err) {
+        if (!(err instanceof NotFoundError)) throw err;
+      }
+    }
+    const parsed = text === undefined ? undefined : parseDirs(text);
+    if (parsed !== undefined) {
+      this.dirs = parsed;
+      this.uploaded = serializeDirs(parsed);
+    }
+    this.loaded = true;
+  }
+
+  /** Takes the folders of a full scan; known folders it did not find are dropped if seen before, or if `dropUnseen`. */
+  async applyScan(scanned: ReadonlyMap<string, DirStat>, dropUnseen: boolean, signal?: AbortSignal): Promise<void> {
+    await this.load(signal);
+    for (const p of [...this.dirs.keys()]) if (!scanned.has(p) && (dropUnseen || this.seen.has(p))) this.dirs.delete(p);
+    for (const [p, d] of scanned) {
+      this.dirs.set(p, d);
+      this.seen.add(p);
+    }
+  }
+
+  /** A folder may have changed (created, removed, or an entry in it was). */
+  noteChanged(relDir: string): void {
+    this.dirty.add(relDir);
+  }
+
+  /** Whether changes are waiting for `flush()`. */
+  get pending(): boolean {
+    return this.dirty.size > 0;
+  }
+
+  /** Re-reads the changed folders and uploads the manifest if it differs; returns whether it uploaded. */
+  async flush(signal?: AbortSignal): Promise<boolean> {
+    await this.load(signal);
+    const dirty = [...this.dirty];
+    this.dirty.clear();
+    for (const rel of dirty) {
+      const st = await lstat(rel === '' ? this.root : join(this.root, rel)).catch(() => undefined);
+      if (st?.isDirectory()) {
+        this.dirs.set(rel, { mode: st.mode & 0o7777, mtimeMs: st.mtimeMs });
+        this.seen.add(rel);
+      } else if (rel !== '' && this.seen.has(rel)) {
+        // A missing root means nothing (a lost disk); a folder seen here and now gone takes its subfolders along.
+        for (const p of [...this.dirs.keys()]) if (p === rel || p.startsWith(`${rel}/`)) this.dirs.delete(p);
+      }
+    }
+    const text = serializeDirs(this.dirs);
+    if (text === this.uploaded) return false;
+    await this.store.put(this.key, text, { contentType: 'application/json', signal });
+    this.uploaded = text;
+    await atomicWriteFile(this.localPath, text);
+    return true;
+  }
+}
