@@ -8,7 +8,7 @@ import { silentLogger } from '../log/logger.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { PERSISTD_VERSION } from '../version.js';
 import { readFingerprint, sameFingerprint, sameIdentity } from './db-fingerprint.js';
-import { LiveDatabase } from './live-database.js';
+import { LiveDatabase, type CopyInfo } from './live-database.js';
 import { readSnapshotState, writeSnapshotState, type SnapshotState } from './snapshot-state.js';
 import { allocateTempPath, releaseTempPath, SNAPSHOT_TEMP_PREFIX, sqliteTempDir } from './temp-files.js';
 import { uploadCompressedFile } from './upload-compressed.js';
@@ -28,6 +28,8 @@ export interface SnapshotOptions {
   force?: boolean;
   /** gzip level (default 1). */
   gzipLevel?: number;
+  /** gzip members compressed at once (default: one per core, see `defaultCompressionConcurrency`). */
+  compressionConcurrency?: number;
 }
 
 /** What `snapshotDatabase` did. */
@@ -83,11 +85,20 @@ export async function snapshotLiveDatabase(live: LiveDatabase, options: Snapshot
   const generation = sameLineage ? state.generation : newGenerationId();
   const temp = allocateTempPath(await sqliteTempDir(stateDir), SNAPSHOT_TEMP_PREFIX, '.db');
   try {
-    const copy = await live.copyTo(temp, { signal });
+    const copyStarted = Date.now();
+    let copy: CopyInfo;
+    try {
+      copy = await live.copyTo(temp, { signal });
+    } catch (err) {
+      throw isDiskFull(err) ? tempSpaceError(err, path, temp) : err;
+    }
+    const copyMs = Date.now() - copyStarted;
     const seq = nextSnapshotSeq(copy.startedAt, sameLineage ? state.lastSeq : undefined);
     const dataKey = snapshotDataKey(name, generation, seq);
     const manifestKey = snapshotManifestKey(name, generation, seq);
-    const digests = await uploadCompressedFile(store, dataKey, temp, { signal, logger, level: options.gzipLevel });
+    const digests = await uploadCompressedFile(store, dataKey, temp, {
+      signal, logger, level: options.gzipLevel, compressionConcurrency: options.compressionConcurrency,
+    });
     if (digests.raw.size !== copy.pageCount * copy.pageSize) {
       throw new PersistdError(`snapshot copy of ${path} has ${digests.raw.size} bytes, expected ${copy.pageCount} pages of ${copy.pageSize}`, {
         kind: 'internal', op: 'snapshot', path,
@@ -119,10 +130,27 @@ export async function snapshotLiveDatabase(live: LiveDatabase, options: Snapshot
       logger.warn({ db: name, err: (err as Error).message }, 'could not record the snapshot in the state directory; the next start takes a fresh snapshot');
     });
     const result = { outcome: 'created' as const, snapshotId: snapshotId(generation, seq), manifest, manifestKey, durationMs: Date.now() - started };
-    logger.info({ db: name, snapshot: result.snapshotId, bytes: manifest.db.size, compressed: manifest.data.size, ms: result.durationMs, newGeneration: !sameLineage },
+    logger.info({ db: name, snapshot: result.snapshotId, bytes: manifest.db.size, compressed: manifest.data.size, ms: result.durationMs, copyMs, newGeneration: !sameLineage },
       'snapshot stored');
     return result;
   } finally {
     await releaseTempPath(temp);
   }
+}
+
+/** Whether an error (or its cause) says the disk is full: SQLite's SQLITE_FULL, or ENOSPC / EDQUOT from the OS. */
+function isDiskFull(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = String((e as { code?: unknown }).code ?? '');
+    if (code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'EDQUOT') return true;
+  }
+  return false;
+}
+
+/** The error of a snapshot whose temporary copy did not fit in the state directory. */
+function tempSpaceError(err: unknown, path: string, temp: string): PersistdError {
+  return new PersistdError(`cannot snapshot ${path}: the disk of its temporary copy ${temp} is full (ENOSPC); nothing was uploaded`, {
+    kind: 'internal', op: 'snapshot', path: temp, cause: err,
+    hint: 'a snapshot needs free space for one uncompressed copy of the database in <state-dir>/tmp: free space there, or point --state-dir (PERSISTD_STATE_DIR) at a larger disk',
+  });
 }
