@@ -36,7 +36,7 @@ describe('scenario: JSON state files rewritten in place many times a minute', ()
     const { box, versions } = stateContainer(await s3Replica('scenario-json-stop'));
     const first = box.deploy([process.execPath, APP, 'write']);
     await first.ready();
-    await eventually(() => (Object.values(versions()).every((list) => list.length >= 6) ? true : undefined), 'six versions of every file');
+    await eventually(() => (Object.values(versions()).every((list) => list.length >= 4) ? true : undefined), 'four versions of every file');
     const stopped = await first.stop();
     expect(stopped.code).toBe(0);
     expect(first.output.stderr).toContain('final backup complete');

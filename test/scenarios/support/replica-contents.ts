@@ -14,6 +14,27 @@ export async function newestSnapshotTime(replica: ScenarioReplica, name: string)
   return newest;
 }
 
+/** Parses a FORMAT.md time id (`20261122T120000123Z`) into ms since the epoch. */
+function parseTimeId(id: string): number {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z$/.exec(id);
+  if (!m) throw new Error(`not a time id: ${id}`);
+  return Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]), Number(m[7]));
+}
+
+/**
+ * How recent the backup of database `name` is: the newest snapshot's `createdAt` or WAL segment's `<shippedAt>`
+ * (docs/FORMAT.md: every transaction committed at or before a segment's shippedAt is in it or an earlier one).
+ */
+export async function newestBackupTime(replica: ScenarioReplica, name: string): Promise<number | undefined> {
+  const snapshot = await newestSnapshotTime(replica, name);
+  const segments = (await replica.keys(`db/${name}/gen/`))
+    .map((key) => /\/wal\/\d{10}-\d{10}-\d{10}-(\d{8}T\d{9}Z)\.wal\.gz$/.exec(key)?.[1])
+    .filter((id): id is string => id !== undefined)
+    .map(parseTimeId);
+  const all = [...(snapshot === undefined ? [] : [snapshot]), ...segments];
+  return all.length === 0 ? undefined : Math.max(...all);
+}
+
 /** True when the object `key` exists and holds exactly the bytes whose sha256 is `digest`. */
 export async function replicaHolds(replica: ScenarioReplica, key: string, digest: string): Promise<boolean> {
   const body = await replica.get(key);
