@@ -1,9 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { chmod, open, rename, stat, unlink, utimes } from 'node:fs/promises';
+import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { PersistdError } from '../errors.js';
 import { decodeFileMetadata, type FileMetadata } from '../format/files-metadata.js';
 import type { ObjectInfo, ObjectStore } from '../store/object-store.js';
@@ -41,16 +38,19 @@ export interface DownloadResult {
 export async function downloadObject(store: ObjectStore, key: string, listedSize: number, dest: string, options: DownloadOptions = {}): Promise<DownloadResult> {
   const threshold = options.rangeThresholdBytes ?? 64 * 1024 * 1024;
   const tmp = join(dirname(dest), `.persistd-dl-${randomBytes(6).toString('hex')}.part`);
+  // One handle for writing, mode, mtime, fsync and stat: a restore of small files is bound by these calls.
+  const fh = await open(tmp, 'wx', 0o600);
+  let closed = false;
   try {
     let info: ObjectInfo;
     let got: { sha256: string; size: number };
     if (listedSize > threshold) {
       info = await headRequired(store, key, options.signal);
-      got = await downloadRanges(store, key, info.size, tmp, options);
+      got = await downloadRanges(store, key, info.size, fh, tmp, options);
     } else {
       const fetched = await fetchObject(store, key, options.signal);
       info = fetched.info;
-      got = await streamToFile(fetched.body, tmp, options.signal);
+      got = await writeBody(fetched.body, fh, options.signal);
     }
     const meta = decodeFileMetadata(info.metadata);
     const what = `restore of ${basename(dest)} failed`;
@@ -60,76 +60,68 @@ export async function downloadObject(store: ObjectStore, key: string, listedSize
     if (meta !== undefined && got.sha256 !== meta.sha256) {
       throw new PersistdError(`${what}: sha256 does not match the object's metadata`, { kind: 'integrity', op: 'restore', path: key, hint: 'the remote object is damaged or was overwritten by another tool; the local file was left untouched' });
     }
-    await finishFile(tmp, meta ?? { mtimeMs: info.lastModified.getTime(), mode: 0o644, sha256: got.sha256 }, options.fsync ?? true);
+    const local = await finishFile(fh, meta ?? { mtimeMs: info.lastModified.getTime(), mode: 0o644, sha256: got.sha256 }, options.fsync ?? true);
+    closed = true;
+    await fh.close();
     await rename(tmp, dest);
-    const local = toLocalStat(await stat(dest));
     return { local, sha256: got.sha256, etag: info.etag, verified: meta !== undefined };
   } catch (err) {
+    if (!closed) await fh.close().catch(() => undefined);
     await unlink(tmp).catch(() => undefined);
     throw err;
   }
 }
 
-async function finishFile(tmp: string, meta: FileMetadata, fsync: boolean): Promise<void> {
-  await chmod(tmp, meta.mode & 0o7777);
+/** Sets mode and mtime, fsyncs if asked, and returns the file's stat as it will be after the rename. */
+async function finishFile(fh: FileHandle, meta: FileMetadata, fsync: boolean): Promise<LocalStat> {
+  await fh.chmod(meta.mode & 0o7777);
   if (meta.mtimeMs !== undefined) {
     const seconds = meta.mtimeMs / 1000;
-    await utimes(tmp, seconds, seconds);
+    await fh.utimes(seconds, seconds);
   }
-  if (fsync) {
-    const fh = await open(tmp, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  }
+  if (fsync) await fh.sync();
+  return toLocalStat(await fh.stat());
 }
 
-async function streamToFile(body: NodeJS.ReadableStream, tmp: string, signal?: AbortSignal): Promise<{ sha256: string; size: number }> {
+/** Writes the body through the handle, hashing it on the way. */
+async function writeBody(body: AsyncIterable<unknown>, fh: FileHandle, signal?: AbortSignal): Promise<{ sha256: string; size: number }> {
   const hash = createHash('sha256');
   let size = 0;
-  const tap = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      hash.update(chunk);
-      size += chunk.length;
-      cb(null, chunk);
-    },
-  });
-  await pipeline(body, tap, createWriteStream(tmp, { flags: 'wx', mode: 0o600 }), { signal });
+  for await (const chunk of body) {
+    signal?.throwIfAborted();
+    const buf = chunk as Buffer;
+    hash.update(buf);
+    await fh.write(buf, 0, buf.length, size);
+    size += buf.length;
+  }
   return { sha256: hash.digest('hex'), size };
 }
 
-async function downloadRanges(store: ObjectStore, key: string, size: number, tmp: string, options: DownloadOptions): Promise<{ sha256: string; size: number }> {
+async function downloadRanges(store: ObjectStore, key: string, size: number, fh: FileHandle, tmp: string, options: DownloadOptions): Promise<{ sha256: string; size: number }> {
   const rangeSize = options.rangeSizeBytes ?? 16 * 1024 * 1024;
-  const fh = await open(tmp, 'wx', 0o600);
-  try {
-    await fh.truncate(size);
-    const starts: number[] = [];
-    for (let s = 0; s < size; s += rangeSize) starts.push(s);
-    const workers = Array.from({ length: Math.min(options.rangeConcurrency ?? 4, starts.length) }, async () => {
-      for (let start = starts.shift(); start !== undefined; start = starts.shift()) {
-        const end = Math.min(start + rangeSize, size) - 1;
-        const body = await store.get(key, { range: { start, end }, signal: options.signal });
-        let pos = start;
-        for await (const chunk of body) {
-          const buf = chunk as Buffer;
-          if (pos + buf.length > end + 1) throw new PersistdError(`restore of ${key} failed: range ${start}-${end} returned too many bytes`, { kind: 'integrity', op: 'restore', path: key });
-          await fh.write(buf, 0, buf.length, pos);
-          pos += buf.length;
-        }
-        if (pos !== end + 1) throw new PersistdError(`restore of ${key} failed: range ${start}-${end} returned ${pos - start} bytes`, { kind: 'integrity', op: 'restore', path: key });
+  await fh.truncate(size);
+  const starts: number[] = [];
+  for (let s = 0; s < size; s += rangeSize) starts.push(s);
+  const workers = Array.from({ length: Math.min(options.rangeConcurrency ?? 4, starts.length) }, async () => {
+    for (let start = starts.shift(); start !== undefined; start = starts.shift()) {
+      const end = Math.min(start + rangeSize, size) - 1;
+      const body = await store.get(key, { range: { start, end }, signal: options.signal });
+      let pos = start;
+      for await (const chunk of body) {
+        const buf = chunk as Buffer;
+        if (pos + buf.length > end + 1) throw new PersistdError(`restore of ${key} failed: range ${start}-${end} returned too many bytes`, { kind: 'integrity', op: 'restore', path: key });
+        await fh.write(buf, 0, buf.length, pos);
+        pos += buf.length;
       }
-    });
-    const settled = await Promise.allSettled(workers.map((w) => w.catch((err: unknown) => {
-      starts.length = 0; // stop the other workers at their next range
-      throw err;
-    })));
-    const failed = settled.find((r) => r.status === 'rejected');
-    if (failed) throw failed.reason;
-  } finally {
-    await fh.close();
-  }
+      if (pos !== end + 1) throw new PersistdError(`restore of ${key} failed: range ${start}-${end} returned ${pos - start} bytes`, { kind: 'integrity', op: 'restore', path: key });
+    }
+  });
+  const settled = await Promise.allSettled(workers.map((w) => w.catch((err: unknown) => {
+    starts.length = 0; // stop the other workers at their next range
+    throw err;
+  })));
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
   // Ranges land out of order, so the checksum is taken by reading the finished file back.
   return hashFile(tmp, options.signal);
 }
