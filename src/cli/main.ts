@@ -55,6 +55,7 @@ async function execute(invocation: CommandInvocation, io: CliIo): Promise<number
       env: io.env,
       cwd: io.cwd,
       skipTargetChecks: invocation.name !== 'run' && invocation.name !== 'backup' && invocation.name !== 'doctor',
+      createParents: invocation.name === 'run',
     });
     const logger = createLogger({ level: config.logLevel, pretty: 'auto', destination: io.stderr });
     ctx = { config, logger, stdout: io.stdout, stderr: io.stderr, env: io.env, cwd: io.cwd, signal: io.signal, signals: io.signals };

@@ -19,6 +19,8 @@ export interface ConfigInput {
   cwd: string;
   /** Skip checks against the local disk (used by commands that only read the replica). */
   skipTargetChecks?: boolean;
+  /** Accept targets whose directory does not exist yet (`run`: its restore creates it). */
+  createParents?: boolean;
 }
 
 interface RawValue {
@@ -69,7 +71,7 @@ export function resolveConfig(input: ConfigInput): Config {
   const databases = parseTargets('db', dbList.items, dbList.baseDir);
   const directories = parseTargets('dir', dirList.items, dirList.baseDir);
   const files = parseTargets('file', fileList.items, fileList.baseDir);
-  if (!input.skipTargetChecks) validateTargets(databases, directories, files);
+  if (!input.skipTargetChecks) validateTargets(databases, directories, files, { createParents: input.createParents === true });
 
   const stateDirRaw = raw.get('stateDir');
   sources.stateDir = stateDirRaw?.source ?? 'default';

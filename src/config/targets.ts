@@ -34,7 +34,7 @@ export function parseTargets(kind: 'db' | 'dir' | 'file', entries: readonly stri
 }
 
 /** Checks the targets against each other and the disk: duplicates, nesting, missing parents, non-SQLite files. */
-export function validateTargets(dbs: readonly Target[], dirs: readonly Target[], files: readonly Target[]): void {
+export function validateTargets(dbs: readonly Target[], dirs: readonly Target[], files: readonly Target[], options: { createParents?: boolean } = {}): void {
   const all = [...dbs.map((t) => ({ ...t, kind: 'db' })), ...dirs.map((t) => ({ ...t, kind: 'dir' })), ...files.map((t) => ({ ...t, kind: 'file' }))];
   const seenPaths = new Map<string, string>();
   for (const target of all) {
@@ -62,25 +62,37 @@ export function validateTargets(dbs: readonly Target[], dirs: readonly Target[],
     }
     if (existsAs(dir.path) === 'file') throw usageError(`--dir ${dir.path} is a file, not a directory`, 'use --file for single files');
   }
-  for (const db of dbs) checkDatabasePath(db.path);
+  for (const db of dbs) checkDatabasePath(db.path, options.createParents === true);
   for (const file of files) {
     if (existsAs(file.path) === 'dir') throw usageError(`--file ${file.path} is a directory`, 'use --dir for directories');
-    if (existsAs(path.dirname(file.path)) !== 'dir') {
-      throw usageError(`the directory of --file ${file.path} does not exist`, `create ${path.dirname(file.path)} or fix the path`);
-    }
+    checkParent('--file', file.path, options.createParents === true, `create ${path.dirname(file.path)} or fix the path`);
   }
 }
 
-function checkDatabasePath(dbPath: string): void {
-  const parent = path.dirname(dbPath);
-  if (existsAs(parent) !== 'dir') {
-    throw usageError(`the directory of --db ${dbPath} does not exist`, `create ${parent} (the app creates the database in it) or fix the path`);
-  }
+function checkDatabasePath(dbPath: string, createParents: boolean): void {
+  checkParent('--db', dbPath, createParents, `create ${path.dirname(dbPath)} (the app creates the database in it) or fix the path`);
   const kind = existsAs(dbPath);
   if (kind === 'dir') throw usageError(`--db ${dbPath} is a directory`, 'give the path of the SQLite database file');
   if (kind === 'file' && !looksLikeSqlite(dbPath)) {
     throw usageError(`--db ${dbPath} is not a SQLite database`, 'check the path: persistd protects SQLite 3 database files; use --file for other files');
   }
+}
+
+/**
+ * The target's directory must exist, except for `run` (`createParents`): a fresh container often
+ * lacks it, and the restore creates it. Either way no ancestor may be a file.
+ */
+function checkParent(flag: string, target: string, createParents: boolean, hint: string): void {
+  const parent = path.dirname(target);
+  const kind = existsAs(parent);
+  if (kind === 'dir') return;
+  if (kind === undefined && createParents) {
+    let ancestor = path.dirname(parent);
+    while (existsAs(ancestor) === undefined && ancestor !== path.dirname(ancestor)) ancestor = path.dirname(ancestor);
+    if (existsAs(ancestor) === 'dir') return;
+    throw usageError(`the directory of ${flag} ${target} cannot be created: ${ancestor} is a file`, 'fix the path');
+  }
+  throw usageError(kind === 'file' ? `the directory of ${flag} ${target} is a file` : `the directory of ${flag} ${target} does not exist`, hint);
 }
 
 /** True when the file is empty (a database not yet written) or starts with the SQLite 3 header. */

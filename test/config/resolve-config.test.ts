@@ -101,6 +101,12 @@ describe('resolveConfig', () => {
     expect(aws.s3?.credentialSource).toMatch(/default chain/);
   });
 
+  it('run accepts a --db and --file whose directory does not exist yet (a fresh container: the restore creates it)', () => {
+    const config = resolve({ cwd: workdir(), flags: { dbs: ['instance/app.db'], files: ['security/tokens/admin.json'] }, createParents: true });
+    expect(config.databases[0]?.path).toMatch(/instance\/app\.db$/);
+    expect(config.files[0]?.path).toMatch(/security\/tokens\/admin\.json$/);
+  });
+
   it('accepts durations and cron expressions as snapshot schedules', () => {
     expect(resolve({ cwd: workdir(), flags: { snapshotInterval: '15m' } }).snapshotSchedule).toBe('15m');
     expect(resolve({ cwd: workdir(), flags: { snapshotInterval: '0 2 * * *' } }).snapshotSchedule).toBe('0 2 * * *');
@@ -121,6 +127,7 @@ describe('resolveConfig refuses bad input with a usage error and a hint', () => 
     ['the same path twice', () => ({ flags: { dbs: ['data/a.db', './data/a.db'] } }), /given twice/],
     ['a --dir inside another --dir', (cwd) => { mkdirSync(path.join(cwd, 'data', 'inner')); return { flags: { dirs: ['data', 'data/inner'] } }; }, /is inside --dir/],
     ['a --db whose directory does not exist', () => ({ flags: { dbs: ['missing/app.db'] } }), /directory of --db .* does not exist/],
+    ['a --db under a file (run)', (cwd) => { writeFileSync(path.join(cwd, 'data', 'f'), 'x'); return { flags: { dbs: ['data/f/sub/app.db'] }, createParents: true }; }, /cannot be created: .*data\/f is a file/],
     ['a --db that is not SQLite', (cwd) => { writeFileSync(path.join(cwd, 'data', 'x.db'), 'hello, not sqlite'); return { flags: { dbs: ['data/x.db'] } }; }, /is not a SQLite database/],
     ['a --dir that is a file', (cwd) => { writeFileSync(path.join(cwd, 'data', 'f'), 'x'); return { flags: { dirs: ['data/f'] } }; }, /is a file, not a directory/],
     ['two dirs with one name', (cwd) => { mkdirSync(path.join(cwd, 'x')); mkdirSync(path.join(cwd, 'x', 'data')); return { flags: { dirs: ['data', 'x/data'] } }; }, /would both be stored as "data"/],
