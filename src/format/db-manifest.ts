@@ -62,7 +62,7 @@ export interface ManifestLocation {
 
 /**
  * Parses and validates a manifest. Throws PersistdError kind `integrity` when it is not a valid
- * manifest, belongs to another key, or has a format version this persistd does not know.
+ * manifest or belongs to another key, and kind `usage` (upgrade persistd) when its format is newer.
  */
 export function parseManifest(text: string, where: ManifestLocation): SnapshotManifest {
   const fail = (why: string, hint?: string): PersistdError =>
@@ -77,6 +77,13 @@ export function parseManifest(text: string, where: ManifestLocation): SnapshotMa
     throw fail('it is not valid JSON');
   }
   if (!isObject(raw)) throw fail('it is not a JSON object');
+  if (typeof raw['format'] === 'number' && raw['format'] > DB_FORMAT_VERSION) {
+    // Newer than this persistd, like a newer replica marker: a usage problem (upgrade), not damage.
+    throw new PersistdError(`snapshot manifest ${where.key} has format version ${raw['format']}, newer than this persistd reads (${DB_FORMAT_VERSION})`, {
+      kind: 'usage', op: 'read manifest', path: where.key,
+      hint: `it was written by ${typeof raw['createdBy'] === 'string' ? raw['createdBy'] : 'a newer persistd'}; upgrade persistd to read it`,
+    });
+  }
   if (raw['format'] !== DB_FORMAT_VERSION) {
     throw fail(`it has format version ${JSON.stringify(raw['format'])}, and this persistd reads only version ${DB_FORMAT_VERSION}`,
       `it was written by ${typeof raw['createdBy'] === 'string' ? raw['createdBy'] : 'another persistd'}; use a persistd that reads this format`);

@@ -154,7 +154,7 @@ const ROWS: Row[] = [
   { name: 'manifest naming another database', remote: (b) => editManifest(b, (m) => { m.database = 'other.db'; }),
     args: (b) => ['restore', ...R(b), '--db', 'data/app.db', '--force'], code: 1, message: /names another database, generation or seq than its key/ },
   { name: 'manifest of a future format', remote: (b) => editManifest(b, (m) => { m.format = 2; }),
-    args: (b) => ['restore', ...R(b), '--db', 'data/app.db', '--force'], code: 1, message: /has format version 2, and this persistd reads only version 1/ },
+    args: (b) => ['restore', ...R(b), '--db', 'data/app.db', '--force'], code: 2, message: /has format version 2, newer than this persistd reads \(1\)/ },
   { name: 'truncated snapshot data', remote: (b) => { const { data } = snapshotFiles(b.replicaDir); writeFileSync(data, readFileSync(data).subarray(0, 100)); },
     args: (b) => ['restore', ...R(b), '--db', 'data/app.db', '--force'], code: 1, message: /does not verify: it is not a complete gzip stream/ },
   { name: 'snapshot data object missing', remote: (b) => rmSync(snapshotFiles(b.replicaDir).data),

@@ -106,10 +106,12 @@ describe('restoreDatabase', () => {
     expect(await readFile(target)).toEqual(before);
   });
 
-  it('refuses a manifest with an unknown format version', async () => {
+  it('refuses a manifest of a newer format version (upgrade: usage) and one of an unknown version (integrity)', async () => {
     const manifest = JSON.parse(await readFile(manifestFile, 'utf8')) as Record<string, unknown>;
     await writeFile(manifestFile, JSON.stringify({ ...manifest, format: 99 }));
-    await expectFailure('integrity', /format version 99.*reads only version 1/);
+    await expectFailure('usage', /format version 99, newer than this persistd reads \(1\)/);
+    await writeFile(manifestFile, JSON.stringify({ ...manifest, format: 0 }));
+    await expectFailure('integrity', /format version 0.*reads only version 1/);
   });
 
   it('ignores a data object with no manifest', async () => {
