@@ -64,7 +64,7 @@ export async function restoreAll(ctx: CommandContext, options: RestoreCommandOpt
         summary: `restored snapshot ${result.snapshotId}${wal} to ${result.path} (${formatBytes(result.manifest.db.size)} snapshot, verified), as of ${result.restoredTo.toISOString()}, in ${formatDuration(result.durationMs)}${incomplete}`,
         details: {
           restored: true, snapshotId: result.snapshotId, path: result.path, segmentsApplied: result.segmentsApplied,
-          transactionsApplied: result.transactionsApplied, restoredTo: result.restoredTo.toISOString(), bytes: result.manifest.db.size,
+          transactionsApplied: result.transactionsApplied, restoredTo: result.restoredTo.toISOString(), bytes: result.manifest.db.size, wal: result.wal,
           ...(result.incomplete !== undefined ? { incomplete: result.incomplete } : {}),
         },
       };

@@ -58,7 +58,7 @@ describe('two overlapping instances (a zero-downtime deploy)', () => {
     a.child.kill('SIGTERM');
     expect(await a.exited).toBe(0);
     const pointer = JSON.parse(readFileSync(path.join(replica, 'db', 'app.db', 'current.json'), 'utf8')) as Record<string, unknown>;
-    expect(pointer).toMatchObject({ generation: genB, restoredFrom: { generation: genA } });
+    expect(pointer).toMatchObject({ generation: genB, restoredFrom: { generation: genA, wal: { epoch: expect.any(Number) as number, frame: expect.any(Number) as number } } });
     b.child.kill('SIGTERM');
     expect(await b.exited).toBe(0);
     const localA = rows(path.join(dir, 'A', 'app.db'));
