@@ -44,7 +44,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { key: 'include', flag: '--include <glob>', env: ['PERSISTD_INCLUDE'], fileKey: 'include', type: 'list', scope: 'sync',
     description: 'only protect files matching this glob (repeatable)' },
   { key: 'retention', flag: '--retention <duration>', env: ['PERSISTD_RETENTION'], fileKey: 'retention', type: 'duration', scope: 'sync',
-    description: 'keep snapshots this long (default 7d)' },
+    description: 'keep every state restorable from within this period: snapshots and the WAL segments after them (default 7d)' },
   { key: 'retentionMin', flag: '--retention-min <n>', env: ['PERSISTD_RETENTION_MIN'], fileKey: 'retention-min', type: 'integer', scope: 'sync',
     description: 'never keep fewer snapshots than this (default 2)' },
   { key: 'snapshotInterval', flag: '--snapshot-interval <when>', env: ['PERSISTD_SNAPSHOT_INTERVAL'], fileKey: 'snapshot-interval',
