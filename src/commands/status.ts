@@ -122,8 +122,11 @@ function lag(t: TargetStatus): string {
 }
 
 function targetState(t: TargetStatus): string {
-  if (!t.healthy) return 'UNHEALTHY';
-  return t.failing ? 'failing' : 'ok';
+  // Status files of older versions have no mode.
+  const mode = t.kind === 'db' && typeof t.mode === 'string' ? ` (${t.mode === 'wal' ? `WAL, ${t.transactionsShipped ?? 0} tx shipped${t.lagBytes ? `, ${formatBytes(t.lagBytes)} waiting` : ''}` : t.mode})` : '';
+  if (t.fenced === true) return `FENCED${mode}`;
+  if (!t.healthy) return `UNHEALTHY${mode}`;
+  return `${t.failing ? 'failing' : 'ok'}${mode}`;
 }
 
 function printRemote(ctx: CommandContext, remote: RemoteSummary): void {

@@ -88,6 +88,7 @@ describe('persistd status against a real persistd run', () => {
       expect(text.code).toBe(0);
       expect(text.stdout).toContain(`persistd (pid ${run.pid}) is running, healthy`);
       expect(text.stdout).toMatch(/db\s+app\.db\s+\S+ ago/);
+      expect(text.stdout).toMatch(/db\s+app\.db.*ok \((WAL, \d+ tx shipped|snapshots)/);
       expect(text.stdout).toMatch(/dir\s+uploads\s+\S+ ago/);
 
       const json = await runPersistd(['status', ...common, '--remote', '--json']);
