@@ -4,6 +4,9 @@ import { PersistdError } from '../errors.js';
 import { readFileIdentity, sameIdentity, type FileIdentity } from './db-fingerprint.js';
 import { isBusyError, sqliteOpenError } from './sqlite-errors.js';
 
+/** Page cache of the watching connection, in KiB. */
+const PAGE_CACHE_KIB = 2048;
+
 /** What a consistent copy saw: the state of the database inside the copy's read transaction. */
 export interface CopyInfo {
   /** When the read transaction began: the copy holds every transaction committed before it. */
@@ -80,6 +83,9 @@ export class LiveDatabase {
     const { signal } = options;
     const startedAt = await this.beginRead(signal, options.lockTimeoutMs ?? 60_000);
     try {
+      // A copy reads each page once: the default page cache (16 MiB in better-sqlite3's build) would
+      // only hold memory for as long as persistd watches the database.
+      this.db.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
       const journalMode = String(this.db.pragma('journal_mode', { simple: true }));
       assertSnapshotableJournalMode(journalMode, this.path);
       const pageSize = this.db.pragma('page_size', { simple: true }) as number;

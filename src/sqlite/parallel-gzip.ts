@@ -1,19 +1,24 @@
+import { open, type FileHandle } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { Transform, type TransformCallback } from 'node:stream';
 import { gzip } from 'node:zlib';
 
-/** Options of `ParallelGzip`. */
+/** Options of `gzipFileInMembers`. */
 export interface ParallelGzipOptions {
   /** gzip level (default 1). */
   level?: number;
-  /** Uncompressed bytes per gzip member (default 4 MiB). */
+  /** Uncompressed bytes per gzip member (default 1 MiB). */
   memberSize?: number;
   /** Members compressed at once (default `defaultCompressionConcurrency()`). */
   concurrency?: number;
+  /** Called with every piece of the file, in order, as it is read (e.g. to hash the uncompressed bytes). */
+  onRead?: (bytes: Buffer) => void;
 }
 
-/** Uncompressed bytes per gzip member: large enough that the 18 header bytes and the dictionary restart cost nothing. */
-export const DEFAULT_MEMBER_SIZE = 4 << 20;
+/**
+ * Uncompressed bytes per gzip member: large against deflate's 32 KiB window (the restart costs well
+ * under 1 % of size), small enough that the members in flight cost little memory.
+ */
+export const DEFAULT_MEMBER_SIZE = 1 << 20;
 
 /**
  * How many members to compress at once: one per core, but leaving at least one thread of libuv's
@@ -26,91 +31,76 @@ export function defaultCompressionConcurrency(): number {
 }
 
 interface Job {
-  promise: Promise<void>;
+  done: Promise<void>;
   output?: Buffer;
   error?: Error;
 }
 
 /**
- * Compresses a byte stream into a multi-member gzip stream (RFC 1952 §2.2: members concatenated,
- * which every gunzip reads as one stream): the input is cut into `memberSize` pieces that are
- * compressed independently on libuv's thread pool, `concurrency` at a time, and emitted in order.
- * Memory is bounded by about (concurrency + 1) × memberSize of input plus its output, whatever the
- * stream's length; a slow reader holds the input back through the usual stream backpressure.
+ * Reads `file` and yields it as a multi-member gzip stream (RFC 1952 §2.2: members concatenated,
+ * which every gunzip reads as one stream): each `memberSize` piece is compressed on libuv's thread
+ * pool, `concurrency` at a time, and the members come out in file order. Memory is bounded whatever
+ * the file's size: `concurrency` input buffers, reused, plus the compressed members not yet consumed
+ * (at most `concurrency`); the file is read only as fast as the consumer takes the output.
  */
-export class ParallelGzip extends Transform {
-  private readonly level: number;
-  private readonly memberSize: number;
-  private readonly concurrency: number;
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
-  private readonly jobs: Job[] = [];
-  private members = 0;
-
-  constructor(options: ParallelGzipOptions = {}) {
-    super();
-    this.level = options.level ?? 1;
-    this.memberSize = Math.max(64 << 10, options.memberSize ?? DEFAULT_MEMBER_SIZE);
-    this.concurrency = Math.max(1, options.concurrency ?? defaultCompressionConcurrency());
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.pending.push(chunk);
-    this.pendingBytes += chunk.length;
-    if (this.pendingBytes >= this.memberSize) this.startMembers(false);
-    this.emitDone(this.concurrency - 1).then(() => callback(), callback);
-  }
-
-  override _flush(callback: TransformCallback): void {
-    this.startMembers(true);
-    // An empty input still makes a valid gzip stream: one empty member.
-    if (this.members === 0) this.startJob(Buffer.alloc(0));
-    this.emitDone(0).then(() => callback(), callback);
-  }
-
-  /** Starts a job for every full member in `pending` (and for the rest when `final`). */
-  private startMembers(final: boolean): void {
-    if (this.pendingBytes === 0) return;
-    const input = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
-    let offset = 0;
-    while (input.length - offset >= this.memberSize) {
-      this.startJob(input.subarray(offset, offset + this.memberSize));
-      offset += this.memberSize;
-    }
-    if (final && offset < input.length) {
-      this.startJob(input.subarray(offset));
-      offset = input.length;
-    }
-    this.pending = offset < input.length ? [input.subarray(offset)] : [];
-    this.pendingBytes = input.length - offset;
-  }
-
-  private startJob(input: Buffer): void {
-    this.members++;
-    const job: Job = { promise: Promise.resolve() };
-    // Settles, never rejects: a failure is kept on the job and raised in order, when its turn comes.
-    job.promise = new Promise<void>((resolve) => {
-      gzip(input, { level: this.level, chunkSize: 256 << 10 }, (error, output) => {
-        if (error) job.error = error;
-        else job.output = output;
-        resolve();
-      });
-    });
-    this.jobs.push(job);
-  }
-
-  /** Pushes finished members in order; waits for the oldest until at most `maxRunning` remain unfinished. */
-  private async emitDone(maxRunning: number): Promise<void> {
-    for (;;) {
-      const head = this.jobs[0];
-      if (head === undefined) return;
-      if (head.output === undefined && head.error === undefined) {
-        if (this.jobs.length <= maxRunning) return;
-        await head.promise;
+export async function* gzipFileInMembers(file: string, options: ParallelGzipOptions = {}): AsyncGenerator<Buffer> {
+  const level = options.level ?? 1;
+  const memberSize = Math.max(64 << 10, options.memberSize ?? DEFAULT_MEMBER_SIZE);
+  const concurrency = Math.max(1, options.concurrency ?? defaultCompressionConcurrency());
+  const free: Buffer[] = [];
+  const jobs: Job[] = [];
+  const handle = await open(file, 'r');
+  try {
+    for (let members = 0; ; members++) {
+      // A buffer is free again once the job that read from it has finished: wait for the oldest job.
+      while (jobs.length >= concurrency) yield await finish(jobs.shift()!);
+      const buffer = free.pop() ?? Buffer.allocUnsafe(memberSize);
+      const { bytesRead } = await readFull(handle, buffer);
+      if (bytesRead === 0 && members > 0) {
+        free.push(buffer);
+        break;
       }
-      this.jobs.shift();
-      if (head.error) throw head.error;
-      this.push(head.output);
+      // An empty file still makes a valid gzip stream: one empty member.
+      const input = buffer.subarray(0, bytesRead);
+      options.onRead?.(input);
+      jobs.push(startJob(input, level, () => free.push(buffer)));
+      if (bytesRead < memberSize) break;
     }
+    while (jobs.length > 0) yield await finish(jobs.shift()!);
+  } finally {
+    // On an early return (the consumer failed or was aborted) jobs still running finish on their own.
+    await handle.close();
   }
+}
+
+/** Fills `buffer` from the handle's current position; fewer bytes only at the end of the file. */
+async function readFull(handle: FileHandle, buffer: Buffer): Promise<{ bytesRead: number }> {
+  let filled = 0;
+  while (filled < buffer.length) {
+    const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, null);
+    if (bytesRead === 0) break;
+    filled += bytesRead;
+  }
+  return { bytesRead: filled };
+}
+
+function startJob(input: Buffer, level: number, release: () => void): Job {
+  const job: Job = { done: Promise.resolve() };
+  // Settles, never rejects: a failure is kept on the job and raised in order, when its turn comes.
+  job.done = new Promise<void>((resolve) => {
+    // One output chunk of the worst-case size: the member comes back as one buffer, not a concatenation.
+    gzip(input, { level, chunkSize: input.length + (input.length >> 3) + 1024 }, (error, output) => {
+      if (error) job.error = error;
+      else job.output = output;
+      release();
+      resolve();
+    });
+  });
+  return job;
+}
+
+async function finish(job: Job): Promise<Buffer> {
+  await job.done;
+  if (job.error) throw job.error;
+  return job.output!;
 }

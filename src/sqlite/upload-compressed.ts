@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { PassThrough, Transform, type TransformCallback } from 'node:stream';
+import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import type { ObjectStore } from '../store/object-store.js';
 import { StoreError } from '../store/store-errors.js';
-import { DEFAULT_MEMBER_SIZE, ParallelGzip } from './parallel-gzip.js';
+import { gzipFileInMembers } from './parallel-gzip.js';
 
 /** Sizes and sha256 of a file and of its gzip stream as uploaded. */
 export interface UploadedDigests {
@@ -21,7 +20,7 @@ export interface UploadCompressedOptions {
   level?: number;
   /** gzip members compressed at once (default: one per core, see `defaultCompressionConcurrency`). */
   compressionConcurrency?: number;
-  /** Uncompressed bytes per gzip member (default 4 MiB). */
+  /** Uncompressed bytes per gzip member (default 1 MiB). */
   memberSize?: number;
   /** Tries on transient store errors, each re-reading the local file (default 3). */
   attempts?: number;
@@ -31,7 +30,7 @@ export interface UploadCompressedOptions {
 /**
  * Streams a local file through sha256, gzip and a second sha256 into `store.put` (a stream body of
  * unknown length: memory stays flat whatever the size). The gzip stream is multi-member: pieces of
- * `memberSize` are compressed in parallel and concatenated in order (`ParallelGzip`). On a transient
+ * `memberSize` are compressed in parallel and concatenated in order (`gzipFileInMembers`). On a transient
  * store error the whole upload is repeated from the file, since a consumed stream cannot be replayed
  * by a retry wrapper.
  */
@@ -50,7 +49,8 @@ export async function uploadCompressedFile(store: ObjectStore, key: string, file
 }
 
 async function uploadOnce(store: ObjectStore, key: string, file: string, options: UploadCompressedOptions): Promise<UploadedDigests> {
-  const raw = new DigestStream();
+  const rawHash = createHash('sha256');
+  let rawSize = 0;
   const compressed = new DigestStream();
   const body = new PassThrough({ highWaterMark: 1 << 20 });
   const putting = store
@@ -59,12 +59,15 @@ async function uploadOnce(store: ObjectStore, key: string, file: string, options
       body.destroy(err instanceof Error ? err : new Error(String(err)));
       throw err;
     });
-  const memberSize = options.memberSize ?? DEFAULT_MEMBER_SIZE;
+  const members = gzipFileInMembers(file, {
+    level: options.level ?? 1, memberSize: options.memberSize, concurrency: options.compressionConcurrency,
+    onRead: (bytes) => {
+      rawHash.update(bytes);
+      rawSize += bytes.length;
+    },
+  });
   const piping = pipeline(
-    // Reads of one member each: ParallelGzip then compresses them without copying.
-    createReadStream(file, { highWaterMark: memberSize }),
-    raw,
-    new ParallelGzip({ level: options.level ?? 1, memberSize, concurrency: options.compressionConcurrency }),
+    Readable.from(members, { objectMode: false, highWaterMark: 1 }),
     compressed,
     body,
     options.signal ? { signal: options.signal } : {},
@@ -76,7 +79,7 @@ async function uploadOnce(store: ObjectStore, key: string, file: string, options
   if (put.value.size !== compressed.size) {
     throw new StoreError(`upload of ${key} stored ${put.value.size} bytes, expected ${compressed.size}`, true, { op: 'put', path: key });
   }
-  return { raw: raw.digest(), compressed: compressed.digest() };
+  return { raw: { size: rawSize, sha256: rawHash.digest('hex') }, compressed: compressed.digest() };
 }
 
 /** Passes bytes through, counting them and hashing them with sha256. */

@@ -2,11 +2,10 @@ import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
 import { createGunzip, gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ParallelGzip } from '../../src/sqlite/parallel-gzip.js';
+import { gzipFileInMembers } from '../../src/sqlite/parallel-gzip.js';
 import { uploadCompressedFile } from '../../src/sqlite/upload-compressed.js';
 import { makeScratch, type Scratch } from './sqlite-fixtures.js';
 
@@ -59,38 +58,33 @@ describe('parallel gzip: a multi-member stream every gunzip reads', () => {
     expect(sha256(byGzip)).toBe(sha256(data));
   });
 
-  it('keeps members in input order when later ones finish first, and makes a valid stream of empty input', async () => {
-    // Small incompressible members first, large compressible ones after: completion order differs from input order.
-    const parts = [randomBytes(70_000), Buffer.alloc(3 << 20, 7), randomBytes(100_000), Buffer.alloc(2 << 20, 9)];
-    const data = Buffer.concat(parts);
-    const out = await readAll(Readable.from(parts).pipe(new ParallelGzip({ memberSize: 64 << 10, concurrency: 4 })));
+  it('keeps members in file order when later ones finish first, and makes a valid stream of an empty file', async () => {
+    // Incompressible members first, highly compressible ones after: completion order differs from file order.
+    const data = Buffer.concat([randomBytes(200_000), Buffer.alloc(3 << 20, 7), randomBytes(100_000), Buffer.alloc(2 << 20, 9)]);
+    const file = join(s.dir, 'mixed.bin');
+    await writeFile(file, data);
+    const out = await readAll(Readable.from(gzipFileInMembers(file, { memberSize: 64 << 10, concurrency: 4 })));
     expect(sha256(gunzipSync(out))).toBe(sha256(data));
 
-    const empty = await readAll(Readable.from([]).pipe(new ParallelGzip()));
+    await writeFile(join(s.dir, 'empty.bin'), '');
+    const empty = await readAll(Readable.from(gzipFileInMembers(join(s.dir, 'empty.bin'))));
     expect(gunzipSync(empty).length).toBe(0);
   });
 
-  it('holds the input back while the reader is slow (bounded memory)', async () => {
+  it('reads the file only as fast as the output is taken (bounded memory)', async () => {
     const memberSize = 64 << 10;
-    let produced = 0;
-    const source = new Readable({
-      read() {
-        produced += memberSize;
-        this.push(produced > 64 * memberSize ? null : randomBytes(memberSize));
-      },
-    });
-    let consumed = 0;
-    let maxAhead = 0;
-    const slow = new Writable({
-      highWaterMark: 1,
-      write(chunk: Buffer, _encoding, callback) {
-        consumed += chunk.length;
-        maxAhead = Math.max(maxAhead, produced - consumed);
-        setImmediate(callback);
-      },
-    });
-    await pipeline(source, new ParallelGzip({ memberSize, concurrency: 2 }), slow);
-    // Random bytes do not compress: what was read but not yet written stays within a few members.
-    expect(maxAhead).toBeLessThan(16 * memberSize);
+    const file = join(s.dir, 'large.bin');
+    await writeFile(file, randomBytes(64 * memberSize));
+    let read = 0;
+    const members = gzipFileInMembers(file, { memberSize, concurrency: 2, onRead: (bytes) => (read += bytes.length) });
+    let taken = 0;
+    for await (const member of members) {
+      taken++;
+      // Whatever the consumer's pace, at most `concurrency` members are read ahead of what it took.
+      expect(read).toBeLessThanOrEqual((taken + 2) * memberSize);
+      expect(member.length).toBeGreaterThan(0);
+    }
+    expect(taken).toBe(64);
+    expect(read).toBe(64 * memberSize);
   });
 });
