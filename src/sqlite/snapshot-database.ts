@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { PersistdError } from '../errors.js';
 import {
@@ -90,7 +91,8 @@ export async function snapshotLiveDatabase(live: LiveDatabase, options: Snapshot
     try {
       copy = await live.copyTo(temp, { signal });
     } catch (err) {
-      throw isDiskFull(err) ? tempSpaceError(err, path, temp) : err;
+      if (!isDiskFull(err)) throw err;
+      throw tempSpaceError(err, path, temp, await stat(path).then((st) => st.size, () => undefined));
     }
     const copyMs = Date.now() - copyStarted;
     const seq = nextSnapshotSeq(copy.startedAt, sameLineage ? state.lastSeq : undefined);
@@ -148,9 +150,10 @@ function isDiskFull(err: unknown): boolean {
 }
 
 /** The error of a snapshot whose temporary copy did not fit in the state directory. */
-function tempSpaceError(err: unknown, path: string, temp: string): PersistdError {
+function tempSpaceError(err: unknown, path: string, temp: string, databaseBytes: number | undefined): PersistdError {
+  const needed = databaseBytes === undefined ? '' : ` (about ${Math.ceil(databaseBytes / 2 ** 20)} MiB here)`;
   return new PersistdError(`cannot snapshot ${path}: the disk of its temporary copy ${temp} is full (ENOSPC); nothing was uploaded`, {
     kind: 'internal', op: 'snapshot', path: temp, cause: err,
-    hint: 'a snapshot needs free space for one uncompressed copy of the database in <state-dir>/tmp: free space there, or point --state-dir (PERSISTD_STATE_DIR) at a larger disk',
+    hint: `a snapshot needs free space for one uncompressed copy of the database${needed} in <state-dir>/tmp: free space there, or point --state-dir (PERSISTD_STATE_DIR) at a larger disk`,
   });
 }
