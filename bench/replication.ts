@@ -8,19 +8,20 @@
  * writer's p50/p99 commit latency, CPU and peak RSS, and a point-in-time restore time.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import Database from 'better-sqlite3';
 import { parseSegmentKey } from '../src/format/db-wal-keys.js';
 import { restorePointInTime } from '../src/sqlite/wal/restore-point-in-time.js';
 import { WalShipper } from '../src/sqlite/wal/wal-shipper.js';
 import { S3Store } from '../src/store/s3-store.js';
 import { startFaultProxy, type FaultProxy } from '../test/support/fault-proxy/fault-proxy.js';
-import { startRgw, type RunningRgw } from '../test/support/s3-server/rgw.js';
+import { startBenchS3, type BenchS3 } from './support/bench-s3.js';
+import { findLitestream as findLitestreamBinary, LITESTREAM_MISSING_NOTE } from './support/litestream.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -218,21 +219,16 @@ async function runLitestream(binary: string, dir: string, rate: number, env: Env
   };
 }
 
-interface Env { rgw: RunningRgw; proxy: FaultProxy; client: S3Client; credentials: { accessKeyId: string; secretAccessKey: string } }
+interface Env { s3: BenchS3; proxy: FaultProxy; client: S3Client; credentials: { accessKeyId: string; secretAccessKey: string } }
 
-function findLitestream(): string | undefined {
-  const candidates = [flags.litestream, process.env['PERSISTD_LITESTREAM_DIR'] && join(process.env['PERSISTD_LITESTREAM_DIR'], 'node_modules/@flydotio/litestream-linux-x64/litestream')];
-  return candidates.find((c): c is string => typeof c === 'string' && existsSync(c));
-}
+const findLitestream = (): string | undefined => findLitestreamBinary(flags.litestream);
 
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'persistd-bench-repl-'));
-  const rgw = await startRgw({ log: (l) => process.stderr.write(`[rgw] ${l}\n`) });
-  const credentials = { accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey };
-  const client = new S3Client({ endpoint: rgw.endpoint, region: rgw.region, forcePathStyle: true, credentials, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
-  await client.send(new CreateBucketCommand({ Bucket: BUCKET }));
-  const proxy = await startFaultProxy({ target: rgw.endpoint });
-  const env: Env = { rgw, proxy, client, credentials };
+  const s3 = await startBenchS3({ bucket: BUCKET });
+  const { client, credentials } = s3;
+  const proxy = await startFaultProxy({ target: s3.endpoint });
+  const env: Env = { s3, proxy, client, credentials };
   const litestream = findLitestream();
   const rows: [string, number, RunFigures | { writerP50: number; writerP99: number; commits: number }][] = [];
   try {
@@ -248,9 +244,8 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    client.destroy();
     await proxy.stop();
-    await rgw.stop();
+    await s3.stop();
     await rm(dir, { recursive: true, force: true });
   }
   const f = (n: number | undefined, d = 0): string => (n === undefined || Number.isNaN(n) ? '-' : n.toFixed(d));
@@ -261,7 +256,7 @@ async function main(): Promise<void> {
     console.log(`${tool.padEnd(18)} ${String(rate).padStart(5)}  ${String(x.commits).padStart(7)}  ${`${f(x.lagP50)}/${f(x.lagP99)}`.padStart(13)}  ${f(x.busyPerMin).padStart(12)}  ${f(x.idlePerMin).padStart(12)}  ${`${f(x.writerP50, 2)}/${f(x.writerP99, 2)}`.padStart(17)}  ${f(x.cpuPct, 1).padStart(5)}  ${f(x.rssMiB).padStart(7)}  ${f(x.restoreMs).padStart(14)}`);
   }
   for (const [tool, , r] of rows) if ('note' in r && r.note) console.log(`note (${tool}): ${r.note}`);
-  if (!litestream) console.log('litestream: not run (pass --litestream <binary> or set PERSISTD_LITESTREAM_DIR to a dir where `npm install --no-save @flydotio/litestream-linux-x64` ran)');
+  if (!litestream) console.log(LITESTREAM_MISSING_NOTE);
 }
 
 main().catch((err: unknown) => {

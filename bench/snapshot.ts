@@ -1,37 +1,53 @@
 /**
- * SQLite snapshot benchmark: `npx tsx bench/snapshot.ts [--size-mib 1024] [--store rgw|file] [--writer-rate 200]`.
- * Builds a database, keeps a writer process committing small transactions, and measures snapshot
- * time and throughput against the raw upload ceiling of the same store, persistd's peak RSS, the
- * writer's p99 commit latency with and without a snapshot running, and restore time against the
- * raw download ceiling. Prints a table.
+ * SQLite snapshot benchmark: `npm run bench:snapshot -- [--size 1GiB] [--writer-rate 200] [--litestream <binary>] [--no-peers] [--no-variants]`.
+ * Builds a database of `--size`, keeps a python writer committing small transactions, and measures on
+ * one test S3 server in one run: the raw upload and download ceiling; `persistd backup` and
+ * `persistd restore` as real processes (time, MiB/s, peak RSS); in-process snapshots with other gzip
+ * settings; a "backup script" (`sqlite3` copy + `gzip -1` + `aws s3 cp` or `rclone rcat`) and its
+ * restore; Litestream 0.3.13's first snapshot and restore when its binary is found; the writer's p99
+ * commit latency with and without a snapshot running. Uses the built CLI: `npm run build` first.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { restoreDatabase } from '../src/sqlite/restore-database.js';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { defaultCompressionConcurrency } from '../src/sqlite/parallel-gzip.js';
 import { snapshotDatabase } from '../src/sqlite/snapshot-database.js';
-import { FsStore } from '../src/store/fs-store.js';
-import type { ObjectStore } from '../src/store/object-store.js';
-import { S3Store } from '../src/store/s3-store.js';
-import { startRgw } from '../test/support/s3-server/rgw.js';
+import { startBenchS3, type BenchS3 } from './support/bench-s3.js';
+import { findLitestream, LITESTREAM_MISSING_NOTE } from './support/litestream.js';
+import { runMeasured, type MeasuredRun } from './support/measured-command.js';
 
 const { values: flags } = parseArgs({
   options: {
-    'size-mib': { type: 'string', default: '1024' },
-    store: { type: 'string', default: 'rgw' },
+    size: { type: 'string', default: '1GiB' },
     'writer-rate': { type: 'string', default: '200' },
+    litestream: { type: 'string' },
+    'no-peers': { type: 'boolean', default: false },
+    'no-variants': { type: 'boolean', default: false },
   },
 });
-const sizeMiB = Number(flags['size-mib']);
-const writerRate = Number(flags['writer-rate']);
 const MiB = 1 << 20;
+const sizeBytes = parseSize(flags.size!);
+const writerRate = Number(flags['writer-rate']);
+const PERSISTD_BIN = fileURLToPath(new URL('../bin/persistd.js', import.meta.url));
+const BUCKET = 'bench';
 
-// Commits one small row per transaction at a steady rate; on SIGTERM prints "<unix ms> <latency ms>" per commit.
+/** `1GiB`, `1G`, `512MiB`, `512M`, or a plain number of MiB. */
+function parseSize(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(g|gi|gib|gb|m|mi|mib|mb)?$/i.exec(text.trim());
+  if (!match) throw new Error(`--size ${text}: expected e.g. 1GiB, 256MiB or a number of MiB`);
+  const unit = (match[2] ?? 'm').toLowerCase();
+  return Math.round(Number(match[1]) * (unit.startsWith('g') ? 1024 * MiB : MiB));
+}
+
+// Commits one small row per transaction at a steady rate; on SIGTERM prints "<start unix ms> <latency ms>" per commit.
 const WRITER = `
 import signal, sqlite3, sys, time
 db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=60)
@@ -52,29 +68,16 @@ while not stop:
 sys.stdout.write('\\n'.join(out) + '\\n')
 `;
 
+interface Row { step: string; ms?: number; bytes?: number; rssMiB?: number; storedBytes?: number; note?: string }
+
 function buildDatabase(path: string): void {
   // ~1 KiB per row of hex text: compresses about 2:1, like a typical app database.
-  const rows = Math.ceil((sizeMiB * MiB) / 1100);
+  const rows = Math.ceil(sizeBytes / 1100);
   const sql = `PRAGMA journal_mode=WAL; CREATE TABLE t (id INTEGER PRIMARY KEY, pad TEXT);
     WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT ${rows}) INSERT INTO t (pad) SELECT hex(randomblob(500)) FROM c;
     PRAGMA wal_checkpoint(TRUNCATE);`;
   const result = spawnSync('sqlite3', [path, sql], { stdio: ['ignore', 'ignore', 'inherit'] });
   if (result.status !== 0) throw new Error('sqlite3 failed to build the database');
-}
-
-/** Samples this process's RSS every 20 ms while `work` runs; returns its result and the peak. */
-async function withPeakRss<T>(work: () => Promise<T>): Promise<{ value: T; peakMiB: number; ms: number }> {
-  let peak = process.memoryUsage.rss();
-  const timer = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage.rss());
-  }, 20);
-  const started = performance.now();
-  try {
-    const value = await work();
-    return { value, peakMiB: Math.max(peak, process.memoryUsage.rss()) / MiB, ms: performance.now() - started };
-  } finally {
-    clearInterval(timer);
-  }
 }
 
 function randomStream(bytes: number): Readable {
@@ -89,6 +92,7 @@ function randomStream(bytes: number): Readable {
 }
 
 const discard = (): Writable => new Writable({ write: (_chunk, _enc, cb) => cb() });
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 function p99(latencies: number[]): number {
   if (latencies.length === 0) return NaN;
@@ -96,80 +100,227 @@ function p99(latencies: number[]): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))]!;
 }
 
+async function timed<T>(work: () => Promise<T>): Promise<{ value: T; ms: number }> {
+  const started = performance.now();
+  const value = await work();
+  return { value, ms: performance.now() - started };
+}
+
+/** Bytes stored under `prefix` in the bench bucket. */
+async function storedBytes(s3: BenchS3, prefix: string, match: (key: string) => boolean = () => true): Promise<number> {
+  let total = 0;
+  let token: string | undefined;
+  do {
+    const page = await s3.client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix, ContinuationToken: token }));
+    for (const o of page.Contents ?? []) if (o.Key && match(o.Key)) total += o.Size ?? 0;
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return total;
+}
+
+/** The `snapshot stored` log line of a `persistd backup` run (JSON logs on a non-TTY stderr). */
+function snapshotLog(run: MeasuredRun): { ms: number; copyMs: number; compressed: number } | undefined {
+  for (const line of run.stderr.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      const entry = JSON.parse(line) as { msg?: string; ms?: number; copyMs?: number; compressed?: number };
+      if (entry.msg === 'snapshot stored') return { ms: entry.ms ?? NaN, copyMs: entry.copyMs ?? NaN, compressed: entry.compressed ?? NaN };
+    } catch {
+      // not a log line
+    }
+  }
+  return undefined;
+}
+
+function startWriter(path: string): { child: ChildProcess; stop(): Promise<[number, number][]> } {
+  const child = spawn('python3', ['-c', WRITER, path, String(writerRate)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    child,
+    async stop() {
+      child.kill('SIGTERM');
+      await exited;
+      return out.split('\n').slice(1).filter(Boolean).map((line) => line.split(' ').map(Number) as [number, number]);
+    },
+  };
+}
+
+/** Litestream 0.3.13 has no one-shot snapshot: `replicate` uploads a full snapshot when it starts a generation; timed until that object is listed. */
+async function litestreamSnapshot(binary: string, s3: BenchS3, dbPath: string, config: string): Promise<Row> {
+  const child = spawn(binary, ['replicate', '-config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  child.stderr!.setEncoding('utf8').on('data', (c: string) => (log += c));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const started = performance.now();
+  let ms: number | undefined;
+  let hwmKiB = 0;
+  const deadline = Date.now() + Math.max(120_000, (sizeBytes / MiB) * 1000);
+  try {
+    while (Date.now() < deadline && child.exitCode === null) {
+      hwmKiB = Math.max(hwmKiB, Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0));
+      const page = await s3.client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'litestream/' }));
+      if ((page.Contents ?? []).some((o) => o.Key?.includes('/snapshots/'))) {
+        ms = performance.now() - started;
+        break;
+      }
+      await sleep(100);
+    }
+  } finally {
+    child.kill('SIGTERM');
+    await exited;
+  }
+  if (ms === undefined) return { step: 'litestream 0.3.13: first snapshot (lz4)', note: `no snapshot appeared: ${log.trim().split('\n').slice(-2).join(' ')}` };
+  return {
+    step: 'litestream 0.3.13 replicate: first snapshot (lz4) listed', ms, bytes: (await stat(dbPath)).size, rssMiB: hwmKiB / 1024,
+    storedBytes: await storedBytes(s3, 'litestream/', (k) => k.includes('/snapshots/')),
+    note: 'from process start, polled every 100 ms',
+  };
+}
+
 async function main(): Promise<void> {
+  if (!existsSync(fileURLToPath(new URL('../dist/', import.meta.url)))) {
+    throw new Error('dist/ is missing: run `npm run build` first (the benchmark runs the built CLI)');
+  }
   const dir = await mkdtemp(join(tmpdir(), 'persistd-bench-snapshot-'));
   const path = join(dir, 'app.db');
-  let store: ObjectStore;
-  let stopServer = async (): Promise<void> => undefined;
-  if (flags.store === 'file') {
-    await mkdir(join(dir, 'store'));
-    store = new FsStore(join(dir, 'store'));
-  } else {
-    const rgw = await startRgw({ memstoreBytes: Math.max(4, Math.ceil((sizeMiB * 4) / 1024) + 2) * 1024 ** 3, log: (l) => process.stderr.write(`[rgw] ${l}\n`) });
-    const s3 = new S3Store({ bucket: 'bench', prefix: 'sqlite/', endpoint: rgw.endpoint, region: rgw.region, forcePathStyle: true,
-      credentials: { accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey } });
-    const { CreateBucketCommand, S3Client } = await import('@aws-sdk/client-s3');
-    const client = new S3Client({ endpoint: rgw.endpoint, region: rgw.region, forcePathStyle: true,
-      credentials: { accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey } });
-    await client.send(new CreateBucketCommand({ Bucket: 'bench' }));
-    client.destroy();
-    await s3.put('warm-up', 'x');
-    store = s3;
-    stopServer = async () => {
-      s3.destroy();
-      await rgw.stop();
-    };
-  }
-  let writer: ChildProcess | undefined;
+  const sizeGiB = sizeBytes / (1024 * MiB);
+  const s3 = await startBenchS3({ bucket: BUCKET, memstoreBytes: Math.max(4, Math.ceil(sizeGiB * 7) + 2) * 1024 ** 3 });
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env['PATH'], HOME: process.env['HOME'], AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey, AWS_DEFAULT_REGION: s3.region,
+    RCLONE_CONFIG_BENCH_TYPE: 's3', RCLONE_CONFIG_BENCH_PROVIDER: 'Ceph', RCLONE_CONFIG_BENCH_ENDPOINT: s3.endpoint,
+    RCLONE_CONFIG_BENCH_ACCESS_KEY_ID: s3.credentials.accessKeyId, RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
+    RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE: 'true', RCLONE_CONFIG_BENCH_REGION: s3.region,
+  };
+  const persistd = (args: string[]): Promise<MeasuredRun> =>
+    runMeasured(process.execPath, [PERSISTD_BIN, ...args, '--to', `s3://${BUCKET}/persistd`, '--endpoint', s3.endpoint, '--region', s3.region,
+      '--db', `app=${path}`, '--state-dir', join(dir, 'state'), '--log-level', 'info'], { env });
+  const bash = (script: string, extraEnv: Record<string, string>): Promise<MeasuredRun> =>
+    runMeasured('bash', ['-c', `set -euo pipefail; ${script}`], { env: { ...env, ...extraEnv } });
+  const rows: Row[] = [];
+  const litestream = flags['no-peers'] ? undefined : findLitestream(flags.litestream);
+  let writer: ReturnType<typeof startWriter> | undefined;
   try {
-    process.stderr.write(`building a ${sizeMiB} MiB database...\n`);
+    process.stderr.write(`building a ${(sizeBytes / MiB).toFixed(0)} MiB database...\n`);
     buildDatabase(path);
     const dbBytes = (await stat(path)).size;
+    const ceilingStore = s3.store('raw/');
+    const upload = await timed(() => ceilingStore.put('upload', randomStream(dbBytes)));
+    rows.push({ step: 'raw upload ceiling (S3Store, random bytes, in-process)', ms: upload.ms, bytes: dbBytes });
+    const download = await timed(() => ceilingStore.get('upload').then((body) => pipeline(body, discard())));
+    await ceilingStore.delete(['upload']);
 
-    const upload = await withPeakRss(() => store.put('raw/upload', randomStream(dbBytes)));
-    const download = await withPeakRss(() => store.get('raw/upload').then((body) => pipeline(body, discard())));
-    await store.delete(['raw/upload']);
-
-    writer = spawn('python3', ['-c', WRITER, path, String(writerRate)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    writer.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
-    await new Promise<void>((resolve) => writer!.stdout!.once('data', () => resolve()));
-    const exited = new Promise<void>((resolve) => writer!.once('exit', () => resolve()));
-    const stateDir = join(dir, 'state');
+    writer = startWriter(path);
+    await new Promise<void>((resolve) => writer!.child.stdout!.once('data', () => resolve()));
     const quietStart = Date.now();
-    await new Promise((resolve) => setTimeout(resolve, 3000));
+    await sleep(3000);
     const snapStart = Date.now();
-    const snap = await withPeakRss(() => snapshotDatabase({ store, name: 'app', path, stateDir }));
+    process.stderr.write('persistd backup...\n');
+    const backup = await persistd(['backup']);
     const snapEnd = Date.now();
-    writer.kill('SIGTERM');
-    await exited;
-    if (snap.value.outcome !== 'created') throw new Error('no snapshot was taken');
-    const commits = out.split('\n').slice(1).filter(Boolean).map((line) => line.split(' ').map(Number) as [number, number]);
+    const logged = snapshotLog(backup);
+    rows.push({ step: `persistd backup (CLI; gzip -1 in ${defaultCompressionConcurrency()} parallel members)`, ms: backup.ms, bytes: dbBytes, rssMiB: backup.peakRssMiB,
+      storedBytes: logged?.compressed, note: logged ? `copy ${(logged.copyMs / 1000).toFixed(2)} s, compress + upload ${((logged.ms - logged.copyMs) / 1000).toFixed(2)} s` : 'no snapshot log line' });
+
+    if (!flags['no-variants']) {
+      for (const [label, level, threads] of [['gzip -1, 1 member at a time (as one zlib stream)', 1, 1], ['gzip -6, parallel members', 6, undefined]] as const) {
+        process.stderr.write(`in-process snapshot, ${label}...\n`);
+        const variant = await timed(() => snapshotDatabase({
+          store: s3.store(`variant-${level}-${threads ?? 'p'}/`), name: 'app', path, stateDir: join(dir, `state-${level}-${threads ?? 'p'}`),
+          gzipLevel: level, ...(threads !== undefined ? { compressionConcurrency: threads } : {}),
+        }));
+        const created = variant.value.outcome === 'created' ? variant.value.manifest.data.size : undefined;
+        rows.push({ step: `in-process snapshot, ${label}`, ms: variant.ms, bytes: dbBytes, storedBytes: created, note: 'library call, RSS not separable' });
+      }
+    }
+
+    const litestreamConfig = join(dir, 'litestream.yml');
+    if (litestream) {
+      await writeFile(litestreamConfig, [
+        'dbs:', `  - path: ${path}`, '    replicas:', '      - type: s3', `        bucket: ${BUCKET}`, '        path: litestream',
+        `        endpoint: ${s3.endpoint}`, `        region: ${s3.region}`, '        force-path-style: true',
+        `        access-key-id: ${s3.credentials.accessKeyId}`, `        secret-access-key: ${s3.credentials.secretAccessKey}`, '',
+      ].join('\n'));
+      process.stderr.write('litestream replicate...\n');
+      rows.push(await litestreamSnapshot(litestream, s3, path, litestreamConfig));
+    }
+
+    if (!flags['no-peers']) {
+      // The sqlite3 shell's .backup copies 100 pages per step and starts over whenever another connection
+      // commits in between: under a steady writer it may never finish. Shown with a deadline.
+      const copy = join(dir, 'script-copy.db');
+      const deadlineS = Math.max(10, Math.ceil((3 * backup.ms) / 1000));
+      process.stderr.write(`sqlite3 .backup (deadline ${deadlineS} s)...\n`);
+      const dotBackup = await runMeasured('timeout', [String(deadlineS), 'sqlite3', path, `.backup ${copy}`], { env, check: false });
+      rows.push(dotBackup.code === 0
+        ? { step: 'sqlite3 .backup alone (copy only)', ms: dotBackup.ms, bytes: dbBytes, rssMiB: dotBackup.peakRssMiB }
+        : { step: 'sqlite3 .backup alone (copy only)', rssMiB: dotBackup.peakRssMiB, note: `not done after ${deadlineS} s (restarts on every commit of the writer)` });
+      await rm(copy, { force: true });
+      // So the scripts copy with VACUUM INTO, which reads inside one transaction like persistd does.
+      process.stderr.write('backup script (aws)...\n');
+      const aws = await bash('sqlite3 "$DB" "VACUUM INTO \'$COPY\'"; gzip -1 -c "$COPY" | aws s3 cp - "s3://$BUCKET/script/app.db.gz" --endpoint-url "$EP" --only-show-errors; rm -f "$COPY"',
+        { DB: path, COPY: copy, BUCKET, EP: s3.endpoint });
+      rows.push({ step: 'script: sqlite3 VACUUM INTO + gzip -1 + aws s3 cp -', ms: aws.ms, bytes: dbBytes, rssMiB: aws.peakRssMiB, storedBytes: await storedBytes(s3, 'script/') });
+      process.stderr.write('backup script (rclone)...\n');
+      const rclone = await bash('sqlite3 "$DB" "VACUUM INTO \'$COPY\'"; gzip -1 -c "$COPY" | rclone rcat "bench:$BUCKET/rclone/app.db.gz"; rm -f "$COPY"',
+        { DB: path, COPY: copy, BUCKET });
+      rows.push({ step: 'script: sqlite3 VACUUM INTO + gzip -1 + rclone rcat', ms: rclone.ms, bytes: dbBytes, rssMiB: rclone.peakRssMiB, storedBytes: await storedBytes(s3, 'rclone/') });
+    }
+
+    const commits = await writer.stop();
+    writer = undefined;
     const during = commits.filter(([t]) => t >= snapStart && t <= snapEnd).map(([, ms]) => ms);
     const before = commits.filter(([t]) => t >= quietStart && t < snapStart).map(([, ms]) => ms);
 
-    const restore = await withPeakRss(() => restoreDatabase({ store, name: 'app', target: join(dir, 'restored.db'), stateDir, quickCheck: false }));
-    const restoreQuick = await withPeakRss(() => restoreDatabase({ store, name: 'app', target: join(dir, 'restored-quick.db'), stateDir, quickCheck: true }));
+    rows.push({ step: 'raw download ceiling (S3Store, in-process)', ms: download.ms, bytes: dbBytes });
+    process.stderr.write('persistd restore...\n');
+    const restore = await persistd(['restore', '-o', join(dir, 'restored.db')]);
+    rows.push({ step: 'persistd restore (CLI; sha256 + integrity_check)', ms: restore.ms, bytes: dbBytes, rssMiB: restore.peakRssMiB });
+    const quick = await persistd(['restore', '--quick-check', '-o', join(dir, 'restored-quick.db')]);
+    rows.push({ step: 'persistd restore --quick-check (CLI)', ms: quick.ms, bytes: dbBytes, rssMiB: quick.peakRssMiB });
+    await rm(join(dir, 'restored.db'), { force: true });
+    await rm(join(dir, 'restored-quick.db'), { force: true });
 
-    const manifest = snap.value.manifest;
-    const rate = (bytes: number, ms: number): string => ((bytes / MiB) / (ms / 1000)).toFixed(1);
-    const rows: [string, string, string, string][] = [
-      ['raw upload (random stream, DB size)', (upload.ms / 1000).toFixed(2), rate(dbBytes, upload.ms), upload.peakMiB.toFixed(0)],
-      ['snapshot (copy + gzip + upload)', (snap.ms / 1000).toFixed(2), rate(dbBytes, snap.ms), snap.peakMiB.toFixed(0)],
-      ['raw download (DB size)', (download.ms / 1000).toFixed(2), rate(dbBytes, download.ms), download.peakMiB.toFixed(0)],
-      ['restore (integrity_check)', (restore.ms / 1000).toFixed(2), rate(dbBytes, restore.ms), restore.peakMiB.toFixed(0)],
-      ['restore (quick_check)', (restoreQuick.ms / 1000).toFixed(2), rate(dbBytes, restoreQuick.ms), restoreQuick.peakMiB.toFixed(0)],
-    ];
-    console.log(`\nstore: ${store.description}; database ${(dbBytes / MiB).toFixed(0)} MiB, compressed ${(manifest.data.size / MiB).toFixed(0)} MiB; writer ${writerRate} commits/s (WAL, synchronous=NORMAL)\n`);
-    console.log('| step | seconds | MiB/s (of DB size) | peak RSS MiB |');
-    console.log('|---|---|---|---|');
-    for (const row of rows) console.log(`| ${row.join(' | ')} |`);
-    console.log(`\nwriter p99 commit latency: ${p99(before).toFixed(2)} ms without a snapshot (${before.length} commits), ${p99(during).toFixed(2)} ms during the snapshot (${during.length} commits)`);
+    if (!flags['no-peers']) {
+      const out = join(dir, 'script-restored.db');
+      const aws = await bash('aws s3 cp "s3://$BUCKET/script/app.db.gz" - --endpoint-url "$EP" --only-show-errors | gunzip > "$OUT"', { BUCKET, EP: s3.endpoint, OUT: out });
+      rows.push({ step: 'script restore: aws s3 cp - | gunzip (no check)', ms: aws.ms, bytes: dbBytes, rssMiB: aws.peakRssMiB });
+      const check = await bash('test "$(sqlite3 "$OUT" "PRAGMA integrity_check")" = ok', { OUT: out });
+      rows.push({ step: 'script restore + sqlite3 integrity_check', ms: aws.ms + check.ms, bytes: dbBytes, rssMiB: Math.max(aws.peakRssMiB ?? 0, check.peakRssMiB ?? 0) });
+      await rm(out, { force: true });
+      const rclone = await bash('rclone cat "bench:$BUCKET/rclone/app.db.gz" | gunzip > "$OUT"', { BUCKET, OUT: out });
+      rows.push({ step: 'script restore: rclone cat | gunzip (no check)', ms: rclone.ms, bytes: dbBytes, rssMiB: rclone.peakRssMiB });
+      await rm(out, { force: true });
+    }
+    if (litestream) {
+      const out = join(dir, 'litestream-restored.db');
+      const restored = await runMeasured(litestream, ['restore', '-config', litestreamConfig, '-o', out, path], { env, check: false });
+      rows.push(restored.code === 0
+        ? { step: 'litestream 0.3.13 restore', ms: restored.ms, bytes: dbBytes, rssMiB: restored.peakRssMiB }
+        : { step: 'litestream 0.3.13 restore', note: `failed: ${restored.stderr.trim().split('\n').slice(-1)[0] ?? ''}` });
+      await rm(out, { force: true });
+    }
+
+    const f = (n: number | undefined, digits = 1): string => (n === undefined || Number.isNaN(n) ? '-' : n.toFixed(digits));
+    console.log(`\nsnapshot benchmark: database ${f(dbBytes / MiB, 0)} MiB (WAL), writer ${writerRate} commits/s; ${availableParallelism()} cores, load ${loadavg().map((l) => l.toFixed(1)).join(' ')}; ${s3.endpoint}\n`);
+    console.log('| step | seconds | MiB/s of DB | peak RSS MiB | stored MiB | note |');
+    console.log('|---|---|---|---|---|---|');
+    for (const row of rows) {
+      const rate = row.ms !== undefined && row.bytes !== undefined ? row.bytes / MiB / (row.ms / 1000) : undefined;
+      console.log(`| ${row.step.replaceAll('|', '\\|')} | ${f(row.ms === undefined ? undefined : row.ms / 1000, 2)} | ${f(rate)} | ${f(row.rssMiB, 0)} | ${f(row.storedBytes === undefined ? undefined : row.storedBytes / MiB, 0)} | ${row.note ?? ''} |`);
+    }
+    console.log(`\nwriter p99 commit latency: ${f(p99(before), 2)} ms without a snapshot (${before.length} commits), ${f(p99(during), 2)} ms during \`persistd backup\` (${during.length} commits)`);
+    if (!litestream && !flags['no-peers']) console.log(LITESTREAM_MISSING_NOTE);
   } finally {
-    writer?.kill('SIGKILL');
-    await stopServer();
+    if (writer) await writer.stop();
+    await s3.stop();
     await rm(dir, { recursive: true, force: true });
   }
 }
 
-await main();
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
