@@ -63,15 +63,16 @@ describe('persistd run when the store fails', () => {
   it('store failing for a moment at shutdown: a later attempt of the final backup stores the app\'s last write', async () => {
     const box = sandbox('back-at-shutdown');
     const run = box.run(['--shutdown-timeout', '20s'], ['serve', 'first']);
-    await run.until(() => run.stdout().includes('app ready') && box.phase() === 'running', 'the app to run and replication to start');
+    await run.until(() => run.stdout().includes('app ready') && run.stderr().includes('took the lineage pointer'), 'the app to run and its first generation to be stored');
     proxy.setRules([{ fault: { kind: 'error', status: 503, code: 'SlowDown' }, activeForMs: 2_000 }]);
+    const before = proxy.stats().requests;
     run.child.kill('SIGTERM');
     expect(await run.exited).toBe(0);
-    const lines = logLines(run.stderr());
-    expect(lines.some((line) => line.msg === 'final backup failed; retrying until --shutdown-timeout'), run.stderr()).toBe(true);
-    const done = lines.find((line) => line.msg?.startsWith('final backup complete') || line.msg?.startsWith('final backup took most'));
+    // Whether the request retries or a second attempt of the final backup got it through depends on
+    // timing; what must hold is that it got through, and that the outage was really hit.
+    const done = logLines(run.stderr()).find((line) => line.msg?.startsWith('final backup complete') || line.msg?.startsWith('final backup took most'));
     expect(done, run.stderr()).toBeDefined();
-    expect(done!.attempts as number).toBeGreaterThan(1);
+    expect(proxy.stats().requests - before).toBeGreaterThan(1);
     box.loseContainer();
     const again = box.run([], ['exit']);
     expect(await again.exited).toBe(0);
