@@ -24,6 +24,7 @@ export class DirManifest {
   private readonly seen = new Set<string>();
   private readonly dirty = new Set<string>();
   private loaded = false;
+  private flushing: Promise<boolean> = Promise.resolve(false);
 
   constructor(
     private readonly store: ObjectStore,
@@ -71,8 +72,14 @@ export class DirManifest {
     return this.dirty.size > 0;
   }
 
-  /** Re-reads the changed folders and uploads the manifest if it differs; returns whether it uploaded. */
-  async flush(signal?: AbortSignal): Promise<boolean> {
+  /** Re-reads the changed folders and uploads the manifest if it differs; returns whether it uploaded. One at a time. */
+  flush(signal?: AbortSignal): Promise<boolean> {
+    const next = this.flushing.then(() => this.flushNow(signal));
+    this.flushing = next.catch(() => false);
+    return next;
+  }
+
+  private async flushNow(signal?: AbortSignal): Promise<boolean> {
     await this.load(signal);
     const dirty = [...this.dirty];
     this.dirty.clear();

@@ -123,7 +123,11 @@ export class FsStore implements ObjectStore {
     assertFsKey(destKey);
     // Through a temp file and the usual commit: the copy is atomic and conditional writes stay exact.
     const { info, body } = await this.getWithInfo(sourceKey, { signal: options.signal });
-    await this.put(destKey, body, { metadata: options.metadata ?? info.metadata, contentLength: info.size, signal: options.signal });
+    try {
+      await this.put(destKey, body, { metadata: options.metadata ?? info.metadata, contentLength: info.size, signal: options.signal });
+    } finally {
+      body.destroy(); // closes the source when the put failed before reading it all
+    }
   }
 
   async head(key: string, options: RequestOptions = {}): Promise<ObjectInfo | undefined> {
