@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { runTorture, type TortureSummary } from '../../scripts/torture/torture-runner.js';
+import { createTestBucket, testS3 } from '../support/test-s3.js';
+
+// The short form of `npm run torture` (scripts/torture.ts): a few SIGKILL rounds of the built CLI
+// with fixed seeds. A failure keeps its directory (journals, logs, replica) and names it.
+async function torture(options: Parameters<typeof runTorture>[0]): Promise<{ summary: TortureSummary; output: string }> {
+  const lines: string[] = [];
+  const summary = await runTorture({ ...options, log: (line) => lines.push(line) });
+  return { summary, output: lines.join('\n') };
+}
+
+describe('crash torture', () => {
+  it('restores a consistent prefix and closed files after SIGKILLs of the app, persistd or both (file replica)', async () => {
+    const { summary, output } = await torture({ rounds: 3, seed: 15, store: { kind: 'fs' }, keepFailures: true });
+    expect(summary.failures, output).toEqual([]);
+    expect(summary.rounds).toBe(3);
+    expect(summary.transactions, output).toBeGreaterThan(0);
+  }, 150_000);
+
+  it('does the same against the S3 server', async () => {
+    const s3 = testS3();
+    const bucket = await createTestBucket('torture');
+    const { summary, output } = await torture({ rounds: 2, seed: 16, store: { kind: 's3', ...s3, bucket }, keepFailures: true });
+    expect(summary.failures, output).toEqual([]);
+    expect(summary.rounds).toBe(2);
+    expect(summary.transactions, output).toBeGreaterThan(0);
+  }, 150_000);
+});
