@@ -80,6 +80,8 @@ export async function restoreDatabase(options: RestoreOptions): Promise<RestoreR
   const dir = dirname(path);
   if (await exists(path)) {
     if (options.ifNotExists === true) {
+      // A restore killed half-way may have left its temp file beside the database.
+      await removeStaleTempFiles(dir, TEMP_PREFIX_OF(path));
       logger.info({ db: name, path }, 'database exists, not restoring');
       return { restored: false, path, reason: 'exists' };
     }

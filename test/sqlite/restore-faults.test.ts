@@ -68,10 +68,16 @@ describe('restoreDatabase', () => {
 
   it('--if-not-exists skips without a request; --if-replica-exists succeeds with no backup', async () => {
     await existingTarget();
+    // A temp file left by a restore that was killed (its pid is gone) goes; one of a live process stays.
+    const dead = join(s.dir, 'target', '.app.db.persistd-restore-999999999-0123456789abcdef.tmp');
+    const live = join(s.dir, 'target', `.app.db.persistd-restore-${process.ppid}-0123456789abcdef.tmp`);
+    await writeFile(dead, 'half a database');
+    await writeFile(live, 'another restore at work');
     const requests = s.store.total();
     expect(await restoreDatabase({ store: s.store, name: 'app', target, ifNotExists: true, stateDir: s.stateDir }))
       .toMatchObject({ restored: false, reason: 'exists' });
     expect(s.store.total()).toBe(requests);
+    expect((await readdir(join(s.dir, 'target'))).filter((n) => n.includes('persistd-restore'))).toEqual([`.app.db.persistd-restore-${process.ppid}-0123456789abcdef.tmp`]);
     const other = join(s.dir, 'target', 'other.db');
     expect(await restoreDatabase({ store: s.store, name: 'other', target: other, ifReplicaExists: true, stateDir: s.stateDir }))
       .toMatchObject({ restored: false, reason: 'no-backup' });
