@@ -95,7 +95,8 @@ export class DatabaseSync {
 
   /** The scheduled snapshot: a compaction point in WAL mode (only when frames were shipped since the last one), a snapshot otherwise. */
   async snapshot(options: { signal?: AbortSignal } = {}): Promise<void> {
-    if (this.stopped) return;
+    // Until the first sync found out the journal mode, the generation is the first sync's to start.
+    if (this.stopped || this.mode === 'waiting') return;
     if (this.mode === 'wal') {
       if (this.shipper.status().segmentsStored === this.segmentsAtLastSnapshot) return;
       const result = await this.shipper.snapshotOnce(options);
@@ -117,11 +118,13 @@ export class DatabaseSync {
     const signal = AbortSignal.timeout(Math.max(1, deadline - Date.now()));
     await waitOrAbort(this.running, signal);
     signal.throwIfAborted();
-    if (this.mode === 'wal') {
+    if (this.mode !== 'snapshots') {
       // One more sync of everything committed, then the connection closes.
       const result = await this.shipper.syncOnce({ signal });
       await this.afterSync(result, signal);
-      if (result.outcome !== 'not-wal') return;
+      if (result.outcome === 'synced') return;
+      // No database (nothing to back up), or not in WAL mode: a last snapshot when something changed.
+      if (result.outcome === 'missing') return;
     }
     const result = await this.replicator.finalSnapshot({ deadline });
     await this.afterSnapshot(result, signal);

@@ -78,7 +78,12 @@ export class LineageGuard {
    * Makes `generation` the live one. False when this instance is (or just became) fenced; conflicts
    * with an instance claiming at the same moment are retried, and the later claim wins.
    */
-  async claim(generation: string, restoredFrom: RestoredFrom | undefined, signal?: AbortSignal): Promise<boolean> {
+  claim(generation: string, restoredFrom: RestoredFrom | undefined, signal?: AbortSignal): Promise<boolean> {
+    // One claim or check at a time: two of this instance's own writes must never race each other.
+    return this.serialize(() => this.claimNow(generation, restoredFrom, signal));
+  }
+
+  private async claimNow(generation: string, restoredFrom: RestoredFrom | undefined, signal?: AbortSignal): Promise<boolean> {
     if (this.fencedBy) return false;
     const { store, name, instance } = this.options;
     const key = currentPointerKey(name);
@@ -108,10 +113,14 @@ export class LineageGuard {
         const now = await readLineage(store, name, signal);
         if (now && now.pointer.instance === instance.id && now.pointer.takenAt === pointer.takenAt) {
           info = { key, etag: now.etag, size: 0, lastModified: new Date() };
-        } else if (this.etag !== undefined && now) {
+        } else if (this.etag !== undefined && now && now.pointer.instance !== instance.id) {
           // It was ours and another instance took it: fenced.
           this.fence(now.pointer);
           return false;
+        } else if (now && now.pointer.instance === instance.id) {
+          // An older write of this same instance (whose reply was lost): continue from it.
+          this.etag = now.etag;
+          continue;
         } else {
           // A race with another instance's first claim, or the pointer was deleted: read it again.
           this.etag = undefined;
@@ -131,7 +140,11 @@ export class LineageGuard {
    * One HEAD: whether the pointer is still this instance's. Fences this instance when another one
    * took it. A pointer deleted by hand is taken again.
    */
-  async check(signal?: AbortSignal): Promise<'ours' | 'fenced' | 'unclaimed'> {
+  check(signal?: AbortSignal): Promise<'ours' | 'fenced' | 'unclaimed'> {
+    return this.serialize(() => this.checkNow(signal));
+  }
+
+  private async checkNow(signal?: AbortSignal): Promise<'ours' | 'fenced' | 'unclaimed'> {
     if (this.fencedBy) return 'fenced';
     if (this.etag === undefined || this.mine === undefined) return 'unclaimed';
     const { store, name } = this.options;
@@ -139,7 +152,7 @@ export class LineageGuard {
     if (info?.etag === this.etag) return 'ours';
     if (!info) {
       this.etag = undefined;
-      return (await this.claim(this.mine.generation, this.mine.restoredFrom ?? undefined, signal)) ? 'ours' : 'fenced';
+      return (await this.claimNow(this.mine.generation, this.mine.restoredFrom ?? undefined, signal)) ? 'ours' : 'fenced';
     }
     const now = await readLineage(store, name, signal);
     if (now && now.pointer.instance === this.options.instance.id) {
@@ -148,6 +161,14 @@ export class LineageGuard {
     }
     if (now) this.fence(now.pointer);
     return now ? 'fenced' : 'unclaimed';
+  }
+
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private serialize<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(work);
+    this.queue = run.catch(() => undefined);
+    return run;
   }
 
   private fence(holder: LineagePointer): void {

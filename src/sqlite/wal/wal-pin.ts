@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import type { WalHeader } from '../../format/db-wal-frames.js';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { frameSize, readFrameHeader, WAL_FRAME_HEADER_SIZE, WAL_HEADER_SIZE, type WalHeader } from '../../format/db-wal-frames.js';
 import type { WalPosition } from '../../format/db-wal-position.js';
 import type { SegmentSpool } from './segment-spool.js';
 import type { WalConnection } from './wal-connection.js';
@@ -161,6 +162,10 @@ export class WalPin {
     this.readAll();
     if (!this.conn.pin()) return 'busy';
     if (this.conn.dataVersion() !== before) return 'busy';
+    // The last transaction read may be in the -wal file but not yet in the wal-index (SQLite writes
+    // and syncs the frames before publishing them), so the read transaction may not see it: start the
+    // stream before it. Re-applying it on a snapshot that has it rewrites the same pages.
+    if (this.cursor !== undefined && this.cursor.frame > 0) this.cursor = previousCommit(this.walPath, this.cursor);
     this.pinAt = { epoch: this.epoch };
     return 'exact';
   }
@@ -239,5 +244,22 @@ export class WalPin {
       this.options.logger.debug({ pinned: this.pinAt !== undefined, epoch: this.epoch, frame: this.cursor?.frame }, 'WAL reset that does not continue the stream');
     }
     return ok;
+  }
+}
+
+/** The cursor just after the commit frame before the one `cursor` ends at (the WAL's start when there is none). */
+function previousCommit(walPath: string, cursor: WalCursor): WalCursor {
+  const size = frameSize(cursor.header.pageSize);
+  const fd = openSync(walPath, 'r');
+  try {
+    const head = Buffer.alloc(WAL_FRAME_HEADER_SIZE);
+    for (let frame = cursor.frame - 1; frame >= 1; frame--) {
+      readSync(fd, head, 0, WAL_FRAME_HEADER_SIZE, WAL_HEADER_SIZE + (frame - 1) * size);
+      const header = readFrameHeader(head, 0);
+      if (header.commitSize !== 0) return { header: cursor.header, frame, checksum: header.checksum };
+    }
+    return cursorAtStart(cursor.header);
+  } finally {
+    closeSync(fd);
   }
 }
