@@ -95,6 +95,15 @@ describe.each(['fs', 's3'] as const)('lineage pointer (%s)', (backend) => {
     await expect(readLineage(store, 'app.db')).rejects.toThrow(/lineage format 99, newer than this persistd reads/);
   });
 
+  it('claims and checks of one instance at the same moment never fence it (they run one at a time)', async () => {
+    const a = newInstanceIdentity();
+    const fenced: LineagePointer[] = [];
+    const g = guard(a, fenced);
+    expect(await Promise.all([g.claim(GEN_A, undefined), g.claim(GEN_B, undefined), g.check()])).toEqual([true, true, 'ours']);
+    expect(fenced).toEqual([]);
+    expect((await readLineage(store, 'app.db'))?.pointer).toMatchObject({ generation: GEN_B, instance: a.id });
+  });
+
   it('two first claims racing: both succeed in turn, the later one holds the pointer, the other is fenced', async () => {
     const ids = [newInstanceIdentity(), newInstanceIdentity()];
     const guards = ids.map((id) => guard(id));
