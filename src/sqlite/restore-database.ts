@@ -98,7 +98,7 @@ export async function restoreDatabase(options: RestoreOptions): Promise<RestoreR
   if (!point) {
     const what = options.snapshotId !== undefined
       ? `snapshot ${options.snapshotId}`
-      : [options.generation !== undefined ? `a snapshot of generation ${options.generation}` : 'a snapshot',
+      : [options.generation !== undefined ? `snapshot of generation ${options.generation}` : 'snapshot',
         options.timestamp ? `at or before ${options.timestamp.toISOString()}` : ''].filter(Boolean).join(' ');
     if (options.ifReplicaExists === true && options.snapshotId === undefined && options.timestamp === undefined && options.generation === undefined) {
       logger.info({ db: name }, 'no backup of this database yet, nothing to restore');
