@@ -27,6 +27,8 @@ export interface Config {
   readonly retentionMin: number;
   /** A duration (`5m`) or a cron expression. */
   readonly snapshotSchedule: string;
+  /** `run --verify-interval`: when to verify the replica (a duration or cron expression), or undefined (off). */
+  readonly verifySchedule: string | undefined;
   readonly syncIntervalMs: number;
   readonly maxDelete: number;
   readonly keepDeletedMs: number;

@@ -49,6 +49,8 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
     description: 'never keep fewer snapshots than this (default 2)' },
   { key: 'snapshotInterval', flag: '--snapshot-interval <when>', env: ['PERSISTD_SNAPSHOT_INTERVAL'], fileKey: 'snapshot-interval',
     type: 'schedule', scope: 'run', description: 'database snapshot schedule: a duration (5m, 1h) or a cron expression (default 5m)' },
+  { key: 'verifyInterval', flag: '--verify-interval <when>', env: ['PERSISTD_VERIFY_INTERVAL'], fileKey: 'verify-interval', type: 'schedule',
+    scope: 'run', description: 'rebuild the latest replicated state of each database and check it on this schedule (a duration or a cron expression; off by default)' },
   { key: 'syncInterval', flag: '--sync-interval <duration>', env: ['PERSISTD_SYNC_INTERVAL'], fileKey: 'sync-interval', type: 'duration',
     scope: 'run', description: 'how often changes are shipped (default 1s)' },
   { key: 'maxDelete', flag: '--max-delete <share>', env: ['PERSISTD_MAX_DELETE'], fileKey: 'max-delete', type: 'ratio', scope: 'sync',

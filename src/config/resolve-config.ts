@@ -93,6 +93,7 @@ export function resolveConfig(input: ConfigInput): Config {
     retentionMs: duration(named('retention'), text('retention'), DEFAULTS.retention),
     retentionMin: integer(named('retentionMin'), text('retentionMin'), DEFAULTS.retentionMin, 1, 10_000),
     snapshotSchedule: schedule(text('snapshotInterval') ?? DEFAULTS.snapshotInterval, named('snapshotInterval')),
+    verifySchedule: text('verifyInterval') === undefined ? undefined : schedule(text('verifyInterval')!, named('verifyInterval')),
     syncIntervalMs: duration(named('syncInterval'), text('syncInterval'), DEFAULTS.syncInterval),
     maxDelete: ratio(named('maxDelete'), text('maxDelete'), DEFAULTS.maxDelete),
     keepDeletedMs: duration(named('keepDeleted'), text('keepDeleted'), DEFAULTS.keepDeleted, true),

@@ -5,6 +5,7 @@ import { applyRetention } from '../sqlite/apply-retention.js';
 import { DatabaseReplicator, type ReplicatorStatus } from '../sqlite/database-replicator.js';
 import { LineageGuard, type InstanceIdentity } from '../sqlite/lineage-guard.js';
 import type { SnapshotResult } from '../sqlite/snapshot-database.js';
+import { verifySnapshot } from '../sqlite/verify-snapshot.js';
 import { WalShipper, type SyncResult } from '../sqlite/wal/wal-shipper.js';
 import type { ObjectStore } from '../store/object-store.js';
 
@@ -40,6 +41,8 @@ export interface DatabaseSyncStatus extends ReplicatorStatus {
   stalled: boolean;
   transactionsShipped: number;
   segmentsShipped: number;
+  /** The last `--verify-interval` check of the replica, when one ran. */
+  lastVerify: { at: Date; ok: boolean; message: string } | undefined;
   /** Another instance took the lineage pointer: what it is. */
   fencedBy: { instance: string; host: string; generation: string; takenAt: string } | undefined;
 }
@@ -72,6 +75,7 @@ export class DatabaseSync {
   private lastSnapshotAt: Date | undefined;
   private lastSnapshotId: string | undefined;
   private stallLogged = false;
+  private lastVerify: DatabaseSyncStatus['lastVerify'];
 
   constructor(private readonly options: DatabaseSyncOptions) {
     this.logger = options.logger.child({ db: options.name });
@@ -111,6 +115,20 @@ export class DatabaseSync {
     await this.retain(options.signal);
   }
 
+  /** `--verify-interval`: rebuilds the latest replicated state into a temp file and checks it; a failure is logged and makes the run unhealthy. */
+  async verify(options: { signal?: AbortSignal } = {}): Promise<void> {
+    if (this.stopped || this.mode === 'waiting') return;
+    const { store, name, stateDir } = this.options;
+    try {
+      const live = this.lineage.fenced ? undefined : this.generation;
+      const result = await verifySnapshot({ store, name, stateDir, logger: this.logger, signal: options.signal, ...(live ? { preferredGeneration: live } : {}) });
+      this.lastVerify = { at: new Date(), ok: true, message: `${result.snapshotId} verified` };
+    } catch (err) {
+      this.lastVerify = { at: new Date(), ok: false, message: messageOf(err) };
+      this.logger.error({ err: messageOf(err) }, 'replica verification FAILED: the latest replicated state of this database does not restore cleanly');
+    }
+  }
+
   /** The final backup: what was committed since the last sync (WAL), or a last snapshot when something changed. Stops syncing. */
   async finalBackup(deadline: number): Promise<void> {
     this.stopped = true;
@@ -147,7 +165,7 @@ export class DatabaseSync {
     if (this.mode !== 'wal') {
       return {
         ...base, mode: this.mode, generation: this.generation, lagSeconds, lagBytes: 0, stalled: false, transactionsShipped: 0, segmentsShipped: 0,
-        fencedBy: fenced && describeHolder(fenced),
+        lastVerify: this.lastVerify, fencedBy: fenced && describeHolder(fenced),
       };
     }
     return {
@@ -168,6 +186,7 @@ export class DatabaseSync {
       stalled: lagSeconds * 1000 > this.options.stallAfterMs,
       transactionsShipped: wal.transactionsStored,
       segmentsShipped: wal.segmentsStored,
+      lastVerify: this.lastVerify,
       fencedBy: fenced && describeHolder(fenced),
     };
   }

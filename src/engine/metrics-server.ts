@@ -103,6 +103,7 @@ export function renderMetrics(status: RunStatus): string {
   family('persistd_replication_lag_bytes', 'gauge', 'WAL bytes of the database written and not yet stored.', byDb((t) => t.lagBytes));
   family('persistd_wal_mode', 'gauge', 'Whether the database is replicated continuously from its WAL (1) or by snapshots only (0).', byDb((t) => (t.mode === 'wal' ? 1 : 0)));
   family('persistd_wal_transactions_total', 'counter', 'Transactions stored in WAL segments by this run.', byDb((t) => t.transactionsShipped));
+  family('persistd_replica_verified', 'gauge', 'Result of the last --verify-interval check of the database\'s replica: 1 restorable, 0 failed (absent before the first check).', dbs.map((t) => [{ target: t.name }, t.lastVerify === null ? null : t.lastVerify.ok ? 1 : 0]));
   family('persistd_fenced', 'gauge', 'Whether another instance took the database\'s lineage (1): this one writes only its own generation.', byDb((t) => (t.fenced ? 1 : 0)));
   family('persistd_target_healthy', 'gauge', 'Whether the target passes the health rule (1) or not (0).', byTarget((t) => (t.healthy ? 1 : 0)));
   family('persistd_target_failing', 'gauge', 'Whether the target\'s last backup attempt or uploads are failing (1) or not (0).', byTarget((t) => (t.failing ? 1 : 0)));

@@ -53,10 +53,12 @@ export class ReplicationDaemon {
   /** Starts shipping, the snapshot schedule and watching. The first sync of each database starts its generation at once. */
   async start(): Promise<void> {
     const schedule = parseSchedule(this.config.snapshotSchedule);
+    const verify = this.config.verifySchedule === undefined ? undefined : parseSchedule(this.config.verifySchedule);
     for (const db of this.databases) {
       db.start();
       const name = db.status().name;
       this.jobs.push(startSchedule(schedule, () => this.snapshot(db), { logger: this.logger, name: `snapshot ${name}` }));
+      if (verify) this.jobs.push(startSchedule(verify, () => db.verify(), { logger: this.logger, name: `verify ${name}` }));
     }
     const started = await Promise.allSettled(this.trees.map((tree) => tree.start()));
     started.forEach((result, i) => {

@@ -49,6 +49,8 @@ export interface TargetStatus {
   generation: string | null;
   /** Another instance took this database's lineage; this one only writes its own generation. */
   fenced: boolean;
+  /** The last `--verify-interval` check of a database's replica (null when none ran, and for trees). */
+  lastVerify: { at: string; ok: boolean; message: string } | null;
 }
 
 /** A point-in-time picture of one `persistd run`: written to the status file, served as /metrics and /healthz. Never holds secrets. */
@@ -171,6 +173,7 @@ export class RunStatusTracker {
       if (t.healthy) continue;
       if (t.kind !== 'db') problems.push(`${t.kind} ${t.name}: uploads failing for more than ${t.unhealthyAfterSeconds}s`);
       else if (t.fenced) problems.push(`db ${t.name}: fenced, another instance took over its lineage`);
+      else if (t.lastVerify?.ok === false) problems.push(`db ${t.name}: replica verification failed: ${t.lastVerify.message}`);
       else if (t.mode === 'wal') problems.push(`db ${t.name}: WAL shipping stalled, transactions waiting ${Math.round(t.lagSeconds ?? 0)}s (limit ${t.unhealthyAfterSeconds}s)`);
       else problems.push(`db ${t.name}: no successful snapshot for ${Math.round(t.lagSeconds ?? 0)}s (limit ${t.unhealthyAfterSeconds}s)`);
     }
@@ -201,12 +204,13 @@ export class RunStatusTracker {
     const lagSeconds = wal ? status.lagSeconds : since === undefined ? null : Math.max(0, now - since) / 1000;
     const limit = (wal ? this.walLimitMs : this.dbLimitMs) / 1000;
     const fenced = status?.fencedBy !== undefined;
+    const verifyFailed = status?.lastVerify?.ok === false;
     return {
       kind: 'db', name, path,
       lastSuccessAt: success === undefined ? null : iso(success),
       lagSeconds,
       unhealthyAfterSeconds: limit,
-      healthy: !fenced && (lagSeconds === null || lagSeconds <= limit),
+      healthy: !fenced && !verifyFailed && (lagSeconds === null || lagSeconds <= limit),
       failing: (status?.consecutiveFailures ?? 0) > 0,
       queued: 0,
       bytesUploaded: status?.bytesUploaded ?? 0,
@@ -217,6 +221,7 @@ export class RunStatusTracker {
       transactionsShipped: status?.transactionsShipped ?? 0,
       generation: status?.generation ?? null,
       fenced,
+      lastVerify: status?.lastVerify ? { at: status.lastVerify.at.toISOString(), ok: status.lastVerify.ok, message: redact(status.lastVerify.message) } : null,
     };
   }
 
@@ -243,7 +248,7 @@ export class RunStatusTracker {
       bytesUploaded: status?.uploadedBytes ?? 0,
       itemsUploaded: status?.uploadedItems ?? 0,
       lastError: status?.lastError ? { message: redact(status.lastError.message), at: status.lastError.at.toISOString() } : null,
-      mode: null, lagBytes: 0, transactionsShipped: 0, generation: null, fenced: false,
+      mode: null, lagBytes: 0, transactionsShipped: 0, generation: null, fenced: false, lastVerify: null,
     };
   }
 }

@@ -30,7 +30,7 @@ function dbStatus(over: Partial<DatabaseSyncStatus> = {}): DatabaseSyncStatus {
     name: 'app.db', path: '/data/app.db', exists: true, running: false, lastSnapshotId: undefined, lastSuccessAt: undefined,
     lastSnapshotAt: undefined, lastError: undefined, consecutiveFailures: 0, snapshotsStored: 0, snapshotsSkippedUnchanged: 0,
     bytesUploaded: 0, lastDatabaseBytes: undefined, mode: 'snapshots', generation: undefined, lagSeconds: 0, lagBytes: 0, stalled: false,
-    transactionsShipped: 0, segmentsShipped: 0, fencedBy: undefined, ...over,
+    transactionsShipped: 0, segmentsShipped: 0, lastVerify: undefined, fencedBy: undefined, ...over,
   };
 }
 
@@ -233,6 +233,16 @@ describe('metrics server', () => {
     expect(h.body.problems).toEqual(['db app.db: fenced, another instance took over its lineage']);
     m = parseExposition((await get(server, '/metrics')).text);
     expect(m.value('persistd_fenced', { target: 'app.db' })).toBe(1);
+
+    // --verify-interval: a replica that does not rebuild cleanly makes the run unhealthy until a later check passes.
+    daemon.db = dbStatus({ ...wal, lastVerify: { at: new Date(T0), ok: false, message: 'segment 0000000000-0000000001 does not verify' } });
+    h = await health(server);
+    expect(h.code).toBe(503);
+    expect(h.body.problems).toEqual(['db app.db: replica verification failed: segment 0000000000-0000000001 does not verify']);
+    expect(parseExposition((await get(server, '/metrics')).text).value('persistd_replica_verified', { target: 'app.db' })).toBe(0);
+    daemon.db = dbStatus({ ...wal, lastVerify: { at: new Date(T0), ok: true, message: 'verified' } });
+    expect((await health(server)).code).toBe(200);
+    expect(parseExposition((await get(server, '/metrics')).text).value('persistd_replica_verified', { target: 'app.db' })).toBe(1);
   });
 
   it('answers only GET and HEAD on /metrics and /healthz', async () => {
