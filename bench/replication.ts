@@ -22,6 +22,7 @@ import { S3Store } from '../src/store/s3-store.js';
 import { startFaultProxy, type FaultProxy } from '../test/support/fault-proxy/fault-proxy.js';
 import { startBenchS3, type BenchS3 } from './support/bench-s3.js';
 import { findLitestream as findLitestreamBinary, LITESTREAM_MISSING_NOTE } from './support/litestream.js';
+import { parseSteadyCommits, STEADY_WRITER_PY } from './support/steady-writer.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -37,26 +38,6 @@ const idleSeconds = Number(flags['idle-seconds']);
 const syncMs = Number(flags['sync-ms']);
 const BUCKET = 'bench';
 
-// Commits one small row per transaction at a steady rate; on SIGTERM prints "<commit unix ms> <latency ms>" per commit.
-const WRITER = `
-import signal, sqlite3, sys, time
-db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=60)
-db.execute('PRAGMA journal_mode=WAL'); db.execute('PRAGMA synchronous=NORMAL')
-db.execute('CREATE TABLE IF NOT EXISTS w (id INTEGER PRIMARY KEY, v TEXT)')
-stop = False
-def term(*_):
-    global stop; stop = True
-signal.signal(signal.SIGTERM, term)
-interval = 1.0 / float(sys.argv[2]); out = []
-print('ready', flush=True)
-nxt = time.time()
-while not stop:
-    t0 = time.time()
-    db.execute('BEGIN IMMEDIATE'); db.execute('INSERT INTO w (v) VALUES (hex(randomblob(50)))'); db.execute('COMMIT')
-    t1 = time.time(); out.append('%.3f %.3f' % (t1 * 1000, (t1 - t0) * 1000))
-    nxt += interval; time.sleep(max(0, nxt - time.time()))
-sys.stdout.write('\\n'.join(out) + '\\n')
-`;
 
 interface Commit { at: number; latencyMs: number }
 interface RunFigures {
@@ -80,7 +61,7 @@ function createDb(path: string): void {
 
 /** Runs the writer at `rate` for `seconds`, returning every commit. */
 async function runWriter(path: string, rate: number): Promise<Commit[]> {
-  const child = spawn('python3', ['-c', WRITER, path, String(rate)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn('python3', ['-c', STEADY_WRITER_PY, path, String(rate)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
@@ -88,10 +69,7 @@ async function runWriter(path: string, rate: number): Promise<Commit[]> {
   await sleep(seconds * 1000);
   child.kill('SIGTERM');
   await exited;
-  return out.split('\n').slice(1).filter(Boolean).map((line) => {
-    const [at, latency] = line.split(' ').map(Number) as [number, number];
-    return { at, latencyMs: latency };
-  });
+  return parseSteadyCommits(out).map((c) => ({ at: c.endMs, latencyMs: c.latencyMs }));
 }
 
 /** Lists `prefix` every 50 ms and records when each key was first seen. */

@@ -23,6 +23,7 @@ import { snapshotDatabase } from '../src/sqlite/snapshot-database.js';
 import { startBenchS3, type BenchS3 } from './support/bench-s3.js';
 import { findLitestream, LITESTREAM_MISSING_NOTE } from './support/litestream.js';
 import { runMeasured, type MeasuredRun } from './support/measured-command.js';
+import { parseSteadyCommits, STEADY_WRITER_PY } from './support/steady-writer.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -47,26 +48,6 @@ function parseSize(text: string): number {
   return Math.round(Number(match[1]) * (unit.startsWith('g') ? 1024 * MiB : MiB));
 }
 
-// Commits one small row per transaction at a steady rate; on SIGTERM prints "<start unix ms> <latency ms>" per commit.
-const WRITER = `
-import signal, sqlite3, sys, time
-db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=60)
-db.execute('PRAGMA journal_mode=WAL'); db.execute('PRAGMA synchronous=NORMAL')
-db.execute('CREATE TABLE IF NOT EXISTS w (id INTEGER PRIMARY KEY, v TEXT)')
-stop = False
-def term(*_):
-    global stop; stop = True
-signal.signal(signal.SIGTERM, term)
-interval = 1.0 / float(sys.argv[2]); out = []
-print('ready', flush=True)
-nxt = time.time()
-while not stop:
-    t0 = time.time()
-    db.execute('BEGIN IMMEDIATE'); db.execute('INSERT INTO w (v) VALUES (hex(randomblob(50)))'); db.execute('COMMIT')
-    t1 = time.time(); out.append('%d %.3f' % (t0 * 1000, (t1 - t0) * 1000))
-    nxt += interval; time.sleep(max(0, nxt - time.time()))
-sys.stdout.write('\\n'.join(out) + '\\n')
-`;
 
 interface Row { step: string; ms?: number; bytes?: number; rssMiB?: number; storedBytes?: number; note?: string }
 
@@ -133,7 +114,7 @@ function snapshotLog(run: MeasuredRun): { ms: number; copyMs: number; compressed
 }
 
 function startWriter(path: string): { child: ChildProcess; stop(): Promise<[number, number][]> } {
-  const child = spawn('python3', ['-c', WRITER, path, String(writerRate)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn('python3', ['-c', STEADY_WRITER_PY, path, String(writerRate)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -142,7 +123,7 @@ function startWriter(path: string): { child: ChildProcess; stop(): Promise<[numb
     async stop() {
       child.kill('SIGTERM');
       await exited;
-      return out.split('\n').slice(1).filter(Boolean).map((line) => line.split(' ').map(Number) as [number, number]);
+      return parseSteadyCommits(out).map((c): [number, number] => [c.startMs, c.latencyMs]);
     },
   };
 }
