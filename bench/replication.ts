@@ -127,13 +127,7 @@ async function runPersistd(dir: string, rate: number, env: Env, measureIdle: boo
   const busyMs = Date.now() - started;
   const busyRequests = env.proxy.stats().requests - requestsBefore;
   const cpu = process.cpuUsage(cpuBefore);
-  await sleep(syncMs * 2 + 500);
-  let idlePerMin: number | undefined;
-  if (measureIdle) {
-    const before = env.proxy.stats().requests;
-    await sleep(idleSeconds * 1000);
-    idlePerMin = ((env.proxy.stats().requests - before) * 60) / idleSeconds;
-  }
+  const idlePerMin = await idleRequestsPerMinute(env.proxy, measureIdle);
   poller.stop();
   await shipper.stop();
   const segments = [...poller.seen].flatMap(([key, readyAt]) => {
@@ -176,13 +170,7 @@ async function runLitestream(binary: string, dir: string, rate: number, env: Env
   const busyMs = Date.now() - started;
   const busyRequests = env.proxy.stats().requests - requestsBefore;
   const after = procStats(child.pid!);
-  await sleep(syncMs * 2 + 500);
-  let idlePerMin: number | undefined;
-  if (measureIdle) {
-    const before = env.proxy.stats().requests;
-    await sleep(idleSeconds * 1000);
-    idlePerMin = ((env.proxy.stats().requests - before) * 60) / idleSeconds;
-  }
+  const idlePerMin = await idleRequestsPerMinute(env.proxy, measureIdle);
   poller.stop();
   child.kill('SIGTERM');
   await exited;
@@ -241,3 +229,12 @@ main().catch((err: unknown) => {
   console.error(err);
   process.exit(1);
 });
+
+/** After the writer stopped: lets the last sync land, then counts requests per minute while nothing is written (undefined when not measured). */
+async function idleRequestsPerMinute(proxy: { stats(): { requests: number } }, measure: boolean): Promise<number | undefined> {
+  await sleep(syncMs * 2 + 500);
+  if (!measure) return undefined;
+  const before = proxy.stats().requests;
+  await sleep(idleSeconds * 1000);
+  return ((proxy.stats().requests - before) * 60) / idleSeconds;
+}
