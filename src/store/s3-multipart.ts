@@ -8,6 +8,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { normalizeEtag } from './normalize-etag.js';
+import type { S3HandlerCache } from './s3-handler-cache.js';
 import { retryTransient, type RetryPolicy } from './retry-policy.js';
 
 /** Runs one S3 command of this upload under the caller's signal, mapping failures to StoreErrors. */
@@ -16,6 +17,8 @@ export type S3Send = <T>(call: (abortSignal: AbortSignal | undefined) => Promise
 /** What `uploadStream` needs to know about the object and the upload. */
 export interface StreamUpload {
   client: S3Client;
+  /** Sends the part uploads (many per object) through cached middleware chains. */
+  handlers: S3HandlerCache;
   send: S3Send;
   bucket: string;
   /** Full key, with the store prefix. */
@@ -75,7 +78,7 @@ async function uploadParts(upload: StreamUpload, firstPart: Buffer, parts: Async
     const sending = retryTransient(
       () =>
         send((abortSignal) =>
-          client.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: number, Body: data, ContentLength: data.length }), { abortSignal }),
+          upload.handlers.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: number, Body: data, ContentLength: data.length }), abortSignal),
         ),
       PART_RETRY,
       { signal: upload.signal },

@@ -14,6 +14,7 @@ import {
 import type { CopyOptions, GetOptions, ListOptions, ObjectInfo, ObjectStore, ObjectWithInfo, PutBody, PutOptions, RequestOptions, StoreCapabilities } from './object-store.js';
 import { NotFoundError, PermanentStoreError, PreconditionFailedError } from './store-errors.js';
 import { createS3Client } from './s3-client.js';
+import { S3HandlerCache } from './s3-handler-cache.js';
 import { addContentMd5 } from './s3-content-md5.js';
 import { mapS3Error, type S3ErrorContext } from './s3-error-mapping.js';
 import { uploadStream, type S3Send } from './s3-multipart.js';
@@ -54,6 +55,8 @@ export class S3Store implements ObjectStore {
   readonly bucket: string;
   readonly prefix: string;
   private readonly client: S3Client;
+  /** The hot operations (put, get, head, part uploads) go through chains resolved once. */
+  private readonly handlers: S3HandlerCache;
   private readonly endpoint: string;
   private readonly partSize: number;
   private readonly multipartConcurrency: number;
@@ -68,6 +71,7 @@ export class S3Store implements ObjectStore {
     const mode = options.conditionalWrites ?? 'auto';
     this.capabilities = { conditionalWrites: mode === 'auto' ? 'unknown' : mode === 'on' };
     this.client = createS3Client(options);
+    this.handlers = new S3HandlerCache(this.client);
   }
 
   /** Closes the client's sockets; the store cannot be used afterwards. */
@@ -135,7 +139,7 @@ export class S3Store implements ObjectStore {
   async head(key: string, options: RequestOptions = {}): Promise<ObjectInfo | undefined> {
     try {
       const answer = await this.send('head', key, options.signal, (abortSignal) =>
-        this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }), { abortSignal }),
+        this.handlers.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }), abortSignal),
       );
       return {
         key,
@@ -221,7 +225,7 @@ export class S3Store implements ObjectStore {
   private async getObject(key: string, options: GetOptions): Promise<{ answer: GetObjectCommandOutput; body: Readable }> {
     const range = options.range === undefined ? undefined : `bytes=${options.range.start}-${options.range.end ?? ''}`;
     const answer = await this.send('get', key, options.signal, (abortSignal) =>
-      this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, Range: range }), { abortSignal }),
+      this.handlers.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, Range: range }), abortSignal),
     );
     if (!(answer.Body instanceof Readable)) throw new PermanentStoreError(`get ${key} failed: the response has no body stream`, { op: 'get', path: key });
     return { answer, body: this.mappedBody(answer.Body, key) };
@@ -234,7 +238,7 @@ export class S3Store implements ObjectStore {
     const putSingle = async (bytes: Buffer | Readable, length: number, bodyFailed?: AbortSignal): Promise<string> => {
       const signal = bodyFailed === undefined ? options.signal : options.signal === undefined ? bodyFailed : AbortSignal.any([options.signal, bodyFailed]);
       const answer = await this.send('put', key, signal, (abortSignal) =>
-        this.client.send(
+        this.handlers.send(
           new PutObjectCommand({
             Bucket: this.bucket,
             Key: fullKey,
@@ -245,7 +249,7 @@ export class S3Store implements ObjectStore {
             IfNoneMatch: options.ifNoneMatch,
             IfMatch: ifMatch,
           }),
-          { abortSignal },
+          abortSignal,
         ),
       );
       return normalizeEtag(answer.ETag);
@@ -262,7 +266,7 @@ export class S3Store implements ObjectStore {
         const send: S3Send = (call) => this.send('put', key, options.signal, call);
         ({ etag, size } = await uploadStream(
           {
-            client: this.client, send, bucket: this.bucket, key: fullKey, metadata, contentType: options.contentType,
+            client: this.client, handlers: this.handlers, send, bucket: this.bucket, key: fullKey, metadata, contentType: options.contentType,
             ifNoneMatch: options.ifNoneMatch, ifMatch, partSize: this.partSize, concurrency: this.multipartConcurrency, signal: options.signal,
             putSingle: (bytes) => putSingle(bytes, bytes.length),
             headEtag: async () => (await this.head(key, { signal: options.signal }))?.etag ?? '',

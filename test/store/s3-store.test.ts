@@ -138,6 +138,28 @@ describe('S3Store against a real server', () => {
     }
   });
 
+  it('an abort cancels exactly the requests under that signal, also when requests of one kind share the store', async () => {
+    const silent = await silentServer();
+    try {
+      const store = makeS3Store({ endpoint: `http://127.0.0.1:${silent.port}`, requestTimeoutMs: 60_000 });
+      const [a, b] = [new AbortController(), new AbortController()];
+      const settled = (p: Promise<unknown>): Promise<unknown> => p.then(() => 'resolved', (e: unknown) => e);
+      const underA = [settled(store.head('a1', { signal: a.signal })), settled(store.put('a2', 'x', { signal: a.signal })), settled(store.get('a3', { signal: a.signal }))];
+      const underB = [settled(store.head('b1', { signal: b.signal })), settled(store.put('b2', 'x', { signal: b.signal })), settled(store.get('b3', { signal: b.signal }))];
+      await waitFor(() => silent.open() === 6);
+      const started = Date.now();
+      a.abort();
+      for (const outcome of await Promise.all(underA)) expect(outcome).toBeInstanceOf(Error);
+      const stillPending = await Promise.race([Promise.all(underB).then(() => 'settled'), new Promise((r) => setTimeout(() => r('pending'), 200))]);
+      expect(stillPending).toBe('pending');
+      b.abort();
+      for (const outcome of await Promise.all(underB)) expect(outcome).toBeInstanceOf(Error);
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      await silent.close();
+    }
+  });
+
   it('gives NotFoundError with the relative key for get of a missing key', async () => {
     const store = makeS3Store();
     const err = await store.get('nope/here').then(() => undefined, (e: unknown) => e);
@@ -145,6 +167,15 @@ describe('S3Store against a real server', () => {
     expect((err as NotFoundError).path).toBe('nope/here');
   });
 });
+
+/** Polls `condition` every 10 ms until it holds; fails after 10 s. */
+async function waitFor(condition: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met within 10 s');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 async function drain(iterable: AsyncIterable<unknown>): Promise<void> {
   for await (const _ of iterable) void _;
@@ -159,16 +190,18 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-/** A TCP server that accepts connections and never says a word. */
-async function silentServer(): Promise<{ port: number; close: () => Promise<void> }> {
+/** A TCP server that accepts connections and never says a word; `open()` counts the connections still open. */
+async function silentServer(): Promise<{ port: number; open: () => number; close: () => Promise<void> }> {
   const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {
     sockets.add(socket);
     socket.on('error', () => undefined);
+    socket.on('close', () => sockets.delete(socket));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     port: (server.address() as { port: number }).port,
+    open: () => sockets.size,
     close: async () => {
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
