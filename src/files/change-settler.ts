@@ -1,5 +1,6 @@
 import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { heldOpenForWriting } from './open-writers.js';
 import { toLocalStat, type LocalStat } from './scan-tree.js';
 
 type Seen = LocalStat | null | 'unknown' | 'error';
@@ -10,18 +11,57 @@ function same(a: Seen, b: Seen): boolean {
   return a.size === b.size && a.mtimeMs === b.mtimeMs && a.mode === b.mode;
 }
 
+/** How a settled path is handed on. */
+export interface SettledPath {
+  /** The file never went quiet: it was handed on after the longest wait because nobody held it open for writing. */
+  hot: boolean;
+}
+
+/** Options of a ChangeSettler. */
+export interface ChangeSettlerOptions {
+  /** Quiet period: no event and no change of size, mtime or mode for this long (default 200 ms). */
+  settleMs?: number;
+  /**
+   * Longest wait for a file that keeps changing (default 1000 ms; 0: wait for quiet forever). Past it, the
+   * file is handed on anyway unless a process holds it open for writing (still being written) or that
+   * cannot be known; then the wait starts again.
+   */
+  maxWaitMs?: number;
+  /** Whether a process holds the file open for writing (`undefined`: unknown); default: from /proc. */
+  isBeingWritten?: (absPath: string) => Promise<boolean | undefined>;
+}
+
+interface Pending {
+  timer: NodeJS.Timeout;
+  last: Seen;
+  /** The last event or change seen: the quiet period counts from here. */
+  changedAt: number;
+  /** When the current longest wait began (the first event, or the last time a writer was found). */
+  since: number;
+}
+
 /**
  * Waits for a changed path to settle: it is handed on once no event arrived and its size, mtime and mode
- * stayed the same for `settleMs`. Bursts of events on one path coalesce into one hand-off.
+ * stayed the same for the quiet period. Bursts of events on one path coalesce into one hand-off. A file
+ * rewritten more often than the quiet period (a JSON state file saved every 50 ms) is handed on after the
+ * longest wait, at most once per that wait, as long as no process holds it open for writing: a file
+ * being written (a video arriving, a log held open) is never handed on half done.
  */
 export class ChangeSettler {
-  private readonly pending = new Map<string, { timer: NodeJS.Timeout; last: Seen }>();
+  private readonly pending = new Map<string, Pending>();
+  private readonly settleMs: number;
+  private readonly maxWaitMs: number;
+  private readonly isBeingWritten: (absPath: string) => Promise<boolean | undefined>;
 
   constructor(
     private readonly root: string,
-    private readonly settleMs: number,
-    private readonly onSettled: (relPath: string) => void,
-  ) {}
+    private readonly onSettled: (relPath: string, how: SettledPath) => void,
+    options: ChangeSettlerOptions = {},
+  ) {
+    this.settleMs = options.settleMs ?? 200;
+    this.maxWaitMs = options.maxWaitMs ?? 1000;
+    this.isBeingWritten = options.isBeingWritten ?? heldOpenForWriting;
+  }
 
   /** Paths still settling. */
   get size(): number {
@@ -30,13 +70,15 @@ export class ChangeSettler {
 
   /** Records an event on `relPath` and (re)starts its quiet period. */
   note(relPath: string): void {
+    const now = Date.now();
     const entry = this.pending.get(relPath);
     if (entry) {
-      clearTimeout(entry.timer);
-      entry.timer = this.arm(relPath);
+      entry.changedAt = now;
+      this.arm(entry, relPath);
       return;
     }
-    const fresh = { timer: this.arm(relPath), last: 'unknown' as Seen };
+    const fresh: Pending = { timer: undefined as unknown as NodeJS.Timeout, last: 'unknown', changedAt: now, since: now };
+    this.arm(fresh, relPath);
     this.pending.set(relPath, fresh);
     void this.statOf(relPath).then((s) => {
       if (this.pending.get(relPath) === fresh && fresh.last === 'unknown') fresh.last = s;
@@ -51,24 +93,40 @@ export class ChangeSettler {
     return paths;
   }
 
-  private arm(relPath: string): NodeJS.Timeout {
-    const timer = setTimeout(() => void this.check(relPath), this.settleMs);
-    timer.unref();
-    return timer;
+  /** (Re)schedules the next check: when the quiet period ends, or sooner when the longest wait ends first. */
+  private arm(entry: Pending, relPath: string): void {
+    clearTimeout(entry.timer);
+    const now = Date.now();
+    const untilQuiet = entry.changedAt + this.settleMs - now;
+    const untilMax = this.maxWaitMs > 0 ? entry.since + this.maxWaitMs - now : Infinity;
+    entry.timer = setTimeout(() => void this.check(relPath), Math.max(0, Math.min(untilQuiet, untilMax)));
+    entry.timer.unref();
   }
 
   private async check(relPath: string): Promise<void> {
     const entry = this.pending.get(relPath);
     if (!entry) return;
-    const now = await this.statOf(relPath);
+    const seen = await this.statOf(relPath);
     if (this.pending.get(relPath) !== entry) return;
-    if (same(entry.last, now)) {
-      this.pending.delete(relPath);
-      this.onSettled(relPath);
-      return;
+    if (!same(entry.last, seen)) {
+      entry.last = seen;
+      entry.changedAt = Date.now();
+    } else if (Date.now() - entry.changedAt >= this.settleMs) {
+      return this.handOn(relPath, { hot: false });
     }
-    entry.last = now;
-    entry.timer = this.arm(relPath);
+    if (this.maxWaitMs > 0 && Date.now() - entry.since >= this.maxWaitMs) {
+      const writing = seen === null || seen === 'error' ? false : await this.isBeingWritten(join(this.root, relPath)).catch(() => undefined);
+      if (this.pending.get(relPath) !== entry) return;
+      if (writing === false) return this.handOn(relPath, { hot: true });
+      entry.since = Date.now(); // still being written (or unknown): wait for quiet, asking again after another longest wait
+    }
+    this.arm(entry, relPath);
+  }
+
+  private handOn(relPath: string, how: SettledPath): void {
+    clearTimeout(this.pending.get(relPath)?.timer);
+    this.pending.delete(relPath);
+    this.onSettled(relPath, how);
   }
 
   private async statOf(relPath: string): Promise<Seen> {

@@ -28,6 +28,8 @@ export interface SyncQueueHooks {
   onGone(relPath: string): void;
   /** The file changed while being uploaded: wait for it to settle, then enqueue again. */
   onUnstable(relPath: string): void;
+  /** A complete version was stored, but the file has changed since: a newer one is on its way. */
+  onNewerVersion(relPath: string): void;
   /** Nothing queued or in flight. */
   onIdle(): void;
 }
@@ -46,6 +48,7 @@ export class SyncQueue {
   private readonly ready = new Set<string>();
   private readonly inFlight = new Set<string>();
   private readonly again = new Set<string>();
+  private readonly confirm = new Set<string>();
   private readonly delayed = new Map<string, NodeJS.Timeout>();
   private readonly retrying = new Map<string, { attempts: number; timer: NodeJS.Timeout | undefined }>();
   private readonly unreadable = new Set<string>();
@@ -68,9 +71,13 @@ export class SyncQueue {
     setMaxListeners(0, this.abort.signal);
   }
 
-  /** Queues a path for upload (a path already queued or in flight is not queued twice). */
-  enqueue(relPath: string): void {
+  /**
+   * Queues a path for upload (a path already queued or in flight is not queued twice). `confirm`: the file
+   * never went quiet, so its content is read twice and stored only when both reads agree.
+   */
+  enqueue(relPath: string, options: { confirm?: boolean } = {}): void {
     if (this.abort.signal.aborted) return;
+    if (options.confirm === true) this.confirm.add(relPath);
     const retry = this.retrying.get(relPath);
     if (retry?.timer) {
       clearTimeout(retry.timer);
@@ -127,6 +134,7 @@ export class SyncQueue {
     for (const t of this.delayed.values()) clearTimeout(t);
     for (const r of this.retrying.values()) clearTimeout(r.timer);
     this.ready.clear();
+    this.confirm.clear();
     this.delayed.clear();
     this.retrying.clear();
     if (this.inFlight.size > 0) await this.idle();
@@ -155,8 +163,9 @@ export class SyncQueue {
 
   private async process(relPath: string): Promise<void> {
     const signal = this.abort.signal;
+    const confirm = this.confirm.delete(relPath);
     try {
-      const outcome = await uploadFile(this.store, this.layout.objectKey(relPath), join(this.layout.root, relPath), this.index.get(relPath), signal);
+      const outcome = await uploadFile(this.store, this.layout.objectKey(relPath), join(this.layout.root, relPath), this.index.get(relPath), { signal, confirm });
       if (outcome.kind === 'gone') {
         if (this.index.has(relPath) && this.seen.has(relPath)) this.hooks.onGone(relPath);
       } else if (outcome.kind === 'unstable') {
@@ -169,6 +178,7 @@ export class SyncQueue {
           this.uploadedBytes += outcome.entry.size;
           this.lastSuccessAt = new Date();
           this.log.debug({ path: relPath, bytes: outcome.entry.size }, 'uploaded');
+          if (outcome.changedSince) this.hooks.onNewerVersion(relPath);
         }
       }
       this.retrying.delete(relPath);

@@ -28,6 +28,8 @@ export interface TreeSyncOptions extends PathFilterOptions, DeleteGuardOptions {
   concurrency?: number;
   /** Quiet period before a changed file is uploaded (default 200 ms). */
   settleMs?: number;
+  /** Longest wait for a file that never goes quiet and that no process holds open for writing (default 1000 ms; 0: none). */
+  maxSettleMs?: number;
   /** How long a file must stay gone before its object is deleted (default 2000 ms). */
   deleteGraceMs?: number;
   /** Keep deleted objects in the trash this long (default 7 days; 0: delete outright). */
@@ -79,6 +81,7 @@ export class TreeSync {
   private settler: ChangeSettler | undefined;
   private dirs: DirManifest | undefined;
   private dirsTimer: NodeJS.Timeout | undefined;
+  private dirsFlushedAt = 0;
   private watcher: FSWatcher | undefined;
   private deleteTimer: NodeJS.Timeout | undefined;
   private rescanTimer: NodeJS.Timeout | undefined;
@@ -211,6 +214,8 @@ export class TreeSync {
         this.armDeleteTimer();
       },
       onUnstable: (p) => (this.settler ? this.settler.note(p) : this.queue!.enqueueLater(p, this.options.settleMs ?? 200)),
+      // Watching, the newer version goes up once it settles; a one-shot pass is done: it stored a complete version.
+      onNewerVersion: (p) => this.settler?.note(p),
       onIdle: () => void index.flush().catch((err: unknown) => this.log.warn({ err: messageOf(err) }, 'saving the local index failed')),
     });
     if (this.layout.dirs) this.dirs = new DirManifest(this.options.store, this.layout.dirs.key, this.layout.dirs.localPath, root);
@@ -232,16 +237,22 @@ export class TreeSync {
     if (!this.dirs) return;
     this.dirs.noteChanged(relDir);
     if (this.dirsTimer !== undefined || this.stopped) return;
+    // Within a second of the first change, then at most every 10 s: a folder whose files are renamed into place
+    // many times a second changes its mtime as often, and one manifest PUT per change would be a steady cost.
     this.dirsTimer = setTimeout(() => {
       this.dirsTimer = undefined;
+      this.dirsFlushedAt = Date.now();
       void this.flushDirs();
-    }, 1000);
+    }, Math.max(1000, this.dirsFlushedAt + 10_000 - Date.now()));
     this.dirsTimer.unref();
   }
 
   private async startWatcher(): Promise<void> {
     const root = this.layout.root;
-    this.settler = new ChangeSettler(root, this.options.settleMs ?? 200, (p) => this.queue!.enqueue(p));
+    this.settler = new ChangeSettler(root, (p, how) => this.queue!.enqueue(p, { confirm: how.hot }), {
+      settleMs: this.options.settleMs,
+      maxWaitMs: this.options.maxSettleMs,
+    });
     const toRel = (abs: string): string => relative(root, abs).split(sep).join('/');
     const watcher = watch(root, {
       ignoreInitial: true,
