@@ -1,6 +1,7 @@
 import type { CommandInvocation } from '../cli/program.js';
 import { usageError } from '../errors.js';
 import { restoreFile } from '../files/loose-file.js';
+import type { RestoreOutcome } from '../files/restore-entry.js';
 import { restoreTree } from '../files/restore-tree.js';
 import { readReplicaMarker } from '../format/replica-marker.js';
 import { formatBytes, formatDuration } from '../log/human-format.js';
@@ -79,20 +80,22 @@ export async function restoreAll(ctx: CommandContext, options: RestoreCommandOpt
         report.conflicts.length ? `${report.conflicts.length} local file(s) differ and were kept` : '',
         report.refused.length ? `${report.refused.length} unsafe key(s) refused` : '',
         report.undeleted.length ? `${report.undeleted.length} brought back from the trash` : '',
+        report.unverified.length ? `${report.unverified.length} UNVERIFIED (no persistd checksum on the object: written or changed by another tool; size checked only; first: ${report.unverified[0]})` : '',
       ].filter(Boolean);
       return { summary: `${report.downloaded} file(s) restored (${formatBytes(report.bytes)}), ${report.skipped} already present${notes.length ? `; ${notes.join('; ')}` : ''}`,
         details: { ...report } };
     } })),
     ...config.files.map((file): TargetTask => ({ kind: 'file', name: file.name, run: async () => {
       const result = await restoreFile({ store, name: file.name, path: file.path, stateDir: config.stateDir, logger, signal });
-      return { summary: result.kind === 'absent' ? 'no backup yet: nothing to restore' : describeFileOutcome(result.kind), details: { outcome: result.kind } };
+      return { summary: result.kind === 'absent' ? 'no backup yet: nothing to restore' : describeFileOutcome(result), details: { outcome: result.kind, ...(result.kind === 'downloaded' ? { verified: result.verified } : {}) } };
     } })),
   ];
   return runTargetTasks(tasks);
 }
 
-function describeFileOutcome(kind: string): string {
-  return kind === 'downloaded' ? 'restored (verified)' : kind === 'skipped' ? 'already present and identical' : kind === 'conflict' ? 'a different local file exists: kept (local wins)' : kind;
+function describeFileOutcome(outcome: RestoreOutcome): string {
+  if (outcome.kind === 'downloaded') return outcome.verified ? 'restored (verified)' : 'restored, UNVERIFIED: the object has no persistd checksum (written or changed by another tool); size checked only';
+  return outcome.kind === 'skipped' ? 'already present and identical' : 'a different local file exists: kept (local wins)';
 }
 
 function parseRestoreOptions(raw: Record<string, unknown>): RestoreCommandOptions {
