@@ -8,6 +8,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { normalizeEtag } from './normalize-etag.js';
+import type { PartBufferPool } from './part-buffer-pool.js';
 import type { S3HandlerCache } from './s3-handler-cache.js';
 import { retryTransient, type RetryPolicy } from './retry-policy.js';
 
@@ -27,7 +28,9 @@ export interface StreamUpload {
   contentType?: string;
   ifNoneMatch?: '*';
   ifMatch?: string;
-  partSize: number;
+  /** Where part buffers come from (its `partSize` is the part size): shared by all uploads of a store. */
+  buffers: PartBufferPool;
+  /** Parts of this upload in flight at most (the pool may allow fewer when other uploads hold buffers). */
   concurrency: number;
   signal?: AbortSignal;
   /** Stores a body that fit in one part with a single PutObject; returns its ETag. */
@@ -39,17 +42,34 @@ export interface StreamUpload {
 /** Each part is in memory, so it can be sent again: a few quick retries save the whole upload. */
 const PART_RETRY: RetryPolicy = { maxAttempts: 4, baseDelayMs: 200, maxDelayMs: 2_000, maxElapsedMs: 30_000 };
 
+/** One part: its bytes, and the pool buffer they are in (to give back once sent). */
+interface Part {
+  data: Buffer;
+  buffer: Buffer;
+}
+
 /**
- * Uploads a stream of unknown length: parts of `partSize` go up `concurrency` at a time, so memory
- * stays at partSize × concurrency whatever the size. A stream shorter than one part is sent with a
- * single PutObject. On any failure the multipart upload is aborted so no orphan parts stay billed.
+ * Uploads a stream of unknown length: parts of `partSize` go up `concurrency` at a time, in buffers
+ * from the store's pool, so memory stays bounded whatever the size and however many uploads run. A
+ * stream shorter than one part is sent with a single PutObject. On any failure the multipart upload
+ * is aborted so no orphan parts stay billed.
  */
 export async function uploadStream(upload: StreamUpload, body: Readable): Promise<{ etag: string; size: number }> {
-  const parts = readParts(body, upload.partSize);
+  const parts = readParts(body, upload.buffers, upload.signal);
   try {
     const first = await parts.next();
-    const firstPart = first.done ? Buffer.alloc(0) : first.value;
-    if (firstPart.length < upload.partSize) return { etag: await upload.putSingle(firstPart), size: firstPart.length };
+    if (first.done) return { etag: await upload.putSingle(Buffer.alloc(0)), size: 0 };
+    const firstPart = first.value;
+    if (firstPart.data.length < upload.buffers.partSize) {
+      let sent = false;
+      try {
+        const etag = await upload.putSingle(firstPart.data);
+        sent = true;
+        return { etag, size: firstPart.data.length };
+      } finally {
+        upload.buffers.release(firstPart.buffer, sent);
+      }
+    }
     return await uploadParts(upload, firstPart, parts);
   } finally {
     await parts.return(undefined);
@@ -57,11 +77,17 @@ export async function uploadStream(upload: StreamUpload, body: Readable): Promis
   }
 }
 
-async function uploadParts(upload: StreamUpload, firstPart: Buffer, parts: AsyncGenerator<Buffer>): Promise<{ etag: string; size: number }> {
+async function uploadParts(upload: StreamUpload, firstPart: Part, parts: AsyncGenerator<Part>): Promise<{ etag: string; size: number }> {
   const { client, send, bucket, key } = upload;
-  const created = await send((abortSignal) =>
-    client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, Metadata: upload.metadata, ContentType: upload.contentType }), { abortSignal }),
-  );
+  let created;
+  try {
+    created = await send((abortSignal) =>
+      client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, Metadata: upload.metadata, ContentType: upload.contentType }), { abortSignal }),
+    );
+  } catch (err) {
+    upload.buffers.release(firstPart.buffer);
+    throw err;
+  }
   const uploadId = created.UploadId!;
   const completed: CompletedPart[] = [];
   const inFlight = new Set<Promise<void>>();
@@ -72,7 +98,7 @@ async function uploadParts(upload: StreamUpload, firstPart: Buffer, parts: Async
   };
   let size = 0;
   let partNumber = 0;
-  const start = (data: Buffer): void => {
+  const start = ({ data, buffer }: Part): void => {
     const number = ++partNumber;
     size += data.length;
     const sending = retryTransient(
@@ -83,8 +109,14 @@ async function uploadParts(upload: StreamUpload, firstPart: Buffer, parts: Async
       PART_RETRY,
       { signal: upload.signal },
     ).then(
-      (answer) => void completed.push({ PartNumber: number, ETag: answer.ETag }),
-      (error: unknown) => void (state.failure ??= { error }),
+      (answer) => {
+        completed.push({ PartNumber: number, ETag: answer.ETag });
+        upload.buffers.release(buffer);
+      },
+      (error: unknown) => {
+        state.failure ??= { error };
+        upload.buffers.release(buffer, false);
+      },
     );
     const tracked: Promise<void> = sending.finally(() => inFlight.delete(tracked));
     inFlight.add(tracked);
@@ -125,27 +157,40 @@ async function uploadParts(upload: StreamUpload, firstPart: Buffer, parts: Async
   }
 }
 
-/** Cuts a stream into buffers of exactly `partSize` bytes (the last may be shorter); a new buffer is allocated only when asked for. */
-async function* readParts(body: Readable, partSize: number): AsyncGenerator<Buffer> {
+/**
+ * Cuts a stream into parts of exactly `partSize` bytes (the last may be shorter), each in a pool buffer
+ * taken only when the consumer asks for the next part. The caller gives back every part it receives;
+ * a buffer still being filled when the consumer stops is given back here.
+ */
+async function* readParts(body: Readable, pool: PartBufferPool, signal: AbortSignal | undefined): AsyncGenerator<Part> {
+  const partSize = pool.partSize;
   let part: Buffer | undefined;
   let filled = 0;
-  for await (const raw of body) {
-    let chunk = asBuffer(raw as Buffer | Uint8Array | string);
-    while (chunk.length > 0) {
-      part ??= Buffer.allocUnsafe(partSize);
-      const n = Math.min(chunk.length, partSize - filled);
-      chunk.copy(part, filled, 0, n);
-      filled += n;
-      chunk = chunk.subarray(n);
-      if (filled === partSize) {
-        const full = part;
-        part = undefined;
-        filled = 0;
-        yield full;
+  try {
+    for await (const raw of body) {
+      let chunk = asBuffer(raw as Buffer | Uint8Array | string);
+      while (chunk.length > 0) {
+        part ??= await pool.acquire(signal);
+        const n = Math.min(chunk.length, partSize - filled);
+        chunk.copy(part, filled, 0, n);
+        filled += n;
+        chunk = chunk.subarray(n);
+        if (filled === partSize) {
+          const full = part;
+          part = undefined;
+          filled = 0;
+          yield { data: full, buffer: full };
+        }
       }
     }
+    if (part !== undefined) {
+      const last = part;
+      part = undefined;
+      yield { data: last.subarray(0, filled), buffer: last };
+    }
+  } finally {
+    if (part !== undefined) pool.release(part);
   }
-  if (part !== undefined) yield part.subarray(0, filled);
 }
 
 /** A chunk as a Buffer without copying its bytes. */

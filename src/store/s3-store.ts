@@ -15,6 +15,7 @@ import type { CopyOptions, GetOptions, ListOptions, ObjectInfo, ObjectStore, Obj
 import { NotFoundError, PermanentStoreError, PreconditionFailedError } from './store-errors.js';
 import { createS3Client } from './s3-client.js';
 import { S3HandlerCache } from './s3-handler-cache.js';
+import { PartBufferPool } from './part-buffer-pool.js';
 import { addContentMd5 } from './s3-content-md5.js';
 import { mapS3Error, type S3ErrorContext } from './s3-error-mapping.js';
 import { uploadStream, type S3Send } from './s3-multipart.js';
@@ -35,7 +36,10 @@ export interface S3StoreOptions {
   credentials?: S3ClientConfig['credentials'];
   /** Part size of multipart uploads (default 8 MiB, at least 5 MiB on real S3). */
   partSize?: number;
-  /** Parts uploaded at once per stream (default 4); memory per upload is partSize × this. */
+  /**
+   * Parts uploaded at once per stream (default 4). Part buffers are shared by all uploads of the store:
+   * at most partSize × (this + 2) bytes, however many large files upload at once.
+   */
   multipartConcurrency?: number;
   /** Socket inactivity timeout per request (default 30 s). */
   requestTimeoutMs?: number;
@@ -60,6 +64,8 @@ export class S3Store implements ObjectStore {
   private readonly endpoint: string;
   private readonly partSize: number;
   private readonly multipartConcurrency: number;
+  /** The part buffers of multipart uploads, shared by all of them (`inUse` for diagnostics and tests). */
+  readonly partBuffers: PartBufferPool;
 
   constructor(options: S3StoreOptions) {
     this.bucket = options.bucket;
@@ -68,6 +74,8 @@ export class S3Store implements ObjectStore {
     this.description = `s3://${this.bucket}/${this.prefix} at ${this.endpoint}`;
     this.partSize = options.partSize ?? 8 * 1024 * 1024;
     this.multipartConcurrency = Math.max(1, options.multipartConcurrency ?? 4);
+    // Two more than one upload uses: a second large file keeps moving while the first has all its parts out.
+    this.partBuffers = new PartBufferPool(this.partSize, this.multipartConcurrency + 2);
     const mode = options.conditionalWrites ?? 'auto';
     this.capabilities = { conditionalWrites: mode === 'auto' ? 'unknown' : mode === 'on' };
     this.client = createS3Client(options);
@@ -267,7 +275,7 @@ export class S3Store implements ObjectStore {
         ({ etag, size } = await uploadStream(
           {
             client: this.client, handlers: this.handlers, send, bucket: this.bucket, key: fullKey, metadata, contentType: options.contentType,
-            ifNoneMatch: options.ifNoneMatch, ifMatch, partSize: this.partSize, concurrency: this.multipartConcurrency, signal: options.signal,
+            ifNoneMatch: options.ifNoneMatch, ifMatch, buffers: this.partBuffers, concurrency: this.multipartConcurrency, signal: options.signal,
             putSingle: (bytes) => putSingle(bytes, bytes.length),
             headEtag: async () => (await this.head(key, { signal: options.signal }))?.etag ?? '',
           },

@@ -76,6 +76,36 @@ describe('S3Store against a real server', () => {
     expectSameBytes(await readAll(await store.get('parts')), bytes);
   });
 
+  it('shares a bounded set of part buffers among several large uploads at once, and frees them after', async () => {
+    const store = makeS3Store({ partSize: 5 * 1024 * 1024, multipartConcurrency: 2 });
+    const limit = store.partBuffers.limit;
+    expect(limit).toBe(4);
+    const bodies = Array.from({ length: 4 }, (_, i) => randomBytes(16 * 1024 * 1024 + i));
+    let most = 0;
+    const sampler = setInterval(() => (most = Math.max(most, store.partBuffers.inUse)), 1);
+    try {
+      // Four uploads alone would hold 4 × 2 parts; with a known length above one part they take the multipart path too.
+      const puts = await Promise.all(bodies.map((b, i) => store.put(`big-${i}`, Readable.from([b]), i % 2 === 0 ? { contentLength: b.length } : {})));
+      for (const put of puts) expect(put.etag).toMatch(/-4$/);
+    } finally {
+      clearInterval(sampler);
+    }
+    expect(most).toBeGreaterThan(0);
+    expect(most).toBeLessThanOrEqual(limit);
+    expect(store.partBuffers.inUse).toBe(0);
+    for (let i = 0; i < bodies.length; i++) expectSameBytes(await readAll(await store.get(`big-${i}`)), bodies[i]!);
+  });
+
+  it('gives a part buffer back when a stream breaks while its part is being filled', async () => {
+    const store = makeS3Store({ partSize: 5 * 1024 * 1024, multipartConcurrency: 2 });
+    const failing = new Readable({ read() {} });
+    failing.push(Buffer.alloc(6 * 1024 * 1024)); // one whole part, then half of the next
+    setTimeout(() => failing.destroy(new Error('source broke')), 50);
+    await expect(store.put('broken-parts', failing)).rejects.toThrow('source broke');
+    expect(store.partBuffers.inUse).toBe(0);
+    expect(await store.head('broken-parts')).toBeUndefined();
+  });
+
   it('fails a put promptly when a stream body of known length breaks midway', async () => {
     const store = makeS3Store();
     const failing = new Readable({ read() {} });
