@@ -21,13 +21,14 @@ export interface ParallelGzipOptions {
 export const DEFAULT_MEMBER_SIZE = 1 << 20;
 
 /**
- * How many members to compress at once: one per core, but leaving at least one thread of libuv's
- * pool (`UV_THREADPOOL_SIZE`, 4 by default) free for the file reads that feed the compression.
+ * How many members to compress at once: one per core but one (the app keeps a core for itself while
+ * its database is snapshotted), at least one, and leaving at least one thread of libuv's pool
+ * (`UV_THREADPOOL_SIZE`, 4 by default) free for the file reads that feed the compression.
  */
 export function defaultCompressionConcurrency(): number {
   const pool = Number(process.env['UV_THREADPOOL_SIZE'] ?? 4);
   const poolSize = Number.isInteger(pool) && pool > 0 ? pool : 4;
-  return Math.max(1, Math.min(availableParallelism(), poolSize - 1));
+  return Math.max(1, Math.min(availableParallelism() - 1, poolSize - 1));
 }
 
 interface Job {
