@@ -49,14 +49,27 @@ async function syncOnce(_store: ObjectStore, ctx: CommandContext, create: () => 
   const sync = create();
   try {
     const status = await sync.syncOnce(options);
-    if (status.lastError && status.uploadedItems === 0 && status.queued > 0) throw new Error(status.lastError.message);
-    const problems = status.unreadable.length ? `; ${status.unreadable.length} unreadable file(s) skipped` : '';
+    const failedUploads = status.failing - status.unreadable.filter((p) => !p.endsWith('/')).length;
+    const problems = [
+      status.unreadable.length ? `${status.unreadable.length} unreadable file(s) or folder(s) skipped (first: ${status.unreadable[0]})` : '',
+      failedUploads > 0 ? `${failedUploads} file(s) failed to upload (last error: ${status.lastError?.path ?? ''}: ${status.lastError?.message ?? 'unknown'})` : '',
+    ].filter(Boolean);
+    // Nothing stored and uploads failing (the store down, credentials refused): that error, with its own exit code.
+    const cause = sync.lastErrorCause();
+    if (failedUploads > 0 && status.uploadedItems === 0 && cause instanceof PersistdError) throw cause;
     const deleted = status.deletedItems > 0 ? `, ${status.deletedItems} deleted` : '';
-    const summary = `${status.uploadedItems} file(s) uploaded (${formatBytes(status.uploadedBytes)})${deleted}, ${status.indexed} in the replica, in ${formatDuration(Date.now() - started)}${problems}`;
+    const summary = `${status.uploadedItems} file(s) uploaded (${formatBytes(status.uploadedBytes)})${deleted}, ${status.indexed} in the replica, in ${formatDuration(Date.now() - started)}`;
     if (status.deletesPaused) {
       throw new PersistdError(`${summary}; ${status.pendingDeletes} file(s) vanished at once, so remote deletes were held back (mass-delete guard)`, {
         kind: 'partial', op: 'backup', path: status.label,
         hint: 'nothing was deleted remotely; if the files were removed on purpose, run the backup with a higher --max-delete',
+      });
+    }
+    if (problems.length > 0) {
+      // Files that are not in the replica are not protected: the backup says so in its exit code, not only in a log line.
+      throw new PersistdError(`${summary}; ${problems.join('; ')}`, {
+        kind: 'partial', op: 'backup', path: status.label,
+        hint: 'give persistd read access (or --exclude what it should not back up) and check the store, then run the backup again; everything else was stored',
       });
     }
     return {

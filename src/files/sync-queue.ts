@@ -18,6 +18,8 @@ export interface SyncStats {
   lastError: { message: string; path: string | undefined; at: Date } | undefined;
   /** Paths that could not be read the last time they were tried (retried with backoff). */
   unreadable: string[];
+  /** Paths whose last upload attempt failed (unreadable ones included), waiting to be retried. */
+  failing: number;
   /** Symlinks seen in the tree and skipped (not synced). */
   symlinks: number;
 }
@@ -58,6 +60,7 @@ export class SyncQueue {
   private uploadedBytes = 0;
   private lastSuccessAt: Date | undefined;
   private lastError: SyncStats['lastError'];
+  private lastCause: unknown;
 
   constructor(
     private readonly store: ObjectStore,
@@ -111,7 +114,13 @@ export class SyncQueue {
   /** Records an error for status and logs; the caller decides about retrying. */
   recordError(err: unknown, relPath: string | undefined): void {
     this.lastError = { message: messageOf(err), path: relPath, at: new Date() };
+    this.lastCause = err;
     this.log.warn({ path: relPath, err: messageOf(err) }, 'sync error');
+  }
+
+  /** The error behind `stats().lastError` (kept out of the stats, which are written to status files). */
+  lastErrorCause(): unknown {
+    return this.lastCause;
   }
 
   /** Counters for status(). */
@@ -124,6 +133,7 @@ export class SyncQueue {
       lastSuccessAt: this.lastSuccessAt,
       lastError: this.lastError,
       unreadable: [...this.unreadable],
+      failing: this.retrying.size,
       symlinks: this.symlinks,
     };
   }

@@ -82,6 +82,8 @@ export class TreeSync {
   private dirs: DirManifest | undefined;
   private dirsTimer: NodeJS.Timeout | undefined;
   private dirsFlushedAt = 0;
+  /** What the last scan could not enter (folders without read or search permission). */
+  private unreadableDirs: string[] = [];
   private watcher: FSWatcher | undefined;
   private deleteTimer: NodeJS.Timeout | undefined;
   private rescanTimer: NodeJS.Timeout | undefined;
@@ -115,6 +117,7 @@ export class TreeSync {
     const queue = this.queue!;
     const index = this.index!;
     const scan = await scanTree(this.layout.root, this.layout.filter);
+    this.unreadableDirs = scan.unreadable;
     for (const p of scan.unreadable) queue.recordError(new PersistdError(`cannot read ${p}: permission denied`, { op: 'scan', path: p, hint: 'fix its permissions; persistd retries' }), p);
     if (scan.symlinks.length > 0) this.log.debug({ symlinks: scan.symlinks.length }, 'symlinks are not synced');
     queue.symlinks = scan.symlinks.length;
@@ -177,6 +180,11 @@ export class TreeSync {
     await this.index?.flush();
   }
 
+  /** The error behind `status().lastError`, with its kind (a store failure, a local read error). */
+  lastErrorCause(): unknown {
+    return this.queue?.lastErrorCause();
+  }
+
   /** Lifts a mass-delete pause: the held deletes are propagated on the next pass. */
   resumeDeletes(): void {
     this.guard.resume();
@@ -185,9 +193,10 @@ export class TreeSync {
 
   /** Queue length, last success and error, bytes and items uploaded, delete state. */
   status(): TreeSyncStatus {
-    const base = this.queue?.stats() ?? { queued: 0, inFlight: 0, uploadedItems: 0, uploadedBytes: 0, lastSuccessAt: undefined, lastError: undefined, unreadable: [], symlinks: 0 };
+    const base = this.queue?.stats() ?? { queued: 0, inFlight: 0, uploadedItems: 0, uploadedBytes: 0, lastSuccessAt: undefined, lastError: undefined, unreadable: [], failing: 0, symlinks: 0 };
     return {
       ...base,
+      unreadable: [...base.unreadable, ...this.unreadableDirs.map((d) => `${d}/`)],
       label: this.layout.label,
       watching: this.watcher !== undefined,
       settling: this.settler?.size ?? 0,
