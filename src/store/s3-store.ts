@@ -38,7 +38,7 @@ export interface S3StoreOptions {
   partSize?: number;
   /**
    * Parts uploaded at once per stream (default 4). Part buffers are shared by all uploads of the store:
-   * at most partSize × (this + 2) bytes, however many large files upload at once.
+   * at most partSize × this bytes, however many large files upload at once.
    */
   multipartConcurrency?: number;
   /** Socket inactivity timeout per request (default 30 s). */
@@ -74,8 +74,9 @@ export class S3Store implements ObjectStore {
     this.description = `s3://${this.bucket}/${this.prefix} at ${this.endpoint}`;
     this.partSize = options.partSize ?? 8 * 1024 * 1024;
     this.multipartConcurrency = Math.max(1, options.multipartConcurrency ?? 4);
-    // Two more than one upload uses: a second large file keeps moving while the first has all its parts out.
-    this.partBuffers = new PartBufferPool(this.partSize, this.multipartConcurrency + 2);
+    // As many as one upload sends at once: several large files share them (the server's bandwidth, not
+    // the number of parts in flight, bounds their total speed).
+    this.partBuffers = new PartBufferPool(this.partSize, this.multipartConcurrency);
     const mode = options.conditionalWrites ?? 'auto';
     this.capabilities = { conditionalWrites: mode === 'auto' ? 'unknown' : mode === 'on' };
     this.client = createS3Client(options);
