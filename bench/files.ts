@@ -1,5 +1,6 @@
 /**
- * Benchmark of directory sync (issue 4): `npm run bench:files -- [--small] [--files N --size BYTES] [--large-files N --large-size MiB]`.
+ * Benchmark of directory sync (issue 4): `npm run bench:files -- [--small] [--files N --size BYTES] [--large-files N --large-size MiB]
+ * [--only persistd|rclone|aws ...] [--no-ceiling] [--latency-samples N]`.
  * Starts a throwaway Ceph RGW (or uses PERSISTD_TEST_S3_ENDPOINT + keys), writes one tree (default 100,000 ×
  * 2 KiB plus 3 × 96 MiB; `--small`: 5,000 × 8 KiB, no large files) and measures on it, in one run:
  * - the server's raw PUT and GET ceiling for the small files (same concurrency, SDK in this process);
@@ -39,6 +40,10 @@ const LARGE_FILES = arg('--large-files', small ? 0 : 3);
 const LARGE_BYTES = arg('--large-size', 96) * 1024 * 1024;
 const CONCURRENCY = arg('--concurrency', 16);
 const LATENCY_SAMPLES = arg('--latency-samples', 50);
+/** `--only persistd` (repeatable) measures just those tools, e.g. while iterating on one; default: all three. */
+const ONLY = args.flatMap((a, i) => (a === '--only' && args[i + 1] !== undefined ? [args[i + 1]!] : []));
+const runs = (tool: string): boolean => ONLY.length === 0 || ONLY.includes(tool);
+const CEILING = !args.includes('--no-ceiling');
 const PERSISTD_BIN = fileURLToPath(new URL('../bin/persistd.js', import.meta.url));
 const TOTAL_BYTES = FILES * SIZE + LARGE_FILES * LARGE_BYTES;
 
@@ -113,19 +118,23 @@ async function tools(s3: TestS3Config, bucket: string, root: string, work: strin
     '--state-dir', stateDir, '--concurrency', String(CONCURRENCY),
   ];
   const withCommand = (command: string, rest: string[]): string[] => [rest[0]!, command, ...rest.slice(1)];
-  await step('persistd', 'first upload (backup)', process.execPath, withCommand('backup', persistd(join(work, 'state'), root)), env, work);
-  await step('persistd', 'nothing changed (backup again)', process.execPath, withCommand('backup', persistd(join(work, 'state'), root)), env, work);
-  await step('persistd', 'restore to an empty dir', process.execPath, withCommand('restore', persistd(join(work, 'state-r'), join(work, 'persistd-restore'))), env, work);
-
-  const rc = ['--transfers', String(CONCURRENCY), '--checkers', String(CONCURRENCY * 2)];
-  await step('rclone', 'first upload (sync)', 'rclone', ['sync', root, `bench:${bucket}/rclone`, ...rc], env, work);
-  await step('rclone', 'nothing changed (--fast-list)', 'rclone', ['sync', root, `bench:${bucket}/rclone`, '--fast-list', ...rc], env, work);
-  await step('rclone', 'restore to an empty dir', 'rclone', ['sync', `bench:${bucket}/rclone`, join(work, 'rclone-restore'), '--fast-list', ...rc], env, work);
-
-  const aws = ['--endpoint-url', s3.endpoint, '--only-show-errors'];
-  await step('aws', 'first upload (s3 sync)', '/usr/bin/aws', ['s3', 'sync', root, `s3://${bucket}/aws`, ...aws], env, work);
-  await step('aws', 'nothing changed', '/usr/bin/aws', ['s3', 'sync', root, `s3://${bucket}/aws`, ...aws], env, work);
-  await step('aws', 'restore to an empty dir', '/usr/bin/aws', ['s3', 'sync', `s3://${bucket}/aws`, join(work, 'aws-restore'), ...aws], env, work);
+  if (runs('persistd')) {
+    await step('persistd', 'first upload (backup)', process.execPath, withCommand('backup', persistd(join(work, 'state'), root)), env, work);
+    await step('persistd', 'nothing changed (backup again)', process.execPath, withCommand('backup', persistd(join(work, 'state'), root)), env, work);
+    await step('persistd', 'restore to an empty dir', process.execPath, withCommand('restore', persistd(join(work, 'state-r'), join(work, 'persistd-restore'))), env, work);
+  }
+  if (runs('rclone')) {
+    const rc = ['--transfers', String(CONCURRENCY), '--checkers', String(CONCURRENCY * 2)];
+    await step('rclone', 'first upload (sync)', 'rclone', ['sync', root, `bench:${bucket}/rclone`, ...rc], env, work);
+    await step('rclone', 'nothing changed (--fast-list)', 'rclone', ['sync', root, `bench:${bucket}/rclone`, '--fast-list', ...rc], env, work);
+    await step('rclone', 'restore to an empty dir', 'rclone', ['sync', `bench:${bucket}/rclone`, join(work, 'rclone-restore'), '--fast-list', ...rc], env, work);
+  }
+  if (runs('aws')) {
+    const aws = ['--endpoint-url', s3.endpoint, '--only-show-errors'];
+    await step('aws', 'first upload (s3 sync)', '/usr/bin/aws', ['s3', 'sync', root, `s3://${bucket}/aws`, ...aws], env, work);
+    await step('aws', 'nothing changed', '/usr/bin/aws', ['s3', 'sync', root, `s3://${bucket}/aws`, ...aws], env, work);
+    await step('aws', 'restore to an empty dir', '/usr/bin/aws', ['s3', 'sync', `s3://${bucket}/aws`, join(work, 'aws-restore'), ...aws], env, work);
+  }
 }
 
 async function latency(store: ObjectStore, root: string, state: string): Promise<void> {
@@ -176,9 +185,9 @@ async function main(): Promise<void> {
     const root = join(work, 'tree');
     const [, genMs] = await timed(() => makeTree(root));
     process.stderr.write(`tree of ${FILES} × ${SIZE} B + ${LARGE_FILES} × ${LARGE_BYTES / 2 ** 20} MiB written in ${secs(genMs)}\n`);
-    await ceilings(store);
+    if (CEILING) await ceilings(store);
     await tools(s3, bucket, root, work);
-    if (LATENCY_SAMPLES > 0) {
+    if (LATENCY_SAMPLES > 0 && runs('persistd')) {
       const watched = new S3Store({ bucket, prefix: 'persistd/', endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } });
       await latency(watched, root, join(work, 'state')).finally(() => watched.destroy());
     }
