@@ -43,7 +43,8 @@ export class ReplicationDaemon {
       syncIntervalMs: config.syncIntervalMs, retention: { retentionMs: config.retentionMs, minKeep: config.retentionMin },
       stallAfterMs: stallLimitMs(config), ...(start.restoredFrom.has(db.name) ? { restoredFrom: start.restoredFrom.get(db.name)! } : {}),
     }));
-    const common = { store, stateDir: config.stateDir, keepDeletedMs: config.keepDeletedMs, maxDeleteFraction: config.maxDelete, concurrency: config.concurrency, logger };
+    // run restores every tree before the app starts: files gone before the first scan were deleted by the app.
+    const common = { store, stateDir: config.stateDir, keepDeletedMs: config.keepDeletedMs, maxDeleteFraction: config.maxDelete, concurrency: config.concurrency, logger, restoredBeforeStart: true };
     this.trees = [
       ...config.directories.map((dir) => new TreeSync({ ...common, name: dir.name, root: dir.path, include: [...config.include], exclude: [...config.exclude] })),
       ...config.files.map((file) => createLooseFileSync({ ...common, name: file.name, path: file.path })),

@@ -1,5 +1,5 @@
 import { mkdir, stat } from 'node:fs/promises';
-import { relative, sep } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from 'pino';
 import { PersistdError, messageOf } from '../errors.js';
@@ -34,6 +34,12 @@ export interface TreeSyncOptions extends PathFilterOptions, DeleteGuardOptions {
   deleteGraceMs?: number;
   /** Keep deleted objects in the trash this long (default 7 days; 0: delete outright). */
   keepDeletedMs?: number;
+  /**
+   * A restore in this process has just reconciled the index with the disk (`run`): every indexed file was on
+   * disk when it ended, so one gone before the first scan was deleted by the app and is propagated (behind
+   * the mass-delete guard), rather than taken for absence at startup.
+   */
+  restoredBeforeStart?: boolean;
   /** Full local rescan while watching, to catch missed events (default 5 min; 0: never). No requests unless something changed. */
   rescanIntervalMs?: number;
   logger?: Logger;
@@ -89,6 +95,8 @@ export class TreeSync {
   private rescanTimer: NodeJS.Timeout | undefined;
   private lastPurge = 0;
   private stopped = false;
+  /** The final flush is running: nothing waits for the watcher any more. */
+  private flushing = false;
 
   constructor(private readonly options: TreeSyncOptions, layout?: TreeLayout) {
     this.layout = layout ?? directoryLayout(options.name, options.root, options.stateDir, options);
@@ -149,12 +157,14 @@ export class TreeSync {
     return this.status();
   }
 
-  /** Shutdown: upload what is pending now (no settle wait), propagate pending deletes, until `deadline` (epoch ms). */
+  /** Shutdown: upload what is pending now (no settle wait) and what a last scan finds changed, propagate pending deletes, until `deadline` (epoch ms). */
   async flush(options: { deadline?: number } = {}): Promise<{ done: boolean; status: TreeSyncStatus }> {
     if (!this.queue) return { done: true, status: this.status() };
+    this.flushing = true;
     for (const p of this.settler?.takeAll() ?? []) this.queue.enqueue(p);
     const work = (async () => {
-      await this.queue!.idle();
+      // A scan too (lstat only): a folder created and filled at once can outrun the watcher, whose events for it never come.
+      await this.syncOnce();
       await this.deletes!.run(true);
       if (this.dirs?.pending) await this.flushDirs();
       await this.index!.flush();
@@ -222,11 +232,15 @@ export class TreeSync {
         this.deletes!.noteMissing(p);
         this.armDeleteTimer();
       },
-      onUnstable: (p) => (this.settler ? this.settler.note(p) : this.queue!.enqueueLater(p, this.options.settleMs ?? 200)),
-      // Watching, the newer version goes up once it settles; a one-shot pass is done: it stored a complete version.
-      onNewerVersion: (p) => this.settler?.note(p),
+      onUnstable: (p) => (this.settler && !this.flushing ? this.settler.note(p) : this.queue!.enqueueLater(p, this.options.settleMs ?? 200)),
+      // Watching, the newer version goes up once it settles (at shutdown, at once); a one-shot pass is done: it stored a complete version.
+      onNewerVersion: (p) => {
+        if (this.flushing) this.queue!.enqueueLater(p, this.options.settleMs ?? 200);
+        else this.settler?.note(p);
+      },
       onIdle: () => void index.flush().catch((err: unknown) => this.log.warn({ err: messageOf(err) }, 'saving the local index failed')),
     });
+    if (this.options.restoredBeforeStart === true) for (const p of index.paths()) this.queue.seen.add(p);
     if (this.layout.dirs) this.dirs = new DirManifest(this.options.store, this.layout.dirs.key, this.layout.dirs.localPath, root);
     this.index = index;
   }
@@ -286,6 +300,9 @@ export class TreeSync {
       if (rel === '' || this.stopped) return;
       this.noteDirChanged(rel);
       this.noteDirChanged(parentOf(rel));
+      // Files written into a new folder before the watcher got to it raise no event: look now, and once more a second later.
+      this.scanNewFolder(rel);
+      setTimeout(() => this.scanNewFolder(rel), 1000).unref();
     });
     watcher.on('unlinkDir', (abs: string) => {
       const rel = toRel(abs);
@@ -299,6 +316,21 @@ export class TreeSync {
     watcher.on('error', (err: unknown) => this.queue!.recordError(err, undefined));
     await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
     this.watcher = watcher;
+  }
+
+  /** Hands every file below a new folder that the index does not know as it is to the settler. */
+  private scanNewFolder(relDir: string): void {
+    if (this.stopped || !this.settler) return;
+    const prefix = `${relDir}/`;
+    const filter = this.layout.filter;
+    const inFolder = { accepts: (p: string) => filter.accepts(prefix + p), skipsDir: (p: string) => filter.skipsDir(prefix + p) };
+    void scanTree(join(this.layout.root, relDir), inFolder).then((scan) => {
+      for (const [child, local] of scan.files) {
+        const relPath = prefix + child;
+        const known = this.index?.get(relPath);
+        if (!known || known.size !== local.size || known.mtimeMs !== local.mtimeMs || known.mode !== local.mode) this.settler?.note(relPath);
+      }
+    }, (err: unknown) => this.queue?.recordError(err, relDir));
   }
 
   private armDeleteTimer(): void {

@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { open, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -56,6 +58,39 @@ describe('watching', () => {
       await writeFile(join(src!, 'f7.txt'), 'latest');
       const ms = await pollUntil('change visible', async () => (await objectBytes(store, 'files/t/f7.txt'))?.toString() === 'latest', 3000);
       expect(ms).toBeLessThan(1500); // about 250 ms on a quiet machine; bench/files.ts measures p50/p99
+    } finally {
+      await sync.stop();
+    }
+  });
+
+  it('files written into folders created a moment before are all uploaded while watching (no rescan, no shutdown flush)', async () => {
+    const [src, bucket, state] = await dirsFor('src', 'bucket', 'state');
+    const store = new CountingStore(new FsStore(bucket!));
+    const sync = new TreeSync({ store, name: 't', root: src!, stateDir: state!, rescanIntervalMs: 0 });
+    await sync.start();
+    try {
+      // Like an app creating per-task folders (another process, as in life): nested folders made at once, files
+      // written into them right away and a few ms later, while persistd's watcher is still catching up.
+      const expected: string[] = [];
+      for (let task = 0; task < 12; task++) for (const rel of ['in.bin', 'out/deep/result.json', 'out/late.txt']) expected.push(`files/t/t${task}/${rel}`);
+      const app = spawn(process.execPath, ['-e', `
+        const fs = require('node:fs');
+        let task = 0;
+        const next = () => {
+          if (task === 12) return;
+          const t = 't' + task++;
+          fs.mkdirSync(t + '/out/deep', { recursive: true });
+          fs.writeFileSync(t + '/in.bin', t + ' in');
+          fs.writeFileSync(t + '/out/deep/result.json', t + ' result');
+          setTimeout(() => { fs.writeFileSync(t + '/out/late.txt', t + ' late'); next(); }, task % 4);
+        };
+        next();`], { cwd: src!, stdio: 'inherit' });
+      await once(app, 'exit');
+      await pollUntil('every file uploaded', async () => (await keysUnder(store, 'files/t/')).length === expected.length, 10_000).catch(async (err: unknown) => {
+        const have = new Set(await keysUnder(store, 'files/t/'));
+        throw new Error(`${(err as Error).message}; missing: ${expected.filter((k) => !have.has(k)).join(', ')}`);
+      });
+      expect((await keysUnder(store, 'files/t/')).sort()).toEqual(expected.sort());
     } finally {
       await sync.stop();
     }
