@@ -1,12 +1,18 @@
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { resolveConfig, type ConfigInput } from '../../src/config/resolve-config.js';
 import { PersistdError } from '../../src/errors.js';
 
+const made: string[] = [];
+afterAll(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
 function workdir(): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'persistd-config-'));
+  made.push(dir);
   mkdirSync(path.join(dir, 'data'));
   return dir;
 }
