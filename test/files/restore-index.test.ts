@@ -15,7 +15,10 @@ afterAll(() => removeAll(dirs));
 
 describe('restoreTree and the local index', () => {
   it('drops index entries of objects that are gone and indexes what it restored or found in place', async () => {
-    const [replica, source, target, state] = await Promise.all(['replica', 'source', 'target', 'state'].map((l) => tempDir(`restore-index-${l}`)));
+    const replica = await tempDir('restore-index-replica');
+    const source = await tempDir('restore-index-source');
+    const target = await tempDir('restore-index-target');
+    const state = await tempDir('restore-index-state');
     dirs.push(replica, source, target, state);
     const store = new FsStore(replica);
     await mkdir(join(source, 'a', 'b'), { recursive: true });
