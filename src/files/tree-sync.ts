@@ -1,12 +1,12 @@
 import { mkdir, stat } from 'node:fs/promises';
-import { join, relative, sep } from 'node:path';
-import { watch, type FSWatcher } from 'chokidar';
+import { relative, sep } from 'node:path';
 import type { Logger } from 'pino';
 import { PersistdError, messageOf } from '../errors.js';
 import { silentLogger } from '../log/logger.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { ChangeSettler } from './change-settler.js';
 import { DeleteGuard, type DeleteGuardOptions } from './delete-guard.js';
+import { DirWatcher } from './dir-watcher.js';
 import { DeletePropagator } from './delete-propagator.js';
 import { DirManifest } from './dir-manifest.js';
 import { LocalIndex } from './local-index.js';
@@ -74,7 +74,7 @@ const DAY = 24 * 60 * 60 * 1000;
 
 /**
  * Keeps one local tree mirrored to the store: an initial reconcile (uploads only; never deletes because
- * something is absent at startup), then chokidar events → settle → bounded upload queue, with deletes
+ * something is absent at startup), then folder-watch events (`DirWatcher`) → settle → bounded upload queue, with deletes
  * propagated only for files seen here and then gone, behind a grace period and the mass-delete guard.
  */
 export class TreeSync {
@@ -90,7 +90,7 @@ export class TreeSync {
   private dirsFlushedAt = 0;
   /** What the last scan could not enter (folders without read or search permission). */
   private unreadableDirs: string[] = [];
-  private watcher: FSWatcher | undefined;
+  private watcher: DirWatcher | undefined;
   private deleteTimer: NodeJS.Timeout | undefined;
   private rescanTimer: NodeJS.Timeout | undefined;
   private lastPurge = 0;
@@ -277,16 +277,7 @@ export class TreeSync {
       maxWaitMs: this.options.maxSettleMs,
     });
     const toRel = (abs: string): string => relative(root, abs).split(sep).join('/');
-    const watcher = watch(root, {
-      ignoreInitial: true,
-      followSymlinks: false,
-      depth: this.layout.depth,
-      ignored: (abs: string, st?: { isDirectory(): boolean }) => {
-        const rel = toRel(abs);
-        if (rel === '' || rel.startsWith('..')) return false;
-        return st?.isDirectory() ? this.layout.filter.skipsDir(rel) : this.layout.depth === 0 ? !this.layout.filter.accepts(rel) : this.layout.filter.skipsDir(rel);
-      },
-    });
+    const watcher = new DirWatcher(root, { depth: this.layout.depth, skipsDir: (rel) => this.layout.filter.skipsDir(rel) });
     const parentOf = (rel: string): string => (rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');
     const onFile = (abs: string): void => {
       const rel = toRel(abs);
@@ -294,15 +285,12 @@ export class TreeSync {
       this.settler!.note(rel);
       this.noteDirChanged(parentOf(rel)); // adding, removing or renaming over an entry moves the folder's mtime
     };
-    watcher.on('add', onFile).on('change', onFile).on('unlink', onFile);
+    watcher.on('change', onFile); // written, created, removed or renamed: the settler stats it
     watcher.on('addDir', (abs: string) => {
       const rel = toRel(abs);
       if (rel === '' || this.stopped) return;
       this.noteDirChanged(rel);
       this.noteDirChanged(parentOf(rel));
-      // Files written into a new folder before the watcher got to it raise no event: look now, and once more a second later.
-      this.scanNewFolder(rel);
-      setTimeout(() => this.scanNewFolder(rel), 1000).unref();
     });
     watcher.on('unlinkDir', (abs: string) => {
       const rel = toRel(abs);
@@ -314,23 +302,8 @@ export class TreeSync {
       }
     });
     watcher.on('error', (err: unknown) => this.queue!.recordError(err, undefined));
-    await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
+    await watcher.start();
     this.watcher = watcher;
-  }
-
-  /** Hands every file below a new folder that the index does not know as it is to the settler. */
-  private scanNewFolder(relDir: string): void {
-    if (this.stopped || !this.settler) return;
-    const prefix = `${relDir}/`;
-    const filter = this.layout.filter;
-    const inFolder = { accepts: (p: string) => filter.accepts(prefix + p), skipsDir: (p: string) => filter.skipsDir(prefix + p) };
-    void scanTree(join(this.layout.root, relDir), inFolder).then((scan) => {
-      for (const [child, local] of scan.files) {
-        const relPath = prefix + child;
-        const known = this.index?.get(relPath);
-        if (!known || known.size !== local.size || known.mtimeMs !== local.mtimeMs || known.mode !== local.mode) this.settler?.note(relPath);
-      }
-    }, (err: unknown) => this.queue?.recordError(err, relDir));
   }
 
   private armDeleteTimer(): void {
