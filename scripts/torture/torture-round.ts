@@ -1,11 +1,13 @@
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runPersistd } from '../../test/support/run-persistd.js';
 import { readLaunchJournal, type LaunchJournal } from './app-journal.js';
 import { checkRestoredState } from './check-restored-state.js';
+import { launchMilestones, phaseFromLog, phaseFromReplica, type KillPhase, type LaunchMilestones } from './launch-phase.js';
 import { startContainer, type ContainerProcess } from './persistd-process.js';
 import type { Prng } from './prng.js';
+import { readReplicaLineage } from './replica-lineage.js';
 import { loseContainer, type TortureSandbox } from './torture-sandbox.js';
 
 const APP = fileURLToPath(new URL('./torture-app.py', import.meta.url));
@@ -28,7 +30,10 @@ export interface Lineage {
 export interface RoundSettings {
   snapshotInterval: string;
   syncInterval: string;
-  /** Every transaction committed longer than this before persistd was killed must be restored (undefined: only reported). */
+  /**
+   * Every transaction committed longer than this before persistd was killed must be restored, once
+   * the launch's first snapshot is the live generation (phase `after`); undefined: only reported.
+   */
   maxLossMs: number | undefined;
 }
 
@@ -43,7 +48,21 @@ export interface RoundResult {
   restoredFiles: number;
   /** Age, at the kill, of the oldest committed transaction the restore lacks (0: nothing lost). */
   lossMs: number;
+  /** Where the kill fell relative to the launch's first snapshot (undefined: the app never started). */
+  phase: KillPhase | undefined;
+  /** The launch's first-snapshot window, in ms after persistd was started (undefined: not reached before the kill). */
+  window: LaunchWindow | undefined;
   problems: string[];
+}
+
+/** Milestones of a launch, in ms after `persistd run` was started. */
+export interface LaunchWindow {
+  appStartMs: number;
+  /** First snapshot of the launch's generation committed; undefined when the kill came first. */
+  snapshotMs: number | undefined;
+  /** Lineage pointer taken (restores follow the launch's generation from then on). */
+  pointerMs: number | undefined;
+  killMs: number;
 }
 
 const SNAPSHOT_LOG = /snapshot stored|new generation started/;
@@ -64,9 +83,9 @@ export async function runRound(lineage: Lineage, rng: Prng, settings: RoundSetti
     await finish(lineage, container, launch);
     loseContainer(sandbox);
   }
-  const { container, launch } = start(lineage, rng, settings);
+  const { container, launch, spawnedAt } = start(lineage, rng, settings);
   const started = await waitForStart(lineage, container, launch, problems);
-  if (!started) return { kill: 'both', restoreKill, ranMs: 0, committed: 0, restoredRows: 0, restoredFiles: 0, lossMs: 0, problems };
+  if (!started) return { kill: 'both', restoreKill, ranMs: 0, committed: 0, restoredRows: 0, restoredFiles: 0, lossMs: 0, phase: undefined, window: undefined, problems };
   const journal = readLaunchJournal(journalPath(sandbox, launch), launch);
   const s = journal.start!;
   if (s.integrity !== 'ok' || !s.consistent) problems.push(`the app started on a restored database that is not consistent (integrity ${s.integrity}, rows consistent: ${s.consistent})`);
@@ -90,6 +109,10 @@ export async function runRound(lineage: Lineage, rng: Prng, settings: RoundSetti
   await finish(lineage, container, launch);
   const ranMs = killAt - s.at;
   const final = lineage.launches.get(launch)!;
+  const milestones = launchMilestones(container.events());
+  const phase = kill === 'app' ? phaseFromLog(milestones, killAt) : await phaseAtKill(sandbox, container, spawnedAt, milestones, killAt, problems);
+  const since = (at: number | undefined): number | undefined => (at === undefined || at > killAt ? undefined : at - spawnedAt);
+  const window: LaunchWindow = { appStartMs: s.at - spawnedAt, snapshotMs: since(milestones.snapshotAt), pointerMs: since(milestones.pointerAt), killMs: killAt - spawnedAt };
 
   loseContainer(sandbox);
   const restore = await runPersistd(['restore', ...sandbox.targetArgs], { env: sandbox.env, timeoutMs: 180_000 });
@@ -102,17 +125,36 @@ export async function runRound(lineage: Lineage, rng: Prng, settings: RoundSetti
   if (kill === 'app' && state.k < lastCommitted) problems.push(`the app was killed and persistd took its final backup, yet only ${state.k} of ${lastCommitted} committed rows were restored`);
   const firstLost = final.commits.find((c) => c.i > state.k);
   const lossMs = firstLost ? Math.max(0, killAt - firstLost.at) : 0;
-  if (settings.maxLossMs !== undefined && kill !== 'app' && lossMs > settings.maxLossMs) {
-    problems.push(`transaction ${firstLost!.i}, committed ${lossMs} ms before persistd was killed, was lost (bound ${settings.maxLossMs} ms)`);
+  if (settings.maxLossMs !== undefined && kill !== 'app' && phase === 'after' && lossMs > settings.maxLossMs) {
+    problems.push(`transaction ${firstLost!.i}, committed ${lossMs} ms before persistd was killed, was lost (bound ${settings.maxLossMs} ms; `
+      + `the launch's first snapshot was stored ${window.snapshotMs ?? '?'} ms and its lineage pointer taken ${window.pointerMs ?? '?'} ms after launch, the kill came at ${window.killMs} ms)`);
   }
   lineage.k = Math.max(lineage.k, state.k);
   // Next round: either the container restored by `persistd restore`, or a fresh one that `persistd run` must restore.
   lineage.localPresent = rng.chance(0.5);
   if (!lineage.localPresent) loseContainer(sandbox);
-  return { kill, restoreKill, ranMs, committed: final.commits.length, restoredRows: state.k, restoredFiles: state.files, lossMs, problems };
+  return { kill, restoreKill, ranMs, committed: final.commits.length, restoredRows: state.k, restoredFiles: state.files, lossMs, phase, window, problems };
 }
 
-function start(lineage: Lineage, rng: Prng, settings: RoundSettings): { container: ContainerProcess; launch: number } {
+/**
+ * The phase by the replica persistd left (what the restore sees). A pointer that persistd logged as
+ * taken before the kill must be there, naming a generation with a committed snapshot.
+ */
+async function phaseAtKill(
+  sandbox: TortureSandbox, container: ContainerProcess, spawnedAt: number, milestones: LaunchMilestones, killAt: number, problems: string[],
+): Promise<KillPhase> {
+  const replica = await readReplicaLineage(sandbox.replica, basename(sandbox.dbPath));
+  const phase = phaseFromReplica(replica, container.child.pid, spawnedAt);
+  if (phase === 'after' && !replica.committed.has(replica.pointer!.generation)) {
+    problems.push(`the lineage pointer names generation ${replica.pointer!.generation}, which has no committed snapshot`);
+  }
+  if (phaseFromLog(milestones, killAt) === 'after' && phase !== 'after') {
+    problems.push(`persistd logged 'took the lineage pointer' ${killAt - milestones.pointerAt!} ms before it was killed, yet the replica's pointer is not this launch's`);
+  }
+  return phase;
+}
+
+function start(lineage: Lineage, rng: Prng, settings: RoundSettings): { container: ContainerProcess; launch: number; spawnedAt: number } {
   const launch = lineage.nextLaunch++;
   const { sandbox } = lineage;
   const args = [
@@ -120,7 +162,8 @@ function start(lineage: Lineage, rng: Prng, settings: RoundSettings): { containe
     '--app-stop-timeout', '5s', '--shutdown-timeout', '30s', '--restore-timeout', '2m', '--log-level', 'info',
   ];
   const app = ['python3', APP, sandbox.dbPath, sandbox.uploadsDir, journalPath(sandbox, launch), String(launch), String(rng.int(0, 2 ** 31))];
-  return { container: startContainer(args, app, sandbox.env), launch };
+  const spawnedAt = Date.now();
+  return { container: startContainer(args, app, sandbox.env), launch, spawnedAt };
 }
 
 async function waitForStart(lineage: Lineage, container: ContainerProcess, launch: number, problems: string[]): Promise<boolean> {
@@ -171,7 +214,8 @@ function journalPath(sandbox: TortureSandbox, launch: number): string {
   return join(sandbox.journalDir, `launch-${launch}.log`);
 }
 
-function parseInterval(text: string): number {
+/** Milliseconds of a persistd interval flag (`500ms`, `1s`, `2m`); 1000 when it does not parse. */
+export function parseInterval(text: string): number {
   const m = /^(\d+)(ms|s|m)$/.exec(text);
   if (!m) return 1000;
   return Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 's' ? 1000 : 60_000);

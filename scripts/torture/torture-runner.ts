@@ -1,10 +1,24 @@
 import { rmSync } from 'node:fs';
+import { emptyLossReport, formatLossReport, type LossReport } from './loss-report.js';
 import { Prng } from './prng.js';
-import { runRound, type KillKind, type Lineage, type RoundSettings } from './torture-round.js';
+import { parseInterval, runRound, type KillKind, type Lineage, type RoundResult, type RoundSettings } from './torture-round.js';
 import { makeSandbox, type TortureStore } from './torture-sandbox.js';
 
+/**
+ * What the default loss bound allows beyond one sync interval (ms): reading, compressing and storing
+ * the segment, and a sync started late on a busy 2-core machine (see README, "Development").
+ */
+export const LOSS_MARGIN_MS = 2000;
+
+/** The loss bound applied when none is given: one sync interval plus LOSS_MARGIN_MS (3000 ms at the default 1 s). */
+export function defaultMaxLossMs(syncInterval: string): number {
+  return parseInterval(syncInterval) + LOSS_MARGIN_MS;
+}
+
 /** Options of a crash torture run. */
-export interface TortureOptions extends Partial<RoundSettings> {
+export interface TortureOptions extends Omit<Partial<RoundSettings>, 'maxLossMs'> {
+  /** The loss bound in ms (defaultMaxLossMs when undefined; 0 turns it off: losses are only reported). */
+  maxLossMs?: number;
   rounds: number;
   seed: number;
   store: TortureStore;
@@ -29,8 +43,10 @@ export interface TortureSummary {
   rounds: number;
   kills: Record<KillKind | 'restore', number>;
   transactions: number;
-  /** Largest age, at the kill of persistd, of a committed transaction that a restore lacked. */
-  worstLossMs: number;
+  /** The loss bound applied (undefined: off). */
+  maxLossMs: number | undefined;
+  /** Losses by where the kill fell relative to the launch's first snapshot, and the launches' first-snapshot windows. */
+  loss: LossReport;
   failures: TortureFailure[];
 }
 
@@ -40,12 +56,12 @@ export interface TortureSummary {
  */
 export async function runTorture(options: TortureOptions): Promise<TortureSummary> {
   const log = options.log ?? ((line: string) => void process.stdout.write(`${line}\n`));
-  const settings: RoundSettings = {
-    snapshotInterval: options.snapshotInterval ?? '1s', syncInterval: options.syncInterval ?? '1s', maxLossMs: options.maxLossMs,
-  };
+  const syncInterval = options.syncInterval ?? '1s';
+  const bound = options.maxLossMs ?? defaultMaxLossMs(syncInterval);
+  const settings: RoundSettings = { snapshotInterval: options.snapshotInterval ?? '1s', syncInterval, maxLossMs: bound > 0 ? bound : undefined };
   const perLineage = options.roundsPerLineage ?? 20;
   const rng = new Prng(options.seed);
-  const summary: TortureSummary = { rounds: 0, kills: { app: 0, persistd: 0, both: 0, snapshot: 0, restore: 0 }, transactions: 0, worstLossMs: 0, failures: [] };
+  const summary: TortureSummary = { rounds: 0, kills: { app: 0, persistd: 0, both: 0, snapshot: 0, restore: 0 }, transactions: 0, maxLossMs: settings.maxLossMs, loss: emptyLossReport(), failures: [] };
   let lineage: Lineage | undefined;
   const retire = (keep: boolean): void => {
     if (lineage && !keep) rmSync(lineage.sandbox.dir, { recursive: true, force: true });
@@ -60,10 +76,11 @@ export async function runTorture(options: TortureOptions): Promise<TortureSummar
       summary.kills[result.kill]++;
       if (result.restoreKill) summary.kills.restore++;
       summary.transactions += result.committed;
-      summary.worstLossMs = Math.max(summary.worstLossMs, result.lossMs);
+      if (result.phase !== undefined && result.kill !== 'app') summary.loss.lossMs[result.phase].push(result.lossMs);
+      if (result.window !== undefined) summary.loss.windows.push(result.window);
       const failed = result.problems.length > 0;
       log(`round ${round}: kill ${result.kill}${result.restoreKill ? ' (and once during restore)' : ''} after ${result.ranMs} ms, ${result.committed} committed, `
-        + `restored ${result.restoredRows} rows and ${result.restoredFiles} files, loss window ${result.lossMs} ms: ${failed ? 'FAILED' : 'ok'}`);
+        + `restored ${result.restoredRows} rows and ${result.restoredFiles} files, loss window ${result.lossMs} ms${phaseNote(result)}: ${failed ? 'FAILED' : 'ok'}`);
       if (failed) {
         for (const problem of result.problems) log(`  ${problem}`);
         summary.failures.push({ round, seed: options.seed, dir: options.keepFailures ? lineage.sandbox.dir : undefined, kill: result.kill, problems: result.problems });
@@ -85,7 +102,7 @@ export function formatSummary(summary: TortureSummary, replay: string): string[]
     `rounds: ${summary.rounds}`,
     `kills: ${kills}`,
     `transactions committed: ${summary.transactions}`,
-    `worst loss window: ${summary.worstLossMs} ms`,
+    ...formatLossReport(summary.loss, summary.maxLossMs),
     `failures: ${summary.failures.length}`,
   ];
   for (const f of summary.failures) {
@@ -93,4 +110,13 @@ export function formatSummary(summary: TortureSummary, replay: string): string[]
     lines.push(`  replay: ${replay} --rounds ${f.round} --keep-failures`);
   }
   return lines;
+}
+
+function phaseNote(result: RoundResult): string {
+  const w = result.window;
+  if (result.phase === undefined || w === undefined) return '';
+  const times = `app started ${w.appStartMs} ms, killed ${w.killMs} ms after launch`;
+  if (result.phase === 'before') return ` (before the launch's first snapshot; ${times})`;
+  const pointer = result.phase === 'unclaimed' ? ', before its lineage pointer' : '';
+  return ` (after the launch's first snapshot at ${w.snapshotMs ?? '?'} ms${pointer}; ${times})`;
 }

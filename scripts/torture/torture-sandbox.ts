@@ -7,6 +7,11 @@ export type TortureStore =
   | { kind: 'fs' }
   | { kind: 's3'; endpoint: string; region: string; accessKeyId: string; secretAccessKey: string; bucket: string };
 
+/** Where one lineage's replica is, for reading it back: a file:// root, or a bucket and key prefix on an S3 server. */
+export type ReplicaLocation =
+  | { kind: 'fs'; root: string }
+  | (Extract<TortureStore, { kind: 's3' }> & { prefix: string });
+
 /** One lineage's directories: the container's data and state (lost at every crash), the app's journals and the logs (kept). */
 export interface TortureSandbox {
   dir: string;
@@ -19,6 +24,7 @@ export interface TortureSandbox {
   /** persistd flags naming the replica, the targets and the state dir. */
   targetArgs: string[];
   env: NodeJS.ProcessEnv;
+  replica: ReplicaLocation;
 }
 
 /** Makes a sandbox for a new lineage (a fresh replica). */
@@ -27,7 +33,7 @@ export function makeSandbox(store: TortureStore, label: string): TortureSandbox 
   const dataDir = join(dir, 'data');
   const sandbox: TortureSandbox = {
     dir, dataDir, dbPath: join(dataDir, 'app.db'), uploadsDir: join(dataDir, 'uploads'), stateDir: join(dir, 'state'),
-    journalDir: join(dir, 'journal'), logDir: join(dir, 'logs'), targetArgs: [], env: {},
+    journalDir: join(dir, 'journal'), logDir: join(dir, 'logs'), targetArgs: [], env: {}, replica: { kind: 'fs', root: join(dir, 'replica') },
   };
   for (const d of [dataDir, sandbox.journalDir, sandbox.logDir]) mkdirSync(d, { recursive: true });
   const targets = ['--db', sandbox.dbPath, '--dir', sandbox.uploadsDir, '--state-dir', sandbox.stateDir];
@@ -38,6 +44,7 @@ export function makeSandbox(store: TortureStore, label: string): TortureSandbox 
     const prefix = dir.split('/').at(-1)!.toLowerCase();
     sandbox.targetArgs = ['--to', `s3://${store.bucket}/${prefix}`, '--endpoint', store.endpoint, '--region', store.region, ...targets];
     sandbox.env = { AWS_ACCESS_KEY_ID: store.accessKeyId, AWS_SECRET_ACCESS_KEY: store.secretAccessKey };
+    sandbox.replica = { ...store, prefix };
   }
   return sandbox;
 }

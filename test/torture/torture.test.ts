@@ -1,13 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { runTorture, type TortureSummary } from '../../scripts/torture/torture-runner.js';
+import { defaultMaxLossMs, runTorture, type TortureSummary } from '../../scripts/torture/torture-runner.js';
 import { createTestBucket, testS3 } from '../support/test-s3.js';
 
 // The short form of `npm run torture` (scripts/torture.ts): a few SIGKILL rounds of the built CLI
-// with fixed seeds. A failure keeps its directory (journals, logs, replica) and names it.
+// with fixed seeds, with the default loss bound for kills after the launch's first snapshot.
+// A failure keeps its directory (journals, logs, replica) and names it.
 async function torture(options: Parameters<typeof runTorture>[0]): Promise<{ summary: TortureSummary; output: string }> {
   const lines: string[] = [];
   const summary = await runTorture({ ...options, log: (line) => lines.push(line) });
   return { summary, output: lines.join('\n') };
+}
+
+/** Every kill of persistd was placed before or after its launch's first snapshot, and the bound was on. */
+function expectLossReported(summary: TortureSummary, output: string): void {
+  expect(summary.maxLossMs).toBe(defaultMaxLossMs('1s'));
+  expect(Object.values(summary.loss.lossMs).flat().length, output).toBe(summary.rounds - summary.kills.app);
+  expect(summary.loss.windows.length, output).toBe(summary.rounds);
 }
 
 describe('crash torture', () => {
@@ -16,6 +24,7 @@ describe('crash torture', () => {
     expect(summary.failures, output).toEqual([]);
     expect(summary.rounds).toBe(3);
     expect(summary.transactions, output).toBeGreaterThan(0);
+    expectLossReported(summary, output);
   }, 150_000);
 
   it('does the same against the S3 server', async () => {
@@ -25,5 +34,6 @@ describe('crash torture', () => {
     expect(summary.failures, output).toEqual([]);
     expect(summary.rounds).toBe(2);
     expect(summary.transactions, output).toBeGreaterThan(0);
+    expectLossReported(summary, output);
   }, 150_000);
 });
