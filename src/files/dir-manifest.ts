@@ -31,6 +31,8 @@ export class DirManifest {
     private readonly key: string,
     private readonly localPath: string,
     private readonly root: string,
+    /** A restore in this process recreated every folder of the manifest (`run`): they all count as seen here. */
+    private readonly restoredBeforeStart = false,
   ) {}
 
   /** Loads the last manifest: the local copy, else the remote one (one GET, only when the state directory is new). */
@@ -48,6 +50,7 @@ export class DirManifest {
     if (parsed !== undefined) {
       this.dirs = parsed;
       this.uploaded = serializeDirs(parsed);
+      if (this.restoredBeforeStart) for (const p of parsed.keys()) this.seen.add(p);
     }
     this.loaded = true;
   }

@@ -241,7 +241,7 @@ export class TreeSync {
       onIdle: () => void index.flush().catch((err: unknown) => this.log.warn({ err: messageOf(err) }, 'saving the local index failed')),
     });
     if (this.options.restoredBeforeStart === true) for (const p of index.paths()) this.queue.seen.add(p);
-    if (this.layout.dirs) this.dirs = new DirManifest(this.options.store, this.layout.dirs.key, this.layout.dirs.localPath, root);
+    if (this.layout.dirs) this.dirs = new DirManifest(this.options.store, this.layout.dirs.key, this.layout.dirs.localPath, root, this.options.restoredBeforeStart === true);
     this.index = index;
   }
 

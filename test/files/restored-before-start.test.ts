@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { restoreTree } from '../../src/files/restore-tree.js';
 import { TreeSync } from '../../src/files/tree-sync.js';
 import { FsStore } from '../../src/store/fs-store.js';
-import { keysUnder, removeAll, tempDir } from './helpers.js';
+import { keysUnder, objectBytes, removeAll, tempDir } from './helpers.js';
 
 const dirs: string[] = [];
 afterAll(() => removeAll(dirs));
@@ -45,6 +45,9 @@ describe('a file the app deletes between the restore and the first scan', () => 
     await sync.stop();
     expect(await keysUnder(store, 'files/up/')).toEqual(['files/up/t2/c.bin']);
     expect((await keysUnder(store, 'files/up/.persistd/trash/')).length).toBe(2);
+    // Its folder leaves the folder manifest too (else the next restore recreates it empty).
+    const manifest = JSON.parse((await objectBytes(store, 'files/up/.persistd/dirs.json'))!.toString()) as { dirs: [string][] };
+    expect(manifest.dirs.map(([p]) => p)).toEqual(['', 't2']);
   });
 
   it('is kept remotely when nothing says the disk held it in this process (absence at startup means nothing)', async () => {
