@@ -8,6 +8,19 @@ export async function tempDir(label: string): Promise<string> {
   return mkdtemp(join(tmpdir(), `persistd-files-${label}-`));
 }
 
+/** A `fresh(label)` that makes temp folders and removes them all after the test file (register with afterAll). */
+export function tempDirs(): { fresh: (label: string) => Promise<string>; removeAll: () => Promise<void> } {
+  const made: string[] = [];
+  return {
+    fresh: async (label) => {
+      const dir = await tempDir(label);
+      made.push(dir);
+      return dir;
+    },
+    removeAll: () => removeAll(made),
+  };
+}
+
 /** Removes folders made by tempDir. */
 export async function removeAll(dirs: string[]): Promise<void> {
   await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));

@@ -8,16 +8,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { restoreTree } from '../../src/files/restore-tree.js';
 import { TreeSync } from '../../src/files/tree-sync.js';
 import { FsStore } from '../../src/store/fs-store.js';
-import { keysUnder, objectBytes, removeAll, tempDir } from './helpers.js';
+import { keysUnder, objectBytes, tempDirs } from './helpers.js';
 
-const dirs: string[] = [];
-afterAll(() => removeAll(dirs));
-
-async function fresh(label: string): Promise<string> {
-  const dir = await tempDir(label);
-  dirs.push(dir);
-  return dir;
-}
+const { fresh, removeAll } = tempDirs();
+afterAll(removeAll);
 
 /** A replica holding t1/a.bin, t1/b.bin and t2/c.bin, restored into an empty folder by this process. */
 async function restoredTree(): Promise<{ store: FsStore; root: string; state: string }> {

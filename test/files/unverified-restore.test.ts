@@ -6,16 +6,10 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runPersistd } from '../support/run-persistd.js';
-import { removeAll, tempDir } from './helpers.js';
+import { tempDirs } from './helpers.js';
 
-const dirs: string[] = [];
-afterAll(() => removeAll(dirs));
-
-async function fresh(label: string): Promise<string> {
-  const dir = await tempDir(label);
-  dirs.push(dir);
-  return dir;
-}
+const { fresh, removeAll } = tempDirs();
+afterAll(removeAll);
 
 describe('restore of objects changed in place by another tool (file://)', () => {
   it('restores them and reports them UNVERIFIED; untouched objects stay verified', async () => {
