@@ -3,8 +3,11 @@ import type { ObjectStore } from '../store/object-store.js';
 import { PreconditionFailedError } from '../store/store-errors.js';
 import { PERSISTD_VERSION } from '../version.js';
 
-/** The replica format this persistd writes and the newest it can read. */
-export const REPLICA_FORMAT = 1;
+/**
+ * The replica format this persistd writes and the newest it can read (docs/FORMAT.md, "Format version").
+ * Format 2 adds WAL segments that name where the previous WAL epoch ended; every format-1 replica stays readable.
+ */
+export const REPLICA_FORMAT = 2;
 
 /** The key of the replica's format marker, at the root of the replica. */
 export const REPLICA_MARKER_KEY = 'persistd.json';
@@ -14,6 +17,9 @@ export interface ReplicaMarker {
   format: number;
   createdBy: string;
   createdAt: string;
+  /** Set when an older format's marker was raised to this format. */
+  upgradedBy?: string;
+  upgradedAt?: string;
 }
 
 /** Reads the marker; undefined for a replica nothing was written to yet. Refuses a format this persistd cannot read. */
@@ -44,17 +50,28 @@ export async function readReplicaMarker(store: ObjectStore, signal?: AbortSignal
   return marker as ReplicaMarker;
 }
 
-/** Makes sure the replica carries a format marker this persistd understands, writing one (conditionally) if there is none. */
+/**
+ * Makes sure the replica carries a format marker this persistd writes: one is written (conditionally) if
+ * there is none, and an older format's marker is raised to this format before anything of the newer
+ * format is stored, so that an older persistd refuses the replica with its "newer format" message
+ * instead of misreading it.
+ */
 export async function ensureReplicaMarker(store: ObjectStore, signal?: AbortSignal): Promise<ReplicaMarker> {
-  const existing = await readReplicaMarker(store, signal);
-  if (existing) return existing;
-  const marker: ReplicaMarker = { format: REPLICA_FORMAT, createdBy: `persistd ${PERSISTD_VERSION}`, createdAt: new Date().toISOString() };
-  try {
-    await store.put(REPLICA_MARKER_KEY, `${JSON.stringify(marker, null, 2)}\n`, { ifNoneMatch: '*', contentType: 'application/json', signal });
-  } catch (err) {
-    // Another instance wrote it first: read theirs.
-    if (err instanceof PreconditionFailedError) return (await readReplicaMarker(store, signal)) ?? marker;
-    throw err;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const existing = await readReplicaMarker(store, signal);
+    if (existing && existing.format >= REPLICA_FORMAT) return existing;
+    const marker: ReplicaMarker = existing
+      ? { ...existing, format: REPLICA_FORMAT, upgradedBy: `persistd ${PERSISTD_VERSION}`, upgradedAt: new Date().toISOString() }
+      : { format: REPLICA_FORMAT, createdBy: `persistd ${PERSISTD_VERSION}`, createdAt: new Date().toISOString() };
+    const condition = existing ? { ifMatch: (await store.head(REPLICA_MARKER_KEY, { signal }))?.etag } : { ifNoneMatch: '*' as const };
+    if (existing && condition.ifMatch === undefined) continue;
+    try {
+      await store.put(REPLICA_MARKER_KEY, `${JSON.stringify(marker, null, 2)}\n`, { ...condition, contentType: 'application/json', signal });
+      return marker;
+    } catch (err) {
+      // Another instance wrote or raised it first: read theirs.
+      if (!(err instanceof PreconditionFailedError)) throw err;
+    }
   }
-  return marker;
+  return (await readReplicaMarker(store, signal)) ?? { format: REPLICA_FORMAT, createdBy: `persistd ${PERSISTD_VERSION}`, createdAt: new Date().toISOString() };
 }

@@ -155,8 +155,13 @@ function checkContinuity(segment: WalSegment, previous: WalSegment | undefined, 
   });
   if (segment.header.pageSize !== pageSize) throw fail(`page size ${segment.header.pageSize}, the snapshot has ${pageSize}`);
   const sameWal = (a: WalSegment['header'], s1: number | null, s2: number | null): boolean => a.salt1 === s1 && a.salt2 === s2;
+  const ended = segment.previousEpochEnd;
   if (previous === undefined) {
     if (segment.epoch === position.epoch && position.salt1 !== null && !sameWal(segment.header, position.salt1, position.salt2)) throw fail('its WAL salts differ from the snapshot position');
+    // The snapshot was taken at the end of the epoch before: it must hold every frame of it.
+    if (ended !== undefined && segment.epoch === position.epoch + 1 && position.salt1 !== null && ended.frame !== position.frame) {
+      throw fail(`the WAL of epoch ${position.epoch} had ${ended.frame} frames, and the snapshot holds ${position.frame} of them: frames were never shipped`);
+    }
     return;
   }
   if (segment.epoch === previous.epoch) {
@@ -165,7 +170,15 @@ function checkContinuity(segment: WalSegment, previous: WalSegment | undefined, 
     if (segment.first === previous.first + previous.count && (segment.startChecksum[0] !== end[0] || segment.startChecksum[1] !== end[1])) {
       throw fail('its running checksum does not continue the previous segment');
     }
-  } else if (sameWal(segment.header, previous.header.salt1, previous.header.salt2)) {
-    throw fail('a new epoch with the salts of the previous one');
+  } else {
+    if (sameWal(segment.header, previous.header.salt1, previous.header.salt2)) throw fail('a new epoch with the salts of the previous one');
+    if (ended !== undefined) {
+      // Format 2: the new epoch says where SQLite restarted the WAL; the previous epoch must end exactly there.
+      const last = previous.first + previous.count - 1;
+      const end = segmentEndChecksum(previous);
+      if (segment.epoch !== previous.epoch + 1 || last !== ended.frame || end[0] !== ended.checksum[0] || end[1] !== ended.checksum[1]) {
+        throw fail(`epoch ${previous.epoch} was shipped up to frame ${last}, but its WAL ended at frame ${ended.frame}: frames were never shipped`);
+      }
+    }
   }
 }

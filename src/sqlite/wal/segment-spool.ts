@@ -1,7 +1,7 @@
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { segmentKey } from '../../format/db-wal-keys.js';
-import { encodeSegment } from '../../format/db-wal-segment.js';
+import { encodeSegment, type EpochEnd } from '../../format/db-wal-segment.js';
 import type { ObjectStore } from '../../store/object-store.js';
 import type { WalCursor } from './wal-reader.js';
 
@@ -19,6 +19,8 @@ export interface PendingFrames {
   readAt: Date;
   /** When the read before it ended: they were committed after it (for lag). */
   notBefore: Date;
+  /** On the first frames of an epoch after the first: where the previous epoch's WAL ended. */
+  previousEpochEnd?: EpochEnd;
 }
 
 /** One stored segment. */
@@ -83,7 +85,10 @@ export class SegmentSpool {
       const p = this.queue[0]!;
       const first = p.start.frame + 1;
       const count = p.end.frame - p.start.frame;
-      const body = encodeSegment({ header: p.start.header, epoch: p.epoch, first, count, startChecksum: p.start.checksum, frames: p.data });
+      const body = encodeSegment({
+        header: p.start.header, epoch: p.epoch, first, count, startChecksum: p.start.checksum, frames: p.data,
+        ...(p.previousEpochEnd ? { previousEpochEnd: p.previousEpochEnd } : {}),
+      });
       const compressed = await gzipAsync(body, { level: this.options.gzipLevel });
       const key = segmentKey(this.options.name, generation, p.epoch, first, p.end.frame, p.readAt);
       await this.options.store.put(key, compressed, { contentType: 'application/gzip', signal });

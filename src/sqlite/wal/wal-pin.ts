@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { frameSize, readFrameHeader, WAL_FRAME_HEADER_SIZE, WAL_HEADER_SIZE, type WalHeader } from '../../format/db-wal-frames.js';
 import type { WalPosition } from '../../format/db-wal-position.js';
+import type { EpochEnd } from '../../format/db-wal-segment.js';
 import type { SegmentSpool } from './segment-spool.js';
 import type { WalConnection } from './wal-connection.js';
 import { cursorAtStart, readWalFramesSync, type WalCursor } from './wal-reader.js';
@@ -29,6 +30,13 @@ export interface WalPinOptions {
  *
  * Snapshots and checkpoints need the pin at an exact frame: it is placed when `PRAGMA data_version`
  * shows that nobody committed between reading the WAL and pinning, or else under the write lock.
+ *
+ * The rule everything here keeps: the pin is never released or moved, and a WAL restart is never
+ * followed, unless every committed frame up to that point was read (into the spool). Reads are
+ * bounded (`maxReadBytes`); when one stops at that bound the WAL is `behind`: the frames after the
+ * cursor stay safe in the pinned WAL, the shipper stores what was read and reads on, and no
+ * checkpoint moves the pin until the cursor is at the end of the WAL again. Under the write lock the
+ * cursor is also checked against SQLite's own count of frames in the WAL before the pin moves.
  */
 export class WalPin {
   /** Which WAL of the generation the cursor is in. */
@@ -42,6 +50,12 @@ export class WalPin {
   lastFileSize: number | undefined;
   private blocked = 0;
   private lastReadAt = new Date();
+  /** False while the last read stopped at the read bound: committed frames wait in the WAL after the cursor. */
+  private caughtUp = true;
+  /** When a read first stopped at the bound with frames left after it (for lag). */
+  private behindSince: Date | undefined;
+  /** Where the previous epoch's WAL ended, for the first frames read in a new epoch. */
+  private previousEpochEnd: EpochEnd | undefined;
 
   constructor(private readonly conn: WalConnection, private readonly walPath: string, private readonly spool: SegmentSpool, private readonly options: WalPinOptions) {}
 
@@ -54,6 +68,8 @@ export class WalPin {
     const before = this.cursor?.frame;
     const epoch = this.epoch;
     if (this.read() === 'restarted') return 'restarted';
+    // More committed frames wait after the cursor: the caller stores these and reads on.
+    if (!this.caughtUp) return 'ok';
     if (!this.conn.pinned && this.pinUnderLock(0) === 'restarted') return 'restarted';
     const idle = this.epoch === epoch && this.cursor?.frame === before;
     if (!idle || !this.conn.pinned || this.conn.tryWriteLock()) {
@@ -72,23 +88,36 @@ export class WalPin {
     return 'ok';
   }
 
+  /** Whether committed frames wait in the WAL after the cursor (the last read stopped at the read bound). */
+  get behind(): boolean {
+    return !this.caughtUp;
+  }
+
+  /** When the oldest committed frames not read yet were known to exist (undefined when caught up). */
+  get unreadSince(): Date | undefined {
+    return this.caughtUp ? undefined : this.behindSince;
+  }
+
   /**
    * Pins exactly at the current end of the WAL, for a snapshot. `keepEpoch`: continue the current
    * stream; otherwise the stream starts over at epoch 0 (the frames so far are in the snapshot).
    */
-  async pinExactly(keepEpoch: boolean): Promise<{ wal: WalPosition; pinnedAt: Date } | undefined> {
+  async pinExactly(keepEpoch: boolean): Promise<{ wal: WalPosition; pinnedAt: Date } | 'behind' | undefined> {
     if (!keepEpoch) {
       this.conn.unpin();
       this.pinAt = undefined;
       this.epoch = 0;
       this.cursor = undefined;
+      this.previousEpochEnd = undefined;
       this.restartNeeded = false;
       this.readAll();
     }
     for (let round = 0; round < 40; round++) {
       const pinnedAt = new Date();
       let placed = this.pinUnderLock(this.options.lockWaitMs ?? 30);
-      if (placed === 'busy' && !keepEpoch) placed = this.pinByDataVersion();
+      // Continuing the stream: the caller stores what was read and catches up before trying again.
+      if (placed === 'behind' && keepEpoch) return 'behind';
+      if ((placed === 'busy' || placed === 'behind') && !keepEpoch) placed = this.pinByDataVersion();
       if (placed === 'exact') {
         const header = this.cursor?.header;
         return { pinnedAt, wal: { epoch: this.epoch, frame: this.cursor?.frame ?? 0, salt1: header?.salt1 ?? null, salt2: header?.salt2 ?? null } };
@@ -103,9 +132,9 @@ export class WalPin {
     return undefined;
   }
 
-  /** Whether enough frames are in the WAL for a checkpoint (the caller stored everything read before this sync). */
+  /** Whether enough frames are in the WAL for a checkpoint, and every committed frame was read (the caller stored everything read before this sync). */
   checkpointDue(): boolean {
-    return this.cursor !== undefined && this.cursor.frame >= this.options.checkpointFrames;
+    return this.caughtUp && this.cursor !== undefined && this.cursor.frame >= this.options.checkpointFrames;
   }
 
   /**
@@ -115,16 +144,27 @@ export class WalPin {
    * swallowed. False when the lock was not free (the next sync tries again).
    */
   checkpoint(): boolean {
+    if (!this.caughtUp) return false;
     this.conn.checkpoint('PASSIVE', 'locker');
     if (!this.conn.tryWriteLock(this.options.lockWaitMs ?? 30)) return false;
     let done;
     try {
-      if (this.read() === 'restarted') {
+      if (this.read({ underLock: true }) === 'restarted') {
         this.restartNeeded = true;
         return false;
       }
+      // More was committed since the last read than one read takes: keep the pin, store, and try at the next sync.
+      if (!this.caughtUp) return false;
       this.conn.unpin();
+      this.pinAt = undefined;
       done = this.conn.checkpoint('PASSIVE', 'reader');
+      // Nobody can commit while persistd holds the write lock: SQLite's count of frames in the WAL must be where the cursor is.
+      const read = this.cursor?.frame ?? 0;
+      if (done.log >= 0 && done.log !== read) {
+        this.options.logger.error({ walFrames: done.log, readFrames: read, epoch: this.epoch }, 'the WAL holds frames persistd did not read; starting a new generation instead of following it');
+        this.restartNeeded = true;
+        return false;
+      }
       this.pinAt = this.conn.pin() ? { epoch: this.epoch } : undefined;
     } finally {
       this.conn.releaseWriteLock();
@@ -139,11 +179,14 @@ export class WalPin {
   }
 
   /** Under the write lock (nobody can commit): reads to the end, then moves the pin there. */
-  private pinUnderLock(waitMs: number): 'exact' | 'busy' | 'restarted' {
+  private pinUnderLock(waitMs: number): 'exact' | 'busy' | 'behind' | 'restarted' {
     if (!this.conn.tryWriteLock(waitMs)) return 'busy';
     try {
-      if (this.read() === 'restarted') return 'restarted';
+      if (this.read({ underLock: true }) === 'restarted') return 'restarted';
+      // Frames past the read bound: moving the pin to the end would let them be checkpointed and restarted away unread.
+      if (!this.caughtUp) return 'behind';
       this.conn.unpin();
+      this.pinAt = undefined;
       if (!this.conn.pin()) return 'busy';
       this.pinAt = { epoch: this.epoch };
       return 'exact';
@@ -170,37 +213,61 @@ export class WalPin {
     return 'exact';
   }
 
+  /**
+   * TRUNCATE checkpoint, right after `checkpoint()` left the pin at the end of the WAL. It needs the
+   * pin released, so it proves with `PRAGMA data_version` that nobody committed from before its last
+   * read of the WAL until the pin is placed again on the emptied WAL; otherwise frames may have been
+   * cut unread and the shipper starts a new generation.
+   */
   private truncate(): void {
     if (this.read() === 'restarted') {
       this.restartNeeded = true;
       return;
     }
+    if (!this.caughtUp) return;
     this.conn.unpin();
     this.pinAt = undefined;
     const before = this.conn.dataVersion();
-    const read = this.read();
-    const done = this.conn.checkpoint('TRUNCATE', 'reader');
-    const after = this.conn.dataVersion();
-    // A commit between our read and the truncation would have had its frames cut from the WAL.
-    if (read === 'restarted' || (done.busy === 0 && before !== after)) this.restartNeeded = true;
-    if (this.restartNeeded) return;
-    // Truncated cleanly: the next WAL continues the stream. Not truncated: pinned again under the lock.
-    if (done.busy === 0) this.pinAt = { epoch: this.epoch };
-    if (this.pinUnderLock(this.options.lockWaitMs ?? 30) === 'restarted') this.restartNeeded = true;
-    else if (!this.conn.pinned && this.conn.pin()) this.pinAt = done.busy === 0 ? this.pinAt : undefined;
+    if (this.read() === 'restarted') {
+      this.restartNeeded = true;
+      return;
+    }
+    const done = this.caughtUp ? this.conn.checkpoint('TRUNCATE', 'reader') : { busy: 1 };
+    if (done.busy !== 0) {
+      // Not truncated (or behind): the WAL is as it was; pin again under the lock, at its end.
+      if (this.pinUnderLock(this.options.lockWaitMs ?? 30) === 'restarted') this.restartNeeded = true;
+      return;
+    }
+    const pinned = this.conn.pin();
+    // data_version read inside the new read transaction: unchanged means no commit from `before` to the pin.
+    if (!pinned || this.conn.dataVersion() !== before) {
+      this.restartNeeded = true;
+      return;
+    }
+    // Pinned on the empty WAL with every frame before it read: the next WAL continues the stream.
+    this.pinAt = { epoch: this.epoch };
   }
 
-  /** Reads committed frames after the cursor into the spool, following a restart when the pin proves it continues the stream. */
-  private read(): 'ok' | 'restarted' {
+  /**
+   * Reads committed frames after the cursor into the spool, following a restart when the pin proves it
+   * continues the stream. Stops once the spool holds `maxReadBytes` (or, `underLock`, once this call
+   * read that much, whatever waits in the spool), leaving `behind` set when frames remain.
+   */
+  private read(options: { underLock?: boolean } = {}): 'ok' | 'restarted' {
+    let readBytes = 0;
     for (;;) {
       const read = readWalFramesSync(this.walPath, this.cursor, { maxBytes: this.options.maxReadBytes });
       this.lastFileSize = read.fileSize;
       if (read.kind === 'empty') {
+        this.caughtUp = true;
         return this.cursor === undefined || this.continues(undefined) ? 'ok' : 'restarted';
       }
       if (read.kind === 'reset') {
         if (!this.continues(read.header)) return 'restarted';
+        this.caughtUp = true;
         if (read.header === undefined) return 'ok';
+        // The pin proves that the restart came right after the cursor: the old WAL ended there.
+        this.previousEpochEnd = this.cursor ? { frame: this.cursor.frame, checksum: this.cursor.checksum } : undefined;
         this.epoch++;
         this.cursor = cursorAtStart(read.header);
         this.pinAt = { epoch: this.epoch };
@@ -209,12 +276,23 @@ export class WalPin {
       if (this.cursor === undefined && !this.continues(undefined)) return 'restarted';
       const now = new Date();
       if (read.end.frame > read.start.frame) {
-        this.spool.push({ epoch: this.epoch, start: read.start, end: read.end, data: read.data, commits: read.commits, readAt: now, notBefore: this.lastReadAt });
+        const previousEpochEnd = read.start.frame === 0 && this.epoch > 0 ? this.previousEpochEnd : undefined;
+        this.spool.push({
+          epoch: this.epoch, start: read.start, end: read.end, data: read.data, commits: read.commits, readAt: now, notBefore: this.lastReadAt,
+          ...(previousEpochEnd ? { previousEpochEnd } : {}),
+        });
+        readBytes += read.data.length;
       }
       this.lastReadAt = now;
       this.cursor = read.end;
-      // The rest stays in the pinned WAL (the spool on disk) until what was read is stored.
-      if (read.stop !== 'limit' || this.spool.bytes >= this.options.maxReadBytes) return 'ok';
+      this.caughtUp = read.stop !== 'limit';
+      if (this.caughtUp) {
+        this.behindSince = undefined;
+        return 'ok';
+      }
+      this.behindSince ??= now;
+      // The rest stays in the pinned WAL until what was read is stored.
+      if ((options.underLock ? readBytes : this.spool.bytes) >= this.options.maxReadBytes) return 'ok';
     }
   }
 
@@ -225,12 +303,20 @@ export class WalPin {
       this.lastFileSize = read.fileSize;
       if (read.kind !== 'frames') {
         this.cursor = undefined;
-        if (read.kind === 'empty') return;
+        if (read.kind === 'empty') {
+          this.caughtUp = true;
+          this.behindSince = undefined;
+          return;
+        }
         continue;
       }
       this.cursor = read.end;
       this.lastReadAt = new Date();
-      if (read.stop !== 'limit') return;
+      if (read.stop !== 'limit') {
+        this.caughtUp = true;
+        this.behindSince = undefined;
+        return;
+      }
     }
   }
 

@@ -11,6 +11,8 @@ import { WalPin } from './wal-pin.js';
 import { cursorOffset } from './wal-reader.js';
 
 const STORED_LOG_LIMIT = 100_000;
+/** Bounded reads (each up to `maxSegmentBytes`) one sync stores at most before leaving the rest to the next. */
+const MAX_READS_PER_SYNC = 64;
 
 /** Options of a WalShipper. */
 export interface WalShipperOptions {
@@ -148,11 +150,12 @@ export class WalShipper {
   /** A copy of the current status. */
   status(): WalShipperStatus {
     const oldest = this.spool.oldestNotBefore;
+    const unread = this.pin?.unreadSince;
     const walBehind = this.pin?.cursor && this.pin.lastFileSize !== undefined ? Math.max(0, this.pin.lastFileSize - cursorOffset(this.pin.cursor)) : 0;
     return {
       ...this.stats,
       pinned: this.conn?.pinned ?? false,
-      lagSeconds: oldest ? (Date.now() - oldest.getTime()) / 1000 : 0,
+      lagSeconds: Math.max(oldest ? (Date.now() - oldest.getTime()) / 1000 : 0, unread ? (Date.now() - unread.getTime()) / 1000 : 0),
       lagBytes: this.spool.bytes + walBehind,
     };
   }
@@ -177,7 +180,13 @@ export class WalShipper {
     if (this.generation === undefined || this.generationSnapshotRequested) newGeneration = await this.startGeneration(conn, signal);
     const pin = this.pin!;
     await this.flush(signal);
-    const reset = pin.readAndProbe();
+    let reset = pin.readAndProbe();
+    // A burst larger than one read: store what was read, then read on (the rest waits in the pinned
+    // WAL, so memory stays bounded by one read); a later sync goes on if this one reads its fill.
+    for (let reads = 1; reset === 'ok' && pin.behind && reads < MAX_READS_PER_SYNC; reads++) {
+      await this.flush(signal);
+      reset = pin.readAndProbe();
+    }
     if (reset === 'restarted') {
       await this.flush(signal);
       this.logger.warn('the WAL was restarted or truncated by another connection while persistd could not follow it; starting a new generation');
@@ -264,9 +273,15 @@ export class WalShipper {
       this.spool.clear();
       this.storedLog.length = 0;
     }
-    const position = await this.pin!.pinExactly(continuing);
-    if (!position) {
-      throw new PersistdError(`cannot snapshot ${this.options.path}: another connection kept the write lock`, {
+    let position = await this.pin!.pinExactly(continuing);
+    // Continuing the stream: what the pin's read found past the read bound is stored before trying again.
+    for (let tries = 1; position === 'behind' && tries < MAX_READS_PER_SYNC; tries++) {
+      await this.flush(signal);
+      position = await this.pin!.pinExactly(continuing);
+    }
+    if (position === undefined || position === 'behind') {
+      const why = position === 'behind' ? 'the app commits faster than persistd can read and store its WAL' : 'another connection kept the write lock';
+      throw new PersistdError(`cannot snapshot ${this.options.path}: ${why}`, {
         kind: 'internal', op: 'snapshot', path: this.options.path, hint: 'persistd retries at the next sync',
       });
     }
