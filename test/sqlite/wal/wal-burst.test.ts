@@ -6,6 +6,7 @@ import { gunzip } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseSegmentKey, type SegmentKey } from '../../../src/format/db-wal-keys.js';
 import { decodeSegment } from '../../../src/format/db-wal-segment.js';
+import { verifySnapshot } from '../../../src/sqlite/verify-snapshot.js';
 import { restorePointInTime } from '../../../src/sqlite/wal/restore-point-in-time.js';
 import { WalShipper } from '../../../src/sqlite/wal/wal-shipper.js';
 import type { ObjectStore } from '../../../src/store/object-store.js';
@@ -171,6 +172,8 @@ describe('a replica whose epoch ends short of where its WAL ended', () => {
     expect(damaged.sum).toBe(app.accounts * 1000);
     expect(damaged.balances).toEqual(app.expectedBalances(damaged.seq));
     expect(damaged.seq).toBeLessThan(full.seq);
+    // verify replays the whole chain and fails on it.
+    await expect(verifySnapshot({ store: s.store, name: 'bank', stateDir: s.stateDir })).rejects.toThrow(/frames were never shipped/);
     app.close();
   });
 });
