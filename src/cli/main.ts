@@ -1,9 +1,6 @@
 import { CommanderError } from 'commander';
-import { resolveConfig } from '../config/resolve-config.js';
 import type { CommandContext, SignalSource } from '../commands/command-context.js';
-import { createLogger } from '../log/logger.js';
 import { PERSISTD_VERSION } from '../version.js';
-import { dispatchCommand } from './dispatch-command.js';
 import { EXIT_CODES, exitCodeFor } from './exit-codes.js';
 import { formatError } from './print-error.js';
 import { buildProgram, type CommandInvocation } from './program.js';
@@ -47,6 +44,10 @@ async function execute(invocation: CommandInvocation, io: CliIo): Promise<number
     io.stdout.write(`persistd ${PERSISTD_VERSION} (node ${process.version})\n`);
     return EXIT_CODES.ok;
   }
+  // Loaded here, not at the top: `version` and `--help` answer without the config, logging and command modules.
+  const [{ resolveConfig }, { createLogger }, { dispatchCommand }] = await Promise.all([
+    import('../config/resolve-config.js'), import('../log/logger.js'), import('./dispatch-command.js'),
+  ]);
   let ctx: CommandContext;
   try {
     const config = resolveConfig({
