@@ -12,7 +12,7 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 /** `YYYYMMDDTHHMMSSmmmZ`: UTC, millisecond precision, sorts by time as a string. */
 const TIME_ID = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z$/;
 const GENERATION = /^\d{8}T\d{9}Z-[0-9a-f]{8}$/;
-const SNAPSHOT_KEY = /^db\/([^/]+)\/gen\/([^/]+)\/snap\/([^/]+)\.(json|db\.gz)$/;
+const SNAPSHOT_KEY = /^db\/([^/]+)\/gen\/([^/]+)\/snap\/([^/.]+)(?:\.from\.([^/.]+)\.([^/.]+))?\.(json|db\.gz)$/;
 
 /** Throws a usage error unless `name` can be a database name in the replica (one path segment, safe characters). */
 export function assertDatabaseName(name: string): void {
@@ -37,7 +37,7 @@ export function generationsPrefix(name: string): string {
   return `${databasePrefix(name)}gen/`;
 }
 
-/** `db/<name>/gen/<generation>/`: everything of one generation (snapshots and, later, WAL segments). */
+/** `db/<name>/gen/<generation>/`: everything of one generation (snapshots and WAL segments). */
 export function generationPrefix(name: string, generation: string): string {
   return `${generationsPrefix(name)}${generation}/`;
 }
@@ -52,21 +52,48 @@ export function snapshotManifestKey(name: string, generation: string, seq: strin
   return `${generationPrefix(name, generation)}snap/${seq}.json`;
 }
 
+/**
+ * (format 2) Key of a continuation's manifest: a generation that starts from a restored state of another
+ * (`base`: that generation's snapshot `seq` and its WAL segments up to a position the manifest names)
+ * instead of a data object of its own. The base is in the key so that listings alone tell what a
+ * continuation depends on (retention keeps it without reading manifests).
+ */
+export function continuationManifestKey(name: string, generation: string, seq: string, base: SnapshotRef): string {
+  return `${generationPrefix(name, generation)}snap/${seq}.from.${base.generation}.${base.seq}.json`;
+}
+
+/** A snapshot named by its generation and seq. */
+export interface SnapshotRef {
+  generation: string;
+  seq: string;
+}
+
 /** What a key under `db/` is, when it is a snapshot manifest or data object. */
 export interface SnapshotKey {
   name: string;
   generation: string;
   seq: string;
   kind: 'manifest' | 'data';
+  /** (format 2) Set on a continuation's manifest: the snapshot its base state starts from. */
+  base?: SnapshotRef;
 }
 
 /** Parses a snapshot manifest or data key; undefined for any other key (WAL segments, pointers, foreign objects). */
 export function parseSnapshotKey(key: string): SnapshotKey | undefined {
   const match = SNAPSHOT_KEY.exec(key);
   if (!match) return undefined;
-  const [, name, generation, seq, ext] = match as unknown as [string, string, string, string, string];
+  const [, name, generation, seq, baseGeneration, baseSeq, ext] = match as unknown as [string, string, string, string, string | undefined, string | undefined, string];
   if (!NAME.test(name) || !GENERATION.test(generation) || parseTimeId(seq) === undefined) return undefined;
-  return { name, generation, seq, kind: ext === 'json' ? 'manifest' : 'data' };
+  if (baseGeneration === undefined || baseSeq === undefined) return { name, generation, seq, kind: ext === 'json' ? 'manifest' : 'data' };
+  if (ext !== 'json' || !GENERATION.test(baseGeneration) || parseTimeId(baseSeq) === undefined) return undefined;
+  return { name, generation, seq, kind: 'manifest', base: { generation: baseGeneration, seq: baseSeq } };
+}
+
+/** Parses a snapshot id `<generation>/<seq>`; undefined when `id` is not one. */
+export function parseSnapshotId(id: string): SnapshotRef | undefined {
+  const [generation, seq, ...rest] = id.split('/');
+  if (rest.length > 0 || generation === undefined || seq === undefined || !GENERATION.test(generation) || parseTimeId(seq) === undefined) return undefined;
+  return { generation, seq };
 }
 
 /** The name of the database a key under `db/` belongs to, or undefined. */

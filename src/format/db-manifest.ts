@@ -3,9 +3,12 @@
  * object, and everything a restore checks the data against (docs/FORMAT.md, "SQLite databases").
  */
 import { PersistdError } from '../errors.js';
+import type { SnapshotRef } from './db-keys.js';
 
-/** The format version this persistd writes and the only one it reads. */
+/** The format version of full snapshot manifests (unchanged since format 1). */
 export const DB_FORMAT_VERSION = 1;
+/** The newest manifest format this persistd reads (format 2 adds continuations). */
+export const DB_FORMAT_MAX = 2;
 
 /** The compressed database image a manifest commits. */
 export interface SnapshotDataInfo {
@@ -32,8 +35,40 @@ export interface SnapshotDbInfo {
   sqliteVersion: string;
 }
 
-/** A snapshot manifest as stored in `<seq>.json`. */
-export interface SnapshotManifest {
+/** A manifest: a full snapshot (a data object of its own) or a continuation of another generation's restored state. */
+export type SnapshotManifest = FullSnapshotManifest | ContinuationManifest;
+
+/**
+ * (format 2) Where a continuation starts: the state a restore built from `generation`'s snapshot `seq`
+ * followed by that generation's WAL segments up to `wal` (none when null).
+ */
+export interface ContinuationBase extends SnapshotRef {
+  /** The last WAL frame of `generation` the base state holds (epoch and frame), or null for the snapshot alone. */
+  wal: { epoch: number; frame: number } | null;
+  /** Every transaction of `generation` shipped up to this time is in the base state. */
+  restoredTo: string;
+}
+
+/**
+ * (format 2) The first manifest of a generation that continues a restored state instead of storing
+ * the database again: no data object; `base` says what it holds, `wal` where this generation's own
+ * WAL stream starts. Stored at `<seq>.from.<base generation>.<base seq>.json`.
+ */
+export interface ContinuationManifest {
+  format: 2;
+  kind: 'sqlite-continuation';
+  database: string;
+  generation: string;
+  seq: string;
+  createdAt: string;
+  createdBy: string;
+  base: ContinuationBase;
+  /** The database as the continuation started it (no sha256: the base chain is what is verified). */
+  db: Omit<SnapshotDbInfo, 'sha256'>;
+}
+
+/** A full snapshot's manifest as stored in `<seq>.json`. */
+export interface FullSnapshotManifest {
   format: typeof DB_FORMAT_VERSION;
   kind: 'sqlite-snapshot';
   database: string;
@@ -48,7 +83,7 @@ export interface SnapshotManifest {
 }
 
 /** Serializes a manifest (pretty, so a bucket stays readable by people). */
-export function serializeManifest(manifest: SnapshotManifest): string {
+export function serializeManifest(manifest: SnapshotManifest | (SnapshotManifest & { wal: unknown })): string {
   return `${JSON.stringify(manifest, null, 2)}\n`;
 }
 
@@ -58,6 +93,8 @@ export interface ManifestLocation {
   name: string;
   generation: string;
   seq: string;
+  /** The base the key of a continuation's manifest names (continuations only). */
+  base?: SnapshotRef;
 }
 
 /**
@@ -77,15 +114,16 @@ export function parseManifest(text: string, where: ManifestLocation): SnapshotMa
     throw fail('it is not valid JSON');
   }
   if (!isObject(raw)) throw fail('it is not a JSON object');
-  if (typeof raw['format'] === 'number' && raw['format'] > DB_FORMAT_VERSION) {
+  if (typeof raw['format'] === 'number' && raw['format'] > DB_FORMAT_MAX) {
     // Newer than this persistd, like a newer replica marker: a usage problem (upgrade), not damage.
-    throw new PersistdError(`snapshot manifest ${where.key} has format version ${raw['format']}, newer than this persistd reads (${DB_FORMAT_VERSION})`, {
+    throw new PersistdError(`snapshot manifest ${where.key} has format version ${raw['format']}, newer than this persistd reads (${DB_FORMAT_MAX})`, {
       kind: 'usage', op: 'read manifest', path: where.key,
       hint: `it was written by ${typeof raw['createdBy'] === 'string' ? raw['createdBy'] : 'a newer persistd'}; upgrade persistd to read it`,
     });
   }
-  if (raw['format'] !== DB_FORMAT_VERSION) {
-    throw fail(`it has format version ${JSON.stringify(raw['format'])}, and this persistd reads only version ${DB_FORMAT_VERSION}`,
+  if (raw['kind'] === 'sqlite-continuation' || where.base !== undefined) return parseContinuation(raw, where, fail);
+  if (raw['format'] !== DB_FORMAT_VERSION && raw['format'] !== DB_FORMAT_MAX) {
+    throw fail(`it has format version ${JSON.stringify(raw['format'])}, and this persistd reads versions ${DB_FORMAT_VERSION} to ${DB_FORMAT_MAX}`,
       `it was written by ${typeof raw['createdBy'] === 'string' ? raw['createdBy'] : 'another persistd'}; use a persistd that reads this format`);
   }
   const data = raw['data'];
@@ -109,7 +147,33 @@ export function parseManifest(text: string, where: ManifestLocation): SnapshotMa
   ];
   const bad = checks.filter(([ok]) => !ok).map(([, field]) => field);
   if (bad.length > 0) throw fail(`invalid or missing ${bad.join(', ')}`);
-  return raw as unknown as SnapshotManifest;
+  return raw as unknown as FullSnapshotManifest;
+}
+
+function parseContinuation(raw: Record<string, unknown>, where: ManifestLocation, fail: (why: string) => PersistdError): ContinuationManifest {
+  const base = raw['base'];
+  const db = raw['db'];
+  if (raw['format'] !== 2 || raw['kind'] !== 'sqlite-continuation' || !isObject(base) || !isObject(db)) throw fail('it is not a format 2 continuation with "base" and "db"');
+  if (raw['database'] !== where.name || raw['generation'] !== where.generation || raw['seq'] !== where.seq) {
+    throw fail('it names another database, generation or seq than its key');
+  }
+  if (where.base === undefined || base['generation'] !== where.base.generation || base['seq'] !== where.base.seq) throw fail('its base differs from the one its key names');
+  const wal = base['wal'];
+  const walOk = wal === null || (isObject(wal) && isSize(wal['epoch']) && isSize(wal['frame']) && (wal['epoch'] as number) <= 0xffffffff && (wal['frame'] as number) <= 0xffffffff);
+  const checks: [boolean, string][] = [
+    [typeof raw['createdAt'] === 'string' && !Number.isNaN(Date.parse(raw['createdAt'])), 'createdAt'],
+    [typeof raw['createdBy'] === 'string', 'createdBy'],
+    [walOk, 'base.wal'],
+    [typeof base['restoredTo'] === 'string' && !Number.isNaN(Date.parse(base['restoredTo'])), 'base.restoredTo'],
+    [isSize(db['size']), 'db.size'],
+    [isSize(db['pageSize']) && (db['pageSize'] as number) >= 512, 'db.pageSize'],
+    [isSize(db['pageCount']), 'db.pageCount'],
+    [typeof db['journalMode'] === 'string', 'db.journalMode'],
+    [typeof db['sqliteVersion'] === 'string', 'db.sqliteVersion'],
+  ];
+  const bad = checks.filter(([ok]) => !ok).map(([, field]) => field);
+  if (bad.length > 0) throw fail(`invalid or missing ${bad.join(', ')}`);
+  return raw as unknown as ContinuationManifest;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { parseSnapshotKey, snapshotDataKey } from '../format/db-keys.js';
+import { parseSnapshotKey, snapshotDataKey, snapshotId } from '../format/db-keys.js';
 import { segmentFollows, walPositionOf, type WalPosition } from '../format/db-wal-position.js';
 import { silentLogger } from '../log/logger.js';
 import type { ObjectStore } from '../store/object-store.js';
@@ -57,9 +57,20 @@ export async function applyRetention(options: RetentionOptions): Promise<Retenti
   const newestOfLatest = latest?.snapshots.at(-1);
   const servesUntil = restorableUntil(generations);
   const newestFirst = [...entries].reverse();
-  const keep = newestFirst.filter((e, index) =>
-    index === 0 || index < options.minKeep || e === newestOfLatest || now - (servesUntil.get(e) ?? e.createdAt).getTime() < options.retentionMs);
-  const keepSet = new Set(keep);
+  const keepSet = new Set(newestFirst.filter((e, index) =>
+    index === 0 || index < options.minKeep || e === newestOfLatest || now - (servesUntil.get(e) ?? e.createdAt).getTime() < options.retentionMs));
+  // A kept continuation restores through its base: the base snapshot is kept too (and with it the
+  // segments of its generation after it), and so on down the chain. The keys name the bases.
+  const byId = new Map(entries.map((e) => [e.id, e]));
+  const needing = [...keepSet];
+  for (let entry = needing.pop(); entry !== undefined; entry = needing.pop()) {
+    const base = entry.base && byId.get(snapshotId(entry.base.generation, entry.base.seq));
+    if (base !== undefined && !keepSet.has(base)) {
+      keepSet.add(base);
+      needing.push(base);
+    }
+  }
+  const keep = newestFirst.filter((e) => keepSet.has(e));
   const expired = newestFirst.filter((e) => !keepSet.has(e));
   const present = new Set(objects.map((o) => o.key));
 
@@ -78,8 +89,8 @@ export async function applyRetention(options: RetentionOptions): Promise<Retenti
       for (const segment of summary.segments) deletedSegments.push(segment.key);
     }
   }
-  const handled = new Set([...entries.flatMap((e) => [e.manifestKey, e.dataKey]), ...deletedSegments]);
-  const committedData = new Set(entries.map((e) => e.dataKey));
+  const handled = new Set([...entries.flatMap((e) => [e.manifestKey, ...(e.dataKey ? [e.dataKey] : [])]), ...deletedSegments]);
+  const committedData = new Set(entries.flatMap((e) => (e.dataKey ? [e.dataKey] : [])));
   for (const info of objects) {
     if (handled.has(info.key)) continue;
     const generation = info.key.slice(`db/${name}/gen/`.length).split('/', 1)[0] ?? '';
@@ -98,7 +109,7 @@ export async function applyRetention(options: RetentionOptions): Promise<Retenti
 
   try {
     if (expired.length > 0) await store.delete(expired.map((e) => e.manifestKey), { signal });
-    const rest = [...expired.map((e) => e.dataKey).filter((key) => present.has(key)), ...deletedSegments, ...orphans];
+    const rest = [...expired.flatMap((e) => (e.dataKey !== undefined && present.has(e.dataKey) ? [e.dataKey] : [])), ...deletedSegments, ...orphans];
     if (rest.length > 0) await store.delete(rest, { signal });
   } catch (err) {
     throw storageError(err, `cannot delete expired snapshots of ${name}`, `db/${name}/`);

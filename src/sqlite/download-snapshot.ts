@@ -3,8 +3,9 @@ import { open } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { PersistdError } from '../errors.js';
-import type { SnapshotManifest } from '../format/db-manifest.js';
+import type { FullSnapshotManifest } from '../format/db-manifest.js';
 import type { ObjectStore } from '../store/object-store.js';
+import { snapshotDataKey } from '../format/db-keys.js';
 import { StoreError } from '../store/store-errors.js';
 import { storageError, type SnapshotEntry } from './snapshot-catalog.js';
 import { DigestStream } from './upload-compressed.js';
@@ -16,21 +17,22 @@ import { DigestStream } from './upload-compressed.js';
  * store cannot deliver them. The caller removes `dest` on failure.
  */
 export async function downloadSnapshot(
-  store: ObjectStore, name: string, entry: SnapshotEntry, manifest: SnapshotManifest, dest: string, signal?: AbortSignal,
+  store: ObjectStore, name: string, entry: SnapshotEntry, manifest: FullSnapshotManifest, dest: string, signal?: AbortSignal,
 ): Promise<void> {
+  const dataKey = entry.dataKey ?? snapshotDataKey(name, entry.generation, entry.seq);
   const integrity = (why: string, cause?: unknown): PersistdError =>
     new PersistdError(`snapshot ${entry.id} of ${name} does not verify: ${why}`, {
-      kind: 'integrity', op: 'restore', path: entry.dataKey, cause,
+      kind: 'integrity', op: 'restore', path: dataKey, cause,
       hint: 'the stored snapshot is damaged; restore an older one with --snapshot <id> (`persistd snapshots` lists them)',
     });
   if (entry.compressedSize === undefined) {
-    throw integrity(`its data object ${entry.dataKey} is missing from the store`);
+    throw integrity(`its data object ${dataKey} is missing from the store`);
   }
   let body;
   try {
-    body = await store.get(entry.dataKey, { signal });
+    body = await store.get(dataKey, { signal });
   } catch (err) {
-    throw storageError(err, `cannot download snapshot ${entry.id} of ${name}`, entry.dataKey);
+    throw storageError(err, `cannot download snapshot ${entry.id} of ${name}`, dataKey);
   }
   const compressed = new DigestStream();
   const raw = new DigestStream();
@@ -38,11 +40,11 @@ export async function downloadSnapshot(
     await pipeline(body, compressed, createGunzip(), raw, createWriteStream(dest, { flags: 'wx' }), signal ? { signal } : {});
   } catch (err) {
     if (signal?.aborted) throw err;
-    if (err instanceof StoreError) throw storageError(err, `cannot download snapshot ${entry.id} of ${name}`, entry.dataKey);
+    if (err instanceof StoreError) throw storageError(err, `cannot download snapshot ${entry.id} of ${name}`, dataKey);
     const code = String((err as NodeJS.ErrnoException).code ?? '');
     if (code.startsWith('Z_') || code.startsWith('ERR_ZLIB')) throw integrity(`it is not a complete gzip stream (${(err as Error).message})`, err);
     if (code.startsWith('E') && code !== 'ECONNRESET' && code !== 'ETIMEDOUT' && code !== 'EPIPE') throw localWriteError(err, dest);
-    throw storageError(err, `cannot download snapshot ${entry.id} of ${name}`, entry.dataKey);
+    throw storageError(err, `cannot download snapshot ${entry.id} of ${name}`, dataKey);
   }
   const c = compressed.digest();
   const r = raw.digest();

@@ -1,10 +1,13 @@
 import type { Logger } from 'pino';
 import { PersistdError } from '../errors.js';
-import { walPositionOf } from '../format/db-wal-position.js';
+import type { SnapshotRef } from '../format/db-keys.js';
+import { segmentFollows, walPositionOf } from '../format/db-wal-position.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { checkDatabaseFile, type TableRowCount } from './check-database.js';
 import { downloadSnapshot } from './download-snapshot.js';
+import { scanGenerations } from './generation-catalog.js';
 import type { RestorePoint } from './restore-point.js';
+import { readManifest } from './snapshot-catalog.js';
 import { applySegments } from './wal/apply-segments.js';
 import { chainSegments } from './wal/segment-catalog.js';
 
@@ -37,6 +40,8 @@ export interface RebuildResult {
   wal: { epoch: number; frame: number } | null;
   /** Why the database stops before the newest shipped state, when a segment was missing or damaged. */
   incomplete?: string;
+  /** (format 2) How many continuations the restore followed down to a full snapshot (absent: none). */
+  chainDepth?: number;
   tables: TableRowCount[];
 }
 
@@ -50,20 +55,67 @@ export interface RebuildResult {
  * `storage`). The caller removes `dest` on failure.
  */
 export async function rebuildDatabase(options: RebuildOptions): Promise<RebuildResult> {
-  const { store, name, point, timestamp, signal, logger } = options;
+  const { name, point } = options;
+  const { entry } = point;
+  const { replay, pageCount, depth } = await buildState(options, point, 0);
+  const through = depth > 0 ? ` (continuing ${depth} earlier generation(s))` : '';
+  const label = replay.segmentsApplied > 0
+    ? `${name} as of ${replay.restoredTo.toISOString()} (snapshot ${entry.id}${through} + ${replay.segmentsApplied} WAL segment(s))`
+    : `snapshot ${entry.id}${through} of ${name}`;
+  const tables = await checkDatabaseFile(options.dest, { quick: options.quickCheck, countRows: options.countRows, expectedPageCount: pageCount, label });
+  return { ...replay, ...(depth > 0 ? { chainDepth: depth } : {}), tables };
+}
+
+/** Continuations followed at most, down to a full snapshot; the writer starts a full snapshot long before. */
+const MAX_CHAIN_DEPTH = 64;
+
+/**
+ * Builds a restore point's state in `options.dest`: its snapshot (or, for a continuation, its base
+ * state, rebuilt the same way and required whole and exact), then its generation's segments after its
+ * position. `until` (bases only): apply the segments up to that position and no further, strictly.
+ */
+async function buildState(
+  options: RebuildOptions, point: RestorePoint, depth: number, until?: { epoch: number; frame: number } | null,
+): Promise<{ replay: Omit<RebuildResult, 'tables'>; pageCount: number; depth: number }> {
+  const { store, name, signal, logger } = options;
+  const timestamp = until === undefined ? options.timestamp : undefined;
   const { entry, manifest } = point;
-  await downloadSnapshot(store, name, entry, manifest, options.dest, signal);
+  let chainDepth = depth;
+  let startTime = entry.createdAt;
+  if (manifest.kind === 'sqlite-continuation') {
+    const fail = (why: string): PersistdError => new PersistdError(`cannot restore ${name} from ${entry.id}: ${why}`, {
+      kind: 'integrity', op: 'restore', path: entry.manifestKey,
+      hint: 'the generation it continues is not whole in the replica; restore an older generation with --generation (`persistd snapshots` lists them)',
+    });
+    if (depth >= MAX_CHAIN_DEPTH) throw fail(`it continues more than ${MAX_CHAIN_DEPTH} generations`);
+    const base = await resolveBasePoint(store, name, manifest.base, signal);
+    if (base === undefined) throw fail(`its base snapshot ${manifest.base.generation}/${manifest.base.seq} is missing`);
+    const built = await buildState(options, base, depth + 1, manifest.base.wal);
+    const holds = built.replay.wal;
+    const wants = manifest.base.wal;
+    if (wants !== null && (holds === null || holds.epoch !== wants.epoch || holds.frame !== wants.frame)) {
+      throw fail(`its base holds ${holds ? `epoch ${holds.epoch} frame ${holds.frame}` : 'no WAL frame'} of ${manifest.base.generation}, and it continues from epoch ${wants.epoch} frame ${wants.frame}`);
+    }
+    if (built.pageCount !== manifest.db.pageCount) throw fail(`its base has ${built.pageCount} pages, and it continues from ${manifest.db.pageCount}`);
+    chainDepth = built.depth;
+    startTime = new Date(Math.max(entry.createdAt.getTime(), Date.parse(manifest.base.restoredTo)));
+  } else {
+    await downloadSnapshot(store, name, entry, manifest, options.dest, signal);
+  }
   const position = walPositionOf(manifest);
   let replay: Omit<RebuildResult, 'tables'> = {
-    segmentsApplied: 0, transactionsApplied: 0, restoredTo: entry.createdAt, wal: position ? { epoch: position.epoch, frame: position.frame } : null,
+    segmentsApplied: 0, transactionsApplied: 0, restoredTo: startTime, wal: position ? { epoch: position.epoch, frame: position.frame } : null,
   };
   let pageCount = manifest.db.pageCount;
-  if (position !== undefined && point.segments.length > 0) {
-    const chain = chainSegments(point.segments, position, timestamp);
+  // A base stops exactly where its continuation started: no segment after that position.
+  const segments = until === undefined ? point.segments
+    : until === null ? [] : point.segments.filter((s) => !segmentFollows({ ...until, salt1: null, salt2: null }, s.epoch, s.last));
+  if (position !== undefined && segments.length > 0) {
+    const chain = chainSegments(segments, position, timestamp);
     const outcome = await applySegments(options.dest, chain.segments, {
       store, name, position, pageSize: manifest.db.pageSize, signal, ...(options.concurrency ? { concurrency: options.concurrency } : {}),
     });
-    const restoredTo = outcome.last?.shippedAt ?? entry.createdAt;
+    const restoredTo = outcome.last?.shippedAt ?? startTime;
     replay = {
       segmentsApplied: outcome.applied, transactionsApplied: outcome.transactions, restoredTo,
       wal: outcome.last ? { epoch: outcome.last.epoch, frame: outcome.last.last } : replay.wal,
@@ -76,7 +128,7 @@ export async function rebuildDatabase(options: RebuildOptions): Promise<RebuildR
         : `a WAL segment shipped before ${damaged.key} is missing from the store (the frames before ${damaged.first} of epoch ${damaged.epoch})`;
       // A missing segment's time is unknown (somewhere before the next one's): any later time asked for may be out of reach.
       const unreachable = timestamp !== undefined && (outcome.failure ? damaged.shippedAt.getTime() <= timestamp.getTime() : timestamp.getTime() > restoredTo.getTime());
-      if (options.strict === true || unreachable) {
+      if (options.strict === true || unreachable || until !== undefined) {
         const target = timestamp !== undefined ? ` to ${timestamp.toISOString()}` : '';
         throw new PersistdError(`cannot restore ${name}${target}: ${why}`, {
           kind: 'integrity', op: 'restore', path: damaged.key, cause: outcome.failure?.error,
@@ -88,7 +140,14 @@ export async function rebuildDatabase(options: RebuildOptions): Promise<RebuildR
       replay.incomplete = why;
     }
   }
-  const label = replay.segmentsApplied > 0 ? `${name} as of ${replay.restoredTo.toISOString()} (snapshot ${entry.id} + ${replay.segmentsApplied} WAL segment(s))` : `snapshot ${entry.id} of ${name}`;
-  const tables = await checkDatabaseFile(options.dest, { quick: options.quickCheck, countRows: options.countRows, expectedPageCount: pageCount, label });
-  return { ...replay, tables };
+  return { replay, pageCount, depth: chainDepth };
+}
+
+/** The restore point of a continuation's base: that snapshot, with its generation's segments. */
+async function resolveBasePoint(store: ObjectStore, name: string, base: SnapshotRef, signal?: AbortSignal): Promise<RestorePoint | undefined> {
+  const { generations } = await scanGenerations(store, name, signal);
+  const generation = generations.find((g) => g.generation === base.generation);
+  const entry = generation?.snapshots.find((e) => e.seq === base.seq);
+  if (generation === undefined || entry === undefined) return undefined;
+  return { entry, manifest: await readManifest(store, name, entry, signal), generation, segments: generation.segments };
 }

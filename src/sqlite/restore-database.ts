@@ -55,6 +55,8 @@ export type RestoreResult =
     wal: { epoch: number; frame: number } | null;
     /** Why the restore stopped before the newest shipped state (a missing or damaged WAL segment). */
     incomplete?: string;
+    /** (format 2) Continuations the restore followed down to a full snapshot. */
+    chainDepth?: number;
     durationMs: number;
   }
   | { restored: false; path: string; reason: 'exists' | 'no-backup' };
@@ -144,7 +146,7 @@ export async function restoreDatabase(options: RestoreOptions): Promise<RestoreR
   }, 'database restored');
   return {
     restored: true, path, snapshotId: entry.id, manifest, segmentsApplied, transactionsApplied, restoredTo, wal,
-    ...(incomplete !== undefined ? { incomplete } : {}), durationMs,
+    ...(incomplete !== undefined ? { incomplete } : {}), ...(rebuilt.chainDepth !== undefined ? { chainDepth: rebuilt.chainDepth } : {}), durationMs,
   };
 }
 

@@ -1,7 +1,7 @@
 import { PersistdError } from '../errors.js';
 import {
-  assertDatabaseName, databaseNameOfKey, DB_ROOT, generationsPrefix, parseSnapshotKey, parseTimeId,
-  snapshotDataKey, snapshotId, snapshotManifestKey,
+  assertDatabaseName, continuationManifestKey, databaseNameOfKey, DB_ROOT, generationsPrefix, parseSnapshotKey, parseTimeId,
+  snapshotDataKey, snapshotId, snapshotManifestKey, type SnapshotRef,
 } from '../format/db-keys.js';
 import { parseManifest, type SnapshotManifest } from '../format/db-manifest.js';
 import type { ObjectInfo, ObjectStore } from '../store/object-store.js';
@@ -15,9 +15,12 @@ export interface SnapshotEntry {
   /** When its read transaction began (from the seq). */
   createdAt: Date;
   manifestKey: string;
-  dataKey: string;
-  /** Size of the compressed data object, undefined when the listing does not show it (a manifest pointing at a missing object). */
+  /** The data object of a full snapshot; undefined for a continuation (it has none). */
+  dataKey: string | undefined;
+  /** Size of the compressed data object, undefined when the listing does not show it (a manifest pointing at a missing object, a continuation). */
   compressedSize: number | undefined;
+  /** (format 2) Set for a continuation: the snapshot its base state starts from (from its key). */
+  base?: SnapshotRef;
 }
 
 /** A snapshot with its manifest read, as `persistd snapshots` shows it. */
@@ -36,7 +39,7 @@ export async function scanSnapshots(store: ObjectStore, name: string, signal?: A
   assertDatabaseName(name);
   const objects: ObjectInfo[] = [];
   const dataSizes = new Map<string, number>();
-  const manifests: { generation: string; seq: string }[] = [];
+  const manifests: { generation: string; seq: string; base?: SnapshotRef }[] = [];
   try {
     for await (const info of store.list(generationsPrefix(name), { signal })) {
       objects.push(info);
@@ -48,12 +51,13 @@ export async function scanSnapshots(store: ObjectStore, name: string, signal?: A
   } catch (err) {
     throw storageError(err, `cannot list the snapshots of ${name}`, generationsPrefix(name));
   }
-  const entries = manifests.map(({ generation, seq }): SnapshotEntry => {
+  const entries = manifests.map(({ generation, seq, base }): SnapshotEntry => {
+    const id = snapshotId(generation, seq);
+    if (base !== undefined) {
+      return { id, generation, seq, createdAt: parseTimeId(seq)!, manifestKey: continuationManifestKey(name, generation, seq, base), dataKey: undefined, compressedSize: undefined, base };
+    }
     const dataKey = snapshotDataKey(name, generation, seq);
-    return {
-      id: snapshotId(generation, seq), generation, seq, createdAt: parseTimeId(seq)!,
-      manifestKey: snapshotManifestKey(name, generation, seq), dataKey, compressedSize: dataSizes.get(dataKey),
-    };
+    return { id, generation, seq, createdAt: parseTimeId(seq)!, manifestKey: snapshotManifestKey(name, generation, seq), dataKey, compressedSize: dataSizes.get(dataKey) };
   });
   entries.sort(compareEntries);
   return { entries, objects };
@@ -74,7 +78,7 @@ export async function readManifest(store: ObjectStore, name: string, entry: Snap
   } catch (err) {
     throw storageError(err, `cannot read the manifest of snapshot ${entry.id} of ${name}`, entry.manifestKey);
   }
-  return parseManifest(text, { key: entry.manifestKey, name, generation: entry.generation, seq: entry.seq });
+  return parseManifest(text, { key: entry.manifestKey, name, generation: entry.generation, seq: entry.seq, ...(entry.base ? { base: entry.base } : {}) });
 }
 
 /** Every committed snapshot of a database (or of `entries`, from a listing already made) with its manifest read, oldest first (8 GETs at a time). */
@@ -90,7 +94,7 @@ export async function listSnapshots(options: { store: ObjectStore; name: string;
       const manifest = await readManifest(store, name, entry, signal);
       out[index] = {
         id: entry.id, generation: entry.generation, createdAt: entry.createdAt,
-        size: manifest.db.size, compressedSize: entry.compressedSize ?? manifest.data.size, manifest,
+        size: manifest.db.size, compressedSize: entry.compressedSize ?? (manifest.kind === 'sqlite-snapshot' ? manifest.data.size : 0), manifest,
       };
     }
   };

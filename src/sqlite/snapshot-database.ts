@@ -4,7 +4,7 @@ import { PersistdError } from '../errors.js';
 import {
   assertDatabaseName, newGenerationId, nextSnapshotSeq, snapshotDataKey, snapshotId, snapshotManifestKey,
 } from '../format/db-keys.js';
-import { DB_FORMAT_VERSION, serializeManifest, type SnapshotManifest } from '../format/db-manifest.js';
+import { DB_FORMAT_VERSION, serializeManifest, type FullSnapshotManifest } from '../format/db-manifest.js';
 import { silentLogger } from '../log/logger.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { PERSISTD_VERSION } from '../version.js';
@@ -35,7 +35,7 @@ export interface SnapshotOptions {
 
 /** What `snapshotDatabase` did. */
 export type SnapshotResult =
-  | { outcome: 'created'; snapshotId: string; manifest: SnapshotManifest; manifestKey: string; durationMs: number }
+  | { outcome: 'created'; snapshotId: string; manifest: FullSnapshotManifest; manifestKey: string; durationMs: number }
   /** Nothing was committed since the last snapshot: no request was made. */
   | { outcome: 'unchanged'; snapshotId: string }
   /** The database does not exist (yet), or is an empty file: nothing to back up. */
@@ -106,7 +106,7 @@ export async function snapshotLiveDatabase(live: LiveDatabase, options: Snapshot
         kind: 'internal', op: 'snapshot', path,
       });
     }
-    const manifest: SnapshotManifest = {
+    const manifest: FullSnapshotManifest = {
       format: DB_FORMAT_VERSION,
       kind: 'sqlite-snapshot',
       database: name,

@@ -42,7 +42,7 @@ describe('parseManifest', () => {
   const where = { key: 'db/app/gen/g/snap/s.json', name: 'app', generation: 'g', seq: 's' };
   it('rejects junk and foreign manifests with a clear message', () => {
     expect(() => parseManifest('{', where)).toThrow(/not valid JSON/);
-    expect(() => parseManifest(JSON.stringify({ format: 2, createdBy: 'persistd 9.0.0' }), where)).toThrow(/format version 2/);
+    expect(() => parseManifest(JSON.stringify({ format: 3, createdBy: 'persistd 9.0.0' }), where)).toThrow(/format version 3/);
     expect(() => parseManifest(JSON.stringify({ format: 1, kind: 'sqlite-snapshot', database: 'other', generation: 'g', seq: 's', data: {}, db: {} }), where))
       .toThrow(/names another database/);
   });

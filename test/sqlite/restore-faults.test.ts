@@ -115,9 +115,9 @@ describe('restoreDatabase', () => {
   it('refuses a manifest of a newer format version (upgrade: usage) and one of an unknown version (integrity)', async () => {
     const manifest = JSON.parse(await readFile(manifestFile, 'utf8')) as Record<string, unknown>;
     await writeFile(manifestFile, JSON.stringify({ ...manifest, format: 99 }));
-    await expectFailure('usage', /format version 99, newer than this persistd reads \(1\)/);
+    await expectFailure('usage', /format version 99, newer than this persistd reads \(2\)/);
     await writeFile(manifestFile, JSON.stringify({ ...manifest, format: 0 }));
-    await expectFailure('integrity', /format version 0.*reads only version 1/);
+    await expectFailure('integrity', /format version 0.*reads versions 1 to 2/);
   });
 
   it('ignores a data object with no manifest', async () => {

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { PersistdError } from '../../errors.js';
 import { nextSnapshotSeq, snapshotDataKey, snapshotId, snapshotManifestKey } from '../../format/db-keys.js';
-import { DB_FORMAT_VERSION, serializeManifest, type SnapshotManifest } from '../../format/db-manifest.js';
+import { DB_FORMAT_VERSION, serializeManifest, type FullSnapshotManifest } from '../../format/db-manifest.js';
 import type { WalPosition } from '../../format/db-wal-position.js';
 import type { ObjectStore } from '../../store/object-store.js';
 import { PERSISTD_VERSION } from '../../version.js';
@@ -10,7 +10,7 @@ import { uploadCompressedFile } from '../upload-compressed.js';
 import type { WalConnection } from './wal-connection.js';
 
 /** A snapshot manifest that records the WAL position it was taken at (docs/FORMAT.md, "WAL segments"). */
-export type WalSnapshotManifest = SnapshotManifest & { wal: WalPosition };
+export type WalSnapshotManifest = FullSnapshotManifest & { wal: WalPosition };
 
 /** Options of `snapshotAtPin`. */
 export interface SnapshotAtPinOptions {

@@ -112,6 +112,15 @@ export class WalConnection {
     }
   }
 
+  /** The database's page size and page count as the pinned read transaction sees it, and the SQLite library's version. */
+  describe(): { pageSize: number; pageCount: number; sqliteVersion: string } {
+    return {
+      pageSize: this.reader.pragma('page_size', { simple: true }) as number,
+      pageCount: this.reader.pragma('page_count', { simple: true }) as number,
+      sqliteVersion: this.reader.prepare('SELECT sqlite_version()').pluck().get() as string,
+    };
+  }
+
   /** Copies the database as the pinned read transaction sees it into a new file, about `bytesPerStep` per event-loop turn. */
   async backup(dest: string, bytesPerStep: number, signal?: AbortSignal): Promise<{ pageSize: number; pageCount: number; sqliteVersion: string }> {
     const pageSize = this.reader.pragma('page_size', { simple: true }) as number;

@@ -3,7 +3,10 @@ import { PersistdError } from '../../errors.js';
 import { assertDatabaseName, newGenerationId } from '../../format/db-keys.js';
 import { silentLogger } from '../../log/logger.js';
 import type { ObjectStore } from '../../store/object-store.js';
-import { readFileIdentity, sameIdentity, type FileIdentity } from '../db-fingerprint.js';
+import type { ContinuationBase } from '../../format/db-manifest.js';
+import type { WalPosition } from '../../format/db-wal-position.js';
+import { readFileIdentity, readFingerprint, sameIdentity, type DbFingerprint, type FileIdentity } from '../db-fingerprint.js';
+import { continuationAtPin } from './continuation-at-pin.js';
 import { SegmentSpool } from './segment-spool.js';
 import { snapshotAtPin } from './snapshot-at-pin.js';
 import { WalConnection } from './wal-connection.js';
@@ -33,6 +36,18 @@ export interface WalShipperOptions {
   gzipLevel?: number;
   /** Segments larger than this are split at frame boundaries of separate reads (default 16 MiB). */
   maxSegmentBytes?: number;
+  /**
+   * The database was just restored from the replica: its first generation continues that state with a
+   * continuation manifest instead of a full snapshot, when nothing touched the file since (format 2).
+   */
+  continueFrom?: ContinueFrom;
+}
+
+/** What a restore installed, for the first generation to continue from. */
+export interface ContinueFrom {
+  base: ContinuationBase;
+  /** The database file right after the restore installed it. */
+  fingerprint: DbFingerprint;
 }
 
 /** Why a generation started. */
@@ -85,6 +100,7 @@ export class WalShipper {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private generationSnapshotRequested = false;
+  private continueFrom: ContinueFrom | undefined;
   private lastFlush = { segments: 0, frames: 0, bytes: 0 };
   /** Segments stored in the current generation, newest last (bounded): to count what another instance lacks. */
   private readonly storedLog: { epoch: number; last: number; commits: number }[] = [];
@@ -93,6 +109,7 @@ export class WalShipper {
   constructor(private readonly options: WalShipperOptions) {
     assertDatabaseName(options.name);
     this.logger = (options.logger ?? silentLogger()).child({ db: options.name });
+    this.continueFrom = options.continueFrom;
     this.spool = new SegmentSpool({ store: options.store, name: options.name, gzipLevel: options.gzipLevel ?? 1, maxSegmentBytes: options.maxSegmentBytes ?? 16 << 20 });
     this.stats = {
       name: options.name, generation: undefined, shipped: undefined, lastShippedAt: undefined, lagSeconds: 0, lagBytes: 0,
@@ -287,7 +304,14 @@ export class WalShipper {
     }
     if (continuing) await this.flush(signal);
     const generation = continuing ? this.generation! : newGenerationId(position.pinnedAt);
-    const snap = await snapshotAtPin(conn, {
+    // The first generation after a restore: one manifest naming the restored state, when the file is still exactly it.
+    const from = continuing ? undefined : this.continueFrom;
+    this.continueFrom = undefined;
+    const notContinuing = from && (await this.whyNotContinue(from, position.wal));
+    if (from && notContinuing) this.logger.info({ reason: notContinuing }, 'not continuing the restored generation; taking a full snapshot');
+    const snap = from && !notContinuing ? await continuationAtPin(conn, {
+      store: this.options.store, name: this.options.name, generation, pinnedAt: position.pinnedAt, base: from.base, position: position.wal, logger: this.logger, signal,
+    }) : await snapshotAtPin(conn, {
       store: this.options.store, name: this.options.name, path: this.options.path, stateDir: this.options.stateDir, generation,
       pinnedAt: position.pinnedAt, previousSeq: continuing ? this.lastSeq : undefined, position: position.wal,
       gzipLevel: this.options.gzipLevel, logger: this.logger, signal,
@@ -296,8 +320,19 @@ export class WalShipper {
     this.lastSeq = snap.seq;
     this.stats.generation = generation;
     if (!continuing) this.stats.generationsStarted++;
-    this.logger.info({ snapshot: snap.snapshotId, reason, bytes: snap.manifest.db.size, wal: position.wal }, continuing ? 'snapshot stored' : 'new generation started');
+    const continues = snap.manifest.kind === 'sqlite-continuation' ? { continues: `${snap.manifest.base.generation}/${snap.manifest.base.seq}` } : {};
+    this.logger.info({ snapshot: snap.snapshotId, reason, bytes: snap.manifest.db.size, wal: position.wal, ...continues },
+      continuing ? 'snapshot stored' : snap.manifest.kind === 'sqlite-continuation' ? 'new generation started (continues the restored state: nothing uploaded)' : 'new generation started');
     return { generation, reason: continuing ? 'requested' : reason, snapshotId: snap.snapshotId };
+  }
+
+  /** Why the pinned database may not be the restored state (undefined: it is). */
+  private async whyNotContinue(from: ContinueFrom, position: WalPosition): Promise<string | undefined> {
+    if (position.epoch !== 0 || position.frame !== 0) return 'the database was written after the restore';
+    const now = await readFingerprint(this.options.path);
+    const then = from.fingerprint;
+    if (now.size !== then.size || now.mtimeNs !== then.mtimeNs || now.changeCounter !== then.changeCounter) return 'the database file changed after the restore';
+    return undefined;
   }
 
   private closeConnection(): void {
