@@ -4,6 +4,7 @@ import { restoreFile } from '../files/loose-file.js';
 import type { RestoreOutcome } from '../files/restore-entry.js';
 import { restoreTree } from '../files/restore-tree.js';
 import { readReplicaMarker } from '../format/replica-marker.js';
+import { continuationBaseOf } from '../sqlite/continuation-base.js';
 import { formatBytes, formatDuration } from '../log/human-format.js';
 import { restoreDatabase } from '../sqlite/restore-database.js';
 import { assertGenerationId, lineageGeneration } from '../sqlite/restore-point.js';
@@ -67,6 +68,8 @@ export async function restoreAll(ctx: CommandContext, options: RestoreCommandOpt
           restored: true, snapshotId: result.snapshotId, path: result.path, segmentsApplied: result.segmentsApplied,
           transactionsApplied: result.transactionsApplied, restoredTo: result.restoredTo.toISOString(), bytes: result.manifest.db.size, wal: result.wal,
           ...(result.incomplete !== undefined ? { incomplete: result.incomplete } : {}),
+          // What a new generation of `run` continues from (format 2), when the chain is short enough.
+          continuation: continuationBaseOf(result),
         },
       };
     } })),

@@ -8,7 +8,11 @@ import { RunStatusTracker } from '../engine/run-status.js';
 import { StatusFileWriter } from '../engine/status-file.js';
 import { ZombieReaper } from '../engine/zombie-reaper.js';
 import { PersistdError, usageError } from '../errors.js';
+import type { Config } from '../config/config.js';
 import type { RestoredFrom } from '../format/db-lineage.js';
+import type { ContinuationBase } from '../format/db-manifest.js';
+import { readFingerprint } from '../sqlite/db-fingerprint.js';
+import type { ContinueFrom } from '../sqlite/wal/wal-shipper.js';
 import { ensureReplicaMarker } from '../format/replica-marker.js';
 import { formatDuration } from '../log/human-format.js';
 import { newInstanceIdentity } from '../sqlite/lineage-guard.js';
@@ -87,15 +91,23 @@ class RunSession {
         return restoreSignal.aborted ? RESTORE_TIMEOUT_EXIT_CODE : exitCodeForOutcomes(outcomes, false);
       }
       const restoredFrom = restoredFromOutcomes(outcomes);
-      logger.info({ durationMs: Date.now() - started, targets: outcomes.map((o) => `${o.kind} ${o.name}: ${o.summary}`) }, 'restore complete; starting the app');
+      const continueFrom = await continuationsOf(outcomes, config.databases);
+      logger.info({ durationMs: Date.now() - started, targets: outcomes.map((o) => `${o.kind} ${o.name}: ${o.summary}`) }, 'restore complete');
 
       this.status.markRestored();
+      // Databases first: a restored one continues its generation before the app can commit anything.
+      daemon = await this.startReplication(store, backend, restoredFrom, continueFrom);
+      if (daemon) this.status.attach({ daemon });
+      else this.status.setError('replication could not start: the app runs without backups');
+      if (this.restoreAbort.signal.aborted) {
+        logger.warn('stopped before the app started');
+        return 130;
+      }
+      logger.info('starting the app');
       this.app = await AppSupervisor.start({ command: this.command, args: this.args, env: ctx.env, cwd: ctx.cwd });
       this.status.setAppPid(this.app.pid);
       logger.info({ pid: this.app.pid, command: this.command }, 'app started');
-      daemon = await this.startReplication(store, backend, restoredFrom);
-      if (daemon) this.status.attach({ daemon });
-      else this.status.setError('replication could not start: the app runs without backups');
+      await daemon?.startWatching();
       this.status.setPhase('running');
 
       const exit = await this.app.exited;
@@ -144,7 +156,9 @@ class RunSession {
   // it is logged loudly and the app keeps running (health and status report it).
   // Every database starts a generation of this instance right away (a snapshot, then WAL frames or
   // scheduled snapshots) and takes the lineage pointer with it.
-  private async startReplication(store: ObjectStore, backend: OpenedStore['backend'], restoredFrom: ReadonlyMap<string, RestoredFrom>): Promise<ReplicationDaemon | undefined> {
+  private async startReplication(
+    store: ObjectStore, backend: OpenedStore['backend'], restoredFrom: ReadonlyMap<string, RestoredFrom>, continueFrom: ReadonlyMap<string, ContinueFrom>,
+  ): Promise<ReplicationDaemon | undefined> {
     const { config, logger } = this.ctx;
     await checkConditionalWrites(backend, config.databases.length > 0, logger);
     try {
@@ -153,8 +167,8 @@ class RunSession {
       logger.error({ err }, 'could not write the replica format marker; retrying with the next backup');
     }
     try {
-      const daemon = new ReplicationDaemon(config, store, logger, { instance: this.instance, restoredFrom });
-      await daemon.start();
+      const daemon = new ReplicationDaemon(config, store, logger, { instance: this.instance, restoredFrom, continueFrom });
+      await daemon.startDatabases();
       return daemon;
     } catch (err) {
       logger.error({ err }, 'replication could not start: the app keeps running WITHOUT backups until persistd is restarted');
@@ -209,6 +223,21 @@ async function superviseWithoutPersistence(ctx: CommandContext, command: string,
   } finally {
     stopForwarding();
   }
+}
+
+/**
+ * For each database just restored (WAL mode, a short enough chain): the state its first generation
+ * continues from, with the file's fingerprint now, before anything else opens it.
+ */
+async function continuationsOf(outcomes: readonly TargetOutcome[], databases: Config['databases']): Promise<Map<string, ContinueFrom>> {
+  const map = new Map<string, ContinueFrom>();
+  for (const outcome of outcomes) {
+    const details = outcome.details as { restored?: boolean; continuation?: { base: ContinuationBase } } | undefined;
+    const path = databases.find((db) => db.name === outcome.name)?.path;
+    if (outcome.kind !== 'db' || details?.restored !== true || details.continuation === undefined || path === undefined) continue;
+    map.set(outcome.name, { base: details.continuation.base, fingerprint: await readFingerprint(path) });
+  }
+  return map;
 }
 
 /** What each restored database was restored from, for the lineage pointer its new generation takes. */

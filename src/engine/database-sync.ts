@@ -6,7 +6,7 @@ import { DatabaseReplicator, type ReplicatorStatus } from '../sqlite/database-re
 import { LineageGuard, type InstanceIdentity } from '../sqlite/lineage-guard.js';
 import type { SnapshotResult } from '../sqlite/snapshot-database.js';
 import { verifySnapshot } from '../sqlite/verify-snapshot.js';
-import { WalShipper, type SyncResult } from '../sqlite/wal/wal-shipper.js';
+import { WalShipper, type ContinueFrom, type SyncResult } from '../sqlite/wal/wal-shipper.js';
 import type { ObjectStore } from '../store/object-store.js';
 
 /** Options of a DatabaseSync. */
@@ -21,6 +21,8 @@ export interface DatabaseSyncOptions {
   retention: { retentionMs: number; minKeep: number };
   /** What the restore before this run installed, recorded in the lineage pointer. */
   restoredFrom?: RestoredFrom;
+  /** The restore before this run, for the first generation to continue from instead of a full snapshot (format 2). */
+  continueFrom?: ContinueFrom;
   /** Shipping counts as stalled (unhealthy) when committed transactions wait longer than this. */
   stallAfterMs: number;
 }
@@ -80,21 +82,27 @@ export class DatabaseSync {
   constructor(private readonly options: DatabaseSyncOptions) {
     this.logger = options.logger.child({ db: options.name });
     const { store, name, path, stateDir } = options;
-    this.shipper = new WalShipper({ store, name, path, stateDir, logger: options.logger, syncIntervalMs: options.syncIntervalMs });
+    this.shipper = new WalShipper({
+      store, name, path, stateDir, logger: options.logger, syncIntervalMs: options.syncIntervalMs, ...(options.continueFrom ? { continueFrom: options.continueFrom } : {}),
+    });
     this.replicator = new DatabaseReplicator({ store, name, path, stateDir, logger: options.logger, retention: options.retention });
     this.lineage = new LineageGuard({ store, name, instance: options.instance, logger: this.logger, onFenced: (holder) => this.onFenced(holder) });
   }
 
-  /** Starts syncing every sync interval (the first sync runs at once: it starts the generation). */
-  start(): void {
+  /** Starts syncing every sync interval (the first sync runs at once: it starts the generation); resolves when that first sync is done. */
+  start(): Promise<void> {
+    let first: Promise<void> | undefined;
     const loop = (): void => {
       const started = Date.now();
-      this.running = this.tick().finally(() => {
+      this.running = this.tick();
+      first ??= this.running;
+      this.running = this.running.finally(() => {
         this.running = undefined;
         if (!this.stopped) this.timer = setTimeout(loop, Math.max(0, this.options.syncIntervalMs - (Date.now() - started)));
       });
     };
     loop();
+    return first!;
   }
 
   /** The scheduled snapshot: a compaction point in WAL mode (only when frames were shipped since the last one), a snapshot otherwise. */

@@ -6,6 +6,7 @@ import type { RestoredFrom } from '../format/db-lineage.js';
 import type { Logger } from '../log/logger.js';
 import type { InstanceIdentity } from '../sqlite/lineage-guard.js';
 import { parseSchedule, startSchedule, type ScheduledJob } from '../sqlite/schedule.js';
+import type { ContinueFrom } from '../sqlite/wal/wal-shipper.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { DatabaseSync, type DatabaseSyncStatus } from './database-sync.js';
 import { stallLimitMs } from './run-status.js';
@@ -29,20 +30,28 @@ export interface DaemonStart {
   instance: InstanceIdentity;
   /** Per database name: what the restore installed (recorded in the lineage pointer). */
   restoredFrom: ReadonlyMap<string, RestoredFrom>;
+  /** Per database name: the restored state its first generation continues from (format 2), when the restore allows it. */
+  continueFrom?: ReadonlyMap<string, ContinueFrom>;
 }
+
+/** How long `startDatabases` waits for continuations to be stored before it lets the app start anyway. */
+const CONTINUATION_WAIT_MS = 30_000;
 
 /** Runs every replicator of `run`: continuous WAL shipping or scheduled snapshots per database, watched directory and file syncs; one final backup at shutdown. */
 export class ReplicationDaemon {
   private readonly databases: DatabaseSync[];
   private readonly trees: TreeSync[];
   private readonly jobs: ScheduledJob[] = [];
+  private readonly continuing: ReadonlySet<string>;
 
   constructor(private readonly config: Config, store: ObjectStore, private readonly logger: Logger, start: DaemonStart) {
     this.databases = config.databases.map((db) => new DatabaseSync({
       store, name: db.name, path: db.path, stateDir: config.stateDir, logger, instance: start.instance,
       syncIntervalMs: config.syncIntervalMs, retention: { retentionMs: config.retentionMs, minKeep: config.retentionMin },
       stallAfterMs: stallLimitMs(config), ...(start.restoredFrom.has(db.name) ? { restoredFrom: start.restoredFrom.get(db.name)! } : {}),
+      ...(start.continueFrom?.has(db.name) ? { continueFrom: start.continueFrom.get(db.name)! } : {}),
     }));
+    this.continuing = new Set(start.continueFrom?.keys() ?? []);
     // run restores every tree before the app starts: files gone before the first scan were deleted by the app.
     const common = { store, stateDir: config.stateDir, keepDeletedMs: config.keepDeletedMs, maxDeleteFraction: config.maxDelete, concurrency: config.concurrency, logger, restoredBeforeStart: true };
     this.trees = [
@@ -53,14 +62,37 @@ export class ReplicationDaemon {
 
   /** Starts shipping, the snapshot schedule and watching. The first sync of each database starts its generation at once. */
   async start(): Promise<void> {
+    await this.startDatabases();
+    await this.startWatching();
+  }
+
+  /**
+   * Starts shipping and the snapshot schedules. Resolves once every database that continues a restored
+   * state has stored its continuation and taken the lineage pointer (bounded; `run` starts the app
+   * after it, so the app's first commit is already in a generation that restores); databases that need
+   * a full snapshot take it in the background.
+   */
+  async startDatabases(): Promise<void> {
     const schedule = parseSchedule(this.config.snapshotSchedule);
     const verify = this.config.verifySchedule === undefined ? undefined : parseSchedule(this.config.verifySchedule);
+    const continuations: Promise<void>[] = [];
     for (const db of this.databases) {
-      db.start();
+      const first = db.start();
       const name = db.status().name;
+      if (this.continuing.has(name)) continuations.push(first);
       this.jobs.push(startSchedule(schedule, () => this.snapshot(db), { logger: this.logger, name: `snapshot ${name}` }));
       if (verify) this.jobs.push(startSchedule(verify, () => db.verify(), { logger: this.logger, name: `verify ${name}` }));
     }
+    if (continuations.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), CONTINUATION_WAIT_MS)));
+    const done = await Promise.race([Promise.all(continuations), late]);
+    clearTimeout(timer);
+    if (done === 'late') this.logger.warn({ waitedMs: CONTINUATION_WAIT_MS }, 'the first sync after the restore is taking long; starting the app anyway');
+  }
+
+  /** Starts watching the directories and files. */
+  async startWatching(): Promise<void> {
     const started = await Promise.allSettled(this.trees.map((tree) => tree.start()));
     started.forEach((result, i) => {
       if (result.status === 'rejected') this.logger.error({ err: result.reason, tree: this.trees[i]?.status().label }, 'could not start watching; changes are picked up by the next sync');

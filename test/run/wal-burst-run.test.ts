@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -60,9 +60,10 @@ describe.each(targets)('persistd run under a write burst with large pages ($labe
     const db = path.join(dir, 'data', 'bank.db');
     const to = await target.to(dir);
     const env = { ...target.env(), PERSISTD_LOG_LEVEL: 'info' };
-    const run = startPersistd(['run', '--to', to, '--db', db, '--state-dir', path.join(dir, 'state'), '--',
+    // The app commits about 50 MB/s of WAL (16 KiB pages, ~10 KB rows) until told to calm down.
+    const run = startPersistd(['run', '--to', to, '--db', db, '--state-dir', path.join(dir, 'state'), '--shutdown-timeout', '120s', '--',
       'python3', BANK_APP, db, '16384', String(ACCOUNTS), '7'], env);
-    await run.until(() => run.stderr().includes('took the lineage pointer'), 'the first snapshot', 60_000);
+    await run.until(() => run.stderr().includes('took the lineage pointer') && run.stdout().includes('ready'), 'the first snapshot', 60_000);
     const walBytes = (): number => {
       try {
         return statSync(`${db}-wal`).size;
@@ -70,15 +71,19 @@ describe.each(targets)('persistd run under a write burst with large pages ($labe
         return 0;
       }
     };
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    // Stall persistd while the app keeps writing: far more than one read (16 MiB) piles up in the WAL.
+    // Stall persistd while the app keeps writing: far more than one read (16 MiB) piles up in the WAL...
     run.child.kill('SIGSTOP');
     const stalledAt = walBytes();
-    await waitFor(() => walBytes() > stalledAt + (48 << 20), 'the app to write 48 MiB of WAL while persistd is stopped');
+    await waitFor(() => walBytes() > stalledAt + (48 << 20), 'the app to write 48 MiB of WAL while persistd is stopped', 60_000);
     run.child.kill('SIGCONT');
-    await new Promise((resolve) => setTimeout(resolve, 2500));
+    // ...and the app goes on at that rate while persistd catches up (its checkpoints let SQLite restart the WAL).
+    const resumed = Date.now();
+    await waitFor(() => Date.now() - resumed > 2500, 'the app to write on after the stall');
+    writeFileSync(`${db}.calm`, '');
+    await run.until(() => run.stdout().includes('calm'), 'the app to calm down');
     run.child.kill('SIGTERM');
     expect(await run.exited).toBe(0);
+    expect(run.stderr()).not.toContain('INCOMPLETE');
     const local = bankState(db);
     expect(local.sum).toBe(ACCOUNTS * 1000);
     expect(local.seq).toBeGreaterThan(1000);

@@ -320,9 +320,9 @@ export class WalShipper {
     this.lastSeq = snap.seq;
     this.stats.generation = generation;
     if (!continuing) this.stats.generationsStarted++;
-    const continues = snap.manifest.kind === 'sqlite-continuation' ? { continues: `${snap.manifest.base.generation}/${snap.manifest.base.seq}` } : {};
-    this.logger.info({ snapshot: snap.snapshotId, reason, bytes: snap.manifest.db.size, wal: position.wal, ...continues },
-      continuing ? 'snapshot stored' : snap.manifest.kind === 'sqlite-continuation' ? 'new generation started (continues the restored state: nothing uploaded)' : 'new generation started');
+    // A continuation uploads nothing of the database: `continues` names the restored state it starts from.
+    const continues = snap.manifest.kind === 'sqlite-continuation' ? { continues: `${snap.manifest.base.generation}/${snap.manifest.base.seq}`, uploaded: 0 } : {};
+    this.logger.info({ snapshot: snap.snapshotId, reason, bytes: snap.manifest.db.size, wal: position.wal, ...continues }, continuing ? 'snapshot stored' : 'new generation started');
     return { generation, reason: continuing ? 'requested' : reason, snapshotId: snap.snapshotId };
   }
 
