@@ -42,6 +42,7 @@ export function buildProgram(dispatch: (invocation: CommandInvocation) => Promis
     for (const optionSpec of OPTION_SPECS.filter((candidate) => spec.scopes.includes(candidate.scope))) {
       const option = new Option(optionSpec.flag, `${optionSpec.description} [${optionSpec.env[0]}]`);
       if (optionSpec.type === 'list') option.argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
+      if (optionSpec.type === 'switch') option.preset('true'); // a flag without a value: the resolver reads text
       command.addOption(option);
       settings.push({ spec: optionSpec, attribute: option.attributeName() });
     }

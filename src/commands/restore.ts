@@ -75,7 +75,7 @@ export async function restoreAll(ctx: CommandContext, options: RestoreCommandOpt
     } })),
     ...config.directories.map((dir): TargetTask => ({ kind: 'dir', name: dir.name, run: async () => {
       const report = await restoreTree({ store, name: dir.name, root: dir.path, stateDir: config.stateDir, concurrency: config.concurrency,
-        includeDeleted: options.includeDeleted === true, logger, signal });
+        includeDeleted: options.includeDeleted === true, restoreSpecialModes: config.restoreSpecialModes, logger, signal });
       if (report.failed.length > 0) {
         throw new Error(`${report.failed.length} of ${report.listed} file(s) could not be restored (first: ${report.failed[0]?.path}: ${report.failed[0]?.error}); local files were left untouched`);
       }
@@ -83,13 +83,15 @@ export async function restoreAll(ctx: CommandContext, options: RestoreCommandOpt
         report.conflicts.length ? `${report.conflicts.length} local file(s) differ and were kept` : '',
         report.refused.length ? `${report.refused.length} unsafe key(s) refused` : '',
         report.undeleted.length ? `${report.undeleted.length} brought back from the trash` : '',
+        report.metadataProblems.length ? `${report.metadataProblems.length} with INVALID metadata, not used (first: ${report.metadataProblems[0]?.path}: ${report.metadataProblems[0]?.why})` : '',
+        report.modesMasked.length ? `${report.modesMasked.length} without setuid/setgid or world-write (first: ${report.modesMasked[0]?.path}: ${report.modesMasked[0]?.why}; --restore-special-modes keeps them)` : '',
         report.unverified.length ? `${report.unverified.length} UNVERIFIED (no persistd checksum on the object: written or changed by another tool; size checked only; first: ${report.unverified[0]})` : '',
       ].filter(Boolean);
       return { summary: `${report.downloaded} file(s) restored (${formatBytes(report.bytes)}), ${report.skipped} already present${notes.length ? `; ${notes.join('; ')}` : ''}`,
         details: { ...report } };
     } })),
     ...config.files.map((file): TargetTask => ({ kind: 'file', name: file.name, run: async () => {
-      const result = await restoreFile({ store, name: file.name, path: file.path, stateDir: config.stateDir, logger, signal });
+      const result = await restoreFile({ store, name: file.name, path: file.path, stateDir: config.stateDir, restoreSpecialModes: config.restoreSpecialModes, logger, signal });
       return { summary: result.kind === 'absent' ? 'no backup yet: nothing to restore' : describeFileOutcome(result), details: { outcome: result.kind, ...(result.kind === 'downloaded' ? { verified: result.verified } : {}) } };
     } })),
   ];

@@ -32,6 +32,8 @@ export interface Config {
   readonly syncIntervalMs: number;
   readonly maxDelete: number;
   readonly keepDeletedMs: number;
+  /** Restore setuid/setgid and world-write-without-sticky bits from the replica as they are (default: masked). */
+  readonly restoreSpecialModes: boolean;
   readonly restoreTimeoutMs: number;
   readonly appStopTimeoutMs: number;
   readonly shutdownTimeoutMs: number;

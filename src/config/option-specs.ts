@@ -1,5 +1,5 @@
 /** How a setting's text is turned into a value. */
-export type OptionType = 'string' | 'list' | 'duration' | 'integer' | 'ratio' | 'schedule' | 'level';
+export type OptionType = 'string' | 'list' | 'duration' | 'integer' | 'ratio' | 'schedule' | 'level' | 'switch';
 
 /** Which commands take a setting: every command, or the ones that move data. */
 export type OptionScope = 'common' | 'sync' | 'run';
@@ -57,6 +57,9 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
     description: 'pause delete propagation when more than this share of a tree vanishes at once (default 0.2)' },
   { key: 'keepDeleted', flag: '--keep-deleted <duration>', env: ['PERSISTD_KEEP_DELETED'], fileKey: 'keep-deleted', type: 'duration',
     scope: 'sync', description: 'keep remotely deleted files in the trash this long (default 7d)' },
+  { key: 'restoreSpecialModes', flag: '--restore-special-modes', env: ['PERSISTD_RESTORE_SPECIAL_MODES'], fileKey: 'restore-special-modes',
+    type: 'switch', scope: 'sync',
+    description: 'restore setuid/setgid bits, and world-write without the sticky bit, as the replica records them (off: masked)' },
   { key: 'restoreTimeout', flag: '--restore-timeout <duration>', env: ['PERSISTD_RESTORE_TIMEOUT'], fileKey: 'restore-timeout',
     type: 'duration', scope: 'run', description: 'give up restoring after this long (default 10m)' },
   { key: 'appStopTimeout', flag: '--app-stop-timeout <duration>', env: ['PERSISTD_APP_STOP_TIMEOUT'], fileKey: 'app-stop-timeout',

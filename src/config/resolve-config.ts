@@ -97,6 +97,7 @@ export function resolveConfig(input: ConfigInput): Config {
     syncIntervalMs: duration(named('syncInterval'), text('syncInterval'), DEFAULTS.syncInterval),
     maxDelete: ratio(named('maxDelete'), text('maxDelete'), DEFAULTS.maxDelete),
     keepDeletedMs: duration(named('keepDeleted'), text('keepDeleted'), DEFAULTS.keepDeleted, true),
+    restoreSpecialModes: onOff(named('restoreSpecialModes'), text('restoreSpecialModes'), DEFAULTS.restoreSpecialModes),
     restoreTimeoutMs: duration(named('restoreTimeout'), text('restoreTimeout'), DEFAULTS.restoreTimeout),
     appStopTimeoutMs: duration(named('appStopTimeout'), text('appStopTimeout'), DEFAULTS.appStopTimeout),
     shutdownTimeoutMs: duration(named('shutdownTimeout'), text('shutdownTimeout'), DEFAULTS.shutdownTimeout),
@@ -198,6 +199,14 @@ function checkStateDir(stateDir: string, label: string): void {
 }
 
 // PERSISTD_DISABLED turns persistence off: an unreadable value is refused rather than guessed.
+/** A switch: `1`/`true`/`yes`/`on` or `0`/`false`/`no`/`off` (a flag given without a value is on). */
+function onOff(label: Label, value: string | undefined, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (/^(1|true|yes|on)$/i.test(value.trim())) return true;
+  if (/^(0|false|no|off)$/i.test(value.trim())) return false;
+  throw usageError(`${label(value)} is neither on (1, true, yes, on) nor off (0, false, no, off)`, 'give one of those values');
+}
+
 function disabledSwitch(value: string | undefined): boolean {
   if (value === undefined || value.trim() === '') return false;
   if (/^(1|true|yes|on)$/i.test(value.trim())) return true;

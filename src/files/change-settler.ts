@@ -1,5 +1,5 @@
 import { lstat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { localPathOf } from './local-name.js';
 import { heldOpenForWriting } from './open-writers.js';
 import { toLocalStat, type LocalStat } from './scan-tree.js';
 
@@ -28,7 +28,7 @@ export interface ChangeSettlerOptions {
    */
   maxWaitMs?: number;
   /** Whether a process holds the file open for writing (`undefined`: unknown); default: from /proc. */
-  isBeingWritten?: (absPath: string) => Promise<boolean | undefined>;
+  isBeingWritten?: (absPath: string | Buffer) => Promise<boolean | undefined>;
 }
 
 interface Pending {
@@ -51,7 +51,7 @@ export class ChangeSettler {
   private readonly pending = new Map<string, Pending>();
   private readonly settleMs: number;
   private readonly maxWaitMs: number;
-  private readonly isBeingWritten: (absPath: string) => Promise<boolean | undefined>;
+  private readonly isBeingWritten: (absPath: string | Buffer) => Promise<boolean | undefined>;
 
   constructor(
     private readonly root: string,
@@ -115,7 +115,7 @@ export class ChangeSettler {
       return this.handOn(relPath, { hot: false });
     }
     if (this.maxWaitMs > 0 && Date.now() - entry.since >= this.maxWaitMs) {
-      const writing = seen === null || seen === 'error' ? false : await this.isBeingWritten(join(this.root, relPath)).catch(() => undefined);
+      const writing = seen === null || seen === 'error' ? false : await this.isBeingWritten(localPathOf(this.root, relPath) ?? '').catch(() => undefined);
       if (this.pending.get(relPath) !== entry) return;
       if (writing === false) return this.handOn(relPath, { hot: true });
       entry.since = Date.now(); // still being written (or unknown): wait for quiet, asking again after another longest wait
@@ -130,8 +130,10 @@ export class ChangeSettler {
   }
 
   private async statOf(relPath: string): Promise<Seen> {
+    const path = localPathOf(this.root, relPath);
+    if (path === undefined) return null; // not a name a scan or watch makes: nothing there
     try {
-      const st = await lstat(join(this.root, relPath));
+      const st = await lstat(path);
       return st.isFile() ? toLocalStat(st) : null;
     } catch (err) {
       // An unreadable path settles too: the sync reports it and retries with backoff.

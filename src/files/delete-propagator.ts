@@ -1,10 +1,10 @@
 import { lstat } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { ObjectStore } from '../store/object-store.js';
 import { NotFoundError } from '../store/store-errors.js';
 import type { DeleteGuard } from './delete-guard.js';
 import type { LocalIndex } from './local-index.js';
+import { localPathOf } from './local-name.js';
 import { TaskPool } from './task-pool.js';
 import { copyToTrash } from './trash.js';
 import type { TreeLayout } from './tree-layout.js';
@@ -72,7 +72,9 @@ export class DeletePropagator {
     const due = [...this.missing].filter(([, since]) => ignoreGrace || since + this.options.graceMs <= now).map(([p]) => p);
     const confirmed: string[] = [];
     for (const relPath of due) {
-      const back = await lstat(join(this.layout.root, relPath)).then((st) => st.isFile(), () => false);
+      // An index entry that names no local path (persistd 0.1 stored a name with a backslash as it was) is gone: its file has another key now.
+      const path = localPathOf(this.layout.root, relPath);
+      const back = path !== undefined && (await lstat(path).then((st) => st.isFile(), () => false));
       if (back || !this.index.has(relPath)) this.missing.delete(relPath);
       else confirmed.push(relPath);
     }

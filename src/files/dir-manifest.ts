@@ -1,15 +1,35 @@
 import { lstat, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { parseDirs, serializeDirs, type DirStat } from '../format/files-dirs.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { NotFoundError } from '../store/store-errors.js';
 import { atomicWriteFile } from './atomic-write.js';
+import { keyTextOf, localPathOf, relPathOfKeyText } from './local-name.js';
 
 /** Reads a whole (small) stream as UTF-8 text. */
 export async function readText(body: AsyncIterable<unknown>): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of body) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string));
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/** A manifest's rows by relative path (persistd's local text of it); rows whose path is not a safe key text go to `rejected`. */
+export function dirsFromKeyTexts(dirs: ReadonlyMap<string, DirStat>): { dirs: Map<string, DirStat>; rejected: { path: string; why: string }[] } {
+  const out = { dirs: new Map<string, DirStat>(), rejected: [] as { path: string; why: string }[] };
+  for (const [text, dir] of dirs) {
+    if (text === '') {
+      out.dirs.set('', dir);
+      continue;
+    }
+    const local = relPathOfKeyText(text);
+    if ('why' in local) out.rejected.push({ path: text, why: local.why });
+    else out.dirs.set(local.relPath, dir);
+  }
+  return out;
+}
+
+/** The manifest text of folders given by relative path (stored by key text, `format/files-names.ts`). */
+export function serializeLocalDirs(dirs: ReadonlyMap<string, DirStat>): string {
+  return serializeDirs(new Map([...dirs].map(([rel, dir]) => [keyTextOf(rel) ?? rel, dir])));
 }
 
 /**
@@ -48,9 +68,9 @@ export class DirManifest {
     }
     const parsed = text === undefined ? undefined : parseDirs(text);
     if (parsed !== undefined) {
-      this.dirs = parsed;
-      this.uploaded = serializeDirs(parsed);
-      if (this.restoredBeforeStart) for (const p of parsed.keys()) this.seen.add(p);
+      this.dirs = dirsFromKeyTexts(parsed.dirs).dirs;
+      this.uploaded = serializeDirs(parsed.dirs);
+      if (this.restoredBeforeStart) for (const p of this.dirs.keys()) this.seen.add(p);
     }
     this.loaded = true;
   }
@@ -87,7 +107,8 @@ export class DirManifest {
     const dirty = [...this.dirty];
     this.dirty.clear();
     for (const rel of dirty) {
-      const st = await lstat(rel === '' ? this.root : join(this.root, rel)).catch(() => undefined);
+      const path = localPathOf(this.root, rel);
+      const st = path === undefined ? undefined : await lstat(path).catch(() => undefined);
       if (st?.isDirectory()) {
         this.dirs.set(rel, { mode: st.mode & 0o7777, mtimeMs: st.mtimeMs });
         this.seen.add(rel);
@@ -96,7 +117,7 @@ export class DirManifest {
         for (const p of [...this.dirs.keys()]) if (p === rel || p.startsWith(`${rel}/`)) this.dirs.delete(p);
       }
     }
-    const text = serializeDirs(this.dirs);
+    const text = serializeLocalDirs(this.dirs);
     if (text === this.uploaded) return false;
     await this.store.put(this.key, text, { contentType: 'application/json', signal });
     this.uploaded = text;

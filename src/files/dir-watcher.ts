@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { joinRelPath, localPathOf } from './local-name.js';
 
 /** Options of a DirWatcher. */
 export interface DirWatcherOptions {
@@ -18,7 +19,8 @@ export interface DirWatcherOptions {
  * its own as well (an FSWatcher and an inotify watch each): at 100,000 files that is about 300 MiB of
  * heap, a 10 s stall at start, and more watches than many containers allow. On Linux and macOS a
  * folder's watch reports its entries by name, which is all a sync needs: it stats a path after it
- * settles anyway. Emits, with absolute paths: `change` for any entry that is not a folder (written,
+ * settles anyway. Emits, with the absolute path and then the relative path (persistd's text of it,
+ * `local-name.ts`: the absolute path alone cannot name a file whose name is not valid UTF-8): `change` for any entry that is not a folder (written,
  * created, removed, renamed; the listener stats it), `addDir` for a folder that appeared (and `change`
  * for each entry found in it, written before its watch began), `unlinkDir` for a watched folder that
  * is gone (and every watched folder below it), `error`, and `ready` once the tree is watched. A watch
@@ -56,8 +58,18 @@ export class DirWatcher extends EventEmitter {
     this.watchers.clear();
   }
 
+  /** The absolute path as text, for listeners that print it. */
   private abs(rel: string): string {
     return rel === '' ? this.root : join(this.root, rel);
+  }
+
+  /** The path fs calls need (a Buffer for names that are not valid UTF-8). */
+  private fsPath(rel: string): string | Buffer {
+    return localPathOf(this.root, rel) ?? this.abs(rel);
+  }
+
+  private emitPath(event: 'change' | 'addDir' | 'unlinkDir', rel: string): void {
+    this.emit(event, this.abs(rel), rel);
   }
 
   private depthOf(rel: string): number {
@@ -71,18 +83,18 @@ export class DirWatcher extends EventEmitter {
       const dir = pending.pop()!;
       if (this.watchers.has(dir)) continue;
       if (!this.watchDir(dir)) continue;
-      if (announce && dir !== rel) this.emit('addDir', this.abs(dir));
+      if (announce && dir !== rel) this.emitPath('addDir', dir);
       let entries;
       try {
-        entries = await readdir(this.abs(dir), { withFileTypes: true });
+        entries = await readdir(this.fsPath(dir), { withFileTypes: true, encoding: 'buffer' });
       } catch {
         continue; // gone again, or unreadable: the owner's scan reports that
       }
       for (const entry of entries) {
-        const child = dir === '' ? entry.name : `${dir}/${entry.name}`;
+        const child = joinRelPath(dir, entry.name);
         if (entry.isDirectory()) {
           if (this.wantsDir(child)) pending.push(child);
-        } else if (announce) this.emit('change', this.abs(child));
+        } else if (announce) this.emitPath('change', child);
       }
     }
   }
@@ -95,9 +107,9 @@ export class DirWatcher extends EventEmitter {
 
   private watchDir(rel: string): boolean {
     try {
-      const watcher = watch(this.abs(rel), { persistent: false }, (_event, name) => {
+      const watcher = watch(this.fsPath(rel), { persistent: false, encoding: 'buffer' }, (_event, name) => {
         if (name === null || name === undefined) return;
-        this.noteEntry(rel === '' ? String(name) : `${rel}/${String(name)}`);
+        this.noteEntry(joinRelPath(rel, name));
       });
       watcher.on('error', (err) => this.emit('error', err));
       this.watchers.set(rel, watcher);
@@ -121,17 +133,17 @@ export class DirWatcher extends EventEmitter {
   }
 
   private async checkEntry(rel: string): Promise<void> {
-    const st = await lstat(this.abs(rel)).catch(() => undefined);
+    const st = await lstat(this.fsPath(rel)).catch(() => undefined);
     if (this.closed) return;
     if (st?.isDirectory()) {
       if (!this.watchers.has(rel) && this.wantsDir(rel)) {
-        this.emit('addDir', this.abs(rel));
+        this.emitPath('addDir', rel);
         await this.watchTree(rel, true);
       }
       return;
     }
     if (this.watchers.has(rel)) this.unwatchTree(rel);
-    else this.emit('change', this.abs(rel));
+    else this.emitPath('change', rel);
   }
 
   /** A watched folder is gone (or replaced by a file): forget it and everything watched below it. */
@@ -141,9 +153,8 @@ export class DirWatcher extends EventEmitter {
       if (dir !== rel && !dir.startsWith(prefix)) continue;
       watcher.close();
       this.watchers.delete(dir);
-      this.emit('unlinkDir', this.abs(dir));
+      this.emitPath('unlinkDir', dir);
     }
-    const st = this.abs(rel);
-    void lstat(st).then((now) => now.isFile() && !this.closed && this.emit('change', st), () => undefined);
+    void lstat(this.fsPath(rel)).then((now) => now.isFile() && !this.closed && this.emitPath('change', rel), () => undefined);
   }
 }

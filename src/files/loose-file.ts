@@ -46,6 +46,10 @@ export async function restoreFile(options: RestoreFileOptions): Promise<RestoreF
   await index.flush();
   if (outcome.kind === 'conflict') log.warn({ file: dest }, `restore kept the local file (local wins): ${outcome.why}`);
   else log.info({ file: dest, outcome: outcome.kind }, 'restored file');
+  if (outcome.kind === 'downloaded') {
+    for (const why of outcome.metadataProblems) log.warn({ file: dest, key }, `restored without invalid metadata: ${why}`);
+    if (outcome.modeMasked !== undefined) log.warn({ file: dest }, `restored without the setuid/setgid or world-write bits the bucket gave it (${outcome.modeMasked}); set restoreSpecialModes (--restore-special-modes) if they are yours`);
+  }
   return outcome;
 }
 

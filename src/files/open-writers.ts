@@ -16,11 +16,11 @@ function isMissing(err: unknown): boolean {
  * while it is fresh (a file rewritten every few ms moves on), and /proc answers from memory (about 3 ms
  * for 75 processes and 450 descriptors; a container has a handful).
  */
-export async function heldOpenForWriting(path: string): Promise<boolean | undefined> {
-  let target: string;
+export async function heldOpenForWriting(path: string | Buffer): Promise<boolean | undefined> {
+  let target: Buffer; // bytes: a name that is not valid UTF-8 must not match another one
   let pids: string[];
   try {
-    target = await realpath(path);
+    target = await realpath(path, { encoding: 'buffer' });
     pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name) && Number(name) !== process.pid); // persistd only reads
   } catch {
     return undefined;
@@ -35,7 +35,7 @@ export async function heldOpenForWriting(path: string): Promise<boolean | undefi
 }
 
 /** Whether process `pid` has `target` open for writing; undefined when its descriptors cannot be read. */
-function processHoldsForWriting(pid: string, target: string): boolean | undefined {
+function processHoldsForWriting(pid: string, target: Buffer): boolean | undefined {
   let fds: string[];
   try {
     fds = readdirSync(`/proc/${pid}/fd`);
@@ -43,11 +43,11 @@ function processHoldsForWriting(pid: string, target: string): boolean | undefine
     return isMissing(err) ? false : undefined; // EACCES: another user's process
   }
   for (const fd of fds) {
-    let link: string;
+    let link: Buffer;
     let info: string;
     try {
-      link = readlinkSync(`/proc/${pid}/fd/${fd}`);
-      if (link !== target) continue;
+      link = readlinkSync(`/proc/${pid}/fd/${fd}`, { encoding: 'buffer' });
+      if (!link.equals(target)) continue;
       info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
     } catch {
       continue; // closed in between

@@ -1,16 +1,16 @@
 import { chmod, lstat, utimes } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { messageOf } from '../errors.js';
-import { parseDirs, serializeDirs, type DirStat } from '../format/files-dirs.js';
+import { parseDirs, type DirStat } from '../format/files-dirs.js';
 import { dirsManifestKey, isReservedRelPath } from '../format/files-keys.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { NotFoundError } from '../store/store-errors.js';
 import { atomicWriteFile } from './atomic-write.js';
-import { readText } from './dir-manifest.js';
+import { dirsFromKeyTexts, readText, serializeLocalDirs } from './dir-manifest.js';
 import { treeDirsPath } from './index-path.js';
+import { localPathOf } from './local-name.js';
+import { describeMasked, restoredMode } from './restore-mode.js';
 import { mkdirInside } from './safe-mkdir.js';
-import { unsafeRelPathReason } from './safe-relative-path.js';
 
 /** Where `restoreDirs` works and what the file restore already did. */
 export interface RestoreDirsOptions {
@@ -22,49 +22,75 @@ export interface RestoreDirsOptions {
   known: Set<string>;
   /** Folders this restore created (`''`: the root); only those get the recorded mode, local folders keep theirs. */
   created: Set<string>;
+  /** Set setuid/setgid and world-write without sticky as recorded (default: masked, see `restoredMode`). */
+  restoreSpecialModes?: boolean;
   logger: Logger;
   signal?: AbortSignal;
+}
+
+/** What `restoreDirs` did. Paths are relative to the tree root. */
+export interface RestoreDirsResult {
+  /** Folders whose recorded mtime (and, for folders the restore created, mode) were set back. */
+  applied: number;
+  /** Manifest rows not used (malformed, a value out of range, an unsafe path) or folders that could not be set. */
+  problems: { path: string; why: string }[];
+  /** Folders created with a mode other than the recorded one (setuid/setgid or world-write masked). */
+  masked: { path: string; why: string }[];
 }
 
 /**
  * After a tree's files are in place: creates the folders the manifest lists that are missing (empty ones
  * included), sets the recorded mode on folders this restore created and the recorded mtime on every listed
  * folder, deepest first (writing files moved them). A replica without a manifest (written before it existed)
- * restores as before. Returns how many folders got their metadata back.
+ * restores as before. One bad row or folder is reported and skipped; the others still get their metadata.
  */
-export async function restoreDirs(options: RestoreDirsOptions): Promise<number> {
+export async function restoreDirs(options: RestoreDirsOptions): Promise<RestoreDirsResult> {
   const { store, name, root, known, created, logger, signal } = options;
+  const result: RestoreDirsResult = { applied: 0, problems: [], masked: [] };
   let text: string;
   try {
     text = await readText(await store.get(dirsManifestKey(name), { signal }));
   } catch (err) {
-    if (err instanceof NotFoundError) return 0;
+    if (err instanceof NotFoundError) return result;
     throw err;
   }
-  const dirs = parseDirs(text);
-  if (dirs === undefined) {
+  const parsed = parseDirs(text);
+  if (parsed === undefined) {
     logger.warn({ tree: name }, 'the folder manifest is not readable: folder modes and mtimes were not restored');
-    return 0;
+    result.problems.push({ path: '.persistd/dirs.json', why: 'not a folder manifest' });
+    return result;
   }
-  const usable = [...dirs].filter(([rel]) => rel === '' || (unsafeRelPathReason(rel) === undefined && !isReservedRelPath(rel)));
+  const { dirs, rejected } = dirsFromKeyTexts(parsed.dirs);
+  result.problems.push(...parsed.rejected, ...rejected);
+  for (const bad of result.problems) logger.warn({ tree: name, dir: bad.path }, `folder manifest row not used: ${bad.why}`);
+  const usable = [...dirs].filter(([rel]) => !isReservedRelPath(rel));
   for (const [rel] of usable) {
     if (rel !== '') await mkdirInside(root, rel, known, created).catch((err: unknown) => logger.warn({ tree: name, dir: rel, err: messageOf(err) }, 'folder not restored'));
   }
   // Local terms of what the replica now matches, so the next sync uploads no manifest unless something differs.
   const local = new Map<string, DirStat>(dirs);
-  let applied = 0;
   const depth = (rel: string): number => (rel === '' ? 0 : rel.split('/').length);
   for (const [rel, dir] of usable.sort(([a], [b]) => depth(b) - depth(a))) {
-    const abs = rel === '' ? root : join(root, rel);
-    const st = await lstat(abs).catch(() => undefined);
-    if (!st?.isDirectory()) continue;
-    if (created.has(rel)) await chmod(abs, dir.mode);
-    await utimes(abs, dir.mtimeMs / 1000, dir.mtimeMs / 1000);
-    const after = await lstat(abs);
-    // A folder that kept its own mode (local wins) is left as the replica has it, so the next sync uploads the local one.
-    if ((after.mode & 0o7777) === dir.mode) local.set(rel, { mode: dir.mode, mtimeMs: after.mtimeMs });
-    applied++;
+    try {
+      const abs = localPathOf(root, rel)!;
+      const st = await lstat(abs).catch(() => undefined);
+      if (!st?.isDirectory()) continue;
+      if (created.has(rel)) {
+        const mode = restoredMode(dir.mode, options.restoreSpecialModes === true);
+        if (mode !== dir.mode) result.masked.push({ path: rel === '' ? '.' : rel, why: describeMasked(dir.mode, mode) });
+        await chmod(abs, mode);
+      }
+      await utimes(abs, dir.mtimeMs / 1000, dir.mtimeMs / 1000);
+      const after = await lstat(abs);
+      // A folder that kept its own mode (local wins) is left as the replica has it, so the next sync uploads the local one.
+      if ((after.mode & 0o7777) === dir.mode) local.set(rel, { mode: dir.mode, mtimeMs: after.mtimeMs });
+      result.applied++;
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      result.problems.push({ path: rel === '' ? '.' : rel, why: messageOf(err) });
+      logger.warn({ tree: name, dir: rel, err: messageOf(err) }, 'folder mode or mtime not restored');
+    }
   }
-  await atomicWriteFile(treeDirsPath(options.stateDir, name), serializeDirs(local));
-  return applied;
+  await atomicWriteFile(treeDirsPath(options.stateDir, name), serializeLocalDirs(local));
+  return result;
 }

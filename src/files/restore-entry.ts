@@ -9,7 +9,8 @@ import { toLocalStat } from './scan-tree.js';
 
 /** What happened to one remote object during a restore. */
 export type RestoreOutcome =
-  | { kind: 'downloaded'; bytes: number; verified: boolean }
+  /** `metadataProblems`: invalid mtime or mode metadata, not used; `modeMasked`: setuid/setgid or world-write dropped (`restoredMode`). */
+  | { kind: 'downloaded'; bytes: number; verified: boolean; metadataProblems: string[]; modeMasked?: string }
   | { kind: 'skipped' }
   | { kind: 'conflict'; why: string };
 
@@ -20,7 +21,7 @@ export type RestoreOutcome =
 export async function restoreEntry(
   store: ObjectStore,
   object: ObjectInfo,
-  dest: string,
+  dest: string | Buffer,
   relPath: string,
   index: LocalIndex,
   options: DownloadOptions,
@@ -32,7 +33,7 @@ export async function restoreEntry(
   if (st === undefined) {
     const got = await downloadObject(store, object.key, object.size, dest, options);
     index.set(relPath, { ...got.local, sha256: got.sha256, etag: got.etag });
-    return { kind: 'downloaded', bytes: got.local.size, verified: got.verified };
+    return { kind: 'downloaded', bytes: got.local.size, verified: got.verified, metadataProblems: got.metadataProblems, ...(got.modeMasked === undefined ? {} : { modeMasked: got.modeMasked }) };
   }
   if (!st.isFile()) return { kind: 'conflict', why: st.isSymbolicLink() ? 'a symlink is there locally' : 'something other than a file is there locally' };
   const local = toLocalStat(st);

@@ -1,5 +1,4 @@
 import { mkdir, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { PersistdError, messageOf } from '../errors.js';
 import { isReservedRelPath, parseTrashKey, trashPrefix, treePrefix } from '../format/files-keys.js';
@@ -9,11 +8,11 @@ import { StoreError } from '../store/store-errors.js';
 import type { DownloadOptions } from './download-object.js';
 import { treeIndexPath } from './index-path.js';
 import { LocalIndex } from './local-index.js';
+import { localPathOf, relPathOfKeyText } from './local-name.js';
 import { DelayedProgress, type DelayedProgressOptions } from './delayed-progress.js';
 import { restoreDirs } from './restore-dirs.js';
 import { restoreEntry } from './restore-entry.js';
 import { mkdirInside } from './safe-mkdir.js';
-import { unsafeRelPathReason } from './safe-relative-path.js';
 import { TaskPool } from './task-pool.js';
 
 /** Options of `restoreTree`. */
@@ -35,7 +34,7 @@ export interface RestoreTreeOptions extends Omit<DownloadOptions, 'signal'> {
   signal?: AbortSignal;
 }
 
-/** What a restore did. Paths are relative to the tree root. */
+/** What a restore did. Paths are relative to the tree root (names that are not valid UTF-8 shown with `\\xhh`, `local-name.ts`). */
 export interface RestoreReport {
   listed: number;
   downloaded: number;
@@ -44,7 +43,7 @@ export interface RestoreReport {
   skipped: number;
   /** Local files that differ from the remote object and were kept (local wins). */
   conflicts: { path: string; why: string }[];
-  /** Remote keys refused because they would escape the tree. */
+  /** Remote keys refused: they would escape the tree, or are not a name persistd writes. */
   refused: { key: string; why: string }[];
   /** Objects that failed to download or verify; the local file (if any) is untouched. */
   failed: { path: string; error: string }[];
@@ -54,6 +53,13 @@ export interface RestoreReport {
   undeleted: string[];
   /** Folders whose recorded mtime (and, for folders the restore created, mode) were set back. */
   folders: number;
+  /**
+   * Files and folders whose metadata was invalid (an mtime out of range, a mode that is not one, a bad folder
+   * manifest row): restored without it (file content still verified), never with the invalid value.
+   */
+  metadataProblems: { path: string; why: string }[];
+  /** Files and folders restored without the setuid/setgid or world-write bits the bucket gave them (`restoreSpecialModes` off). */
+  modesMasked: { path: string; why: string }[];
 }
 
 /** Restores `files/<name>/` into `root`; throws a PersistdError (with `.report`) when any object failed. */
@@ -61,7 +67,7 @@ export async function restoreTree(options: RestoreTreeOptions): Promise<RestoreR
   const { store, name, root, signal } = options;
   const log = options.logger ?? silentLogger();
   let onlyStorageFailures = true;
-  const report: RestoreReport = { listed: 0, downloaded: 0, bytes: 0, skipped: 0, conflicts: [], refused: [], failed: [], unverified: [], undeleted: [], folders: 0 };
+  const report: RestoreReport = { listed: 0, downloaded: 0, bytes: 0, skipped: 0, conflicts: [], refused: [], failed: [], unverified: [], undeleted: [], folders: 0, metadataProblems: [], modesMasked: [] };
   const created = new Set<string>();
   if (await ensureRootDir(root)) created.add('');
   const index = await LocalIndex.load(treeIndexPath(options.stateDir, name));
@@ -79,12 +85,17 @@ export async function restoreTree(options: RestoreTreeOptions): Promise<RestoreR
 
   const restoreOne = async (object: ObjectInfo, relPath: string, fromTrash: boolean): Promise<void> => {
     try {
-      await mkdirInside(root, dirname(relPath) === '.' ? '' : dirname(relPath), dirs, created);
-      const outcome = await restoreEntry(store, object, join(root, relPath), relPath, index, download);
+      await mkdirInside(root, relPath.includes('/') ? relPath.slice(0, relPath.lastIndexOf('/')) : '', dirs, created);
+      const outcome = await restoreEntry(store, object, localPathOf(root, relPath)!, relPath, index, download);
       if (outcome.kind === 'downloaded') {
         report.downloaded++;
         report.bytes += outcome.bytes;
         if (!outcome.verified) report.unverified.push(relPath);
+        for (const why of outcome.metadataProblems) {
+          report.metadataProblems.push({ path: relPath, why });
+          log.warn({ tree: name, path: relPath, key: object.key }, `restored without invalid metadata: ${why}`);
+        }
+        if (outcome.modeMasked !== undefined) report.modesMasked.push({ path: relPath, why: outcome.modeMasked });
         if (fromTrash) {
           report.undeleted.push(relPath);
           index.delete(relPath); // not in the live tree: the next sync uploads it again
@@ -112,16 +123,17 @@ export async function restoreTree(options: RestoreTreeOptions): Promise<RestoreR
   try {
     const prefix = treePrefix(name);
     for await (const object of store.list(prefix, { signal })) {
-      const relPath = flatCopy(object.key.slice(prefix.length));
-      if (isReservedRelPath(relPath)) continue;
-      if (relPath.endsWith('/') && object.size === 0) continue; // a "folder" placeholder made by a console
+      const keyText = object.key.slice(prefix.length);
+      if (isReservedRelPath(keyText)) continue;
+      if (keyText.endsWith('/') && object.size === 0) continue; // a "folder" placeholder made by a console
       report.listed++;
-      const why = unsafeRelPathReason(relPath);
-      if (why !== undefined) {
-        report.refused.push({ key: object.key, why });
-        log.error({ tree: name, key: object.key }, `refused a remote key that would escape the tree: ${why}`);
+      const local = relPathOfKeyText(keyText);
+      if ('why' in local) {
+        report.refused.push({ key: object.key, why: local.why });
+        log.error({ tree: name, key: object.key }, `refused a remote key: ${local.why} (it would escape the tree, or is not a name persistd writes)`);
         continue;
       }
+      const relPath = flatCopy(local.relPath);
       unlisted.delete(relPath);
       live?.add(relPath);
       await schedule(object, relPath, false);
@@ -134,22 +146,26 @@ export async function restoreTree(options: RestoreTreeOptions): Promise<RestoreR
     unlisted.clear();
 
     if (live) {
-      for (const [relPath, object] of await newestTrashCopies(store, name, live, signal)) {
-        const why = unsafeRelPathReason(relPath);
-        if (why !== undefined) {
-          report.refused.push({ key: object.key, why });
+      for (const [keyText, object] of await newestTrashCopies(store, name, signal)) {
+        const local = relPathOfKeyText(keyText);
+        if ('why' in local) {
+          report.refused.push({ key: object.key, why: local.why });
           continue;
         }
-        await schedule(object, relPath, true);
+        if (live.has(local.relPath)) continue;
+        await schedule(object, local.relPath, true);
       }
       progress?.setTotals(totals);
       await pool.drain();
     }
-    report.folders = await restoreDirs({ store, name, root, stateDir: options.stateDir, known: dirs, created, logger: log, signal }).catch((err: unknown) => {
+    const folders = await restoreDirs({ store, name, root, stateDir: options.stateDir, known: dirs, created, restoreSpecialModes: options.restoreSpecialModes, logger: log, signal }).catch((err: unknown) => {
       if (signal?.aborted) throw err;
       log.warn({ tree: name, err: messageOf(err) }, 'folder modes and mtimes were not restored');
-      return 0;
+      return { applied: 0, problems: [{ path: '.', why: `folder modes and mtimes not restored: ${messageOf(err)}` }], masked: [] };
     });
+    report.folders = folders.applied;
+    report.metadataProblems.push(...folders.problems);
+    report.modesMasked.push(...folders.masked);
   } catch (err) {
     progress?.fail(err);
     throw err;
@@ -157,6 +173,10 @@ export async function restoreTree(options: RestoreTreeOptions): Promise<RestoreR
   progress?.done();
   await index.flush();
   log.info({ tree: name, downloaded: report.downloaded, skipped: report.skipped, bytes: report.bytes, conflicts: report.conflicts.length, refused: report.refused.length, failed: report.failed.length }, 'restored directory');
+  if (report.modesMasked.length > 0) {
+    const first = report.modesMasked[0]!;
+    log.warn({ tree: name, masked: report.modesMasked.length }, `${report.modesMasked.length} file(s) or folder(s) restored without the setuid/setgid or world-write bits the bucket gave them (first: ${first.path}: ${first.why}); set restoreSpecialModes (--restore-special-modes) if they are yours`);
+  }
   if (report.failed.length > 0) {
     const first = report.failed[0]!;
     throw Object.assign(
@@ -191,12 +211,12 @@ async function ensureRootDir(root: string): Promise<boolean> {
   return st === undefined;
 }
 
-/** For every path in the trash that is not live, its newest trash copy. */
-async function newestTrashCopies(store: ObjectStore, name: string, live: Set<string>, signal?: AbortSignal): Promise<Map<string, ObjectInfo>> {
+/** For every path (key text) in the trash, its newest trash copy. */
+async function newestTrashCopies(store: ObjectStore, name: string, signal?: AbortSignal): Promise<Map<string, ObjectInfo>> {
   const newest = new Map<string, { at: number; object: ObjectInfo }>();
   for await (const object of store.list(trashPrefix(name), { signal })) {
     const parsed = parseTrashKey(name, object.key);
-    if (!parsed || live.has(parsed.relPath)) continue;
+    if (!parsed) continue;
     const at = parsed.deletedAt.getTime();
     const seen = newest.get(parsed.relPath);
     if (!seen || seen.at < at) newest.set(parsed.relPath, { at, object });

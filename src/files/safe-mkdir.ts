@@ -1,11 +1,11 @@
 import { lstat, mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { PersistdError } from '../errors.js';
+import { localPathOf } from './local-name.js';
 
 /**
  * Creates the folders of `relDir` under `root` one level at a time, refusing to pass through a symlink
  * or a file: a symlinked folder in the local tree must never let a restore write outside it.
- * `known` caches folders already checked during one restore; `created` collects the folders this call made.
+ * `relDir` is persistd's text of the path (`local-name.ts`). `known` caches folders already checked during one restore; `created` collects the folders this call made.
  */
 export async function mkdirInside(root: string, relDir: string, known: Set<string>, created?: Set<string>): Promise<void> {
   if (relDir === '' || known.has(relDir)) return;
@@ -13,7 +13,8 @@ export async function mkdirInside(root: string, relDir: string, known: Set<strin
   for (const segment of relDir.split('/')) {
     rel = rel === '' ? segment : `${rel}/${segment}`;
     if (known.has(rel)) continue;
-    const abs = join(root, rel);
+    const abs = localPathOf(root, rel);
+    if (abs === undefined) throw new PersistdError(`cannot restore into ${rel}: not a valid path text`, { kind: 'internal', op: 'restore', path: rel });
     const st = await lstat(abs).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') return undefined;
       throw err;
@@ -28,7 +29,7 @@ export async function mkdirInside(root: string, relDir: string, known: Set<strin
       throw new PersistdError(`cannot restore into ${rel}: it is ${st.isSymbolicLink() ? 'a symlink' : 'not a folder'} locally`, {
         kind: 'integrity',
         op: 'restore',
-        path: abs,
+        path: String(abs),
         hint: 'move the local entry away if the remote copy should be restored there',
       });
     }

@@ -1,6 +1,6 @@
 import { readdir, lstat } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { DirStat } from '../format/files-dirs.js';
+import { joinRelPath, localPathOf } from './local-name.js';
 import type { PathFilter } from './path-filter.js';
 
 /** What the scanner and the watcher need to know about a local file. */
@@ -27,25 +27,29 @@ export function toLocalStat(st: { size: number; mtimeMs: number; mode: number })
   return { size: st.size, mtimeMs: st.mtimeMs, mode: st.mode & 0o7777 };
 }
 
-/** Walks `root` without following symlinks and returns every accepted regular file. A missing root is an empty tree. */
+/**
+ * Walks `root` without following symlinks and returns every accepted regular file. A missing root is an empty tree.
+ * Names are read as bytes, so that names that are not valid UTF-8 are found too (paths: `local-name.ts`).
+ */
 export async function scanTree(root: string, filter: Pick<PathFilter, 'accepts' | 'skipsDir'>): Promise<TreeScan> {
   const scan: TreeScan = { files: new Map(), dirs: new Map(), symlinks: [], unreadable: [] };
   const dirs: string[] = [''];
   while (dirs.length > 0) {
     const rel = dirs.pop()!;
+    const dirPath = localPathOf(root, rel)!;
     let entries;
     try {
-      entries = await readdir(rel === '' ? root : join(root, rel), { withFileTypes: true });
+      entries = await readdir(dirPath, { withFileTypes: true, encoding: 'buffer' });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code !== 'ENOENT' && code !== 'ENOTDIR') scan.unreadable.push(rel === '' ? '.' : rel);
       continue;
     }
-    const dirStat = await lstat(rel === '' ? root : join(root, rel)).catch(() => undefined);
+    const dirStat = await lstat(dirPath).catch(() => undefined);
     if (dirStat?.isDirectory()) scan.dirs.set(rel, { mode: dirStat.mode & 0o7777, mtimeMs: dirStat.mtimeMs });
     const files: string[] = [];
     for (const entry of entries) {
-      const childRel = rel === '' ? entry.name : `${rel}/${entry.name}`;
+      const childRel = joinRelPath(rel, entry.name);
       if (entry.isDirectory()) {
         if (!filter.skipsDir(childRel)) dirs.push(childRel);
       } else if (entry.isSymbolicLink()) {
@@ -53,7 +57,7 @@ export async function scanTree(root: string, filter: Pick<PathFilter, 'accepts' 
       } else if (entry.isFile() && filter.accepts(childRel)) files.push(childRel);
     }
     // lstat in parallel per folder: at 100k files a sequential await costs seconds.
-    const stats = await Promise.all(files.map((f) => lstat(join(root, f)).catch(() => undefined)));
+    const stats = await Promise.all(files.map((f) => lstat(localPathOf(root, f)!).catch(() => undefined)));
     files.forEach((f, i) => {
       const st = stats[i];
       if (st?.isFile()) scan.files.set(f, toLocalStat(st));

@@ -1,9 +1,9 @@
 import { setMaxListeners } from 'node:events';
-import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { messageOf } from '../errors.js';
 import type { ObjectStore } from '../store/object-store.js';
 import type { LocalIndex } from './local-index.js';
+import { localPathOf } from './local-name.js';
 import type { TreeLayout } from './tree-layout.js';
 import { uploadFile } from './upload-file.js';
 
@@ -175,7 +175,8 @@ export class SyncQueue {
     const signal = this.abort.signal;
     const confirm = this.confirm.delete(relPath);
     try {
-      const outcome = await uploadFile(this.store, this.layout.objectKey(relPath), join(this.layout.root, relPath), this.index.get(relPath), { signal, confirm });
+      const path = localPathOf(this.layout.root, relPath);
+      const outcome = path === undefined ? ({ kind: 'gone' } as const) : await uploadFile(this.store, this.layout.objectKey(relPath), path, this.index.get(relPath), { signal, confirm });
       if (outcome.kind === 'gone') {
         if (this.index.has(relPath) && this.seen.has(relPath)) this.hooks.onGone(relPath);
       } else if (outcome.kind === 'unstable') {

@@ -1,6 +1,7 @@
 import { basename, dirname, resolve } from 'node:path';
 import { dirsManifestKey, LOOSE_TREE, looseFileKey, parseTrashKey, trashKey, trashPrefix, treeObjectKey } from '../format/files-keys.js';
 import { looseIndexPath, treeDirsPath, treeIndexPath } from './index-path.js';
+import { keyTextOf, relPathOfKeyText } from './local-name.js';
 import { PathFilter, type PathFilterOptions } from './path-filter.js';
 
 /** Where a synced set of local files lives locally and remotely; lets one TreeSync serve trees and loose files. */
@@ -29,10 +30,16 @@ export function directoryLayout(name: string, root: string, stateDir: string, fi
     depth: undefined,
     filter: new PathFilter(filter),
     indexPath: treeIndexPath(stateDir, name),
-    objectKey: (rel) => treeObjectKey(name, rel),
-    trashKey: (rel, at) => trashKey(name, at, rel),
+    // A relative path that is not a valid text is an index entry of persistd 0.1, whose key was the path as it was.
+    objectKey: (rel) => treeObjectKey(name, keyTextOf(rel) ?? rel),
+    trashKey: (rel, at) => trashKey(name, at, keyTextOf(rel) ?? rel),
     trashPrefix: trashPrefix(name),
-    parseTrash: (key) => parseTrashKey(name, key),
+    parseTrash: (key) => {
+      const parsed = parseTrashKey(name, key);
+      if (parsed === undefined) return undefined;
+      const local = relPathOfKeyText(parsed.relPath);
+      return { deletedAt: parsed.deletedAt, relPath: 'relPath' in local ? local.relPath : parsed.relPath };
+    },
     dirs: { key: dirsManifestKey(name), localPath: treeDirsPath(stateDir, name) },
   };
 }

@@ -1,5 +1,4 @@
 import { mkdir, stat } from 'node:fs/promises';
-import { relative, sep } from 'node:path';
 import type { Logger } from 'pino';
 import { PersistdError, messageOf } from '../errors.js';
 import { silentLogger } from '../log/logger.js';
@@ -276,24 +275,21 @@ export class TreeSync {
       settleMs: this.options.settleMs,
       maxWaitMs: this.options.maxSettleMs,
     });
-    const toRel = (abs: string): string => relative(root, abs).split(sep).join('/');
     const watcher = new DirWatcher(root, { depth: this.layout.depth, skipsDir: (rel) => this.layout.filter.skipsDir(rel) });
     const parentOf = (rel: string): string => (rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');
-    const onFile = (abs: string): void => {
-      const rel = toRel(abs);
+    // Listeners take the watcher's relative path (its second argument): an absolute path cannot name every file.
+    const onFile = (_abs: string, rel: string): void => {
       if (this.stopped || !this.layout.filter.accepts(rel)) return;
       this.settler!.note(rel);
       this.noteDirChanged(parentOf(rel)); // adding, removing or renaming over an entry moves the folder's mtime
     };
     watcher.on('change', onFile); // written, created, removed or renamed: the settler stats it
-    watcher.on('addDir', (abs: string) => {
-      const rel = toRel(abs);
+    watcher.on('addDir', (_abs: string, rel: string) => {
       if (rel === '' || this.stopped) return;
       this.noteDirChanged(rel);
       this.noteDirChanged(parentOf(rel));
     });
-    watcher.on('unlinkDir', (abs: string) => {
-      const rel = toRel(abs);
+    watcher.on('unlinkDir', (_abs: string, rel: string) => {
       const dir = `${rel}/`;
       for (const p of this.index!.paths()) if (p.startsWith(dir)) this.settler!.note(p);
       if (rel !== '') {

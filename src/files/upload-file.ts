@@ -35,7 +35,7 @@ export interface UploadFileOptions {
    */
   confirm?: boolean;
   /** Whether a process holds the file open for writing (`undefined`: unknown); default: from /proc. */
-  isBeingWritten?: (absPath: string) => Promise<boolean | undefined>;
+  isBeingWritten?: (absPath: string | Buffer) => Promise<boolean | undefined>;
 }
 
 /** The fields that move whenever a file's content does (ctime too: it moves even where mtime is coarse or set back). */
@@ -49,7 +49,7 @@ function isMissing(err: unknown): boolean {
 }
 
 /** Opens a regular file for reading without following a symlink (and without blocking on a FIFO); undefined when it is not one. */
-async function openRegular(path: string): Promise<{ handle: FileHandle; stat: Stats } | undefined> {
+async function openRegular(path: string | Buffer): Promise<{ handle: FileHandle; stat: Stats } | undefined> {
   let handle: FileHandle;
   try {
     handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
@@ -127,7 +127,7 @@ class VerifyingTap extends Transform {
  * through a check that fails the upload if the bytes sent differ. Skips the PUT when the content hash and
  * mode equal `known` (an mtime-only change).
  */
-export async function uploadFile(store: ObjectStore, key: string, path: string, known: IndexEntry | undefined, options: UploadFileOptions = {}): Promise<UploadOutcome> {
+export async function uploadFile(store: ObjectStore, key: string, path: string | Buffer, known: IndexEntry | undefined, options: UploadFileOptions = {}): Promise<UploadOutcome> {
   for (let attempt = 1; ; attempt++) {
     const outcome = await uploadOnce(store, key, path, known, options);
     if (outcome.kind !== 'caught-mid-write') return outcome;
@@ -139,7 +139,7 @@ export async function uploadFile(store: ObjectStore, key: string, path: string, 
 }
 
 /** One attempt; a small file that never goes quiet and was caught mid-rewrite is read again at once by the caller. */
-async function uploadOnce(store: ObjectStore, key: string, path: string, known: IndexEntry | undefined, options: UploadFileOptions): Promise<UploadOutcome | { kind: 'caught-mid-write' }> {
+async function uploadOnce(store: ObjectStore, key: string, path: string | Buffer, known: IndexEntry | undefined, options: UploadFileOptions): Promise<UploadOutcome | { kind: 'caught-mid-write' }> {
   const { signal } = options;
   const opened = await openRegular(path);
   if (opened === undefined) return { kind: 'gone' };

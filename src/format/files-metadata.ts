@@ -17,22 +17,58 @@ export interface FileMetadata {
   sha256: string;
 }
 
-/** Encodes file metadata as ASCII strings for the object's user metadata. */
+/** The latest modification time persistd stores or restores: 9999-12-31T23:59:59.999Z (the earliest is the epoch). */
+export const MAX_MTIME_MS = 253_402_300_799_999;
+
+/** Whether a number is a modification time persistd stores and restores (0 to MAX_MTIME_MS, in ms). */
+export function isValidMtimeMs(mtimeMs: number): boolean {
+  return Number.isFinite(mtimeMs) && mtimeMs >= 0 && mtimeMs <= MAX_MTIME_MS;
+}
+
+/** Encodes file metadata as ASCII strings for the object's user metadata; an mtime outside the valid range (before 1970) is left out. */
 export function encodeFileMetadata(meta: FileMetadata): Record<string, string> {
   return {
-    ...(meta.mtimeMs === undefined ? {} : { [META_MTIME]: String(meta.mtimeMs) }),
+    ...(meta.mtimeMs === undefined || !isValidMtimeMs(meta.mtimeMs) ? {} : { [META_MTIME]: String(meta.mtimeMs) }),
     [META_MODE]: (meta.mode & 0o7777).toString(8),
     [META_SHA256]: meta.sha256,
   };
 }
 
+/** File metadata as read from an object, with what was wrong in it. */
+export interface DecodedFileMetadata extends FileMetadata {
+  /**
+   * Fields present but invalid (an mtime out of range, a mode that is not octal 0-7777), one message each:
+   * never used as they are. The mtime is then left unset and the mode is `INVALID_MODE_FALLBACK`.
+   */
+  problems: string[];
+}
+
+/** The mode a file gets when its object's mode metadata is invalid: readable and writable by its owner only. */
+export const INVALID_MODE_FALLBACK = 0o600;
+
+const DECIMAL = /^[0-9]+(\.[0-9]+)?(e[+-]?[0-9]+)?$/i;
+
 /** Decodes file metadata; undefined when the sha256 is missing or malformed (the object was not written by persistd). */
-export function decodeFileMetadata(metadata: Record<string, string> | undefined): FileMetadata | undefined {
+export function decodeFileMetadata(metadata: Record<string, string> | undefined): DecodedFileMetadata | undefined {
   if (!metadata) return undefined;
   const sha256 = metadata[META_SHA256]?.toLowerCase();
   if (!sha256 || !/^[0-9a-f]{64}$/.test(sha256)) return undefined;
-  const mtimeMs = Number(metadata[META_MTIME]);
-  const modeText = metadata[META_MODE] ?? '';
-  const mode = /^[0-7]{1,4}$/.test(modeText) ? Number.parseInt(modeText, 8) : 0o644;
-  return { sha256, mode, mtimeMs: Number.isFinite(mtimeMs) && mtimeMs >= 0 ? mtimeMs : undefined };
+  const problems: string[] = [];
+  let mtimeMs: number | undefined;
+  const mtimeText = metadata[META_MTIME];
+  if (mtimeText !== undefined) {
+    const value = DECIMAL.test(mtimeText) ? Number(mtimeText) : Number.NaN;
+    if (isValidMtimeMs(value)) mtimeMs = value;
+    else problems.push(`${META_MTIME} ${JSON.stringify(mtimeText.slice(0, 40))} is not a time between 1970 and 9999 in ms`);
+  }
+  let mode = 0o644; // absent: an object persistd did not fully describe; the usual mode of a new file
+  const modeText = metadata[META_MODE];
+  if (modeText !== undefined) {
+    if (/^[0-7]{1,4}$/.test(modeText)) mode = Number.parseInt(modeText, 8);
+    else {
+      mode = INVALID_MODE_FALLBACK;
+      problems.push(`${META_MODE} ${JSON.stringify(modeText.slice(0, 40))} is not a permission mode (octal, at most 7777)`);
+    }
+  }
+  return { sha256, mode, mtimeMs, problems };
 }

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { Readable } from 'node:stream';
 import type { CopyOptions, GetOptions, ListOptions, ObjectInfo, ObjectStore, ObjectWithInfo, PutBody, PutOptions, RequestOptions, StoreCapabilities } from './object-store.js';
 import { StoreError } from './store-errors.js';
@@ -91,6 +92,9 @@ export class RetryingStore implements ObjectStore {
   }
 
   private retry<T>(op: string, signal: AbortSignal | undefined, call: () => Promise<T>): Promise<T> {
+    // Parallel requests (a restore's downloads, their body streams, backoff waits) share the caller's one signal,
+    // each with an abort listener while it lasts: not a leak, so no MaxListenersExceededWarning past 10.
+    if (signal) setMaxListeners(0, signal);
     return retryTransient(call, this.policy, {
       signal,
       random: this.options.random,

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { PassThrough, Readable } from 'node:stream';
 import {
   CopyObjectCommand,
@@ -329,6 +330,9 @@ export class S3Store implements ObjectStore {
 
   private async send<T>(op: string, key: string | undefined, signal: AbortSignal | undefined, call: (abortSignal: AbortSignal | undefined) => Promise<T>): Promise<T> {
     signal?.throwIfAborted();
+    // The SDK adds an abort listener per request in flight; a restore's parallel downloads (files, WAL segments)
+    // all share the command's one signal: not a leak, so no MaxListenersExceededWarning.
+    if (signal) setMaxListeners(0, signal);
     try {
       return await call(signal);
     } catch (err) {
