@@ -19,7 +19,10 @@ export async function snapshotsCommand(ctx: CommandContext, invocation: CommandI
     const { entries, generations } = await scanGenerations(store, name, ctx.signal);
     const snapshots = await listSnapshots({ store, name, entries, signal: ctx.signal });
     const latest = latestGeneration(generations, { preferred: await lineageGeneration(store, name, ctx.logger, ctx.signal) })?.generation;
-    const plain = (s: SnapshotListing) => ({ id: s.id, generation: s.generation, createdAt: s.createdAt.toISOString(), size: s.size, compressedSize: s.compressedSize });
+    const plain = (s: SnapshotListing) => ({
+      id: s.id, generation: s.generation, createdAt: s.createdAt.toISOString(), size: s.size, compressedSize: s.compressedSize,
+      continues: s.manifest.kind === 'sqlite-continuation' ? s.manifest.base : null,
+    });
     result.push({
       database: name,
       latestGeneration: latest ?? null,
@@ -37,13 +40,21 @@ export async function snapshotsCommand(ctx: CommandContext, invocation: CommandI
         : `WAL ${wal.segments} segment(s), ${formatBytes(wal.bytes)}, shipped ${wal.firstShippedAt} .. ${wal.lastShippedAt}`;
       println(ctx, `  generation ${g.generation}${g.generation === latest ? ' (latest)' : ''}: ${coverage}`);
       const rows = snapshots.filter((s) => s.generation === g.generation).reverse().map((snapshot) => [snapshot.id, snapshot.createdAt.toISOString(), formatBytes(snapshot.size),
-        formatBytes(snapshot.compressedSize), `${formatDuration(now - snapshot.createdAt.getTime())} ago`]);
+        storedAs(snapshot), `${formatDuration(now - snapshot.createdAt.getTime())} ago`]);
       if (rows.length > 0) printTable(ctx, ['ID', 'TIME', 'SIZE', 'STORED', 'AGE'], rows);
     }
   }
   if (json) println(ctx, JSON.stringify(result, null, 2));
   else if (names.length === 0) println(ctx, `no databases in ${store.description}`);
   return 0;
+}
+
+/** What a restore point stores: its compressed size, or (a continuation) the state it continues and depends on. */
+function storedAs(snapshot: SnapshotListing): string {
+  if (snapshot.manifest.kind !== 'sqlite-continuation') return formatBytes(snapshot.compressedSize);
+  const { base } = snapshot.manifest;
+  const wal = base.wal ? ` + its WAL to ${base.wal.epoch}:${base.wal.frame}` : '';
+  return `nothing: continues ${base.generation}/${base.seq}${wal}`;
 }
 
 /** Segment count, stored bytes and first/last shipping time of a generation's WAL segments. */

@@ -141,5 +141,10 @@ describe.each(targets)('persistd run after a restart continues the restored gene
     const mustHave = committed.filter((r) => r.at <= killAt - 2000);
     expect(mustHave.length).toBeGreaterThan(journal(one.db).length);
     expect(rows.length).toBeGreaterThanOrEqual(mustHave.length);
+
+    // `persistd snapshots` says what the second generation's first restore point stores and depends on.
+    const listed = await runPersistd(['snapshots', '--to', to], { env });
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout).toMatch(/nothing: continues \d{8}T\d{9}Z-[0-9a-f]{8}\/\d{8}T\d{9}Z/);
   });
 });
