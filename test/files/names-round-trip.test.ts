@@ -2,8 +2,12 @@
 // names with a backslash or a leading `c:`, and names that look like persistd's own escapes. Normal names keep
 // the plain keys they always had; the others get an `x:` key (format 2) that persistd 0.1 refuses.
 import { mkdir, readdir, readFile, lstat, utimes, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sha256Of } from '../../src/files/hash-file.js';
+import { treeIndexPath } from '../../src/files/index-path.js';
 import { restoreTree } from '../../src/files/restore-tree.js';
+import { encodeFileMetadata } from '../../src/format/files-metadata.js';
 import { TreeSync } from '../../src/files/tree-sync.js';
 import { FsStore } from '../../src/store/fs-store.js';
 import type { ObjectStore } from '../../src/store/object-store.js';
@@ -161,4 +165,33 @@ describe('keys persistd does not write are refused, never restored under another
     expect(report.refused.map((r) => r.key).sort()).toEqual(['x:plain.txt', 'x:%41.txt', 'x:bad%e9.txt', 'x:bad%G1.txt', 'c:drive.txt', 'x:a/%2E%2E/b.txt', 'x:dot/%2E/b.txt'].map((k) => `files/t/${k}`).sort());
     expect((await readdir(root)).filter((n) => !n.startsWith('.persistd'))).toEqual(['good.txt']);
   });
+});
+
+describe('a replica and index written by persistd 0.1 (S3: it stored such names as they were)', () => {
+  it('the next backup moves `back\\slash.txt` and `c:drive.txt` to their x: keys, so a restore brings them back', async () => {
+    const [src, state, restored] = [await fresh('legacy-src'), await fresh('legacy-state'), await fresh('legacy-restored')];
+    const names = ['back\\slash.txt', 'c:drive.txt', 'plain.txt'];
+    const lines = [JSON.stringify({ persistd: 'files-index', v: 1 })];
+    for (const name of names) {
+      const body = Buffer.from(`content of ${name}\n`);
+      await writeFile(join(src, name), body);
+      const st = await lstat(join(src, name));
+      const sha256 = sha256Of(body);
+      const { etag } = await s3.put(`files/legacy/${name}`, body, { metadata: encodeFileMetadata({ mtimeMs: st.mtimeMs, mode: st.mode & 0o7777, sha256 }) });
+      lines.push(JSON.stringify([name, st.size, st.mtimeMs, st.mode & 0o7777, sha256, etag]));
+    }
+    await mkdir(dirname(treeIndexPath(state, 'legacy')), { recursive: true });
+    await writeFile(treeIndexPath(state, 'legacy'), `${lines.join('\n')}\n`);
+    expect((await restoreTree({ store: s3, name: 'legacy', root: await fresh('before'), stateDir: await fresh('before-state') })).refused).toHaveLength(2);
+
+    const sync = new TreeSync({ store: s3, name: 'legacy', root: src, stateDir: state, rescanIntervalMs: 0 });
+    const status = await sync.syncOnce({ deleteUnseen: true });
+    await sync.stop();
+    expect(status.uploadedItems).toBe(2);
+    expect(status.deletedItems).toBe(2);
+    expect(await keysOf(s3, 'files/legacy/')).toEqual(['plain.txt', 'x:back%5Cslash.txt', 'x:c:drive.txt']);
+    const report = await restoreTree({ store: s3, name: 'legacy', root: restored, stateDir: await fresh('legacy-state2') });
+    expect(report.refused).toEqual([]);
+    for (const name of names) expect(await readFile(join(restored, name), 'utf8')).toBe(`content of ${name}\n`);
+  }, 30_000);
 });
