@@ -101,14 +101,15 @@ async function finishFile(fh: FileHandle, meta: DecodedFileMetadata, mode: numbe
 async function writeBody(body: AsyncIterable<unknown>, fh: FileHandle, signal?: AbortSignal): Promise<{ sha256: string; size: number }> {
   const hash = createHash('sha256');
   let size = 0;
+  let end = 0;
   for await (const chunk of body) {
     signal?.throwIfAborted();
     const buf = chunk as Buffer;
     hash.update(buf);
-    await writeSparse(fh, buf, size);
+    end = await writeSparse(fh, buf, size);
     size += buf.length;
   }
-  await fh.truncate(size); // zeros at the end were skipped: the file gets its length, as a hole
+  if (end < size) await fh.truncate(size); // zeros at the end were skipped: the file gets its length, as a hole
   return { sha256: hash.digest('hex'), size };
 }
 

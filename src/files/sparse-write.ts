@@ -12,9 +12,11 @@ function isZero(buf: Buffer, start: number, end: number): boolean {
  * Writes `buf` at `position` of a file that holds nothing there yet (a new file, or one cut to its size
  * with `truncate`), leaving out every all-zero block (aligned to the file's offsets): what is never
  * written reads back as zeros, and whole blocks of it are holes, so a sparse file restores sparse.
- * The caller sets the file's length (`truncate`) when the last bytes were zeros.
+ * Returns the file offset just past the last byte written (`position` when none was): the caller sets the
+ * file's length (`truncate`) when its last bytes were zeros.
  */
-export async function writeSparse(fh: FileHandle, buf: Buffer, position: number): Promise<void> {
+export async function writeSparse(fh: FileHandle, buf: Buffer, position: number): Promise<number> {
+  let end = position;
   let i = 0;
   while (i < buf.length) {
     const blockEnd = Math.min(buf.length, i + BLOCK - ((position + i) % BLOCK));
@@ -29,6 +31,8 @@ export async function writeSparse(fh: FileHandle, buf: Buffer, position: number)
       j = next;
     }
     await fh.write(buf, i, j - i, position + i);
+    end = position + j;
     i = j;
   }
+  return end;
 }
