@@ -61,7 +61,7 @@ export async function restoreAll(ctx: CommandContext, options: RestoreCommandOpt
           details: { restored: false, reason: result.reason } };
       }
       const wal = result.segmentsApplied > 0 ? ` + ${result.segmentsApplied} WAL segment(s) (${result.transactionsApplied} transaction(s))` : '';
-      const incomplete = result.incomplete !== undefined ? `; INCOMPLETE: ${result.incomplete}` : '';
+      const incomplete = `${result.incomplete !== undefined ? `; INCOMPLETE: ${result.incomplete}` : ''}${result.notice !== undefined ? `; WARNING: ${result.notice}` : ''}`;
       return {
         summary: `restored snapshot ${result.snapshotId}${wal} to ${result.path} (${formatBytes(result.manifest.db.size)} snapshot, verified), as of ${result.restoredTo.toISOString()}, in ${formatDuration(result.durationMs)}${incomplete}`,
         details: {

@@ -145,6 +145,7 @@ export function parseManifest(text: string, where: ManifestLocation): SnapshotMa
     [typeof db['journalMode'] === 'string', 'db.journalMode'],
     [typeof db['sqliteVersion'] === 'string', 'db.sqliteVersion'],
   ];
+  if (raw['wal'] !== undefined) checks.push([isWalPosition(raw['wal']), 'wal']);
   const bad = checks.filter(([ok]) => !ok).map(([, field]) => field);
   if (bad.length > 0) throw fail(`invalid or missing ${bad.join(', ')}`);
   return raw as unknown as FullSnapshotManifest;
@@ -171,9 +172,22 @@ function parseContinuation(raw: Record<string, unknown>, where: ManifestLocation
     [typeof db['journalMode'] === 'string', 'db.journalMode'],
     [typeof db['sqliteVersion'] === 'string', 'db.sqliteVersion'],
   ];
+  checks.push([isWalPosition(raw['wal']), 'wal']);
   const bad = checks.filter(([ok]) => !ok).map(([, field]) => field);
   if (bad.length > 0) throw fail(`invalid or missing ${bad.join(', ')}`);
   return raw as unknown as ContinuationManifest;
+}
+
+/**
+ * A manifest's `wal` position (docs/FORMAT.md, "WAL segments"): epoch and frame are u32 counts, the
+ * salts u32 or both null. Present and invalid is damage, never "no position" (that would silently
+ * drop every segment after the snapshot).
+ */
+function isWalPosition(value: unknown): boolean {
+  if (!isObject(value)) return false;
+  const u32 = (v: unknown): boolean => isSize(v) && (v as number) <= 0xffffffff;
+  const salts = (value['salt1'] === null && value['salt2'] === null) || (u32(value['salt1']) && u32(value['salt2']));
+  return u32(value['epoch']) && u32(value['frame']) && salts;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

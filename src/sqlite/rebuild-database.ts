@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import { PersistdError } from '../errors.js';
 import type { SnapshotRef } from '../format/db-keys.js';
-import { segmentFollows, walPositionOf } from '../format/db-wal-position.js';
+import { segmentFollows, walPositionOf, type WalPosition } from '../format/db-wal-position.js';
+import type { SegmentKey } from '../format/db-wal-keys.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { checkDatabaseFile, type TableRowCount } from './check-database.js';
 import { downloadSnapshot } from './download-snapshot.js';
@@ -103,6 +104,7 @@ async function buildState(
     await downloadSnapshot(store, name, entry, manifest, options.dest, signal);
   }
   const position = walPositionOf(manifest);
+  if (position !== undefined) checkPositionAgainstSegments(name, entry, position, point.segments);
   let replay: Omit<RebuildResult, 'tables'> = {
     segmentsApplied: 0, transactionsApplied: 0, restoredTo: startTime, wal: position ? { epoch: position.epoch, frame: position.frame } : null,
   };
@@ -141,6 +143,22 @@ async function buildState(
     }
   }
   return { replay, pageCount, depth: chainDepth };
+}
+
+/** How long after a snapshot's time frames it holds may still be stored (read under the pin's lock, then flushed). */
+const POSITION_SLACK_MS = 2000;
+
+/**
+ * A snapshot's WAL position must not claim frames its generation shipped well after the snapshot was
+ * taken: such a position is damaged or forged (it would silently drop every segment it claims).
+ */
+function checkPositionAgainstSegments(name: string, entry: RestorePoint['entry'], position: WalPosition, segments: readonly SegmentKey[]): void {
+  const claimed = segments.find((s) => s.shippedAt.getTime() > entry.createdAt.getTime() + POSITION_SLACK_MS && !segmentFollows(position, s.epoch, s.last));
+  if (claimed === undefined) return;
+  throw new PersistdError(`cannot restore ${name} from snapshot ${entry.id}: its WAL position (epoch ${position.epoch}, frame ${position.frame}) claims frames of ${claimed.key}, shipped after the snapshot was taken`, {
+    kind: 'integrity', op: 'restore', path: entry.manifestKey,
+    hint: 'the snapshot manifest is damaged; restore an older snapshot with --snapshot <id> or another generation with --generation (`persistd snapshots` lists them)',
+  });
 }
 
 /** The restore point of a continuation's base: that snapshot, with its generation's segments. */

@@ -57,6 +57,8 @@ export type RestoreResult =
     incomplete?: string;
     /** (format 2) Continuations the restore followed down to a full snapshot. */
     chainDepth?: number;
+    /** Why another generation than the lineage pointer's was restored (a pointer to a missing generation). */
+    notice?: string;
     durationMs: number;
   }
   | { restored: false; path: string; reason: 'exists' | 'no-backup' };
@@ -111,6 +113,7 @@ export async function restoreDatabase(options: RestoreOptions): Promise<RestoreR
       hint: 'check the database name, the store URL, the time and the generation (`persistd snapshots` lists what exists)',
     });
   }
+  if (point.notice !== undefined) logger.warn({ db: name, generation: point.generation.generation }, point.notice);
   const { entry, manifest } = point;
 
   try {
@@ -146,7 +149,8 @@ export async function restoreDatabase(options: RestoreOptions): Promise<RestoreR
   }, 'database restored');
   return {
     restored: true, path, snapshotId: entry.id, manifest, segmentsApplied, transactionsApplied, restoredTo, wal,
-    ...(incomplete !== undefined ? { incomplete } : {}), ...(rebuilt.chainDepth !== undefined ? { chainDepth: rebuilt.chainDepth } : {}), durationMs,
+    ...(incomplete !== undefined ? { incomplete } : {}), ...(rebuilt.chainDepth !== undefined ? { chainDepth: rebuilt.chainDepth } : {}),
+    ...(point.notice !== undefined ? { notice: point.notice } : {}), durationMs,
   };
 }
 

@@ -28,6 +28,8 @@ export interface RestorePoint {
   generation: GenerationSummary;
   /** The segments of that generation to consider after the snapshot (none when one snapshot was asked for by id). */
   segments: StoredSegment[];
+  /** Set when the lineage pointer named a generation the store cannot restore, so another was chosen: what and why. */
+  notice?: string;
 }
 
 /**
@@ -64,7 +66,12 @@ export async function chooseRestorePoint(store: ObjectStore, name: string, choic
   }
   if (entry === undefined || generation === undefined) return undefined;
   const manifest = await readManifest(store, name, entry, signal);
-  return { entry, manifest, generation, segments: choice.snapshotId !== undefined ? [] : generation.segments };
+  const preferred = choice.preferredGeneration;
+  // (With a time, an older generation is the right answer whenever the pointer's started later.)
+  const notice = preferred !== undefined && choice.timestamp === undefined && generation.generation !== preferred
+    ? `the lineage pointer names generation ${preferred}, which ${generations.some((g) => g.generation === preferred) ? 'has no restorable snapshot' : 'is not in the store'}; restored generation ${generation.generation}, the newest one instead`
+    : undefined;
+  return { entry, manifest, generation, segments: choice.snapshotId !== undefined ? [] : generation.segments, ...(notice ? { notice } : {}) };
 }
 
 /** Throws a usage error unless `id` is a generation id (`YYYYMMDDTHHMMSSmmmZ-` and 8 lowercase hex digits). */
