@@ -11,6 +11,7 @@ import { PersistdError, usageError } from '../errors.js';
 import type { Config } from '../config/config.js';
 import type { RestoredFrom } from '../format/db-lineage.js';
 import type { ContinuationBase } from '../format/db-manifest.js';
+import { checkLocalDatabase } from '../sqlite/check-local-database.js';
 import { readFingerprint } from '../sqlite/db-fingerprint.js';
 import type { ContinueFrom } from '../sqlite/wal/wal-shipper.js';
 import { ensureReplicaMarker } from '../format/replica-marker.js';
@@ -92,6 +93,7 @@ class RunSession {
       }
       const restoredFrom = restoredFromOutcomes(outcomes);
       const continueFrom = await continuationsOf(outcomes, config.databases);
+      await checkUnrestoredDatabases(outcomes, config.databases);
       logger.info({ durationMs: Date.now() - started, targets: outcomes.map((o) => `${o.kind} ${o.name}: ${o.summary}`) }, 'restore complete');
 
       this.status.markRestored();
@@ -238,6 +240,18 @@ async function continuationsOf(outcomes: readonly TargetOutcome[], databases: Co
     map.set(outcome.name, { base: details.continuation.base, fingerprint: await readFingerprint(path) });
   }
   return map;
+}
+
+/**
+ * Every database this run did not restore (it was there already, or the replica has none) is checked
+ * before replication snapshots it into a new generation: a damaged one stops `run` here (kind
+ * `integrity`), before anything is stored and before the app starts.
+ */
+async function checkUnrestoredDatabases(outcomes: readonly TargetOutcome[], databases: Config['databases']): Promise<void> {
+  for (const db of databases) {
+    const details = outcomes.find((o) => o.kind === 'db' && o.name === db.name)?.details as { restored?: boolean } | undefined;
+    if (details?.restored !== true) await checkLocalDatabase(db.path);
+  }
 }
 
 /** What each restored database was restored from, for the lineage pointer its new generation takes. */
