@@ -69,7 +69,9 @@ class RunSession {
     const { config, logger } = ctx;
     const removeListeners = forwardSignals(ctx.signals, (signal) => this.onSignal(signal));
     let daemon: ReplicationDaemon | undefined;
-    const statusFile = new StatusFileWriter({ stateDir: config.stateDir, snapshot: () => this.status.snapshot(), logger });
+    const statusFile = new StatusFileWriter({
+      stateDir: config.stateDir, snapshot: () => this.status.snapshot(), logger, onWritten: (problem) => this.status.setStateDirProblem(problem),
+    });
     let metrics: MetricsServer | undefined;
     try {
       statusFile.start();

@@ -171,9 +171,12 @@ export class DatabaseSync {
     const fenced = this.lineage.fenced;
     const lagSeconds = this.mode === 'wal' ? wal.lagSeconds : 0;
     if (this.mode !== 'wal') {
+      // Until the first sync succeeds (mode 'waiting'), its failures are the database's errors: nothing is protected yet.
+      const waitingError = this.mode === 'waiting' ? this.lastError : undefined;
       return {
         ...base, mode: this.mode, generation: this.generation, lagSeconds, lagBytes: 0, stalled: false, transactionsShipped: 0, segmentsShipped: 0,
         lastVerify: this.lastVerify, fencedBy: fenced && describeHolder(fenced),
+        ...(waitingError ? { lastError: waitingError, consecutiveFailures: this.failures } : {}),
       };
     }
     return {

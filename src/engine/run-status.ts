@@ -49,6 +49,8 @@ export interface TargetStatus {
   generation: string | null;
   /** Another instance took this database's lineage; this one only writes its own generation. */
   fenced: boolean;
+  /** A database that exists while no generation of it could be stored yet (every attempt failed). */
+  unprotected?: boolean;
   /** The last `--verify-interval` check of a database's replica (null when none ran, and for trees). */
   lastVerify: { at: string; ok: boolean; message: string } | null;
 }
@@ -107,6 +109,7 @@ export class RunStatusTracker {
   private appPid: number | undefined;
   private replica: string | undefined;
   private error: StatusError | undefined;
+  private stateDirProblem: string | undefined;
   private daemon: StatusSource | undefined;
   private counting: { snapshot(): RequestCounts } | undefined;
   private readonly trees = new Map<string, { cleanAt?: number; failingSince?: number }>();
@@ -142,6 +145,11 @@ export class RunStatusTracker {
     this.appPid = pid;
   }
 
+  /** Records that the state directory cannot be written (undefined: it can again); the run is unhealthy meanwhile. */
+  setStateDirProblem(message: string | undefined): void {
+    this.stateDirProblem = message === undefined ? undefined : redact(message);
+  }
+
   /** Records a run-level error (restore failed, final backup incomplete); the message is redacted. */
   setError(message: string, at = Date.now()): void {
     this.error = { message: redact(message), at: new Date(at).toISOString() };
@@ -169,11 +177,13 @@ export class RunStatusTracker {
     const problems: string[] = [];
     if (this.phase === 'restoring') problems.push('restore has not completed');
     if (this.phase === 'stopping' || this.phase === 'stopped') problems.push(`persistd is ${this.phase}`);
+    if (this.stateDirProblem !== undefined) problems.push(this.stateDirProblem);
     for (const t of targets) {
       if (t.healthy) continue;
       if (t.kind !== 'db') problems.push(`${t.kind} ${t.name}: uploads failing for more than ${t.unhealthyAfterSeconds}s`);
       else if (t.fenced) problems.push(`db ${t.name}: fenced, another instance took over its lineage`);
       else if (t.lastVerify?.ok === false) problems.push(`db ${t.name}: replica verification failed: ${t.lastVerify.message}`);
+      else if (t.unprotected) problems.push(`db ${t.name}: NOT PROTECTED, no generation stored after ${Math.round(t.lagSeconds ?? 0)}s (limit ${t.unhealthyAfterSeconds}s): ${t.lastError?.message ?? 'every attempt fails'}`);
       else if (t.mode === 'wal') problems.push(`db ${t.name}: WAL shipping stalled, transactions waiting ${Math.round(t.lagSeconds ?? 0)}s (limit ${t.unhealthyAfterSeconds}s)`);
       else problems.push(`db ${t.name}: no successful snapshot for ${Math.round(t.lagSeconds ?? 0)}s (limit ${t.unhealthyAfterSeconds}s)`);
     }
@@ -205,12 +215,17 @@ export class RunStatusTracker {
     const limit = (wal ? this.walLimitMs : this.dbLimitMs) / 1000;
     const fenced = status?.fencedBy !== undefined;
     const verifyFailed = status?.lastVerify?.ok === false;
+    // The database exists (a sync reached it and failed) but no generation was ever stored: nothing is
+    // protected. Unhealthy once that lasts longer than the WAL lag limit, whatever the snapshot schedule.
+    const unprotected = status !== undefined && status.generation === undefined && status.mode === 'waiting' && status.lastError !== undefined;
+    const unprotectedFor = unprotected ? Math.max(0, now - (base ?? this.startedAt)) / 1000 : 0;
     return {
       kind: 'db', name, path,
       lastSuccessAt: success === undefined ? null : iso(success),
-      lagSeconds,
-      unhealthyAfterSeconds: limit,
-      healthy: !fenced && !verifyFailed && (lagSeconds === null || lagSeconds <= limit),
+      lagSeconds: unprotected ? unprotectedFor : lagSeconds,
+      unhealthyAfterSeconds: unprotected ? this.walLimitMs / 1000 : limit,
+      healthy: !fenced && !verifyFailed && (unprotected ? unprotectedFor <= this.walLimitMs / 1000 : lagSeconds === null || lagSeconds <= limit),
+      unprotected,
       failing: (status?.consecutiveFailures ?? 0) > 0,
       queued: 0,
       bytesUploaded: status?.bytesUploaded ?? 0,

@@ -22,6 +22,8 @@ export interface StatusFileWriterOptions {
   snapshot: () => RunStatus;
   logger: Pick<Logger, 'warn' | 'debug'>;
   intervalMs?: number;
+  /** Called after each write: undefined when it worked, else what failed (the state directory is then unusable). */
+  onWritten?: (problem: string | undefined) => void;
 }
 
 /**
@@ -69,8 +71,10 @@ export class StatusFileWriter {
       await writeFile(tmp, `${JSON.stringify(this.options.snapshot(), null, 2)}\n`, { mode: 0o600 });
       await rename(tmp, this.path);
       this.warned = false;
+      this.options.onWritten?.(undefined);
     } catch (err) {
       await unlink(tmp).catch(() => undefined);
+      this.options.onWritten?.(`the state directory ${path.dirname(this.path)} cannot be written: ${messageOf(err)}`);
       // One warning per failing streak: a read-only state dir must not flood the log every 2 s.
       if (!this.warned) this.options.logger.warn({ path: this.path, err: messageOf(err) }, 'could not write the status file; persistd status will not see this instance');
       this.warned = true;

@@ -68,6 +68,8 @@ export async function sqliteTempDir(stateDir: string): Promise<string> {
     cleaning.catch(() => cleanedDirs.delete(dir));
   }
   await cleaning;
+  // The state directory may have been deleted since (a volume swapped, a clean-up script): recreate it.
+  await mkdir(dir, { recursive: true });
   return dir;
 }
 
