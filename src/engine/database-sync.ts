@@ -145,8 +145,8 @@ export class DatabaseSync {
     await waitOrAbort(this.running, signal);
     signal.throwIfAborted();
     if (this.mode !== 'snapshots') {
-      // One more sync of everything committed, then the connection closes.
-      const result = await this.shipper.syncOnce({ signal });
+      // One more sync of everything committed (however far behind shipping was), then the connection closes.
+      const result = await this.shipper.syncOnce({ signal, drain: true });
       await this.afterSync(result, signal);
       if (result.outcome === 'synced') return;
       // No database (nothing to back up), or not in WAL mode: a last snapshot when something changed.

@@ -119,6 +119,9 @@ export class WalPin {
       if (placed === 'behind' && keepEpoch) return 'behind';
       if ((placed === 'busy' || placed === 'behind') && !keepEpoch) placed = this.pinByDataVersion();
       if (placed === 'exact') {
+        // A new stream starts at the pin: frames its attempts read into the spool (under the lock, before a
+        // restart) are in the snapshot, or belong to a WAL before it; none of them may be shipped.
+        if (!keepEpoch) this.spool.clear();
         const header = this.cursor?.header;
         return { pinnedAt, wal: { epoch: this.epoch, frame: this.cursor?.frame ?? 0, salt1: header?.salt1 ?? null, salt2: header?.salt2 ?? null } };
       }

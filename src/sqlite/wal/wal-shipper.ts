@@ -137,9 +137,13 @@ export class WalShipper {
     this.timer = setTimeout(() => void loop(), interval);
   }
 
-  /** Ships whatever was committed since the last sync (starting a generation first when needed). Calls run one at a time. */
-  syncOnce(options: { signal?: AbortSignal } = {}): Promise<SyncResult> {
-    const run = this.queue.then(() => this.sync(options.signal));
+  /**
+   * Ships whatever was committed since the last sync (starting a generation first when needed). Calls
+   * run one at a time. One sync stores at most 64 bounded reads; `drain` goes on until every committed
+   * frame is stored (the final backup), as long as `signal` allows.
+   */
+  syncOnce(options: { signal?: AbortSignal; drain?: boolean } = {}): Promise<SyncResult> {
+    const run = this.queue.then(() => this.sync(options.signal, 0, options.drain === true));
     this.queue = run.catch(() => undefined);
     return run.catch((err: unknown) => {
       this.stats.lastError = { message: err instanceof Error ? err.message : String(err), at: new Date() };
@@ -182,14 +186,14 @@ export class WalShipper {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     try {
-      if (options.final !== false && this.generation !== undefined) await this.syncOnce({ signal: options.signal });
+      if (options.final !== false && this.generation !== undefined) await this.syncOnce({ signal: options.signal, drain: true });
     } finally {
       await this.queue;
       this.closeConnection();
     }
   }
 
-  private async sync(signal: AbortSignal | undefined, depth = 0): Promise<SyncResult> {
+  private async sync(signal: AbortSignal | undefined, depth = 0, drain = false): Promise<SyncResult> {
     const opened = await this.openConnection();
     if (opened) return opened;
     const conn = this.conn!;
@@ -200,7 +204,8 @@ export class WalShipper {
     let reset = pin.readAndProbe();
     // A burst larger than one read: store what was read, then read on (the rest waits in the pinned
     // WAL, so memory stays bounded by one read); a later sync goes on if this one reads its fill.
-    for (let reads = 1; reset === 'ok' && pin.behind && reads < MAX_READS_PER_SYNC; reads++) {
+    for (let reads = 1; reset === 'ok' && pin.behind && (drain || reads < MAX_READS_PER_SYNC); reads++) {
+      signal?.throwIfAborted();
       await this.flush(signal);
       reset = pin.readAndProbe();
     }

@@ -140,6 +140,25 @@ describe.each(stores)('WAL shipping under write bursts ($label)', ({ store: stor
   });
 });
 
+describe('a sync far behind (more than one sync stores)', () => {
+  it('stores a bounded amount per sync, and everything when asked to drain (the final backup)', async () => {
+    const app = openBankApp(path, { pageSize: 4096, accounts: 200, rowBytes: 3000 });
+    const ship = shipper(s.store, 'bank', { maxSegmentBytes: 64 << 10, checkpointFrames: 1_000_000, truncateFrames: 2_000_000 });
+    await ship.syncOnce();
+    // Far more than 64 reads of 64 KiB.
+    const last = app.transfer(2000);
+    await ship.syncOnce();
+    const partial = await restore(s.store, 'bank', 'partial');
+    expect(partial.seq).toBeLessThan(last);
+    expect(partial.balances).toEqual(app.expectedBalances(partial.seq));
+    await ship.syncOnce({ drain: true });
+    const whole = await restore(s.store, 'bank', 'whole');
+    expect(whole).toMatchObject({ integrity: 'ok', seq: last });
+    expect(whole.balances).toEqual(app.expectedBalances(last));
+    app.close();
+  });
+});
+
 describe('a replica whose epoch ends short of where its WAL ended', () => {
   it('restores only up to the gap and says INCOMPLETE (format 2 segments name where the WAL before them ended)', async () => {
     const app = openBankApp(path, { pageSize: 4096, accounts: 100, rowBytes: 3000 });
