@@ -78,6 +78,8 @@ export interface WalShipperStatus {
   checkpoints: number;
   /** Whether the read transaction that pins the WAL is held. */
   pinned: boolean;
+  /** Whether the last sync stored every frame committed before it (false: a burst left more than one sync stores). */
+  caughtUp: boolean;
   lastError: { message: string; at: Date } | undefined;
 }
 
@@ -113,7 +115,7 @@ export class WalShipper {
     this.spool = new SegmentSpool({ store: options.store, name: options.name, gzipLevel: options.gzipLevel ?? 1, maxSegmentBytes: options.maxSegmentBytes ?? 16 << 20 });
     this.stats = {
       name: options.name, generation: undefined, shipped: undefined, lastShippedAt: undefined, lagSeconds: 0, lagBytes: 0,
-      segmentsStored: 0, transactionsStored: 0, bytesStored: 0, generationsStarted: 0, checkpoints: 0, pinned: false, lastError: undefined,
+      segmentsStored: 0, transactionsStored: 0, bytesStored: 0, generationsStarted: 0, checkpoints: 0, pinned: false, caughtUp: true, lastError: undefined,
     };
   }
 
@@ -176,6 +178,7 @@ export class WalShipper {
     return {
       ...this.stats,
       pinned: this.conn?.pinned ?? false,
+      caughtUp: this.spool.length === 0 && !(this.pin?.behind ?? false),
       lagSeconds: Math.max(oldest ? (Date.now() - oldest.getTime()) / 1000 : 0, unread ? (Date.now() - unread.getTime()) / 1000 : 0),
       lagBytes: this.spool.bytes + walBehind,
     };
