@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { stat } from 'node:fs/promises';
 import { PersistdError } from '../errors.js';
 import { readFileIdentity, sameIdentity, type FileIdentity } from './db-fingerprint.js';
-import { isBusyError, sqliteOpenError } from './sqlite-errors.js';
+import { isBusyError, snapshotCopyError, sqliteOpenError } from './sqlite-errors.js';
 
 /** Page cache of the watching connection, in KiB. */
 const PAGE_CACHE_KIB = 2048;
@@ -97,6 +97,8 @@ export class LiveDatabase {
           if (signal?.aborted) throw signal.reason ?? new Error('aborted');
           return pagesPerStep;
         },
+      }).catch((err: unknown) => {
+        throw signal?.aborted ? err : snapshotCopyError(err, this.path, dest);
       });
       return { startedAt, pageSize, pageCount, journalMode, sqliteVersion };
     } catch (err) {

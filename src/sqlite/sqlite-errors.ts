@@ -1,3 +1,4 @@
+import { dirname } from 'node:path';
 import { PersistdError } from '../errors.js';
 
 /** Whether a better-sqlite3 error means "locked by another connection, try again later". */
@@ -30,4 +31,18 @@ export function sqliteOpenError(err: unknown, path: string): PersistdError {
     });
   }
   return new PersistdError(`SQLite failed on ${path}: ${message}`, { kind: 'internal', op: 'sqlite', path, cause: err });
+}
+
+/**
+ * An error of SQLite's backup into `dest` (a temp copy in the state directory) while snapshotting
+ * `dbPath`: names the copy's path, which is where the problem is (a missing, full or read-only state
+ * directory), not the database's.
+ */
+export function snapshotCopyError(err: unknown, dbPath: string, dest: string): PersistdError {
+  if (err instanceof PersistdError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new PersistdError(`cannot copy ${dbPath} to ${dest} for a snapshot: ${message}`, {
+    kind: 'internal', op: 'snapshot', path: dest, cause: err,
+    hint: `check that the state directory ${dirname(dirname(dest))} exists, is writable and has room for a copy of the database (--state-dir)`,
+  });
 }

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { isBusyError, sqliteOpenError } from '../sqlite-errors.js';
+import { isBusyError, snapshotCopyError, sqliteOpenError } from '../sqlite-errors.js';
 
 /** What `PRAGMA wal_checkpoint` reports. */
 export interface CheckpointResult {
@@ -127,12 +127,17 @@ export class WalConnection {
     const pageCount = this.reader.pragma('page_count', { simple: true }) as number;
     const sqliteVersion = this.reader.prepare('SELECT sqlite_version()').pluck().get() as string;
     const pagesPerStep = Math.max(1, Math.floor(bytesPerStep / pageSize));
-    await this.reader.backup(dest, {
-      progress: () => {
-        if (signal?.aborted) throw signal.reason ?? new Error('aborted');
-        return pagesPerStep;
-      },
-    });
+    try {
+      await this.reader.backup(dest, {
+        progress: () => {
+          if (signal?.aborted) throw signal.reason ?? new Error('aborted');
+          return pagesPerStep;
+        },
+      });
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      throw snapshotCopyError(err, this.path, dest);
+    }
     return { pageSize, pageCount, sqliteVersion };
   }
 
