@@ -35,7 +35,7 @@ async function restoreRows(label: string, timestamp?: Date): Promise<ReturnType<
 }
 
 describe('WalShipper', () => {
-  it('ships a live writer: every restore is a contiguous prefix holding everything shipped', async () => {
+  it('ships a live writer: every restore is a contiguous prefix holding everything shipped', { timeout: 90_000 }, async () => {
     openApp(path).close();
     const writer = startWriter(path, 'wal');
     await writer.ready;
