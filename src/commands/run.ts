@@ -144,7 +144,7 @@ class RunSession {
   private async restoreTargets(signal: AbortSignal): Promise<Awaited<ReturnType<typeof restoreAll>> | undefined> {
     const { config } = this.ctx;
     try {
-      return await restoreAll({ ...this.ctx, signal }, { ifNotExists: true, ifReplicaExists: true });
+      return await Promise.race([restoreAll({ ...this.ctx, signal }, { ifNotExists: true, ifReplicaExists: true }), abandonAfterAbort(signal)]);
     } catch (err) {
       if (this.restoreAbort.signal.aborted) return undefined;
       if (!signal.aborted) throw err;
@@ -217,6 +217,21 @@ class RunSession {
       logger.info(fields, 'final backup complete');
     }
   }
+}
+
+/** Grace for a restore to wind down after its signal fired, before `run` stops waiting for it. */
+const RESTORE_ABANDON_GRACE_MS = 5_000;
+
+/**
+ * Rejects with the signal's reason once `signal` has been aborted for RESTORE_ABANDON_GRACE_MS: a stop
+ * signal or --restore-timeout ends the wait even if some request never honours the signal.
+ */
+function abandonAfterAbort(signal: AbortSignal): Promise<never> {
+  return new Promise<never>((_resolve, reject) => {
+    const arm = (): void => void setTimeout(() => reject(signal.reason), RESTORE_ABANDON_GRACE_MS).unref();
+    if (signal.aborted) arm();
+    else signal.addEventListener('abort', arm, { once: true });
+  });
 }
 
 async function superviseWithoutPersistence(ctx: CommandContext, command: string, args: string[]): Promise<number> {

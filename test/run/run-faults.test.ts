@@ -106,5 +106,5 @@ describe('persistd run when the store is slow or gone during restore', () => {
     expect(run.stderr()).toContain('restore did not finish within --restore-timeout 2s');
     expect(run.stderr()).toContain('the app is NOT started');
     expect(code).toBe(4);
-  });
+  }, 60_000);
 });
