@@ -34,10 +34,10 @@ export async function backupCommand(ctx: CommandContext, invocation: CommandInvo
     ...config.directories.map((dir): TargetTask => ({ kind: 'dir', name: dir.name, run: () => syncOnce(store, ctx, () => new TreeSync({
       store, name: dir.name, root: dir.path, stateDir: config.stateDir, concurrency: config.concurrency,
       include: [...config.include], exclude: [...config.exclude], keepDeletedMs: config.keepDeletedMs, maxDeleteFraction: config.maxDelete, logger,
-    }), { deleteUnseen: true }) })),
+    }), { deleteUnseen: true, reconcile: true }) })),
     ...config.files.map((file): TargetTask => ({ kind: 'file', name: file.name, run: () => syncOnce(store, ctx, () => createLooseFileSync({
       store, name: file.name, path: file.path, stateDir: config.stateDir, keepDeletedMs: config.keepDeletedMs, logger,
-    })) })),
+    }), { reconcile: true }) })),
   ];
   const outcomes = await runTargetTasks(tasks);
   printOutcomes(ctx, outcomes, invocation.options.json === true);
@@ -58,7 +58,9 @@ async function syncOnce(_store: ObjectStore, ctx: CommandContext, create: () => 
     const cause = sync.lastErrorCause();
     if (failedUploads > 0 && status.uploadedItems === 0 && cause instanceof PersistdError) throw cause;
     const deleted = status.deletedItems > 0 ? `, ${status.deletedItems} deleted` : '';
-    const summary = `${status.uploadedItems} file(s) uploaded (${formatBytes(status.uploadedBytes)})${deleted}, ${status.indexed} in the replica, in ${formatDuration(Date.now() - started)}`;
+    const inReplica = status.inReplica ?? status.indexed;
+    const lost = status.lostFromReplica > 0 ? ` (${status.lostFromReplica} were missing from the replica or replaced there)` : '';
+    const summary = `${status.uploadedItems} file(s) uploaded (${formatBytes(status.uploadedBytes)})${lost}${deleted}, ${inReplica} in the replica, in ${formatDuration(Date.now() - started)}`;
     if (status.deletesPaused) {
       throw new PersistdError(`${summary}; ${status.pendingDeletes} file(s) vanished at once, so remote deletes were held back (mass-delete guard)`, {
         kind: 'partial', op: 'backup', path: status.label,
@@ -74,7 +76,10 @@ async function syncOnce(_store: ObjectStore, ctx: CommandContext, create: () => 
     }
     return {
       summary,
-      details: { uploaded: status.uploadedItems, bytes: status.uploadedBytes, deleted: status.deletedItems, indexed: status.indexed, unreadable: status.unreadable },
+      details: {
+        uploaded: status.uploadedItems, bytes: status.uploadedBytes, deleted: status.deletedItems, inReplica, lostFromReplica: status.lostFromReplica,
+        indexed: status.indexed, unreadable: status.unreadable,
+      },
     };
   } finally {
     await sync.stop();

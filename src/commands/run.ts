@@ -7,7 +7,7 @@ import { retryFinalBackup } from '../engine/retry-final-backup.js';
 import { RunStatusTracker } from '../engine/run-status.js';
 import { StatusFileWriter } from '../engine/status-file.js';
 import { ZombieReaper } from '../engine/zombie-reaper.js';
-import { PersistdError, usageError } from '../errors.js';
+import { messageOf, PersistdError, usageError } from '../errors.js';
 import type { Config } from '../config/config.js';
 import type { RestoredFrom } from '../format/db-lineage.js';
 import type { ContinuationBase } from '../format/db-manifest.js';
@@ -81,6 +81,7 @@ class RunSession {
       const { store, counting, backend } = openReplica(config, logger);
       this.status.attach({ replica: store.description, counting });
       const restoreSignal = AbortSignal.any([this.restoreAbort.signal, AbortSignal.timeout(config.restoreTimeoutMs)]);
+      await this.markReplica(store, restoreSignal);
       const outcomes = await this.restoreTargets(restoreSignal);
       if (outcomes === undefined || this.restoreAbort.signal.aborted) {
         logger.warn('stopped during restore: the app was not started');
@@ -136,6 +137,20 @@ class RunSession {
       this.status.setPhase('stopped');
       await metrics?.close();
       await statusFile.stop();
+    }
+  }
+
+  /**
+   * Writes (or raises) the replica's format marker before the restore, so that the files caches the
+   * restore fills are bound to the replica's id from the start. A replica of a newer format stops `run`;
+   * any other failure is left to the restore to report.
+   */
+  private async markReplica(store: ObjectStore, signal: AbortSignal): Promise<void> {
+    try {
+      await ensureReplicaMarker(store, signal);
+    } catch (err) {
+      if (err instanceof PersistdError && err.kind === 'usage') throw err;
+      this.ctx.logger.warn({ err: messageOf(err) }, 'could not write the replica format marker before the restore; retrying once replication starts');
     }
   }
 

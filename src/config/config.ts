@@ -32,6 +32,8 @@ export interface Config {
   readonly syncIntervalMs: number;
   readonly maxDelete: number;
   readonly keepDeletedMs: number;
+  /** `run`: how often each directory and loose file is checked against a listing of the replica (0: only at start). */
+  readonly reconcileIntervalMs: number;
   /** Restore setuid/setgid and world-write-without-sticky bits from the replica as they are (default: masked). */
   readonly restoreSpecialModes: boolean;
   readonly restoreTimeoutMs: number;

@@ -10,6 +10,7 @@ export const DEFAULTS = Object.freeze({
   concurrency: 16,
   maxDelete: 0.2,
   keepDeleted: 7 * 24 * 3600_000,
+  reconcileInterval: 3600_000,
   restoreSpecialModes: false,
   restoreTimeout: 10 * 60_000,
   appStopTimeout: 15_000,

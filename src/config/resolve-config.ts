@@ -97,6 +97,7 @@ export function resolveConfig(input: ConfigInput): Config {
     syncIntervalMs: duration(named('syncInterval'), text('syncInterval'), DEFAULTS.syncInterval),
     maxDelete: ratio(named('maxDelete'), text('maxDelete'), DEFAULTS.maxDelete),
     keepDeletedMs: duration(named('keepDeleted'), text('keepDeleted'), DEFAULTS.keepDeleted, true),
+    reconcileIntervalMs: duration(named('reconcileInterval'), text('reconcileInterval'), DEFAULTS.reconcileInterval, true),
     restoreSpecialModes: onOff(named('restoreSpecialModes'), text('restoreSpecialModes'), DEFAULTS.restoreSpecialModes),
     restoreTimeoutMs: duration(named('restoreTimeout'), text('restoreTimeout'), DEFAULTS.restoreTimeout),
     appStopTimeoutMs: duration(named('appStopTimeout'), text('appStopTimeout'), DEFAULTS.appStopTimeout),

@@ -53,7 +53,10 @@ export class ReplicationDaemon {
     }));
     this.continuing = new Set(start.continueFrom?.keys() ?? []);
     // run restores every tree before the app starts: files gone before the first scan were deleted by the app.
-    const common = { store, stateDir: config.stateDir, keepDeletedMs: config.keepDeletedMs, maxDeleteFraction: config.maxDelete, concurrency: config.concurrency, logger, restoredBeforeStart: true };
+    const common = {
+      store, stateDir: config.stateDir, keepDeletedMs: config.keepDeletedMs, maxDeleteFraction: config.maxDelete, concurrency: config.concurrency,
+      reconcileIntervalMs: config.reconcileIntervalMs, logger, restoredBeforeStart: true,
+    };
     this.trees = [
       ...config.directories.map((dir) => new TreeSync({ ...common, name: dir.name, root: dir.path, include: [...config.include], exclude: [...config.exclude] })),
       ...config.files.map((file) => createLooseFileSync({ ...common, name: file.name, path: file.path })),

@@ -16,6 +16,8 @@ export interface DeletePropagatorOptions {
   /** Keep a trash copy this long before it is purged; 0 deletes outright. */
   keepDeletedMs: number;
   concurrency: number;
+  /** Called for each path whose object was deleted. */
+  onDeleted?: (relPath: string) => void;
 }
 
 /**
@@ -117,6 +119,7 @@ export class DeletePropagator {
       }
       for (const relPath of batch) {
         this.index.delete(relPath);
+        this.options.onDeleted?.(relPath);
         this.missing.delete(relPath);
         this.logger.info({ tree: this.layout.label, path: relPath }, 'deleted remotely');
       }

@@ -85,6 +85,12 @@ export class DirManifest {
     }
   }
 
+  /** The replica has no manifest (it was deleted behind persistd's back): the next flush uploads one even if nothing changed. */
+  async markRemoteMissing(signal?: AbortSignal): Promise<void> {
+    await this.load(signal);
+    this.uploaded = undefined;
+  }
+
   /** A folder may have changed (created, removed, or an entry in it was). */
   noteChanged(relDir: string): void {
     this.dirty.add(relDir);

@@ -1,17 +1,19 @@
 import { join } from 'node:path';
 import { LOOSE_TREE } from '../format/files-keys.js';
 
-/** `<stateDir>/files/<name>.index`: where the local index of a tree lives. */
-export function treeIndexPath(stateDir: string, name: string): string {
-  return join(stateDir, 'files', `${name}.index`);
+// `filesDir` is the folder of one replica's file caches (`files-state-dir.ts`): `<stateDir>/files/<replica>`.
+
+/** `<filesDir>/<name>.index`: where the local index of a tree lives. */
+export function treeIndexPath(filesDir: string, name: string): string {
+  return join(filesDir, `${name}.index`);
 }
 
-/** `<stateDir>/files/_loose/<name>.index`: the index of one loose file. */
-export function looseIndexPath(stateDir: string, name: string): string {
-  return join(stateDir, 'files', LOOSE_TREE, `${name}.index`);
+/** `<filesDir>/_loose/<name>.index`: the index of one loose file. */
+export function looseIndexPath(filesDir: string, name: string): string {
+  return join(filesDir, LOOSE_TREE, `${name}.index`);
 }
 
-/** `<stateDir>/files/<name>.dirs.json`: the folder manifest as last uploaded or restored, in local terms. */
-export function treeDirsPath(stateDir: string, name: string): string {
-  return join(stateDir, 'files', `${name}.dirs.json`);
+/** `<filesDir>/<name>.dirs.json`: the folder manifest as last uploaded or restored, in local terms. */
+export function treeDirsPath(filesDir: string, name: string): string {
+  return join(filesDir, `${name}.dirs.json`);
 }

@@ -6,6 +6,7 @@ import { looseFileKey } from '../format/files-keys.js';
 import { silentLogger } from '../log/logger.js';
 import type { ObjectStore } from '../store/object-store.js';
 import type { DownloadOptions } from './download-object.js';
+import { filesStateDir } from './files-state-dir.js';
 import { looseIndexPath } from './index-path.js';
 import { LocalIndex } from './local-index.js';
 import { restoreEntry, type RestoreOutcome } from './restore-entry.js';
@@ -34,7 +35,7 @@ export async function restoreFile(options: RestoreFileOptions): Promise<RestoreF
   const dest = resolve(options.path);
   const info = await options.store.head(key, { signal: options.signal });
   if (info === undefined) return { kind: 'absent' };
-  const index = await LocalIndex.load(looseIndexPath(options.stateDir, options.name));
+  const index = await LocalIndex.load(looseIndexPath(await filesStateDir(options.stateDir, options.store, options.signal), options.name));
   await mkdir(dirname(dest), { recursive: true });
   let outcome: RestoreOutcome;
   try {
@@ -65,5 +66,5 @@ export interface LooseFileSyncOptions extends Omit<TreeSyncOptions, 'root' | 'in
  */
 export function createLooseFileSync(options: LooseFileSyncOptions): TreeSync {
   const path = resolve(options.path);
-  return new TreeSync({ ...options, root: dirname(path) }, looseFileLayout(options.name, path, options.stateDir));
+  return new TreeSync({ ...options, root: dirname(path) }, looseFileLayout(options.name, path));
 }

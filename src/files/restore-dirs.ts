@@ -17,7 +17,8 @@ export interface RestoreDirsOptions {
   store: ObjectStore;
   name: string;
   root: string;
-  stateDir: string;
+  /** This replica's cache folder (`files-state-dir.ts`): the manifest's local copy goes there. */
+  filesDir: string;
   /** Folders already checked by the file restore (not re-checked). */
   known: Set<string>;
   /** Folders this restore created (`''`: the root); only those get the recorded mode, local folders keep theirs. */
@@ -91,6 +92,6 @@ export async function restoreDirs(options: RestoreDirsOptions): Promise<RestoreD
       logger.warn({ tree: name, dir: rel, err: messageOf(err) }, 'folder mode or mtime not restored');
     }
   }
-  await atomicWriteFile(treeDirsPath(options.stateDir, name), serializeLocalDirs(local));
+  await atomicWriteFile(treeDirsPath(options.filesDir, name), serializeLocalDirs(local));
   return result;
 }

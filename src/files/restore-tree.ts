@@ -6,6 +6,7 @@ import { silentLogger } from '../log/logger.js';
 import type { ObjectInfo, ObjectStore } from '../store/object-store.js';
 import { StoreError } from '../store/store-errors.js';
 import type { DownloadOptions } from './download-object.js';
+import { filesStateDir } from './files-state-dir.js';
 import { treeIndexPath } from './index-path.js';
 import { LocalIndex } from './local-index.js';
 import { localPathOf, relPathOfKeyText } from './local-name.js';
@@ -22,7 +23,7 @@ export interface RestoreTreeOptions extends Omit<DownloadOptions, 'signal'> {
   name: string;
   /** Local folder to restore into (created if missing). */
   root: string;
-  /** persistd's state directory; the index goes to `<stateDir>/files/<name>.index`. */
+  /** persistd's state directory; the index goes to `<stateDir>/files/<replica>/<name>.index` (`files-state-dir.ts`). */
   stateDir: string;
   /** Downloads in flight (default 16: GET latency, not bandwidth, bounds a restore of small files). */
   concurrency?: number;
@@ -70,7 +71,8 @@ export async function restoreTree(options: RestoreTreeOptions): Promise<RestoreR
   const report: RestoreReport = { listed: 0, downloaded: 0, bytes: 0, skipped: 0, conflicts: [], refused: [], failed: [], unverified: [], undeleted: [], folders: 0, metadataProblems: [], modesMasked: [] };
   const created = new Set<string>();
   if (await ensureRootDir(root)) created.add('');
-  const index = await LocalIndex.load(treeIndexPath(options.stateDir, name));
+  const filesDir = await filesStateDir(options.stateDir, store, signal);
+  const index = await LocalIndex.load(treeIndexPath(filesDir, name));
   const pool = new TaskPool(options.concurrency ?? 16);
   const dirs = new Set<string>();
   // Index entries of objects no longer listed are dropped at the end; on a fresh restore there are none.
@@ -158,7 +160,7 @@ export async function restoreTree(options: RestoreTreeOptions): Promise<RestoreR
       progress?.setTotals(totals);
       await pool.drain();
     }
-    const folders = await restoreDirs({ store, name, root, stateDir: options.stateDir, known: dirs, created, restoreSpecialModes: options.restoreSpecialModes, logger: log, signal }).catch((err: unknown) => {
+    const folders = await restoreDirs({ store, name, root, filesDir, known: dirs, created, restoreSpecialModes: options.restoreSpecialModes, logger: log, signal }).catch((err: unknown) => {
       if (signal?.aborted) throw err;
       log.warn({ tree: name, err: messageOf(err) }, 'folder modes and mtimes were not restored');
       return { applied: 0, problems: [{ path: '.', why: `folder modes and mtimes not restored: ${messageOf(err)}` }], masked: [] };

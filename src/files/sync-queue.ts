@@ -4,6 +4,7 @@ import { messageOf } from '../errors.js';
 import type { ObjectStore } from '../store/object-store.js';
 import type { LocalIndex } from './local-index.js';
 import { localPathOf } from './local-name.js';
+import type { ReplicaView } from './replica-view.js';
 import type { TreeLayout } from './tree-layout.js';
 import { uploadFile } from './upload-file.js';
 
@@ -69,6 +70,8 @@ export class SyncQueue {
     private readonly concurrency: number,
     private readonly log: Logger,
     private readonly hooks: SyncQueueHooks,
+    /** The replica as last listed, if it was (hints for files the index does not know; kept current with uploads). */
+    private readonly replica: () => ReplicaView | undefined = () => undefined,
   ) {
     // Every upload in flight listens on this one signal (the SDK adds a listener per request): not a leak.
     setMaxListeners(0, this.abort.signal);
@@ -176,7 +179,9 @@ export class SyncQueue {
     const confirm = this.confirm.delete(relPath);
     try {
       const path = localPathOf(this.layout.root, relPath);
-      const outcome = path === undefined ? ({ kind: 'gone' } as const) : await uploadFile(this.store, this.layout.objectKey(relPath), path, this.index.get(relPath), { signal, confirm });
+      const key = this.layout.objectKey(relPath);
+      const listed = this.replica()?.get(key);
+      const outcome = path === undefined ? ({ kind: 'gone' } as const) : await uploadFile(this.store, key, path, this.index.get(relPath), { signal, confirm, ...(listed ? { listed } : {}) });
       if (outcome.kind === 'gone') {
         if (this.index.has(relPath) && this.seen.has(relPath)) this.hooks.onGone(relPath);
       } else if (outcome.kind === 'unstable') {
@@ -184,6 +189,7 @@ export class SyncQueue {
       } else {
         this.seen.add(relPath);
         this.index.set(relPath, outcome.entry);
+        this.replica()?.stored(key, { etag: outcome.entry.etag, size: outcome.entry.size });
         if (outcome.kind === 'uploaded') {
           this.uploadedItems++;
           this.uploadedBytes += outcome.entry.size;

@@ -8,10 +8,12 @@ import { DeleteGuard, type DeleteGuardOptions } from './delete-guard.js';
 import { DirWatcher } from './dir-watcher.js';
 import { DeletePropagator } from './delete-propagator.js';
 import { DirManifest } from './dir-manifest.js';
+import { filesStateDir } from './files-state-dir.js';
 import { LocalIndex } from './local-index.js';
 import type { PathFilterOptions } from './path-filter.js';
 import { scanTree } from './scan-tree.js';
 import { SyncQueue, type SyncStats } from './sync-queue.js';
+import { ReplicaView } from './replica-view.js';
 import { purgeTrash } from './trash.js';
 import { directoryLayout, type TreeLayout } from './tree-layout.js';
 
@@ -41,6 +43,11 @@ export interface TreeSyncOptions extends PathFilterOptions, DeleteGuardOptions {
   restoredBeforeStart?: boolean;
   /** Full local rescan while watching, to catch missed events (default 5 min; 0: never). No requests unless something changed. */
   rescanIntervalMs?: number;
+  /**
+   * While watching, list the replica this often and upload again what is missing from it or was replaced
+   * (default 1 h; 0: only at start). One LIST per 1,000 files; nothing else when nothing is missing.
+   */
+  reconcileIntervalMs?: number;
   logger?: Logger;
 }
 
@@ -56,6 +63,10 @@ export interface TreeSyncStatus extends SyncStats {
   deletedItems: number;
   /** Files in the index (known to be in the bucket). */
   indexed: number;
+  /** Files in the replica by the last listing, kept current with this process's uploads and deletes (undefined: not listed). */
+  inReplica: number | undefined;
+  /** Index entries the last listings showed missing or replaced (re-uploaded when the local file exists), in total. */
+  lostFromReplica: number;
 }
 
 /** Options of one `syncOnce()` pass. */
@@ -67,6 +78,12 @@ export interface SyncOnceOptions {
    * an unreadable folder. Without it only files seen by this process and then gone are deleted.
    */
   deleteUnseen?: boolean;
+  /**
+   * List the replica first and drop the index entries it does not confirm (objects deleted or replaced
+   * behind persistd's back), so this pass uploads them again. `backup` always does; `run` at start and
+   * every `reconcileIntervalMs`.
+   */
+  reconcile?: boolean;
 }
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -81,6 +98,8 @@ export class TreeSync {
   private readonly log: Logger;
   private readonly guard: DeleteGuard;
   private index: LocalIndex | undefined;
+  private replica: ReplicaView | undefined;
+  private lostFromReplica = 0;
   private queue: SyncQueue | undefined;
   private deletes: DeletePropagator | undefined;
   private settler: ChangeSettler | undefined;
@@ -92,13 +111,14 @@ export class TreeSync {
   private watcher: DirWatcher | undefined;
   private deleteTimer: NodeJS.Timeout | undefined;
   private rescanTimer: NodeJS.Timeout | undefined;
+  private reconcileTimer: NodeJS.Timeout | undefined;
   private lastPurge = 0;
   private stopped = false;
   /** The final flush is running: nothing waits for the watcher any more. */
   private flushing = false;
 
   constructor(private readonly options: TreeSyncOptions, layout?: TreeLayout) {
-    this.layout = layout ?? directoryLayout(options.name, options.root, options.stateDir, options);
+    this.layout = layout ?? directoryLayout(options.name, options.root, options);
     this.log = (options.logger ?? silentLogger()).child({ tree: this.layout.label });
     this.guard = new DeleteGuard(options);
   }
@@ -107,11 +127,16 @@ export class TreeSync {
   async start(): Promise<void> {
     await this.open();
     await this.startWatcher();
-    await this.syncOnce();
+    await this.syncOnce({ reconcile: true });
     const rescan = this.options.rescanIntervalMs ?? 5 * 60_000;
     if (rescan > 0) {
       this.rescanTimer = setInterval(() => void this.syncOnce().catch((err: unknown) => this.queue!.recordError(err, undefined)), rescan);
       this.rescanTimer.unref();
+    }
+    const reconcile = this.options.reconcileIntervalMs ?? 60 * 60_000;
+    if (reconcile > 0) {
+      this.reconcileTimer = setInterval(() => void this.syncOnce({ reconcile: true }).catch((err: unknown) => this.queue!.recordError(err, undefined)), reconcile);
+      this.reconcileTimer.unref();
     }
   }
 
@@ -123,6 +148,7 @@ export class TreeSync {
     await this.open();
     const queue = this.queue!;
     const index = this.index!;
+    if (options.reconcile === true) await this.reconcile();
     const scan = await scanTree(this.layout.root, this.layout.filter);
     this.unreadableDirs = scan.unreadable;
     for (const p of scan.unreadable) queue.recordError(new PersistdError(`cannot read ${p}: permission denied`, { op: 'scan', path: p, hint: 'fix its permissions; persistd retries' }), p);
@@ -182,6 +208,7 @@ export class TreeSync {
     clearTimeout(this.deleteTimer);
     clearTimeout(this.dirsTimer);
     clearInterval(this.rescanTimer);
+    clearInterval(this.reconcileTimer);
     this.settler?.takeAll();
     await this.watcher?.close();
     this.watcher = undefined;
@@ -213,6 +240,8 @@ export class TreeSync {
       deletesPaused: this.guard.paused,
       deletedItems: this.deletes?.deleted ?? 0,
       indexed: this.index?.size ?? 0,
+      inReplica: this.replica?.count,
+      lostFromReplica: this.lostFromReplica,
     };
   }
 
@@ -222,10 +251,12 @@ export class TreeSync {
     const st = await stat(root).catch(() => undefined);
     if (st && !st.isDirectory()) throw new PersistdError(`cannot sync ${root}: it is not a directory`, { kind: 'usage', op: 'sync', path: root, hint: 'point the option at a folder' });
     if (!st) await mkdir(root, { recursive: true });
-    const index = await LocalIndex.load(this.layout.indexPath);
+    const filesDir = await filesStateDir(this.options.stateDir, this.options.store);
+    const index = await LocalIndex.load(this.layout.indexPath(filesDir));
     const concurrency = this.options.concurrency ?? 16;
     const onError = (err: unknown, p: string | undefined): void => this.queue!.recordError(err, p);
-    this.deletes = new DeletePropagator(this.options.store, this.layout, index, this.guard, { graceMs: this.options.deleteGraceMs ?? 2000, keepDeletedMs: this.options.keepDeletedMs ?? 7 * DAY, concurrency }, this.log, onError);
+    const onDeleted = (p: string): void => this.replica?.removed(this.layout.objectKey(p));
+    this.deletes = new DeletePropagator(this.options.store, this.layout, index, this.guard, { graceMs: this.options.deleteGraceMs ?? 2000, keepDeletedMs: this.options.keepDeletedMs ?? 7 * DAY, concurrency, onDeleted }, this.log, onError);
     this.queue = new SyncQueue(this.options.store, this.layout, index, concurrency, this.log, {
       onGone: (p) => {
         this.deletes!.noteMissing(p);
@@ -238,10 +269,25 @@ export class TreeSync {
         else this.settler?.note(p);
       },
       onIdle: () => void index.flush().catch((err: unknown) => this.log.warn({ err: messageOf(err) }, 'saving the local index failed')),
-    });
+    }, () => this.replica);
     if (this.options.restoredBeforeStart === true) for (const p of index.paths()) this.queue.seen.add(p);
-    if (this.layout.dirs) this.dirs = new DirManifest(this.options.store, this.layout.dirs.key, this.layout.dirs.localPath, root, this.options.restoredBeforeStart === true);
+    if (this.layout.dirs) this.dirs = new DirManifest(this.options.store, this.layout.dirs.key, this.layout.dirs.localPath(filesDir), root, this.options.restoredBeforeStart === true);
     this.index = index;
+  }
+
+  /**
+   * Lists the replica and drops the index entries it does not confirm: their files go up again in this
+   * pass. A folder manifest missing from the listing is uploaded again too.
+   */
+  private async reconcile(): Promise<void> {
+    const view = await ReplicaView.list(this.options.store, this.layout);
+    const dropped = view.reconcile(this.index!, this.layout);
+    this.replica = view;
+    if (view.dirsListed === false) await this.dirs?.markRemoteMissing();
+    if (dropped.length === 0) return;
+    this.lostFromReplica += dropped.length;
+    this.log.warn({ files: dropped.length, first: dropped[0] },
+      `${dropped.length} file(s) this instance had stored are missing from the replica or were replaced there (deleted or written behind persistd's back, or another replica at the same address): uploading them again`);
   }
 
   /** Uploads the folder manifest if it changed; a failure is recorded and retried by the next pass. */

@@ -2,11 +2,12 @@ import { constants, type Stats } from 'node:fs';
 import { lstat, open, type FileHandle } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { encodeFileMetadata } from '../format/files-metadata.js';
+import { decodeFileMetadata, encodeFileMetadata } from '../format/files-metadata.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { sha256Of } from './hash-file.js';
 import { heldOpenForWriting } from './open-writers.js';
 import type { IndexEntry } from './local-index.js';
+import type { ListedObject } from './replica-view.js';
 import { toLocalStat } from './scan-tree.js';
 
 /** Files up to this size are read once into memory (hash and upload from one read); larger ones stream twice. */
@@ -19,7 +20,7 @@ const CONFIRM_ATTEMPTS = 8;
 export type UploadOutcome =
   /** `changedSince`: the stored version is complete, but the file changed after it was read: go again once it settles. */
   | { kind: 'uploaded'; entry: IndexEntry; changedSince: boolean }
-  /** Content and mode equal the indexed object: only the index needed updating (e.g. `touch`). */
+  /** Content and mode equal the indexed (or listed) object: only the index needed updating (e.g. `touch`, or a lost index). */
   | { kind: 'unchanged'; entry: IndexEntry }
   /** The file changed while it was read or uploaded: nothing was stored; let it settle and try again. */
   | { kind: 'unstable' }
@@ -34,6 +35,11 @@ export interface UploadFileOptions {
    * in-place writer holds it open from its truncation to its last write, so a half-written state is refused).
    */
   confirm?: boolean;
+  /**
+   * The object a listing shows at the key, for a file the index does not know: when its size matches, one
+   * HEAD compares its checksum and mode with the file's, and an equal object costs no PUT.
+   */
+  listed?: ListedObject;
   /** Whether a process holds the file open for writing (`undefined`: unknown); default: from /proc. */
   isBeingWritten?: (absPath: string | Buffer) => Promise<boolean | undefined>;
 }
@@ -171,6 +177,13 @@ async function uploadOnce(store: ObjectStore, key: string, path: string | Buffer
     }
     const version = toLocalStat(before);
     if (known && known.sha256 === sha256 && known.mode === version.mode) return { kind: 'unchanged', entry: { ...version, sha256, etag: known.etag } };
+    if (known === undefined && options.listed?.size === before.size) {
+      const stored = await store.head(key, { signal });
+      const meta = decodeFileMetadata(stored?.metadata);
+      if (stored && meta && meta.problems.length === 0 && meta.sha256 === sha256 && meta.mode === version.mode) {
+        return { kind: 'unchanged', entry: { ...version, sha256, etag: stored.etag } };
+      }
+    }
 
     const metadata = encodeFileMetadata({ mtimeMs: version.mtimeMs, mode: version.mode, sha256 });
     let etag: string;

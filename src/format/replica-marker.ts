@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { PersistdError } from '../errors.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { PreconditionFailedError } from '../store/store-errors.js';
@@ -15,6 +16,11 @@ export const REPLICA_MARKER_KEY = 'persistd.json';
 /** The content of `persistd.json`. */
 export interface ReplicaMarker {
   format: number;
+  /**
+   * Random id written once (format 2): what tells this replica from another at the same address (a bucket
+   * emptied, deleted and created again). Local caches of the replica (the files indexes) are bound to it.
+   */
+  id?: string;
   createdBy: string;
   createdAt: string;
   /** Set when an older format's marker was raised to this format. */
@@ -59,10 +65,10 @@ export async function readReplicaMarker(store: ObjectStore, signal?: AbortSignal
 export async function ensureReplicaMarker(store: ObjectStore, signal?: AbortSignal): Promise<ReplicaMarker> {
   for (let attempt = 0; attempt < 5; attempt++) {
     const existing = await readReplicaMarker(store, signal);
-    if (existing && existing.format >= REPLICA_FORMAT) return existing;
+    if (existing && existing.format >= REPLICA_FORMAT && typeof existing.id === 'string') return existing;
     const marker: ReplicaMarker = existing
-      ? { ...existing, format: REPLICA_FORMAT, upgradedBy: `persistd ${PERSISTD_VERSION}`, upgradedAt: new Date().toISOString() }
-      : { format: REPLICA_FORMAT, createdBy: `persistd ${PERSISTD_VERSION}`, createdAt: new Date().toISOString() };
+      ? { ...existing, format: Math.max(existing.format, REPLICA_FORMAT), id: typeof existing.id === 'string' ? existing.id : newReplicaId(), upgradedBy: `persistd ${PERSISTD_VERSION}`, upgradedAt: new Date().toISOString() }
+      : { format: REPLICA_FORMAT, id: newReplicaId(), createdBy: `persistd ${PERSISTD_VERSION}`, createdAt: new Date().toISOString() };
     const condition = existing ? { ifMatch: (await store.head(REPLICA_MARKER_KEY, { signal }))?.etag } : { ifNoneMatch: '*' as const };
     if (existing && condition.ifMatch === undefined) continue;
     try {
@@ -74,4 +80,8 @@ export async function ensureReplicaMarker(store: ObjectStore, signal?: AbortSign
     }
   }
   return (await readReplicaMarker(store, signal)) ?? { format: REPLICA_FORMAT, createdBy: `persistd ${PERSISTD_VERSION}`, createdAt: new Date().toISOString() };
+}
+
+function newReplicaId(): string {
+  return randomBytes(16).toString('hex');
 }

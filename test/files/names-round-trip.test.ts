@@ -2,10 +2,9 @@
 // names with a backslash or a leading `c:`, and names that look like persistd's own escapes. Normal names keep
 // the plain keys they always had; the others get an `x:` key (format 2) that persistd 0.1 refuses.
 import { mkdir, readdir, readFile, lstat, utimes, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256Of } from '../../src/files/hash-file.js';
-import { treeIndexPath } from '../../src/files/index-path.js';
 import { restoreTree } from '../../src/files/restore-tree.js';
 import { encodeFileMetadata } from '../../src/format/files-metadata.js';
 import { TreeSync } from '../../src/files/tree-sync.js';
@@ -180,8 +179,9 @@ describe('a replica and index written by persistd 0.1 (S3: it stored such names 
       const { etag } = await s3.put(`files/legacy/${name}`, body, { metadata: encodeFileMetadata({ mtimeMs: st.mtimeMs, mode: st.mode & 0o7777, sha256 }) });
       lines.push(JSON.stringify([name, st.size, st.mtimeMs, st.mode & 0o7777, sha256, etag]));
     }
-    await mkdir(dirname(treeIndexPath(state, 'legacy')), { recursive: true });
-    await writeFile(treeIndexPath(state, 'legacy'), `${lines.join('\n')}\n`);
+    // persistd 0.1 kept the index straight in <state>/files/, bound to no replica: it is adopted and checked against a listing.
+    await mkdir(join(state, 'files'), { recursive: true });
+    await writeFile(join(state, 'files', 'legacy.index'), `${lines.join('\n')}\n`);
     expect((await restoreTree({ store: s3, name: 'legacy', root: await fresh('before'), stateDir: await fresh('before-state') })).refused).toHaveLength(2);
 
     const sync = new TreeSync({ store: s3, name: 'legacy', root: src, stateDir: state, rescanIntervalMs: 0 });

@@ -3,6 +3,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { filesStateDir } from '../../src/files/files-state-dir.js';
 import { treeIndexPath } from '../../src/files/index-path.js';
 import { LocalIndex } from '../../src/files/local-index.js';
 import { restoreTree } from '../../src/files/restore-tree.js';
@@ -29,7 +30,7 @@ describe('restoreTree and the local index', () => {
     await sync.stop();
 
     // The restore's state already knows a file the bucket no longer has.
-    const stale = await LocalIndex.load(treeIndexPath(state, 't'));
+    const stale = await LocalIndex.load(treeIndexPath(await filesStateDir(state, store), 't'));
     stale.set('gone/away.txt', { size: 3, mtimeMs: 1, mode: 0o644, sha256: 'f'.repeat(64), etag: 'e' });
     await stale.flush();
     await mkdir(target, { recursive: true });
@@ -38,7 +39,7 @@ describe('restoreTree and the local index', () => {
     const report = await restoreTree({ store, name: 't', root: target, stateDir: state });
     expect(report.downloaded).toBe(1);
     expect(report.skipped).toBe(1);
-    const index = await LocalIndex.load(treeIndexPath(state, 't'));
+    const index = await LocalIndex.load(treeIndexPath(await filesStateDir(state, store), 't'));
     expect([...index.paths()].sort()).toEqual(['a/b/one.txt', 'two.txt']);
     expect(index.get('a/b/one.txt')?.size).toBe(3);
   });

@@ -148,7 +148,7 @@ describe('restore safety', () => {
     const counting = new CountingStore(store);
     const report = await restoreTree({ store: counting, name: 't', root: root!, stateDir: state2!, rangeThresholdBytes: 1000, rangeSizeBytes: 700 });
     expect(report.downloaded).toBe(1);
-    expect(counting.counts.get).toBe(Math.ceil(5000 / 700) + 1); // the ranges, and the folder manifest
+    expect(counting.counts.get).toBe(Math.ceil(5000 / 700) + 2); // the ranges, the folder manifest and the replica's format marker
     expect((await readFile(join(root!, 'big.bin'))).equals(big)).toBe(true);
   });
 });
