@@ -3,6 +3,7 @@ import { usageError } from '../errors.js';
 import { restoreFile } from '../files/loose-file.js';
 import type { RestoreOutcome } from '../files/restore-entry.js';
 import { restoreTree } from '../files/restore-tree.js';
+import { isInstanceId } from '../format/files-owner.js';
 import { readReplicaMarker } from '../format/replica-marker.js';
 import { continuationBaseOf } from '../sqlite/continuation-base.js';
 import { formatBytes, formatDuration } from '../log/human-format.js';
@@ -24,6 +25,8 @@ export interface RestoreCommandOptions {
   ifReplicaExists?: boolean;
   quickCheck?: boolean;
   includeDeleted?: boolean;
+  /** Restore the files and directories this fenced instance kept aside instead of the live ones (databases are skipped). */
+  aside?: string;
 }
 
 /** `persistd restore`: restores every configured database, directory and file; verified and atomic; never clobbers. */
@@ -45,6 +48,9 @@ export async function restoreAll(ctx: CommandContext, options: RestoreCommandOpt
   await readReplicaMarker(store, signal);
   const tasks: TargetTask[] = [
     ...config.databases.map((db): TargetTask => ({ kind: 'db', name: db.name, run: async () => {
+      if (options.aside !== undefined) {
+        return { summary: 'skipped (--aside): a fenced instance\'s database writes stay in its own generation; restore it with --generation', details: { restored: false, reason: 'aside' } };
+      }
       const preferredGeneration = options.snapshotId || options.generation ? undefined : await lineageGeneration(store, db.name, logger, signal);
       const result = await restoreDatabase({
         ...(preferredGeneration ? { preferredGeneration } : {}),
@@ -75,7 +81,7 @@ export async function restoreAll(ctx: CommandContext, options: RestoreCommandOpt
     } })),
     ...config.directories.map((dir): TargetTask => ({ kind: 'dir', name: dir.name, run: async () => {
       const report = await restoreTree({ store, name: dir.name, root: dir.path, stateDir: config.stateDir, concurrency: config.concurrency,
-        includeDeleted: options.includeDeleted === true, restoreSpecialModes: config.restoreSpecialModes, logger, signal });
+        includeDeleted: options.includeDeleted === true, ...(options.aside !== undefined ? { aside: options.aside } : {}), restoreSpecialModes: config.restoreSpecialModes, logger, signal });
       if (report.failed.length > 0) {
         throw new Error(`${report.failed.length} of ${report.listed} file(s) could not be restored (first: ${report.failed[0]?.path}: ${report.failed[0]?.error}); local files were left untouched`);
       }
@@ -91,7 +97,10 @@ export async function restoreAll(ctx: CommandContext, options: RestoreCommandOpt
         details: { ...report } };
     } })),
     ...config.files.map((file): TargetTask => ({ kind: 'file', name: file.name, run: async () => {
-      const result = await restoreFile({ store, name: file.name, path: file.path, stateDir: config.stateDir, restoreSpecialModes: config.restoreSpecialModes, logger, signal });
+      const result = await restoreFile({
+        store, name: file.name, path: file.path, stateDir: config.stateDir, restoreSpecialModes: config.restoreSpecialModes, logger, signal,
+        ...(options.aside !== undefined ? { aside: options.aside } : {}),
+      });
       return { summary: result.kind === 'absent' ? 'no backup yet: nothing to restore' : describeFileOutcome(result), details: { outcome: result.kind, ...(result.kind === 'downloaded' ? { verified: result.verified } : {}) } };
     } })),
   ];
@@ -119,6 +128,11 @@ function parseRestoreOptions(raw: Record<string, unknown>): RestoreCommandOption
     options.generation = raw.generation;
   }
   if (typeof raw.output === 'string') options.output = raw.output;
+  if (typeof raw.aside === 'string') {
+    if (!isInstanceId(raw.aside)) throw usageError(`--aside "${raw.aside}" is not an instance id`, 'copy the id from persistd snapshots (section "kept aside")');
+    if (options.includeDeleted) throw usageError('--aside and --include-deleted cannot be combined', 'a fenced instance keeps no trash aside: give one of them');
+    options.aside = raw.aside;
+  }
   if (options.force && options.ifNotExists) throw usageError('--force and --if-not-exists contradict each other', 'give one of them');
   if (options.timestamp && options.snapshotId) throw usageError('--timestamp and --snapshot both choose a snapshot', 'give one of them');
   if (options.generation && options.snapshotId) {

@@ -188,6 +188,7 @@ class RunSession {
     try {
       const daemon = new ReplicationDaemon(config, store, logger, { instance: this.instance, restoredFrom, continueFrom });
       await daemon.startDatabases();
+      await daemon.claimFiles();
       return daemon;
     } catch (err) {
       logger.error({ err }, 'replication could not start: the app keeps running WITHOUT backups until persistd is restarted');
@@ -222,10 +223,16 @@ class RunSession {
     const report = await retryFinalBackup((remainingMs) => daemon.finalBackup(remainingMs), config.shutdownTimeoutMs, (failed, remainingMs) => {
       logger.warn({ failures: failed.failures, remainingMs, appExitCode: exit.exitCode }, 'final backup failed; retrying until --shutdown-timeout');
     });
-    const fields = { durationMs: report.durationMs, deadlineMs: report.deadlineMs, attempts: report.attempts, appExitCode: exit.exitCode };
+    const fields = {
+      durationMs: report.durationMs, deadlineMs: report.deadlineMs, attempts: report.attempts, appExitCode: exit.exitCode,
+      ...(report.keptAside ? { fenced: true, keptAside: report.keptAside } : {}),
+    };
     if (!report.complete) {
       this.status.setError(`final backup incomplete: ${report.failures.join('; ')}`);
       logger.error({ ...fields, failures: report.failures }, 'final backup INCOMPLETE: changes since the last successful sync may be lost');
+    } else if (report.keptAside) {
+      const aside = report.keptAside;
+      logger.warn(fields, `final backup kept aside (fenced: another instance took over the files): ${aside.files} file(s) (${aside.bytes} B) under this instance's aside prefix, ${aside.deletesHeld} delete(s) held; persistd restore --aside ${aside.instance} brings them back`);
     } else if (report.durationMs > report.deadlineMs * 0.8) {
       logger.warn(fields, 'final backup took most of --shutdown-timeout; raise it (and the platform\'s grace period) to be safe');
     } else {

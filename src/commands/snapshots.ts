@@ -1,4 +1,5 @@
 import type { CommandInvocation } from '../cli/program.js';
+import { listKeptAside } from '../files/aside-catalog.js';
 import { readReplicaMarker } from '../format/replica-marker.js';
 import { formatBytes, formatDuration } from '../log/human-format.js';
 import { latestGeneration, newestRestorablePoint, scanGenerations, type GenerationSummary } from '../sqlite/generation-catalog.js';
@@ -6,6 +7,7 @@ import { lineageGeneration } from '../sqlite/restore-point.js';
 import { listDatabaseNames, listSnapshots, type SnapshotListing } from '../sqlite/snapshot-catalog.js';
 import { println, type CommandContext } from './command-context.js';
 import { openReplica } from './open-replica.js';
+import { describeAside } from './status.js';
 
 /** `persistd snapshots`: lists what can be restored, per database and generation: snapshots and WAL coverage. */
 export async function snapshotsCommand(ctx: CommandContext, invocation: CommandInvocation): Promise<number> {
@@ -46,6 +48,8 @@ export async function snapshotsCommand(ctx: CommandContext, invocation: CommandI
   }
   if (json) println(ctx, JSON.stringify(result, null, 2));
   else if (names.length === 0) println(ctx, `no databases in ${store.description}`);
+  // Files fenced instances kept aside (text only: the JSON form stays the list of databases; status --remote --json has them).
+  if (!json) for (const aside of await listKeptAside(store, ctx.signal)) println(ctx, describeAside(aside));
   return 0;
 }
 

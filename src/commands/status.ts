@@ -1,5 +1,6 @@
 import type { CommandInvocation } from '../cli/program.js';
 import type { RunStatus, TargetStatus } from '../engine/run-status.js';
+import { listKeptAside, type KeptAside } from '../files/aside-catalog.js';
 import { STATUS_FILE_INTERVAL_MS, isProcessAlive, readStatusFile, statusFilePath } from '../engine/status-file.js';
 import { FILES_ROOT, LOOSE_TREE, RESERVED_SEGMENT } from '../format/files-keys.js';
 import { readReplicaMarker } from '../format/replica-marker.js';
@@ -27,6 +28,8 @@ export interface RemoteSummary {
   replica: string;
   databases: Array<{ name: string; snapshots: Array<{ id: string; createdAt: string; compressedSize: number | null }> }>;
   directories: Array<{ name: string; kind: 'dir' | 'files'; objects: number; bytes: number }>;
+  /** File changes fenced instances kept aside instead of overwriting the live ones. */
+  keptAside: KeptAside[];
 }
 
 /**
@@ -66,7 +69,7 @@ async function readRemote(ctx: CommandContext): Promise<RemoteSummary> {
     const { entries } = await scanSnapshots(store, name, ctx.signal);
     databases.push({ name, snapshots: entries.map((e) => ({ id: e.id, createdAt: e.createdAt.toISOString(), compressedSize: e.compressedSize ?? null })) });
   }
-  return { replica: store.description, databases, directories: await summarizeTrees(store, ctx.signal) };
+  return { replica: store.description, databases, directories: await summarizeTrees(store, ctx.signal), keptAside: await listKeptAside(store, ctx.signal) };
 }
 
 /** Object count and bytes per tree under `files/`, without persistd's reserved `.persistd/` entries (trash). */
@@ -76,7 +79,7 @@ async function summarizeTrees(store: ObjectStore, signal: AbortSignal): Promise<
     for await (const info of store.list(FILES_ROOT, { signal })) {
       const rest = info.key.slice(FILES_ROOT.length);
       const slash = rest.indexOf('/');
-      if (slash <= 0) continue;
+      if (slash <= 0 || rest.startsWith(RESERVED_SEGMENT)) continue; // persistd's own (owner pointer, kept aside)
       const relPath = rest.slice(slash + 1);
       if (relPath === '' || relPath === RESERVED_SEGMENT || relPath.startsWith(`${RESERVED_SEGMENT}/`)) continue;
       const tree = trees.get(rest.slice(0, slash)) ?? { objects: 0, bytes: 0 };
@@ -89,6 +92,13 @@ async function summarizeTrees(store: ObjectStore, signal: AbortSignal): Promise<
   }
   return [...trees].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([name, t]) => ({ name, kind: name === LOOSE_TREE ? 'files' : 'dir', ...t }));
+}
+
+/** One line about what a fenced instance kept aside (shared with `snapshots`). */
+export function describeAside(aside: KeptAside): string {
+  const by = aside.fencedBy ? `, fenced by ${aside.fencedBy.host} at ${aside.fencedBy.takenAt}` : '';
+  return `kept aside by instance ${aside.instance}${aside.host ? ` (${aside.host})` : ''}${by}: ${aside.files} file(s), ${formatBytes(aside.bytes)}`
+    + `${aside.newestAt ? `, newest ${aside.newestAt}` : ''}; restore with --aside ${aside.instance}`;
 }
 
 function printLocal(ctx: CommandContext, local: LocalInstance): void {
@@ -140,6 +150,7 @@ function printRemote(ctx: CommandContext, remote: RemoteSummary): void {
   for (const tree of remote.directories) {
     println(ctx, `  ${tree.kind === 'files' ? 'files (loose)' : `dir ${tree.name}`}: ${tree.objects} object(s), ${formatBytes(tree.bytes)}`);
   }
+  for (const aside of remote.keptAside) println(ctx, `  ${describeAside(aside)}`);
 }
 
 function printTable(ctx: CommandContext, header: string[], rows: string[][]): void {

@@ -1,5 +1,6 @@
 import type { Config } from '../config/config.js';
 import { messageOf } from '../errors.js';
+import { FilesFence } from '../files/files-fence.js';
 import { createLooseFileSync } from '../files/loose-file.js';
 import { TreeSync, type TreeSyncStatus } from '../files/tree-sync.js';
 import type { RestoredFrom } from '../format/db-lineage.js';
@@ -23,6 +24,8 @@ export interface FinalBackupReport {
   deadlineMs: number;
   complete: boolean;
   failures: string[];
+  /** Set when another instance took over the files: what this one kept aside instead of writing the live namespace. */
+  keptAside?: { instance: string; files: number; bytes: number; deletesHeld: number };
 }
 
 /** What `run` knows when replication starts. */
@@ -41,6 +44,8 @@ const CONTINUATION_WAIT_MS = 30_000;
 export class ReplicationDaemon {
   private readonly databases: DatabaseSync[];
   private readonly trees: TreeSync[];
+  /** The files owner pointer, when there are directories or loose files. */
+  private readonly fence: FilesFence | undefined;
   private readonly jobs: ScheduledJob[] = [];
   private readonly continuing: ReadonlySet<string>;
 
@@ -53,8 +58,9 @@ export class ReplicationDaemon {
     }));
     this.continuing = new Set(start.continueFrom?.keys() ?? []);
     // run restores every tree before the app starts: files gone before the first scan were deleted by the app.
+    this.fence = config.directories.length + config.files.length > 0 ? new FilesFence({ store, instance: start.instance, logger }) : undefined;
     const common = {
-      store, stateDir: config.stateDir, keepDeletedMs: config.keepDeletedMs, maxDeleteFraction: config.maxDelete, concurrency: config.concurrency,
+      fence: this.fence, store, stateDir: config.stateDir, keepDeletedMs: config.keepDeletedMs, maxDeleteFraction: config.maxDelete, concurrency: config.concurrency,
       reconcileIntervalMs: config.reconcileIntervalMs, logger, restoredBeforeStart: true,
     };
     this.trees = [
@@ -66,6 +72,7 @@ export class ReplicationDaemon {
   /** Starts shipping, the snapshot schedule and watching. The first sync of each database starts its generation at once. */
   async start(): Promise<void> {
     await this.startDatabases();
+    await this.claimFiles();
     await this.startWatching();
   }
 
@@ -92,6 +99,14 @@ export class ReplicationDaemon {
     const done = await Promise.race([Promise.all(continuations), late]);
     clearTimeout(timer);
     if (done === 'late') this.logger.warn({ waitedMs: CONTINUATION_WAIT_MS }, 'the first sync after the restore is taking long; starting the app anyway');
+  }
+
+  /**
+   * Takes the files owner pointer (before the app starts): an older instance still running during a
+   * deploy then keeps its later file changes aside instead of overwriting this one's.
+   */
+  async claimFiles(): Promise<void> {
+    await this.fence?.claim();
   }
 
   /** Starts watching the directories and files. */
@@ -126,7 +141,15 @@ export class ReplicationDaemon {
       }),
     ];
     await Promise.all(work);
-    return { durationMs: Date.now() - started, deadlineMs, complete: failures.length === 0, failures };
+    const report: FinalBackupReport = { durationMs: Date.now() - started, deadlineMs, complete: failures.length === 0, failures };
+    if (this.fence?.fenced) {
+      const trees = this.trees.map((tree) => tree.status());
+      report.keptAside = {
+        instance: this.fence.instance, files: trees.reduce((n, t) => n + t.keptAside, 0), bytes: trees.reduce((n, t) => n + t.keptAsideBytes, 0),
+        deletesHeld: trees.reduce((n, t) => n + t.pendingDeletes, 0),
+      };
+    }
+    return report;
   }
 
   /** Stops everything (watchers, timers, database connections). */

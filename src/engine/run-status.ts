@@ -47,7 +47,7 @@ export interface TargetStatus {
   transactionsShipped: number;
   /** The generation this run writes (databases). */
   generation: string | null;
-  /** Another instance took this database's lineage; this one only writes its own generation. */
+  /** Another instance took this database's lineage (its files, for a tree); this one only writes its own generation (keeps file changes aside). */
   fenced: boolean;
   /** A database that exists while no generation of it could be stored yet (every attempt failed). */
   unprotected?: boolean;
@@ -180,7 +180,8 @@ export class RunStatusTracker {
     if (this.stateDirProblem !== undefined) problems.push(this.stateDirProblem);
     for (const t of targets) {
       if (t.healthy) continue;
-      if (t.kind !== 'db') problems.push(`${t.kind} ${t.name}: uploads failing for more than ${t.unhealthyAfterSeconds}s`);
+      if (t.kind !== 'db' && t.fenced) problems.push(`${t.kind} ${t.name}: fenced, another instance took over the files; this one keeps its changes aside`);
+      else if (t.kind !== 'db') problems.push(`${t.kind} ${t.name}: uploads failing for more than ${t.unhealthyAfterSeconds}s`);
       else if (t.fenced) problems.push(`db ${t.name}: fenced, another instance took over its lineage`);
       else if (t.lastVerify?.ok === false) problems.push(`db ${t.name}: replica verification failed: ${t.lastVerify.message}`);
       else if (t.unprotected) problems.push(`db ${t.name}: NOT PROTECTED, no generation stored after ${Math.round(t.lagSeconds ?? 0)}s (limit ${t.unhealthyAfterSeconds}s): ${t.lastError?.message ?? 'every attempt fails'}`);
@@ -257,13 +258,13 @@ export class RunStatusTracker {
       lastSuccessAt: success === undefined ? null : iso(success),
       lagSeconds: since === undefined ? null : waiting === 0 && !failing ? 0 : Math.max(0, now - since) / 1000,
       unhealthyAfterSeconds: TREE_FAILING_LIMIT_MS / 1000,
-      healthy: memory.failingSince === undefined || now - memory.failingSince <= TREE_FAILING_LIMIT_MS,
+      healthy: status?.fenced !== true && (memory.failingSince === undefined || now - memory.failingSince <= TREE_FAILING_LIMIT_MS),
       failing,
       queued: waiting,
       bytesUploaded: status?.uploadedBytes ?? 0,
       itemsUploaded: status?.uploadedItems ?? 0,
       lastError: status?.lastError ? { message: redact(status.lastError.message), at: status.lastError.at.toISOString() } : null,
-      mode: null, lagBytes: 0, transactionsShipped: 0, generation: null, fenced: false, lastVerify: null,
+      mode: null, lagBytes: 0, transactionsShipped: 0, generation: null, fenced: status?.fenced === true, lastVerify: null,
     };
   }
 }

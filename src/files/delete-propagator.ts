@@ -18,6 +18,8 @@ export interface DeletePropagatorOptions {
   concurrency: number;
   /** Called for each path whose object was deleted. */
   onDeleted?: (relPath: string) => void;
+  /** Whether this instance may still delete in the live namespace (`run`: false once fenced; deletes are then held). */
+  mayDelete?: () => Promise<boolean>;
 }
 
 /**
@@ -81,6 +83,8 @@ export class DeletePropagator {
       else confirmed.push(relPath);
     }
     if (confirmed.length === 0) return 0;
+    // Fenced: the live namespace is the other instance's; these deletes stay pending (and are counted).
+    if (this.options.mayDelete && !(await this.options.mayDelete())) return 0;
     const wasPaused = this.guard.paused;
     if (!this.guard.allow(confirmed.length, this.index.size)) {
       if (!wasPaused) {

@@ -53,6 +53,8 @@ export class DirManifest {
     private readonly root: string,
     /** A restore in this process recreated every folder of the manifest (`run`): they all count as seen here. */
     private readonly restoredBeforeStart = false,
+    /** Whether this instance may still write the live namespace (`run`: false once fenced; the manifest then waits). */
+    private readonly mayWrite: () => Promise<boolean> = async () => true,
   ) {}
 
   /** Loads the last manifest: the local copy, else the remote one (one GET, only when the state directory is new). */
@@ -124,7 +126,7 @@ export class DirManifest {
       }
     }
     const text = serializeLocalDirs(this.dirs);
-    if (text === this.uploaded) return false;
+    if (text === this.uploaded || !(await this.mayWrite())) return false;
     await this.store.put(this.key, text, { contentType: 'application/json', signal });
     this.uploaded = text;
     await atomicWriteFile(this.localPath, text);

@@ -1,8 +1,9 @@
 import { mkdir } from 'node:fs/promises';
-import { basename, dirname, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { PersistdError, messageOf } from '../errors.js';
 import { looseFileKey } from '../format/files-keys.js';
+import { asideKey } from '../format/files-owner.js';
 import { silentLogger } from '../log/logger.js';
 import type { ObjectStore } from '../store/object-store.js';
 import type { DownloadOptions } from './download-object.js';
@@ -21,6 +22,8 @@ export interface RestoreFileOptions extends Omit<DownloadOptions, 'signal'> {
   /** Local path of the file. */
   path: string;
   stateDir: string;
+  /** Restore what this fenced instance kept aside instead of the live object (the index is left alone). */
+  aside?: string;
   logger?: Logger;
   signal?: AbortSignal;
 }
@@ -31,11 +34,12 @@ export type RestoreFileResult = RestoreOutcome | { kind: 'absent' };
 /** Restores one loose file (verified, atomic; a different local file is kept and reported). */
 export async function restoreFile(options: RestoreFileOptions): Promise<RestoreFileResult> {
   const log = options.logger ?? silentLogger();
-  const key = looseFileKey(options.name);
+  const key = options.aside === undefined ? looseFileKey(options.name) : asideKey(options.aside, looseFileKey(options.name));
   const dest = resolve(options.path);
   const info = await options.store.head(key, { signal: options.signal });
   if (info === undefined) return { kind: 'absent' };
-  const index = await LocalIndex.load(looseIndexPath(await filesStateDir(options.stateDir, options.store, options.signal), options.name));
+  const filesDir = await filesStateDir(options.stateDir, options.store, options.signal);
+  const index = await LocalIndex.load(options.aside === undefined ? looseIndexPath(filesDir, options.name) : join(filesDir, 'aside-restore.none'));
   await mkdir(dirname(dest), { recursive: true });
   let outcome: RestoreOutcome;
   try {
@@ -44,7 +48,7 @@ export async function restoreFile(options: RestoreFileOptions): Promise<RestoreF
     if (err instanceof PersistdError) throw err;
     throw new PersistdError(`restore of ${dest} failed: ${messageOf(err)}`, { kind: 'storage', op: 'restore', path: dest, cause: err, hint: 'run the restore again' });
   }
-  await index.flush();
+  if (options.aside === undefined) await index.flush();
   if (outcome.kind === 'conflict') log.warn({ file: dest }, `restore kept the local file (local wins): ${outcome.why}`);
   else log.info({ file: dest, outcome: outcome.kind }, 'restored file');
   if (outcome.kind === 'downloaded') {

@@ -2,6 +2,8 @@ import { mkdir, stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { PersistdError, messageOf } from '../errors.js';
 import { isReservedRelPath, parseTrashKey, trashPrefix, treePrefix } from '../format/files-keys.js';
+import { join } from 'node:path';
+import { asideTreePrefix } from '../format/files-owner.js';
 import { silentLogger } from '../log/logger.js';
 import type { ObjectInfo, ObjectStore } from '../store/object-store.js';
 import { StoreError } from '../store/store-errors.js';
@@ -29,6 +31,11 @@ export interface RestoreTreeOptions extends Omit<DownloadOptions, 'signal'> {
   concurrency?: number;
   /** Also bring back files deleted within `keepDeleted` (the newest trash copy of each path not present remotely). */
   includeDeleted?: boolean;
+  /**
+   * Restore what this fenced instance kept aside (`files/.persistd/aside/<instance>/<name>/`) instead of the
+   * live tree: no trash, no folder manifest, and the local index (which describes the live tree) is left alone.
+   */
+  aside?: string;
   logger?: Logger;
   /** Progress reporting (files and bytes done of the listed total); on by default when a logger is given, `false` turns it off. */
   progress?: false | Pick<DelayedProgressOptions, 'delayMs' | 'intervalMs' | 'stream'>;
@@ -72,7 +79,8 @@ export async function restoreTree(options: RestoreTreeOptions): Promise<RestoreR
   const created = new Set<string>();
   if (await ensureRootDir(root)) created.add('');
   const filesDir = await filesStateDir(options.stateDir, store, signal);
-  const index = await LocalIndex.load(treeIndexPath(filesDir, name));
+  // Restoring what was kept aside must not teach the index (a cache of the live tree) anything.
+  const index = await LocalIndex.load(options.aside === undefined ? treeIndexPath(filesDir, name) : join(filesDir, 'aside-restore.none'));
   const pool = new TaskPool(options.concurrency ?? 16);
   const dirs = new Set<string>();
   // Index entries of objects no longer listed are dropped at the end; on a fresh restore there are none.
@@ -123,7 +131,7 @@ export async function restoreTree(options: RestoreTreeOptions): Promise<RestoreR
   };
 
   try {
-    const prefix = treePrefix(name);
+    const prefix = options.aside === undefined ? treePrefix(name) : asideTreePrefix(options.aside, name);
     for await (const object of store.list(prefix, { signal })) {
       const keyText = object.key.slice(prefix.length);
       if (isReservedRelPath(keyText)) continue;
@@ -147,7 +155,7 @@ export async function restoreTree(options: RestoreTreeOptions): Promise<RestoreR
     for (const p of unlisted) index.delete(p);
     unlisted.clear();
 
-    if (live) {
+    if (live && options.aside === undefined) {
       for (const [keyText, object] of await newestTrashCopies(store, name, signal)) {
         const local = relPathOfKeyText(keyText);
         if ('why' in local) {
@@ -160,7 +168,7 @@ export async function restoreTree(options: RestoreTreeOptions): Promise<RestoreR
       progress?.setTotals(totals);
       await pool.drain();
     }
-    const folders = await restoreDirs({ store, name, root, filesDir, known: dirs, created, restoreSpecialModes: options.restoreSpecialModes, logger: log, signal }).catch((err: unknown) => {
+    const folders = options.aside !== undefined ? { applied: 0, problems: [], masked: [] } : await restoreDirs({ store, name, root, filesDir, known: dirs, created, restoreSpecialModes: options.restoreSpecialModes, logger: log, signal }).catch((err: unknown) => {
       if (signal?.aborted) throw err;
       log.warn({ tree: name, err: messageOf(err) }, 'folder modes and mtimes were not restored');
       return { applied: 0, problems: [{ path: '.', why: `folder modes and mtimes not restored: ${messageOf(err)}` }], masked: [] };
@@ -173,7 +181,7 @@ export async function restoreTree(options: RestoreTreeOptions): Promise<RestoreR
     throw err;
   }
   progress?.done();
-  await index.flush();
+  if (options.aside === undefined) await index.flush();
   log.info({ tree: name, downloaded: report.downloaded, skipped: report.skipped, bytes: report.bytes, conflicts: report.conflicts.length, refused: report.refused.length, failed: report.failed.length }, 'restored directory');
   if (report.modesMasked.length > 0) {
     const first = report.modesMasked[0]!;

@@ -1,7 +1,10 @@
 import { setMaxListeners } from 'node:events';
+import { lstat } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { messageOf } from '../errors.js';
+import { asideKey } from '../format/files-owner.js';
 import type { ObjectStore } from '../store/object-store.js';
+import type { FilesFence } from './files-fence.js';
 import type { LocalIndex } from './local-index.js';
 import { localPathOf } from './local-name.js';
 import type { ReplicaView } from './replica-view.js';
@@ -23,6 +26,9 @@ export interface SyncStats {
   failing: number;
   /** Symlinks seen in the tree and skipped (not synced). */
   symlinks: number;
+  /** Files uploaded under this instance's aside prefix after another instance took over (fenced). */
+  keptAside: number;
+  keptAsideBytes: number;
 }
 
 /** What the queue tells its owner. */
@@ -62,6 +68,10 @@ export class SyncQueue {
   private lastSuccessAt: Date | undefined;
   private lastError: SyncStats['lastError'];
   private lastCause: unknown;
+  private keptAside = 0;
+  private keptAsideBytes = 0;
+  /** Fenced: what was last kept aside per path (size and mtime), so an unchanged file is not kept aside twice. */
+  private readonly aside = new Map<string, string>();
 
   constructor(
     private readonly store: ObjectStore,
@@ -72,6 +82,8 @@ export class SyncQueue {
     private readonly hooks: SyncQueueHooks,
     /** The replica as last listed, if it was (hints for files the index does not know; kept current with uploads). */
     private readonly replica: () => ReplicaView | undefined = () => undefined,
+    /** `run`: the files owner pointer; once another instance took it, uploads go aside and the index is left alone. */
+    private readonly fence?: FilesFence,
   ) {
     // Every upload in flight listens on this one signal (the SDK adds a listener per request): not a leak.
     setMaxListeners(0, this.abort.signal);
@@ -138,6 +150,8 @@ export class SyncQueue {
       unreadable: [...this.unreadable],
       failing: this.retrying.size,
       symlinks: this.symlinks,
+      keptAside: this.keptAside,
+      keptAsideBytes: this.keptAsideBytes,
     };
   }
 
@@ -179,6 +193,11 @@ export class SyncQueue {
     const confirm = this.confirm.delete(relPath);
     try {
       const path = localPathOf(this.layout.root, relPath);
+      if (this.fence && path !== undefined && !(await this.fence.live(signal))) {
+        await this.keepAside(relPath, path, signal);
+        this.retrying.delete(relPath);
+        return;
+      }
       const key = this.layout.objectKey(relPath);
       const listed = this.replica()?.get(key);
       const outcome = path === undefined ? ({ kind: 'gone' } as const) : await uploadFile(this.store, key, path, this.index.get(relPath), { signal, confirm, ...(listed ? { listed } : {}) });
@@ -207,6 +226,24 @@ export class SyncQueue {
       this.recordError(err, relPath);
       this.scheduleRetry(relPath);
     }
+  }
+
+  /** Fenced: uploads the file under this instance's aside prefix, never over the live object, and leaves the index alone. */
+  private async keepAside(relPath: string, path: string | Buffer, signal: AbortSignal): Promise<void> {
+    const st = await lstat(path).catch(() => undefined);
+    if (st === undefined || !st.isFile()) return;
+    const version = `${st.size}:${st.mtimeMs}`;
+    if (this.aside.get(relPath) === version) return;
+    const outcome = await uploadFile(this.store, asideKey(this.fence!.instance, this.layout.objectKey(relPath)), path, undefined, { signal });
+    if (outcome.kind === 'unstable') {
+      this.hooks.onUnstable(relPath);
+      return;
+    }
+    if (outcome.kind !== 'uploaded') return;
+    this.aside.set(relPath, `${outcome.entry.size}:${outcome.entry.mtimeMs}`);
+    this.keptAside++;
+    this.keptAsideBytes += outcome.entry.size;
+    this.log.info({ path: relPath, bytes: outcome.entry.size }, 'fenced: kept aside');
   }
 
   private scheduleRetry(relPath: string): void {

@@ -8,6 +8,7 @@ import { DeleteGuard, type DeleteGuardOptions } from './delete-guard.js';
 import { DirWatcher } from './dir-watcher.js';
 import { DeletePropagator } from './delete-propagator.js';
 import { DirManifest } from './dir-manifest.js';
+import type { FilesFence } from './files-fence.js';
 import { filesStateDir } from './files-state-dir.js';
 import { LocalIndex } from './local-index.js';
 import type { PathFilterOptions } from './path-filter.js';
@@ -41,6 +42,8 @@ export interface TreeSyncOptions extends PathFilterOptions, DeleteGuardOptions {
    * the mass-delete guard), rather than taken for absence at startup.
    */
   restoredBeforeStart?: boolean;
+  /** `run`: the files owner pointer shared by every tree; once another instance took it, writes go aside. */
+  fence?: FilesFence;
   /** Full local rescan while watching, to catch missed events (default 5 min; 0: never). No requests unless something changed. */
   rescanIntervalMs?: number;
   /**
@@ -67,6 +70,8 @@ export interface TreeSyncStatus extends SyncStats {
   inReplica: number | undefined;
   /** Index entries the last listings showed missing or replaced (re-uploaded when the local file exists), in total. */
   lostFromReplica: number;
+  /** Another instance took over the files (`run`): changes are kept aside, deletes held. */
+  fenced: boolean;
 }
 
 /** Options of one `syncOnce()` pass. */
@@ -229,7 +234,9 @@ export class TreeSync {
 
   /** Queue length, last success and error, bytes and items uploaded, delete state. */
   status(): TreeSyncStatus {
-    const base = this.queue?.stats() ?? { queued: 0, inFlight: 0, uploadedItems: 0, uploadedBytes: 0, lastSuccessAt: undefined, lastError: undefined, unreadable: [], failing: 0, symlinks: 0 };
+    const base = this.queue?.stats() ?? {
+      queued: 0, inFlight: 0, uploadedItems: 0, uploadedBytes: 0, lastSuccessAt: undefined, lastError: undefined, unreadable: [], failing: 0, symlinks: 0, keptAside: 0, keptAsideBytes: 0,
+    };
     return {
       ...base,
       unreadable: [...base.unreadable, ...this.unreadableDirs.map((d) => `${d}/`)],
@@ -242,6 +249,7 @@ export class TreeSync {
       indexed: this.index?.size ?? 0,
       inReplica: this.replica?.count,
       lostFromReplica: this.lostFromReplica,
+      fenced: this.options.fence?.fenced !== undefined,
     };
   }
 
@@ -256,7 +264,11 @@ export class TreeSync {
     const concurrency = this.options.concurrency ?? 16;
     const onError = (err: unknown, p: string | undefined): void => this.queue!.recordError(err, p);
     const onDeleted = (p: string): void => this.replica?.removed(this.layout.objectKey(p));
-    this.deletes = new DeletePropagator(this.options.store, this.layout, index, this.guard, { graceMs: this.options.deleteGraceMs ?? 2000, keepDeletedMs: this.options.keepDeletedMs ?? 7 * DAY, concurrency, onDeleted }, this.log, onError);
+    const fence = this.options.fence;
+    const mayWrite = async (): Promise<boolean> => fence === undefined || (await fence.live());
+    this.deletes = new DeletePropagator(this.options.store, this.layout, index, this.guard, {
+      graceMs: this.options.deleteGraceMs ?? 2000, keepDeletedMs: this.options.keepDeletedMs ?? 7 * DAY, concurrency, onDeleted, mayDelete: mayWrite,
+    }, this.log, onError);
     this.queue = new SyncQueue(this.options.store, this.layout, index, concurrency, this.log, {
       onGone: (p) => {
         this.deletes!.noteMissing(p);
@@ -269,9 +281,9 @@ export class TreeSync {
         else this.settler?.note(p);
       },
       onIdle: () => void index.flush().catch((err: unknown) => this.log.warn({ err: messageOf(err) }, 'saving the local index failed')),
-    }, () => this.replica);
+    }, () => this.replica, fence);
     if (this.options.restoredBeforeStart === true) for (const p of index.paths()) this.queue.seen.add(p);
-    if (this.layout.dirs) this.dirs = new DirManifest(this.options.store, this.layout.dirs.key, this.layout.dirs.localPath(filesDir), root, this.options.restoredBeforeStart === true);
+    if (this.layout.dirs) this.dirs = new DirManifest(this.options.store, this.layout.dirs.key, this.layout.dirs.localPath(filesDir), root, this.options.restoredBeforeStart === true, mayWrite);
     this.index = index;
   }
 

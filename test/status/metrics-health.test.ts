@@ -37,7 +37,8 @@ function dbStatus(over: Partial<DatabaseSyncStatus> = {}): DatabaseSyncStatus {
 function treeStatus(label: string, over: Partial<TreeSyncStatus> = {}): TreeSyncStatus {
   return {
     label, queued: 0, inFlight: 0, uploadedItems: 0, uploadedBytes: 0, lastSuccessAt: undefined, lastError: undefined, unreadable: [], failing: 0,
-    symlinks: 0, watching: true, settling: 0, pendingDeletes: 0, deletesPaused: false, deletedItems: 0, indexed: 0, inReplica: undefined, lostFromReplica: 0, ...over,
+    symlinks: 0, watching: true, settling: 0, pendingDeletes: 0, deletesPaused: false, deletedItems: 0, indexed: 0, inReplica: undefined, lostFromReplica: 0, fenced: false,
+    keptAside: 0, keptAsideBytes: 0, ...over,
   };
 }
 
