@@ -41,6 +41,8 @@ export interface SyncQueueHooks {
   onNewerVersion(relPath: string): void;
   /** Nothing queued or in flight. */
   onIdle(): void;
+  /** Whether a newer version found right after an upload would be acted on (false: a one-shot pass; no stat after the upload). */
+  wantsNewerVersions?(): boolean;
 }
 
 const MAX_BACKOFF_MS = 60_000;
@@ -200,7 +202,9 @@ export class SyncQueue {
       }
       const key = this.layout.objectKey(relPath);
       const listed = this.replica()?.get(key);
-      const outcome = path === undefined ? ({ kind: 'gone' } as const) : await uploadFile(this.store, key, path, this.index.get(relPath), { signal, confirm, ...(listed ? { listed } : {}) });
+      const outcome = path === undefined ? ({ kind: 'gone' } as const) : await uploadFile(this.store, key, path, this.index.get(relPath), {
+        signal, confirm, checkNewer: this.hooks.wantsNewerVersions?.() ?? true, ...(listed ? { listed } : {}),
+      });
       if (outcome.kind === 'gone') {
         if (this.index.has(relPath) && this.seen.has(relPath)) this.hooks.onGone(relPath);
       } else if (outcome.kind === 'unstable') {

@@ -280,6 +280,7 @@ export class TreeSync {
         if (this.flushing) this.queue!.enqueueLater(p, this.options.settleMs ?? 200);
         else this.settler?.note(p);
       },
+      wantsNewerVersions: () => this.watcher !== undefined || this.flushing,
       onIdle: () => void index.flush().catch((err: unknown) => this.log.warn({ err: messageOf(err) }, 'saving the local index failed')),
     }, () => this.replica, fence);
     if (this.options.restoredBeforeStart === true) for (const p of index.paths()) this.queue.seen.add(p);

@@ -40,6 +40,8 @@ export interface UploadFileOptions {
    * HEAD compares its checksum and mode with the file's, and an equal object costs no PUT.
    */
   listed?: ListedObject;
+  /** Whether to stat the file after the upload to tell a newer version (default true; a one-shot pass has no use for it). */
+  checkNewer?: boolean;
   /** Whether a process holds the file open for writing (`undefined`: unknown); default: from /proc. */
   isBeingWritten?: (absPath: string | Buffer) => Promise<boolean | undefined>;
 }
@@ -72,15 +74,17 @@ async function openRegular(path: string | Buffer): Promise<{ handle: FileHandle;
   return undefined;
 }
 
-/** Reads the whole file from offset 0; one byte more than expected is asked for, so growth shows. */
+/**
+ * Reads `size` bytes from offset 0 (one read for a file that is not growing). Growth or truncation after
+ * the first stat shows in the stat taken after the read (`sameVersion`), or as fewer bytes here.
+ */
 async function readWhole(handle: FileHandle, size: number): Promise<Buffer> {
-  const buffer = Buffer.allocUnsafe(size + 1);
+  const buffer = Buffer.allocUnsafe(size);
   let filled = 0;
-  for (;;) {
-    const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, filled);
+  while (filled < size) {
+    const { bytesRead } = await handle.read(buffer, filled, size - filled, filled);
     if (bytesRead === 0) break;
     filled += bytesRead;
-    if (filled === buffer.length) break;
   }
   return buffer.subarray(0, filled);
 }
@@ -201,6 +205,7 @@ async function uploadOnce(store: ObjectStore, key: string, path: string | Buffer
       }
     }
     // The stored version is complete; a newer one (written in place, or renamed over the path) goes up once it settles.
+    if (options.checkNewer === false) return { kind: 'uploaded', entry: { ...version, sha256, etag }, changedSince: false };
     const now = await lstat(path).catch(() => undefined);
     return { kind: 'uploaded', entry: { ...version, sha256, etag }, changedSince: now === undefined || !sameVersion(before, now) };
   } finally {
