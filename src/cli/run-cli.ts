@@ -1,5 +1,8 @@
 import { EXIT_CODES } from './exit-codes.js';
+import { startHeapGovernor } from './heap-governor.js';
 import { main } from './main.js';
+
+const BULK_COMMANDS = new Set(['run', 'backup', 'restore']);
 
 /** Runs persistd as the current process: wires stdio, env and signals, then exits with the command's code. */
 export function runCli(): void {
@@ -11,6 +14,8 @@ export function runCli(): void {
     controller.abort(new Error('interrupted'));
   };
   const isRun = process.argv[2] === 'run';
+  // Commands that move many files (3 ms to set up: not for --version, status or doctor).
+  if (BULK_COMMANDS.has(process.argv[2] ?? '')) startHeapGovernor();
   if (!isRun) {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
