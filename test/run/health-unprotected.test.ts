@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy/fault-proxy.js';
 import { runPersistd } from '../support/run-persistd.js';
 import { createTestBucket, testS3 } from '../support/test-s3.js';
-import { startPersistd } from './persistd-process.js';
+import { runPhase, startPersistd } from './persistd-process.js';
 import { createServer } from 'node:net';
 
 /** A TCP port nothing listens on right now. */
@@ -89,9 +89,11 @@ describe('health tells the truth', () => {
     const port = await freePort();
     const run = startPersistd(['run', '--to', `file://${path.join(dir, 'replica')}`, '--dir', path.join(dir, 'data'), '--state-dir', stateDir,
       '--metrics-addr', `127.0.0.1:${port}`, '--', process.execPath, '-e', 'setInterval(() => {}, 1000)'], { PERSISTD_LOG_LEVEL: 'info' });
-    await run.until(() => run.stderr().includes('app started'), 'the app');
+    // Running: the app started and the directory's first pass (which writes its index there) is done.
+    await run.until(() => run.stderr().includes('app started') && runPhase(stateDir) === 'running', 'the app and the first pass');
     // The state directory is replaced by a file (root ignores permissions, so no chmod): nothing can be written there.
-    rmSync(stateDir, { recursive: true, force: true });
+    // The status file is still rewritten every few seconds: a removal that races one of its writes is retried.
+    rmSync(stateDir, { recursive: true, force: true, maxRetries: 20, retryDelay: 20 });
     writeFileSync(stateDir, 'not a directory');
     await run.until(() => run.stderr().includes('could not write the status file'), 'the failure to be noticed', 30_000);
     expect(run.stderr()).toContain(stateDir);
