@@ -153,8 +153,12 @@ export class TreeSync {
     await this.open();
     const queue = this.queue!;
     const index = this.index!;
-    if (options.reconcile === true) await this.reconcile();
-    const scan = await scanTree(this.layout.root, this.layout.filter);
+    // The listing and the local scan run side by side; the index is reconciled before the scan is compared with it.
+    const [listing, scan] = await Promise.all([
+      options.reconcile === true ? ReplicaView.list(this.options.store, this.layout) : undefined,
+      scanTree(this.layout.root, this.layout.filter),
+    ]);
+    if (listing !== undefined) await this.reconcile(listing);
     this.unreadableDirs = scan.unreadable;
     for (const p of scan.unreadable) queue.recordError(new PersistdError(`cannot read ${p}: permission denied`, { op: 'scan', path: p, hint: 'fix its permissions; persistd retries' }), p);
     if (scan.symlinks.length > 0) this.log.debug({ symlinks: scan.symlinks.length }, 'symlinks are not synced');
@@ -289,11 +293,10 @@ export class TreeSync {
   }
 
   /**
-   * Lists the replica and drops the index entries it does not confirm: their files go up again in this
-   * pass. A folder manifest missing from the listing is uploaded again too.
+   * Drops the index entries a fresh listing does not confirm: their files go up again in this pass. A
+   * folder manifest missing from the listing is uploaded again too.
    */
-  private async reconcile(): Promise<void> {
-    const view = await ReplicaView.list(this.options.store, this.layout);
+  private async reconcile(view: ReplicaView): Promise<void> {
     const dropped = view.reconcile(this.index!, this.layout);
     this.replica = view;
     if (view.dirsListed === false) await this.dirs?.markRemoteMissing();

@@ -14,6 +14,9 @@ import { fsyncDir, writeTempFile } from './fs-temp-file.js';
 import { walkKeys } from './fs-key-walk.js';
 import { normalizeEtag } from './normalize-etag.js';
 
+/** Objects whose stat and sidecar `list` reads at once. */
+const LIST_LOOKAHEAD = 64;
+
 /** Unlinks issued at once while a delete holds the lock. */
 const DELETE_PARALLELISM = 16;
 
@@ -144,11 +147,19 @@ export class FsStore implements ObjectStore {
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo> {
     try {
       await this.assertRoot('list');
+      // Each object costs an lstat and a sidecar read: read LIST_LOOKAHEAD of them at once, yield in key order.
+      let batch: { key: string; path: string }[] = [];
+      const readBatch = (): Promise<(ObjectInfo | undefined)[]> =>
+        Promise.all(batch.map((entry) => this.readInfo(entry.key, entry.path, fsMetaPath(this.root, entry.key), false)));
       for await (const entry of walkKeys(this.root, prefix, options.startAfter)) {
         options.signal?.throwIfAborted();
-        const info = await this.readInfo(entry.key, entry.path, fsMetaPath(this.root, entry.key), false);
-        if (info !== undefined) yield info; // gone since the directory was read
+        batch.push(entry);
+        if (batch.length < LIST_LOOKAHEAD) continue;
+        const infos = await readBatch();
+        batch = [];
+        for (const info of infos) if (info !== undefined) yield info; // undefined: gone since the directory was read
       }
+      for (const info of await readBatch()) if (info !== undefined) yield info;
     } catch (err) {
       throw await mapFsError(err, 'list', this.root, prefix === '' ? undefined : prefix);
     }
