@@ -1,4 +1,4 @@
-import { constants, type Stats } from 'node:fs';
+import { constants, fstatSync, readSync, type Stats } from 'node:fs';
 import { lstat, open, type FileHandle } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
@@ -65,24 +65,29 @@ async function openRegular(path: string | Buffer): Promise<{ handle: FileHandle;
     if (isMissing(err)) return undefined;
     throw err;
   }
-  const stat = await handle.stat().catch(async (err: unknown) => {
+  let stat: Stats;
+  try {
+    stat = fstatSync(handle.fd);
+  } catch (err) {
     await handle.close();
     throw err;
-  });
+  }
   if (stat.isFile()) return { handle, stat };
   await handle.close();
   return undefined;
 }
 
 /**
- * Reads `size` bytes from offset 0 (one read for a file that is not growing). Growth or truncation after
- * the first stat shows in the stat taken after the read (`sameVersion`), or as fewer bytes here.
+ * Reads `size` bytes (at most IN_MEMORY_LIMIT) from offset 0: one read for a file that is not growing.
+ * Growth or truncation after the first stat shows in the stat taken after the read (`sameVersion`), or as
+ * fewer bytes here. Synchronous on purpose, like the fstats around it: for small files the promise round
+ * trips of the asynchronous calls cost more of the one JavaScript thread than the reads themselves.
  */
-async function readWhole(handle: FileHandle, size: number): Promise<Buffer> {
+function readWhole(handle: FileHandle, size: number): Buffer {
   const buffer = Buffer.allocUnsafe(size);
   let filled = 0;
   while (filled < size) {
-    const { bytesRead } = await handle.read(buffer, filled, size - filled, filled);
+    const bytesRead = readSync(handle.fd, buffer, filled, size - filled, filled);
     if (bytesRead === 0) break;
     filled += bytesRead;
   }
@@ -161,9 +166,9 @@ async function uploadOnce(store: ObjectStore, key: string, path: string | Buffer
     // empty file that keeps changing is taken for a rewrite in progress; it is stored once it goes quiet.
     if (options.confirm === true && before.size === 0) return { kind: 'caught-mid-write' };
     if (before.size <= IN_MEMORY_LIMIT) {
-      body = await readWhole(handle, before.size);
+      body = readWhole(handle, before.size);
       if (body.length !== before.size) return options.confirm === true ? { kind: 'caught-mid-write' } : { kind: 'unstable' };
-      if (options.confirm === true && !body.equals(await readWhole(handle, before.size))) return { kind: 'caught-mid-write' };
+      if (options.confirm === true && !body.equals(readWhole(handle, before.size))) return { kind: 'caught-mid-write' };
       sha256 = sha256Of(body);
     } else {
       const hashed = await hashWhole(handle, signal);
@@ -172,12 +177,12 @@ async function uploadOnce(store: ObjectStore, key: string, path: string | Buffer
     }
     signal?.throwIfAborted();
     const unstable = options.confirm === true && body !== undefined ? ({ kind: 'caught-mid-write' } as const) : ({ kind: 'unstable' } as const);
-    if (!sameVersion(before, await handle.stat())) return unstable;
+    if (!sameVersion(before, fstatSync(handle.fd))) return unstable;
     if (options.confirm === true) {
       // A writer that truncated before our first stat and writes after our last one holds the file open all along;
       // one that closed in between has written, and its write shows in the stat.
       if ((await (options.isBeingWritten ?? heldOpenForWriting)(path).catch(() => undefined)) !== false) return unstable;
-      if (!sameVersion(before, await handle.stat())) return unstable;
+      if (!sameVersion(before, fstatSync(handle.fd))) return unstable;
     }
     const version = toLocalStat(before);
     if (known && known.sha256 === sha256 && known.mode === version.mode) return { kind: 'unchanged', entry: { ...version, sha256, etag: known.etag } };
