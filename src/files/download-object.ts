@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { fchmodSync, fstatSync, futimesSync } from 'node:fs';
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { PersistdError } from '../errors.js';
 import { decodeFileMetadata, type DecodedFileMetadata } from '../format/files-metadata.js';
@@ -88,13 +89,15 @@ export async function downloadObject(store: ObjectStore, key: string, listedSize
 
 /** Sets mode and mtime, fsyncs if asked, and returns the file's stat as it will be after the rename. */
 async function finishFile(fh: FileHandle, meta: DecodedFileMetadata, mode: number, fsync: boolean): Promise<LocalStat> {
-  await fh.chmod(mode);
+  // Metadata-only calls, synchronous on the descriptor: their promise round trips cost more of the one
+  // JavaScript thread than the calls (a restore of many small files is bound by it). The fsync stays off it.
+  fchmodSync(fh.fd, mode);
   if (meta.mtimeMs !== undefined) {
     const seconds = meta.mtimeMs / 1000;
-    await fh.utimes(seconds, seconds);
+    futimesSync(fh.fd, seconds, seconds);
   }
   if (fsync) await fh.sync();
-  return toLocalStat(await fh.stat());
+  return toLocalStat(fstatSync(fh.fd));
 }
 
 /** Writes the body through the handle, hashing it on the way. */
