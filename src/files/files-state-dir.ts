@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { LOOSE_TREE } from '../format/files-keys.js';
 import { readReplicaMarker } from '../format/replica-marker.js';
 import type { ObjectStore } from '../store/object-store.js';
+import { DEFAULT_RETRY_POLICY, retryTransient } from '../store/retry-policy.js';
 
 /** Folders already resolved, per store: every tree of one command shares one GET of the marker. */
 const resolved = new WeakMap<ObjectStore, Map<string, Promise<string>>>();
@@ -27,7 +28,8 @@ export async function filesStateDir(stateDir: string, store: ObjectStore, signal
 }
 
 async function resolveFilesDir(stateDir: string, store: ObjectStore, signal?: AbortSignal): Promise<string> {
-  const marker = await readReplicaMarker(store, signal);
+  // Transient failures are retried here too: every tree's first pass depends on this one read.
+  const marker = await retryTransient(() => readReplicaMarker(store, signal), DEFAULT_RETRY_POLICY, signal ? { signal } : {});
   const digest = createHash('sha256').update(`${store.description}\n${marker?.id ?? ''}`).digest('hex');
   const dir = join(stateDir, 'files', `r-${digest.slice(0, 16)}`);
   if (!(await exists(dir))) await adoptUnboundCaches(join(stateDir, 'files'), dir);
