@@ -1,0 +1,68 @@
+// The files owner pointer (issue 12, item 2): who may write the live files, on the file:// backend and the
+// real S3 server. The deploy-overlap scenario through the CLI is in test/run/overlap-files.test.ts.
+import { afterAll, describe, expect, it } from 'vitest';
+import { FilesFence } from '../../src/files/files-fence.js';
+import { FILES_OWNER_KEY } from '../../src/format/files-owner.js';
+import { FsStore } from '../../src/store/fs-store.js';
+import type { ObjectStore } from '../../src/store/object-store.js';
+import { S3Store } from '../../src/store/s3-store.js';
+import { createTestBucket, testS3 } from '../support/test-s3.js';
+import { tempDirs } from './helpers.js';
+
+const { fresh, removeAll } = tempDirs();
+const stores: S3Store[] = [];
+afterAll(async () => {
+  for (const store of stores) store.destroy();
+  await removeAll();
+});
+
+const backends: [string, () => Promise<ObjectStore>][] = [
+  ['file://', async () => new FsStore(await fresh('fence'))],
+  ['S3 (Ceph RGW)', async () => {
+    const s3 = testS3();
+    const store = new S3Store({ bucket: await createTestBucket('files-fence'), prefix: 'p/', endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } });
+    stores.push(store);
+    return store;
+  }],
+];
+
+const at = (iso: string): Date => new Date(iso);
+
+describe.each(backends)('FilesFence (%s)', (_label, makeStore) => {
+  it('the instance that started later takes the pointer and keeps it; the older one is fenced for good', async () => {
+    const store = await makeStore();
+    const older = new FilesFence({ store, instance: { id: 'aaaaaaaaaaaaaaaa', startedAt: at('2026-12-05T09:00:00Z') } });
+    const newer = new FilesFence({ store, instance: { id: 'bbbbbbbbbbbbbbbb', startedAt: at('2026-12-05T09:05:00Z') } });
+    expect(await older.claim()).toBe(true);
+    expect(await newer.claim()).toBe(true);
+    // The older one learns at its next check: a check is trusted for a second, so wait that out.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    expect(await older.live()).toBe(false);
+    expect(older.fenced?.instance).toBe('bbbbbbbbbbbbbbbb');
+    // Fenced for good: even a claim does not take the pointer back.
+    expect(await older.claim()).toBe(false);
+    expect(await newer.live()).toBe(true);
+    // And it recorded who fenced it.
+    expect(await store.head('files/.persistd/aside/aaaaaaaaaaaaaaaa/aside.json')).toBeDefined();
+  });
+
+  it('an instance never takes the pointer from one that started after it', async () => {
+    const store = await makeStore();
+    const newer = new FilesFence({ store, instance: { id: 'cccccccccccccccc', startedAt: at('2026-12-05T10:00:00Z') } });
+    const late = new FilesFence({ store, instance: { id: 'dddddddddddddddd', startedAt: at('2026-12-05T09:00:00Z') } });
+    expect(await newer.claim()).toBe(true);
+    expect(await late.claim()).toBe(false);
+    expect(late.fenced?.instance).toBe('cccccccccccccccc');
+    expect(await newer.live()).toBe(true);
+  });
+
+  it('a pointer deleted by hand is taken again by the next check', async () => {
+    const store = await makeStore();
+    const fence = new FilesFence({ store, instance: { id: 'eeeeeeeeeeeeeeee', startedAt: new Date() } });
+    expect(await fence.claim()).toBe(true);
+    await store.delete([FILES_OWNER_KEY]);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    expect(await fence.live()).toBe(true);
+    expect(await store.head(FILES_OWNER_KEY)).toBeDefined();
+  });
+});
