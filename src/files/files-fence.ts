@@ -6,6 +6,7 @@ import {
 } from '../format/files-owner.js';
 import { silentLogger } from '../log/logger.js';
 import type { ObjectStore } from '../store/object-store.js';
+import { readTextWithEtag } from '../store/read-with-etag.js';
 import { PreconditionFailedError } from '../store/store-errors.js';
 import { PERSISTD_VERSION } from '../version.js';
 
@@ -130,21 +131,8 @@ export class FilesFence {
   }
 
   private async read(signal?: AbortSignal): Promise<{ owner: FilesOwner; etag: string } | undefined> {
-    const { store } = this.options;
-    for (let attempt = 0; ; attempt++) {
-      const info = await store.head(FILES_OWNER_KEY, { signal });
-      if (!info) return undefined;
-      let text: string;
-      try {
-        text = await readText(store, FILES_OWNER_KEY, signal);
-      } catch (err) {
-        if ((err as { name?: string }).name === 'NotFoundError' && attempt < 3) continue;
-        throw err;
-      }
-      const after = await store.head(FILES_OWNER_KEY, { signal });
-      if (after?.etag !== info.etag && attempt < 3) continue;
-      return { owner: parseFilesOwner(text), etag: info.etag };
-    }
+    const read = await readTextWithEtag(this.options.store, FILES_OWNER_KEY, signal);
+    return read && { owner: parseFilesOwner(read.text), etag: read.etag };
   }
 
   private async fence(holder: FilesOwner, signal?: AbortSignal): Promise<void> {
@@ -171,11 +159,4 @@ export class FilesFence {
     this.queue = run.catch(() => undefined);
     return run;
   }
-}
-
-async function readText(store: ObjectStore, key: string, signal?: AbortSignal): Promise<string> {
-  const stream = await store.get(key, { signal });
-  const parts: Buffer[] = [];
-  for await (const part of stream) parts.push(part as Buffer);
-  return Buffer.concat(parts).toString('utf8');
 }

@@ -5,6 +5,7 @@ import { currentPointerKey } from '../format/db-keys.js';
 import { LINEAGE_FORMAT, parseLineage, serializeLineage, type LineagePointer, type RestoredFrom } from '../format/db-lineage.js';
 import { silentLogger } from '../log/logger.js';
 import type { ObjectStore, ObjectInfo } from '../store/object-store.js';
+import { readTextWithEtag } from '../store/read-with-etag.js';
 import { PERSISTD_VERSION } from '../version.js';
 
 /** This process's identity in lineage pointers: one per `persistd run`. */
@@ -21,21 +22,8 @@ export function newInstanceIdentity(now = new Date()): InstanceIdentity {
 /** Reads `db/<name>/current.json`: the pointer and its ETag, or undefined when there is none. */
 export async function readLineage(store: ObjectStore, name: string, signal?: AbortSignal): Promise<{ pointer: LineagePointer; etag: string } | undefined> {
   const key = currentPointerKey(name);
-  for (let attempt = 0; ; attempt++) {
-    const info = await store.head(key, { signal });
-    if (!info) return undefined;
-    let text: string;
-    try {
-      text = await readText(store, key, signal);
-    } catch (err) {
-      if ((err as { name?: string }).name === 'NotFoundError' && attempt < 3) continue;
-      throw err;
-    }
-    const after = await store.head(key, { signal });
-    // Changed between the HEAD and the GET: read again, so that the ETag is the one of this content.
-    if (after?.etag !== info.etag && attempt < 3) continue;
-    return { pointer: parseLineage(text, key), etag: info.etag };
-  }
+  const read = await readTextWithEtag(store, key, signal);
+  return read && { pointer: parseLineage(read.text, key), etag: read.etag };
 }
 
 /** Options of a LineageGuard. */
@@ -176,11 +164,4 @@ export class LineageGuard {
     this.fencedBy = holder;
     this.options.onFenced?.(holder);
   }
-}
-
-async function readText(store: ObjectStore, key: string, signal?: AbortSignal): Promise<string> {
-  const stream = await store.get(key, { signal });
-  const parts: Buffer[] = [];
-  for await (const part of stream) parts.push(part as Buffer);
-  return Buffer.concat(parts).toString('utf8');
 }

@@ -5,44 +5,18 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FsStore } from '../../src/store/fs-store.js';
 import type { ObjectStore } from '../../src/store/object-store.js';
-import { S3Store } from '../../src/store/s3-store.js';
 import { startPersistd } from '../run/persistd-process.js';
+import { cliReplicaBackends, type CliReplica } from '../support/cli-replicas.js';
 import { runPersistd } from '../support/run-persistd.js';
-import { createTestBucket, testS3 } from '../support/test-s3.js';
 import { pollUntil, tempDirs } from './helpers.js';
 
 const { fresh, removeAll } = tempDirs();
-const stores: S3Store[] = [];
+const { backends, release } = cliReplicaBackends('replica-truth');
 afterAll(async () => {
-  for (const store of stores) store.destroy();
+  await release();
   await removeAll();
 });
-
-/** A replica as the CLI names it, and a store on the same place for the test to look and meddle. */
-interface Replica {
-  url: string;
-  env: NodeJS.ProcessEnv;
-  store: ObjectStore;
-}
-
-const backends: [string, () => Promise<Replica>][] = [
-  ['file://', async () => {
-    const dir = await fresh('replica');
-    return { url: `file://${dir}`, env: {}, store: new FsStore(dir) };
-  }],
-  ['S3 (Ceph RGW)', async () => {
-    const s3 = testS3();
-    const bucket = await createTestBucket('replica-truth');
-    const store = new S3Store({ bucket, prefix: 'app/', endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } });
-    stores.push(store);
-    return {
-      url: `s3://${bucket}/app`, store,
-      env: { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_REGION: s3.region, PERSISTD_S3_ENDPOINT: s3.endpoint },
-    };
-  }],
-];
 
 const FILES = 20;
 
@@ -77,7 +51,7 @@ describe.each(backends)('the replica is the truth for files (%s)', (_label, make
     const [first, second] = [await makeReplica(), await makeReplica()];
     const { up, tokens } = await appData();
     const state = await fresh('state');
-    const backup = (replica: Replica, stateDir = state) =>
+    const backup = (replica: CliReplica, stateDir = state) =>
       runPersistd(['backup', '--to', replica.url, '--dir', up, '--file', tokens, '--state-dir', stateDir], { env: replica.env });
 
     const one = await backup(first);

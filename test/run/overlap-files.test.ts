@@ -9,44 +9,18 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readText } from '../../src/files/dir-manifest.js';
-import { FsStore } from '../../src/store/fs-store.js';
 import type { ObjectStore } from '../../src/store/object-store.js';
-import { S3Store } from '../../src/store/s3-store.js';
+import { cliReplicaBackends } from '../support/cli-replicas.js';
 import { runPersistd } from '../support/run-persistd.js';
-import { createTestBucket, testS3 } from '../support/test-s3.js';
 import { logLines, startPersistd, type PersistdProcess } from './persistd-process.js';
 
 const APP = fileURLToPath(new URL('./fixtures/files-app.mjs', import.meta.url));
 const made: string[] = [];
-const stores: S3Store[] = [];
+const { backends, release } = cliReplicaBackends('overlap-files');
 afterAll(async () => {
-  for (const store of stores) store.destroy();
+  await release();
   await Promise.all(made.map((dir) => rm(dir, { recursive: true, force: true })));
 });
-
-interface Replica {
-  url: string;
-  env: NodeJS.ProcessEnv;
-  store: ObjectStore;
-}
-
-const backends: [string, () => Promise<Replica>][] = [
-  ['file://', async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'persistd-overlap-files-replica-'));
-    made.push(dir);
-    return { url: `file://${dir}`, env: {}, store: new FsStore(dir) };
-  }],
-  ['S3 (Ceph RGW)', async () => {
-    const s3 = testS3();
-    const bucket = await createTestBucket('overlap-files');
-    const store = new S3Store({ bucket, prefix: 'app/', endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } });
-    stores.push(store);
-    return {
-      url: `s3://${bucket}/app`, store,
-      env: { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_REGION: s3.region, PERSISTD_S3_ENDPOINT: s3.endpoint },
-    };
-  }],
-];
 
 async function text(store: ObjectStore, key: string): Promise<string | undefined> {
   if ((await store.head(key)) === undefined) return undefined;
@@ -110,19 +84,19 @@ describe.each(backends)('files during a deploy overlap (%s)', (_label, makeRepli
 
     // A is stopped after B took over; its app rewrites state.json, writes a file and removes shared.txt in its handler.
     a.child.kill('SIGTERM');
-    expect(await a.exited).toBe(0);
+    expect(await a.exited, a.stderr()).toBe(0);
     const final = logLines(a.stderr()).find((line) => typeof line.msg === 'string' && line.msg.startsWith('final backup kept aside'));
     expect(final, a.stderr()).toBeDefined();
-    expect((final!.keptAside as { files: number }).files).toBeGreaterThanOrEqual(3);
-    expect((final!.keptAside as { deletesHeld: number }).deletesHeld).toBe(1);
+    expect((final!.keptAside as { files: number }).files, a.stderr()).toBeGreaterThanOrEqual(3);
+    expect((final!.keptAside as { deletesHeld: number }).deletesHeld, a.stderr()).toBe(1);
 
     // The live files are B's, untouched by A: its state, its files, and shared.txt that A deleted locally.
-    expect(await liveState()).toEqual({ by: 'B', when: 'start' });
-    expect(await replica.store.head('files/up/A-late.txt')).toBeUndefined();
-    expect(await replica.store.head('files/up/during.txt')).toBeUndefined();
-    expect(await text(replica.store, 'files/up/shared.txt')).toBe('shared\n');
+    expect(await liveState(), a.stderr()).toEqual({ by: 'B', when: 'start' });
+    expect(await replica.store.head('files/up/A-late.txt'), a.stderr()).toBeUndefined();
+    expect(await replica.store.head('files/up/during.txt'), a.stderr()).toBeUndefined();
+    expect(await text(replica.store, 'files/up/shared.txt'), a.stderr()).toBe('shared\n');
     b.child.kill('SIGTERM');
-    expect(await b.exited).toBe(0);
+    expect(await b.exited, b.stderr()).toBe(0);
 
     // The next deploy restores B's state and uploads, and none of A's late writes.
     const c = container('C');
