@@ -7,6 +7,7 @@ import { retryFinalBackup } from '../engine/retry-final-backup.js';
 import { RunStatusTracker } from '../engine/run-status.js';
 import { StatusFileWriter } from '../engine/status-file.js';
 import { ZombieReaper } from '../engine/zombie-reaper.js';
+import { EXIT_CODES } from '../cli/exit-codes.js';
 import { messageOf, PersistdError, usageError } from '../errors.js';
 import type { Config } from '../config/config.js';
 import type { RestoredFrom } from '../format/db-lineage.js';
@@ -27,7 +28,6 @@ import { exitCodeForOutcomes, printOutcomes, type TargetOutcome } from './target
 
 const STOP_SIGNALS: ReadonlySet<NodeJS.Signals> = new Set(['SIGTERM', 'SIGINT', 'SIGQUIT']);
 /** Exit code when --restore-timeout passed: the store is unreachable or too slow (README "Exit codes"). */
-const RESTORE_TIMEOUT_EXIT_CODE = 4;
 
 /** `persistd run -- <app>`: restore, start the app, replicate, and take a final backup when it stops. */
 export async function runCommand(ctx: CommandContext, invocation: CommandInvocation): Promise<number> {
@@ -85,14 +85,14 @@ class RunSession {
       const outcomes = await this.restoreTargets(restoreSignal);
       if (outcomes === undefined || this.restoreAbort.signal.aborted) {
         logger.warn('stopped during restore: the app was not started');
-        return 130;
+        return EXIT_CODES.interrupted;
       }
       if (outcomes.some((outcome) => !outcome.ok)) {
         this.status.setError('restore failed while a backup exists: the app was not started');
         printOutcomes(ctx, outcomes, false);
         if (restoreSignal.aborted) logger.error(`restore did not finish within --restore-timeout ${formatDuration(config.restoreTimeoutMs)}`);
         logger.error('restore failed while a backup exists: the app is NOT started, so it cannot run on missing or stale data (the platform will restart persistd)');
-        return restoreSignal.aborted ? RESTORE_TIMEOUT_EXIT_CODE : exitCodeForOutcomes(outcomes, false);
+        return restoreSignal.aborted ? EXIT_CODES.storage : exitCodeForOutcomes(outcomes, false);
       }
       const restoredFrom = restoredFromOutcomes(outcomes);
       const continueFrom = await continuationsOf(outcomes, config.databases);
@@ -106,7 +106,7 @@ class RunSession {
       else this.status.setError('replication could not start: the app runs without backups');
       if (this.restoreAbort.signal.aborted) {
         logger.warn('stopped before the app started');
-        return 130;
+        return EXIT_CODES.interrupted;
       }
       logger.info('starting the app');
       this.app = await AppSupervisor.start({ command: this.command, args: this.args, env: ctx.env, cwd: ctx.cwd });
@@ -125,7 +125,7 @@ class RunSession {
       }
       return exit.exitCode;
     } catch (err) {
-      if (err instanceof PersistdError && this.app === undefined && this.restoreAbort.signal.aborted) return 130;
+      if (err instanceof PersistdError && this.app === undefined && this.restoreAbort.signal.aborted) return EXIT_CODES.interrupted;
       if (this.app && !this.app.hasExited) {
         logger.error({ err }, 'persistd failed while the app runs; stopping the app');
         await this.app.stop('SIGTERM', config.appStopTimeoutMs);
