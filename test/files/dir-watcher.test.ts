@@ -84,9 +84,15 @@ describe('DirWatcher', () => {
 
   it('sends nothing after close', async () => {
     const { root, watcher, seen } = await watched(async () => undefined);
+    // A second watcher on the same folder, left open: once it has seen the write, the closed one had its chance too.
+    const control = new DirWatcher(root);
+    watchers.push(control);
+    const controlSeen: string[] = [];
+    control.on('change', (abs: string) => controlSeen.push(abs.slice(root.length + 1)));
+    await control.start();
     await watcher.close();
     await writeFile(join(root, 'after.txt'), 'x');
-    await new Promise((r) => setTimeout(r, 200));
+    await pollUntil('the open watcher to see the write', () => controlSeen.includes('after.txt'));
     expect(seen).toEqual([]);
     expect(watcher.watchedDirs).toBe(0);
   });
