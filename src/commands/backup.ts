@@ -1,4 +1,5 @@
 import type { CommandInvocation } from '../cli/program.js';
+import { rememberReplicaMarker } from '../files/files-state-dir.js';
 import { createLooseFileSync } from '../files/loose-file.js';
 import { TreeSync, type SyncOnceOptions } from '../files/tree-sync.js';
 import { PersistdError } from '../errors.js';
@@ -17,7 +18,7 @@ export async function backupCommand(ctx: CommandContext, invocation: CommandInvo
   const { config, logger, signal } = ctx;
   requireTargets(config, 'backup');
   const { store } = openReplica(config, logger);
-  await ensureReplicaMarker(store, signal);
+  rememberReplicaMarker(store, await ensureReplicaMarker(store, signal));
   const tasks: TargetTask[] = [
     ...config.databases.map((db): TargetTask => ({ kind: 'db', name: db.name, run: async () => {
       const result = await snapshotDatabase({ store, name: db.name, path: db.path, stateDir: config.stateDir, logger, signal });

@@ -15,6 +15,7 @@ import type { ContinuationBase } from '../format/db-manifest.js';
 import { checkLocalDatabase } from '../sqlite/check-local-database.js';
 import { readFingerprint } from '../sqlite/db-fingerprint.js';
 import type { ContinueFrom } from '../sqlite/wal/wal-shipper.js';
+import { rememberReplicaMarker } from '../files/files-state-dir.js';
 import { ensureReplicaMarker } from '../format/replica-marker.js';
 import { formatDuration } from '../log/human-format.js';
 import { newInstanceIdentity } from '../sqlite/lineage-guard.js';
@@ -147,7 +148,7 @@ class RunSession {
    */
   private async markReplica(store: ObjectStore, signal: AbortSignal): Promise<void> {
     try {
-      await ensureReplicaMarker(store, signal);
+      rememberReplicaMarker(store, await ensureReplicaMarker(store, signal));
     } catch (err) {
       if (err instanceof PersistdError && err.kind === 'usage') throw err;
       this.ctx.logger.warn({ err: messageOf(err) }, 'could not write the replica format marker before the restore; retrying once replication starts');

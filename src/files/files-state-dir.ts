@@ -2,12 +2,19 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LOOSE_TREE } from '../format/files-keys.js';
-import { readReplicaMarker } from '../format/replica-marker.js';
+import { readReplicaMarker, type ReplicaMarker } from '../format/replica-marker.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { DEFAULT_RETRY_POLICY, retryTransient } from '../store/retry-policy.js';
 
 /** Folders already resolved, per store: every tree of one command shares one GET of the marker. */
 const resolved = new WeakMap<ObjectStore, Map<string, Promise<string>>>();
+/** Markers a command already read or wrote through a store (`rememberReplicaMarker`): no second GET. */
+const known = new WeakMap<ObjectStore, ReplicaMarker>();
+
+/** Tells `filesStateDir` the marker a command just read or wrote through `store`, so it need not read it again. */
+export function rememberReplicaMarker(store: ObjectStore, marker: ReplicaMarker): void {
+  known.set(store, marker);
+}
 
 /**
  * `<stateDir>/files/<replica>`: where the local caches of files and directories (indexes, folder
@@ -29,7 +36,7 @@ export async function filesStateDir(stateDir: string, store: ObjectStore, signal
 
 async function resolveFilesDir(stateDir: string, store: ObjectStore, signal?: AbortSignal): Promise<string> {
   // Transient failures are retried here too: every tree's first pass depends on this one read.
-  const marker = await retryTransient(() => readReplicaMarker(store, signal), DEFAULT_RETRY_POLICY, signal ? { signal } : {});
+  const marker = known.get(store) ?? await retryTransient(() => readReplicaMarker(store, signal), DEFAULT_RETRY_POLICY, signal ? { signal } : {});
   const digest = createHash('sha256').update(`${store.description}\n${marker?.id ?? ''}`).digest('hex');
   const dir = join(stateDir, 'files', `r-${digest.slice(0, 16)}`);
   if (!(await exists(dir))) await adoptUnboundCaches(join(stateDir, 'files'), dir);

@@ -3,28 +3,13 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { FilesFence } from '../../src/files/files-fence.js';
 import { FILES_OWNER_KEY } from '../../src/format/files-owner.js';
-import { FsStore } from '../../src/store/fs-store.js';
 import type { ObjectStore } from '../../src/store/object-store.js';
-import { S3Store } from '../../src/store/s3-store.js';
-import { createTestBucket, testS3 } from '../support/test-s3.js';
-import { tempDirs } from './helpers.js';
+import { cliReplicaBackends } from '../support/cli-replicas.js';
 
-const { fresh, removeAll } = tempDirs();
-const stores: S3Store[] = [];
-afterAll(async () => {
-  for (const store of stores) store.destroy();
-  await removeAll();
-});
+const { backends: replicas, release } = cliReplicaBackends('files-fence');
+afterAll(release);
 
-const backends: [string, () => Promise<ObjectStore>][] = [
-  ['file://', async () => new FsStore(await fresh('fence'))],
-  ['S3 (Ceph RGW)', async () => {
-    const s3 = testS3();
-    const store = new S3Store({ bucket: await createTestBucket('files-fence'), prefix: 'p/', endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } });
-    stores.push(store);
-    return store;
-  }],
-];
+const backends = replicas.map(([label, make]): [string, () => Promise<ObjectStore>] => [label, async () => (await make()).store]);
 
 const at = (iso: string): Date => new Date(iso);
 
