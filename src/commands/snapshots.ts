@@ -23,7 +23,10 @@ export async function snapshotsCommand(ctx: CommandContext, invocation: CommandI
     const latest = latestGeneration(generations, { preferred: await lineageGeneration(store, name, ctx.logger, ctx.signal) })?.generation;
     const plain = (s: SnapshotListing) => ({
       id: s.id, generation: s.generation, createdAt: s.createdAt.toISOString(), size: s.size, compressedSize: s.compressedSize,
+      kind: s.manifest.kind === 'sqlite-continuation' ? 'continuation' : s.manifest.kind === 'sqlite-increment' ? 'increment' : 'full',
       continues: s.manifest.kind === 'sqlite-continuation' ? s.manifest.base : null,
+      appliesOn: s.manifest.kind === 'sqlite-increment' ? `${s.generation}/${s.manifest.base.seq}` : null,
+      pages: s.manifest.kind === 'sqlite-increment' ? s.manifest.data.pages : null,
     });
     result.push({
       database: name,
@@ -53,9 +56,13 @@ export async function snapshotsCommand(ctx: CommandContext, invocation: CommandI
   return 0;
 }
 
-/** What a restore point stores: its compressed size, or (a continuation) the state it continues and depends on. */
+/** What a restore point stores: its compressed size and, for an increment or a continuation, the state it depends on. */
 function storedAs(snapshot: SnapshotListing): string {
-  if (snapshot.manifest.kind !== 'sqlite-continuation') return formatBytes(snapshot.compressedSize);
+  if (snapshot.manifest.kind === 'sqlite-increment') {
+    const { data, base, chain } = snapshot.manifest;
+    return `${formatBytes(snapshot.compressedSize)}: ${data.pages} changed page(s) on ${base.seq} (increment ${chain.increments} since the last full snapshot)`;
+  }
+  if (snapshot.manifest.kind !== 'sqlite-continuation') return `${formatBytes(snapshot.compressedSize)}: full snapshot`;
   const { base } = snapshot.manifest;
   const wal = base.wal ? ` + its WAL to ${base.wal.epoch}:${base.wal.frame}` : '';
   return `nothing: continues ${base.generation}/${base.seq}${wal}`;

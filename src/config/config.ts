@@ -31,6 +31,10 @@ export interface Config {
   readonly verifySchedule: string | undefined;
   readonly syncIntervalMs: number;
   readonly maxDelete: number;
+  /** WAL mode: a compaction point stores the whole database at least this often (0: always); otherwise the changed pages. */
+  readonly fullSnapshotIntervalMs: number;
+  /** WAL mode: ...or once the changed pages stored since the last full snapshot reach this share of the database. */
+  readonly fullSnapshotShare: number;
   readonly keepDeletedMs: number;
   /** `run`: how often each directory and loose file is checked against a listing of the replica (0: only at start). */
   readonly reconcileIntervalMs: number;

@@ -5,6 +5,8 @@ export const DEFAULTS = Object.freeze({
   stateDir: '.persistd',
   snapshotInterval: '5m',
   syncInterval: 1_000,
+  fullSnapshotInterval: 7 * 24 * 3600_000,
+  fullSnapshotShare: 0.25,
   retention: 7 * 24 * 3600_000,
   retentionMin: 2,
   concurrency: 16,

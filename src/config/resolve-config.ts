@@ -96,6 +96,8 @@ export function resolveConfig(input: ConfigInput): Config {
     verifySchedule: text('verifyInterval') === undefined ? undefined : schedule(text('verifyInterval')!, named('verifyInterval')),
     syncIntervalMs: duration(named('syncInterval'), text('syncInterval'), DEFAULTS.syncInterval),
     maxDelete: ratio(named('maxDelete'), text('maxDelete'), DEFAULTS.maxDelete),
+    fullSnapshotIntervalMs: duration(named('fullSnapshotInterval'), text('fullSnapshotInterval'), DEFAULTS.fullSnapshotInterval, true),
+    fullSnapshotShare: ratio(named('fullSnapshotShare'), text('fullSnapshotShare'), DEFAULTS.fullSnapshotShare),
     keepDeletedMs: duration(named('keepDeleted'), text('keepDeleted'), DEFAULTS.keepDeleted, true),
     reconcileIntervalMs: duration(named('reconcileInterval'), text('reconcileInterval'), DEFAULTS.reconcileInterval, true),
     restoreSpecialModes: onOff(named('restoreSpecialModes'), text('restoreSpecialModes'), DEFAULTS.restoreSpecialModes),

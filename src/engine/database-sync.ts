@@ -18,6 +18,8 @@ export interface DatabaseSyncOptions {
   logger: Logger;
   instance: InstanceIdentity;
   syncIntervalMs: number;
+  /** When a compaction point stores the whole database rather than the changed pages (WalShipperOptions). */
+  compaction?: { fullSnapshotIntervalMs: number; fullSnapshotShare: number };
   retention: { retentionMs: number; minKeep: number };
   /** What the restore before this run installed, recorded in the lineage pointer. */
   restoredFrom?: RestoredFrom;
@@ -83,7 +85,7 @@ export class DatabaseSync {
     this.logger = options.logger.child({ db: options.name });
     const { store, name, path, stateDir } = options;
     this.shipper = new WalShipper({
-      store, name, path, stateDir, logger: options.logger, syncIntervalMs: options.syncIntervalMs, ...(options.continueFrom ? { continueFrom: options.continueFrom } : {}),
+      store, name, path, stateDir, logger: options.logger, syncIntervalMs: options.syncIntervalMs, ...options.compaction, ...(options.continueFrom ? { continueFrom: options.continueFrom } : {}),
     });
     this.replicator = new DatabaseReplicator({ store, name, path, stateDir, logger: options.logger, retention: options.retention });
     this.lineage = new LineageGuard({ store, name, instance: options.instance, logger: this.logger, onFenced: (holder) => this.onFenced(holder) });
@@ -113,9 +115,14 @@ export class DatabaseSync {
       if (this.shipper.status().segmentsStored === this.segmentsAtLastSnapshot) return;
       const result = await this.shipper.snapshotOnce(options);
       await this.afterSync(result, options.signal);
-      this.segmentsAtLastSnapshot = this.shipper.status().segmentsStored;
-      this.snapshotsStored++;
-      this.lastSnapshotAt = new Date();
+      // Counted only when the compaction point asked for was stored: a sync that started a new generation
+      // instead (counted by afterSync), or found no database, stored no compaction point.
+      if (result.outcome === 'synced' && result.newGeneration?.reason === 'requested') {
+        this.segmentsAtLastSnapshot = this.shipper.status().segmentsStored;
+        this.snapshotsStored++;
+        this.lastSnapshotAt = new Date();
+        this.lastSnapshotId = result.newGeneration.snapshotId;
+      }
     } else {
       const result = await this.replicator.snapshotOnce(options);
       await this.afterSnapshot(result, options.signal);
@@ -233,8 +240,8 @@ export class DatabaseSync {
     if (this.mode !== 'wal') this.logger.info({ interval: this.options.syncIntervalMs }, 'continuous WAL replication started');
     this.mode = 'wal';
     if (result.newGeneration) {
-      this.lastSnapshotId = result.newGeneration.snapshotId;
       if (result.newGeneration.reason !== 'requested') {
+        this.lastSnapshotId = result.newGeneration.snapshotId;
         this.generation = result.newGeneration.generation;
         this.segmentsAtLastSnapshot = this.shipper.status().segmentsStored;
         this.snapshotsStored++;

@@ -52,7 +52,7 @@ export class ReplicationDaemon {
   constructor(private readonly config: Config, store: ObjectStore, private readonly logger: Logger, start: DaemonStart) {
     this.databases = config.databases.map((db) => new DatabaseSync({
       store, name: db.name, path: db.path, stateDir: config.stateDir, logger, instance: start.instance,
-      syncIntervalMs: config.syncIntervalMs, retention: { retentionMs: config.retentionMs, minKeep: config.retentionMin },
+      syncIntervalMs: config.syncIntervalMs, compaction: { fullSnapshotIntervalMs: config.fullSnapshotIntervalMs, fullSnapshotShare: config.fullSnapshotShare }, retention: { retentionMs: config.retentionMs, minKeep: config.retentionMin },
       stallAfterMs: stallLimitMs(config), ...(start.restoredFrom.has(db.name) ? { restoredFrom: start.restoredFrom.get(db.name)! } : {}),
       ...(start.continueFrom?.has(db.name) ? { continueFrom: start.continueFrom.get(db.name)! } : {}),
     }));

@@ -12,7 +12,7 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 /** `YYYYMMDDTHHMMSSmmmZ`: UTC, millisecond precision, sorts by time as a string. */
 const TIME_ID = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z$/;
 const GENERATION = /^\d{8}T\d{9}Z-[0-9a-f]{8}$/;
-const SNAPSHOT_KEY = /^db\/([^/]+)\/gen\/([^/]+)\/snap\/([^/.]+)(?:\.from\.([^/.]+)\.([^/.]+))?\.(json|db\.gz)$/;
+const SNAPSHOT_KEY = /^db\/([^/]+)\/gen\/([^/]+)\/snap\/([^/.]+)(?:\.from\.([^/.]+)\.([^/.]+)|\.after\.([^/.]+))?\.(json|db\.gz|pages\.gz)$/;
 
 /** Throws a usage error unless `name` can be a database name in the replica (one path segment, safe characters). */
 export function assertDatabaseName(name: string): void {
@@ -62,6 +62,20 @@ export function continuationManifestKey(name: string, generation: string, seq: s
   return `${generationPrefix(name, generation)}snap/${seq}.from.${base.generation}.${base.seq}.json`;
 }
 
+/**
+ * (format 2) Key of an increment's manifest: the pages that changed in `generation` since its restore
+ * point `baseSeq` (a full snapshot, a continuation or another increment of the same generation). The
+ * base is in the key so that a listing alone tells what an increment depends on.
+ */
+export function incrementManifestKey(name: string, generation: string, seq: string, baseSeq: string): string {
+  return `${generationPrefix(name, generation)}snap/${seq}.after.${baseSeq}.json`;
+}
+
+/** (format 2) Key of an increment's data object: the changed pages, compressed. */
+export function incrementDataKey(name: string, generation: string, seq: string): string {
+  return `${generationPrefix(name, generation)}snap/${seq}.pages.gz`;
+}
+
 /** A snapshot named by its generation and seq. */
 export interface SnapshotRef {
   generation: string;
@@ -74,7 +88,9 @@ export interface SnapshotKey {
   generation: string;
   seq: string;
   kind: 'manifest' | 'data';
-  /** (format 2) Set on a continuation's manifest: the snapshot its base state starts from. */
+  /** What the restore point is: a full snapshot, (format 2) a continuation of another generation, or an increment. */
+  point: 'full' | 'continuation' | 'increment';
+  /** (format 2) Set on a continuation's or an increment's manifest: the restore point its state starts from. */
   base?: SnapshotRef;
 }
 
@@ -82,11 +98,19 @@ export interface SnapshotKey {
 export function parseSnapshotKey(key: string): SnapshotKey | undefined {
   const match = SNAPSHOT_KEY.exec(key);
   if (!match) return undefined;
-  const [, name, generation, seq, baseGeneration, baseSeq, ext] = match as unknown as [string, string, string, string, string | undefined, string | undefined, string];
+  const [, name, generation, seq, baseGeneration, baseSeq, afterSeq, ext] = match as unknown as
+    [string, string, string, string, string | undefined, string | undefined, string | undefined, string];
   if (!NAME.test(name) || !GENERATION.test(generation) || parseTimeId(seq) === undefined) return undefined;
-  if (baseGeneration === undefined || baseSeq === undefined) return { name, generation, seq, kind: ext === 'json' ? 'manifest' : 'data' };
+  if (afterSeq !== undefined) {
+    if (ext !== 'json' || parseTimeId(afterSeq) === undefined || afterSeq >= seq) return undefined;
+    return { name, generation, seq, kind: 'manifest', point: 'increment', base: { generation, seq: afterSeq } };
+  }
+  if (baseGeneration === undefined || baseSeq === undefined) {
+    if (ext === 'json') return { name, generation, seq, kind: 'manifest', point: 'full' };
+    return { name, generation, seq, kind: 'data', point: ext === 'pages.gz' ? 'increment' : 'full' };
+  }
   if (ext !== 'json' || !GENERATION.test(baseGeneration) || parseTimeId(baseSeq) === undefined) return undefined;
-  return { name, generation, seq, kind: 'manifest', base: { generation: baseGeneration, seq: baseSeq } };
+  return { name, generation, seq, kind: 'manifest', point: 'continuation', base: { generation: baseGeneration, seq: baseSeq } };
 }
 
 /** Parses a snapshot id `<generation>/<seq>`; undefined when `id` is not one. */

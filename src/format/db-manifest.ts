@@ -35,8 +35,33 @@ export interface SnapshotDbInfo {
   sqliteVersion: string;
 }
 
-/** A manifest: a full snapshot (a data object of its own) or a continuation of another generation's restored state. */
-export type SnapshotManifest = FullSnapshotManifest | ContinuationManifest;
+/**
+ * A manifest: a full snapshot (a data object of its own), a continuation of another generation's
+ * restored state, or an increment (the pages changed since an earlier restore point).
+ */
+export type SnapshotManifest = FullSnapshotManifest | ContinuationManifest | IncrementManifest;
+
+/**
+ * (format 2) A compaction point that stores only what changed: the pages written in its generation
+ * between its base restore point (`base.seq`, same generation) and its own WAL position, each as it is
+ * at that position. Stored at `<seq>.after.<base seq>.json`, data in `<seq>.pages.gz` (FORMAT.md).
+ */
+export interface IncrementManifest {
+  format: 2;
+  kind: 'sqlite-increment';
+  database: string;
+  generation: string;
+  seq: string;
+  createdAt: string;
+  createdBy: string;
+  /** The restore point of the same generation this increment applies on. */
+  base: { seq: string };
+  data: { key: string; encoding: 'gzip'; size: number; sha256: string; pages: number };
+  /** The database after applying the pages (no sha256 of the whole file: the chain and `integrity_check` verify it). */
+  db: Omit<SnapshotDbInfo, 'sha256'>;
+  /** Increments since the last full snapshot or continuation of the chain, this one included, and their page bytes. */
+  chain: { increments: number; pageBytes: number };
+}
 
 /**
  * (format 2) Where a continuation starts: the state a restore built from `generation`'s snapshot `seq`
@@ -93,8 +118,10 @@ export interface ManifestLocation {
   name: string;
   generation: string;
   seq: string;
-  /** The base the key of a continuation's manifest names (continuations only). */
+  /** The base the key of a continuation's or an increment's manifest names. */
   base?: SnapshotRef;
+  /** What the key says the manifest is (default: a full snapshot, or a continuation when `base` is set). */
+  point?: 'full' | 'continuation' | 'increment';
 }
 
 /**
@@ -121,6 +148,7 @@ export function parseManifest(text: string, where: ManifestLocation): SnapshotMa
       hint: `it was written by ${typeof raw['createdBy'] === 'string' ? raw['createdBy'] : 'a newer persistd'}; upgrade persistd to read it`,
     });
   }
+  if (raw['kind'] === 'sqlite-increment' || where.point === 'increment') return parseIncrement(raw, where, fail);
   if (raw['kind'] === 'sqlite-continuation' || where.base !== undefined) return parseContinuation(raw, where, fail);
   if (raw['format'] !== DB_FORMAT_VERSION && raw['format'] !== DB_FORMAT_MAX) {
     throw fail(`it has format version ${JSON.stringify(raw['format'])}, and this persistd reads versions ${DB_FORMAT_VERSION} to ${DB_FORMAT_MAX}`,
@@ -176,6 +204,37 @@ function parseContinuation(raw: Record<string, unknown>, where: ManifestLocation
   const bad = checks.filter(([ok]) => !ok).map(([, field]) => field);
   if (bad.length > 0) throw fail(`invalid or missing ${bad.join(', ')}`);
   return raw as unknown as ContinuationManifest;
+}
+
+function parseIncrement(raw: Record<string, unknown>, where: ManifestLocation, fail: (why: string) => PersistdError): IncrementManifest {
+  const { base, db, data, chain } = raw;
+  if (raw['format'] !== 2 || raw['kind'] !== 'sqlite-increment' || where.point !== 'increment' || !isObject(base) || !isObject(db) || !isObject(data) || !isObject(chain)) {
+    throw fail('it is not a format 2 increment with "base", "data", "db" and "chain" under an increment\'s key');
+  }
+  if (raw['database'] !== where.name || raw['generation'] !== where.generation || raw['seq'] !== where.seq) {
+    throw fail('it names another database, generation or seq than its key');
+  }
+  if (where.base === undefined || where.base.generation !== where.generation || base['seq'] !== where.base.seq) throw fail('its base differs from the one its key names');
+  if (data['key'] !== `${where.seq}.pages.gz` || data['encoding'] !== 'gzip') throw fail('its data key or encoding is not the one this format defines');
+  const checks: [boolean, string][] = [
+    [typeof raw['createdAt'] === 'string' && !Number.isNaN(Date.parse(raw['createdAt'])), 'createdAt'],
+    [typeof raw['createdBy'] === 'string', 'createdBy'],
+    [isSize(data['size']), 'data.size'],
+    [isSha256(data['sha256']), 'data.sha256'],
+    [isSize(data['pages']), 'data.pages'],
+    [isSize(db['size']), 'db.size'],
+    [isSize(db['pageSize']) && (db['pageSize'] as number) >= 512, 'db.pageSize'],
+    [isSize(db['pageCount']), 'db.pageCount'],
+    [db['size'] === (db['pageSize'] as number) * (db['pageCount'] as number), 'db.size (page size times page count)'],
+    [typeof db['journalMode'] === 'string', 'db.journalMode'],
+    [typeof db['sqliteVersion'] === 'string', 'db.sqliteVersion'],
+    [isSize(chain['increments']) && (chain['increments'] as number) >= 1, 'chain.increments'],
+    [isSize(chain['pageBytes']), 'chain.pageBytes'],
+    [isWalPosition(raw['wal']), 'wal'],
+  ];
+  const bad = checks.filter(([ok]) => !ok).map(([, field]) => field);
+  if (bad.length > 0) throw fail(`invalid or missing ${bad.join(', ')}`);
+  return raw as unknown as IncrementManifest;
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { parseSnapshotKey, snapshotDataKey, snapshotId } from '../format/db-keys.js';
+import { parseSnapshotKey, snapshotId } from '../format/db-keys.js';
 import { segmentFollows, walPositionOf, type WalPosition } from '../format/db-wal-position.js';
 import { silentLogger } from '../log/logger.js';
 import type { ObjectStore } from '../store/object-store.js';
@@ -59,8 +59,8 @@ export async function applyRetention(options: RetentionOptions): Promise<Retenti
   const newestFirst = [...entries].reverse();
   const keepSet = new Set(newestFirst.filter((e, index) =>
     index === 0 || index < options.minKeep || e === newestOfLatest || now - (servesUntil.get(e) ?? e.createdAt).getTime() < options.retentionMs));
-  // A kept continuation restores through its base: the base snapshot is kept too (and with it the
-  // segments of its generation after it), and so on down the chain. The keys name the bases.
+  // A kept continuation or increment restores through its base: the base is kept too (and with it, for
+  // a continuation, the segments of its generation after it), and so on down the chain. The keys name the bases.
   const byId = new Map(entries.map((e) => [e.id, e]));
   const needing = [...keepSet];
   for (let entry = needing.pop(); entry !== undefined; entry = needing.pop()) {
@@ -100,7 +100,7 @@ export async function applyRetention(options: RetentionOptions): Promise<Retenti
     }
     if (now - info.lastModified.getTime() < graceMs) continue;
     const parsed = parseSnapshotKey(info.key);
-    if (parsed?.kind === 'data' && !committedData.has(snapshotDataKey(name, parsed.generation, parsed.seq))) {
+    if (parsed?.kind === 'data' && !committedData.has(info.key)) {
       orphans.push(info.key); // uploaded, never committed (crash between data and manifest)
     } else if (generation !== '' && !keptGenerations.has(generation)) {
       orphans.push(info.key); // a generation no manifest ever committed (its first snapshot failed)

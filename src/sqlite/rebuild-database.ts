@@ -8,7 +8,8 @@ import { checkDatabaseFile, type TableRowCount } from './check-database.js';
 import { downloadSnapshot } from './download-snapshot.js';
 import { scanGenerations } from './generation-catalog.js';
 import type { RestorePoint } from './restore-point.js';
-import { readManifest } from './snapshot-catalog.js';
+import { listSnapshots, readManifest } from './snapshot-catalog.js';
+import { applyIncrements, incrementChain } from './apply-increments.js';
 import { applySegments } from './wal/apply-segments.js';
 import { chainSegments } from './wal/segment-catalog.js';
 
@@ -100,6 +101,18 @@ async function buildState(
     if (built.pageCount !== manifest.db.pageCount) throw fail(`its base has ${built.pageCount} pages, and it continues from ${manifest.db.pageCount}`);
     chainDepth = built.depth;
     startTime = new Date(Math.max(entry.createdAt.getTime(), Date.parse(manifest.base.restoredTo)));
+  } else if (manifest.kind === 'sqlite-increment') {
+    // The chain's root state (no segments: the increments hold what they cover), then each increment's pages.
+    const { root, increments } = incrementChain(name, point.generation, entry);
+    const rootPoint: RestorePoint = { entry: root, manifest: await readManifest(store, name, root, signal), generation: point.generation, segments: point.segments };
+    const built = await buildState(options, rootPoint, depth, null);
+    const manifests = await listSnapshots({ store, name, entries: increments, signal });
+    const links = manifests.map((m, i) => {
+      if (m.manifest.kind !== 'sqlite-increment') throw new PersistdError(`cannot restore ${name}: ${increments[i]!.id} is not an increment`, { kind: 'integrity', op: 'restore', path: increments[i]!.manifestKey });
+      return { entry: increments[i]!, manifest: m.manifest };
+    });
+    await applyIncrements(options.dest, links, { store, name, signal });
+    chainDepth = built.depth;
   } else {
     await downloadSnapshot(store, name, entry, manifest, options.dest, signal);
   }

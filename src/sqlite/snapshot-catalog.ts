@@ -1,7 +1,7 @@
 import { PersistdError } from '../errors.js';
 import {
-  assertDatabaseName, continuationManifestKey, databaseNameOfKey, DB_ROOT, generationsPrefix, parseSnapshotKey, parseTimeId,
-  snapshotDataKey, snapshotId, snapshotManifestKey, type SnapshotRef,
+  assertDatabaseName, continuationManifestKey, databaseNameOfKey, DB_ROOT, generationsPrefix, incrementDataKey, incrementManifestKey, parseSnapshotKey,
+  parseTimeId, snapshotDataKey, snapshotId, snapshotManifestKey, type SnapshotKey, type SnapshotRef,
 } from '../format/db-keys.js';
 import { parseManifest, type SnapshotManifest } from '../format/db-manifest.js';
 import type { ObjectInfo, ObjectStore } from '../store/object-store.js';
@@ -15,11 +15,13 @@ export interface SnapshotEntry {
   /** When its read transaction began (from the seq). */
   createdAt: Date;
   manifestKey: string;
-  /** The data object of a full snapshot; undefined for a continuation (it has none). */
+  /** What it is: a full snapshot, (format 2) a continuation of another generation, or an increment. */
+  point: SnapshotKey['point'];
+  /** The data object of a full snapshot or an increment; undefined for a continuation (it has none). */
   dataKey: string | undefined;
   /** Size of the compressed data object, undefined when the listing does not show it (a manifest pointing at a missing object, a continuation). */
   compressedSize: number | undefined;
-  /** (format 2) Set for a continuation: the snapshot its base state starts from (from its key). */
+  /** (format 2) Set for a continuation or an increment: the restore point its state starts from (from its key). */
   base?: SnapshotRef;
 }
 
@@ -39,7 +41,7 @@ export async function scanSnapshots(store: ObjectStore, name: string, signal?: A
   assertDatabaseName(name);
   const objects: ObjectInfo[] = [];
   const dataSizes = new Map<string, number>();
-  const manifests: { generation: string; seq: string; base?: SnapshotRef }[] = [];
+  const manifests: SnapshotKey[] = [];
   try {
     for await (const info of store.list(generationsPrefix(name), { signal })) {
       objects.push(info);
@@ -51,13 +53,18 @@ export async function scanSnapshots(store: ObjectStore, name: string, signal?: A
   } catch (err) {
     throw storageError(err, `cannot list the snapshots of ${name}`, generationsPrefix(name));
   }
-  const entries = manifests.map(({ generation, seq, base }): SnapshotEntry => {
+  const entries = manifests.map(({ generation, seq, base, point }): SnapshotEntry => {
     const id = snapshotId(generation, seq);
-    if (base !== undefined) {
-      return { id, generation, seq, createdAt: parseTimeId(seq)!, manifestKey: continuationManifestKey(name, generation, seq, base), dataKey: undefined, compressedSize: undefined, base };
+    const createdAt = parseTimeId(seq)!;
+    if (point === 'continuation' && base !== undefined) {
+      return { id, generation, seq, createdAt, point, manifestKey: continuationManifestKey(name, generation, seq, base), dataKey: undefined, compressedSize: undefined, base };
+    }
+    if (point === 'increment' && base !== undefined) {
+      const dataKey = incrementDataKey(name, generation, seq);
+      return { id, generation, seq, createdAt, point, manifestKey: incrementManifestKey(name, generation, seq, base.seq), dataKey, compressedSize: dataSizes.get(dataKey), base };
     }
     const dataKey = snapshotDataKey(name, generation, seq);
-    return { id, generation, seq, createdAt: parseTimeId(seq)!, manifestKey: snapshotManifestKey(name, generation, seq), dataKey, compressedSize: dataSizes.get(dataKey) };
+    return { id, generation, seq, createdAt, point: 'full', manifestKey: snapshotManifestKey(name, generation, seq), dataKey, compressedSize: dataSizes.get(dataKey) };
   });
   entries.sort(compareEntries);
   return { entries, objects };
@@ -78,7 +85,7 @@ export async function readManifest(store: ObjectStore, name: string, entry: Snap
   } catch (err) {
     throw storageError(err, `cannot read the manifest of snapshot ${entry.id} of ${name}`, entry.manifestKey);
   }
-  return parseManifest(text, { key: entry.manifestKey, name, generation: entry.generation, seq: entry.seq, ...(entry.base ? { base: entry.base } : {}) });
+  return parseManifest(text, { key: entry.manifestKey, name, generation: entry.generation, seq: entry.seq, point: entry.point, ...(entry.base ? { base: entry.base } : {}) });
 }
 
 /** Every committed snapshot of a database (or of `entries`, from a listing already made) with its manifest read, oldest first (8 GETs at a time). */
@@ -94,7 +101,7 @@ export async function listSnapshots(options: { store: ObjectStore; name: string;
       const manifest = await readManifest(store, name, entry, signal);
       out[index] = {
         id: entry.id, generation: entry.generation, createdAt: entry.createdAt,
-        size: manifest.db.size, compressedSize: entry.compressedSize ?? (manifest.kind === 'sqlite-snapshot' ? manifest.data.size : 0), manifest,
+        size: manifest.db.size, compressedSize: entry.compressedSize ?? (manifest.kind === 'sqlite-continuation' ? 0 : manifest.data.size), manifest,
       };
     }
   };

@@ -29,7 +29,7 @@ describe('db keys', () => {
   it('parse back what they build, and nothing else', () => {
     const g = newGenerationId();
     const seq = timeId(new Date());
-    expect(parseSnapshotKey(snapshotDataKey('app.db', g, seq))).toEqual({ name: 'app.db', generation: g, seq, kind: 'data' });
+    expect(parseSnapshotKey(snapshotDataKey('app.db', g, seq))).toEqual({ name: 'app.db', generation: g, seq, kind: 'data', point: 'full' });
     expect(parseSnapshotKey(snapshotManifestKey('app.db', g, seq))).toMatchObject({ kind: 'manifest' });
     expect(parseSnapshotKey(`db/app/gen/${g}/wal/0000.wal.gz`)).toBeUndefined();
     expect(parseSnapshotKey(`db/app/gen/not-a-gen/snap/${seq}.json`)).toBeUndefined();

@@ -3,6 +3,7 @@ import { gzip } from 'node:zlib';
 import { segmentKey } from '../../format/db-wal-keys.js';
 import { encodeSegment, type EpochEnd } from '../../format/db-wal-segment.js';
 import type { ObjectStore } from '../../store/object-store.js';
+import type { ChangedPages } from './changed-pages.js';
 import type { WalCursor } from './wal-reader.js';
 
 const gzipAsync = promisify(gzip);
@@ -45,6 +46,7 @@ export interface StoredSegment {
  */
 export class SegmentSpool {
   private readonly queue: PendingFrames[] = [];
+  private pages: ChangedPages | undefined;
 
   constructor(private readonly options: { store: ObjectStore; name: string; gzipLevel: number; maxSegmentBytes: number }) {}
 
@@ -63,8 +65,14 @@ export class SegmentSpool {
     return this.queue[0]?.notBefore;
   }
 
+  /** Records the pages of every frame pushed from now on in `pages` (for increments); `clear()` resets it. */
+  trackPages(pages: ChangedPages): void {
+    this.pages = pages;
+  }
+
   /** Appends frames read from the WAL (contiguous with what was queued before, or starting a new WAL). */
   push(frames: PendingFrames): void {
+    this.pages?.record(frames.data, frames.start.header.pageSize);
     const last = this.queue.at(-1);
     if (last && last.epoch === frames.epoch && last.end.frame === frames.start.frame && last.data.length + frames.data.length <= this.options.maxSegmentBytes) {
       this.queue[this.queue.length - 1] = { ...last, end: frames.end, data: Buffer.concat([last.data, frames.data]), commits: last.commits + frames.commits, readAt: frames.readAt };
@@ -76,6 +84,7 @@ export class SegmentSpool {
   /** Forgets everything waiting (a new generation starts with a snapshot that holds it). */
   clear(): void {
     this.queue.length = 0;
+    this.pages?.reset();
   }
 
   /** Uploads waiting segments in order into `generation`; stops at the first failure (which it throws), keeping the rest. */

@@ -6,7 +6,10 @@ import type { ObjectStore } from '../../store/object-store.js';
 import type { ContinuationBase } from '../../format/db-manifest.js';
 import type { WalPosition } from '../../format/db-wal-position.js';
 import { readFileIdentity, readFingerprint, sameIdentity, type DbFingerprint, type FileIdentity } from '../db-fingerprint.js';
+import { allocateTempPath, SNAPSHOT_TEMP_PREFIX, sqliteTempDir } from '../temp-files.js';
+import { ChangedPages } from './changed-pages.js';
 import { continuationAtPin } from './continuation-at-pin.js';
+import { incrementAtPin } from './increment-at-pin.js';
 import { SegmentSpool } from './segment-spool.js';
 import { snapshotAtPin } from './snapshot-at-pin.js';
 import { WalConnection } from './wal-connection.js';
@@ -16,6 +19,8 @@ import { cursorOffset } from './wal-reader.js';
 const STORED_LOG_LIMIT = 100_000;
 /** Bounded reads (each up to `maxSegmentBytes`) one sync stores at most before leaving the rest to the next. */
 const MAX_READS_PER_SYNC = 64;
+/** Increments at most between two full snapshots, whatever the other limits say (bounds the objects a restore reads). */
+const MAX_CHAIN_INCREMENTS = 2048;
 
 /** Options of a WalShipper. */
 export interface WalShipperOptions {
@@ -37,6 +42,13 @@ export interface WalShipperOptions {
   /** Segments larger than this are split at frame boundaries of separate reads (default 16 MiB). */
   maxSegmentBytes?: number;
   /**
+   * A requested compaction point stores the changed pages only (an increment, format 2) until the
+   * increments since the last full snapshot add up to this share of the database (default 0.25)...
+   */
+  fullSnapshotShare?: number;
+  /** ...or the last full snapshot is this old (default 7 days); 0 makes every compaction point a full snapshot. */
+  fullSnapshotIntervalMs?: number;
+  /**
    * The database was just restored from the replica: its first generation continues that state with a
    * continuation manifest instead of a full snapshot, when nothing touched the file since (format 2).
    */
@@ -55,9 +67,19 @@ export type GenerationReason = 'start' | 'wal-reset' | 'file-replaced' | 'reques
 
 /** What one `syncOnce()` did. */
 export type SyncResult =
-  | { outcome: 'synced'; segments: number; frames: number; bytes: number; newGeneration?: { generation: string; reason: GenerationReason; snapshotId: string } }
+  | { outcome: 'synced'; segments: number; frames: number; bytes: number; newGeneration?: RestorePointStored }
   | { outcome: 'missing' }
   | { outcome: 'not-wal'; journalMode: string };
+
+/** A restore point a sync stored: the start of a generation, or a compaction point in it (a full snapshot or an increment). */
+export interface RestorePointStored {
+  generation: string;
+  reason: GenerationReason;
+  snapshotId: string;
+  kind: 'full' | 'continuation' | 'increment';
+  /** Bytes of the data object uploaded (0 for a continuation). */
+  bytes: number;
+}
 
 /** A shipper's state for `status`, metrics and health checks. */
 export interface WalShipperStatus {
@@ -104,6 +126,9 @@ export class WalShipper {
   private generationSnapshotRequested = false;
   private continueFrom: ContinueFrom | undefined;
   private lastFlush = { segments: 0, frames: 0, bytes: 0 };
+  private pages: ChangedPages | undefined;
+  /** The generation's chain since its last full snapshot or continuation: what decides between an increment and a full snapshot. */
+  private chain = { since: new Date(0), increments: 0, pageBytes: 0 };
   /** Segments stored in the current generation, newest last (bounded): to count what another instance lacks. */
   private readonly storedLog: { epoch: number; last: number; commits: number }[] = [];
   private readonly stats: WalShipperStatus;
@@ -193,6 +218,8 @@ export class WalShipper {
     } finally {
       await this.queue;
       this.closeConnection();
+      await this.pages?.dispose();
+      this.pages = undefined;
     }
   }
 
@@ -200,7 +227,7 @@ export class WalShipper {
     const opened = await this.openConnection();
     if (opened) return opened;
     const conn = this.conn!;
-    let newGeneration: { generation: string; reason: GenerationReason; snapshotId: string } | undefined;
+    let newGeneration: RestorePointStored | undefined;
     if (this.generation === undefined || this.generationSnapshotRequested) newGeneration = await this.startGeneration(conn, signal);
     const pin = this.pin!;
     await this.flush(signal);
@@ -277,6 +304,11 @@ export class WalShipper {
       conn.close();
       return { outcome: 'not-wal', journalMode };
     }
+    if (this.pages === undefined) {
+      const file = allocateTempPath(await sqliteTempDir(this.options.stateDir), SNAPSHOT_TEMP_PREFIX, '.pages');
+      this.pages = new ChangedPages(file);
+      this.spool.trackPages(this.pages);
+    }
     this.conn = conn;
     this.identity = identity;
     this.pin = new WalPin(conn, `${this.options.path}-wal`, this.spool, {
@@ -289,7 +321,7 @@ export class WalShipper {
     return undefined;
   }
 
-  private async startGeneration(conn: WalConnection, signal: AbortSignal | undefined): Promise<{ generation: string; reason: GenerationReason; snapshotId: string }> {
+  private async startGeneration(conn: WalConnection, signal: AbortSignal | undefined): Promise<RestorePointStored> {
     const reason = this.nextReason;
     const continuing = this.generationSnapshotRequested && this.generation !== undefined;
     this.generationSnapshotRequested = false;
@@ -317,21 +349,44 @@ export class WalShipper {
     this.continueFrom = undefined;
     const notContinuing = from && (await this.whyNotContinue(from, position.wal));
     if (from && notContinuing) this.logger.info({ reason: notContinuing }, 'not continuing the restored generation; taking a full snapshot');
-    const snap = from && !notContinuing ? await continuationAtPin(conn, {
-      store: this.options.store, name: this.options.name, generation, pinnedAt: position.pinnedAt, base: from.base, position: position.wal, logger: this.logger, signal,
-    }) : await snapshotAtPin(conn, {
-      store: this.options.store, name: this.options.name, path: this.options.path, stateDir: this.options.stateDir, generation,
-      pinnedAt: position.pinnedAt, previousSeq: continuing ? this.lastSeq : undefined, position: position.wal,
-      gzipLevel: this.options.gzipLevel, logger: this.logger, signal,
-    });
+    const common = { store: this.options.store, name: this.options.name, generation, pinnedAt: position.pinnedAt, position: position.wal, logger: this.logger, signal };
+    const increment = continuing && this.lastSeq !== undefined && this.incrementDue(conn);
+    const snap = from && !notContinuing ? await continuationAtPin(conn, { ...common, base: from.base })
+      : increment ? await incrementAtPin(conn, {
+        ...common, stateDir: this.options.stateDir, baseSeq: this.lastSeq!, pages: this.pages!, gzipLevel: this.options.gzipLevel,
+        chainBefore: { increments: this.chain.increments, pageBytes: this.chain.pageBytes },
+      })
+      : await snapshotAtPin(conn, {
+        ...common, path: this.options.path, stateDir: this.options.stateDir, previousSeq: continuing ? this.lastSeq : undefined, gzipLevel: this.options.gzipLevel,
+      });
+    // The restore point holds every page recorded so far (nothing was read past the pin).
+    this.pages?.reset();
+    const manifest = snap.manifest;
+    const kind = manifest.kind === 'sqlite-increment' ? 'increment' : manifest.kind === 'sqlite-continuation' ? 'continuation' : 'full';
+    if (manifest.kind === 'sqlite-increment') this.chain = { since: this.chain.since, ...manifest.chain };
+    else this.chain = { since: position.pinnedAt, increments: 0, pageBytes: 0 };
     this.generation = generation;
     this.lastSeq = snap.seq;
     this.stats.generation = generation;
     if (!continuing) this.stats.generationsStarted++;
+    const bytes = manifest.kind === 'sqlite-continuation' ? 0 : manifest.data.size;
     // A continuation uploads nothing of the database: `continues` names the restored state it starts from.
-    const continues = snap.manifest.kind === 'sqlite-continuation' ? { continues: `${snap.manifest.base.generation}/${snap.manifest.base.seq}`, uploaded: 0 } : {};
-    this.logger.info({ snapshot: snap.snapshotId, reason, bytes: snap.manifest.db.size, wal: position.wal, ...continues }, continuing ? 'snapshot stored' : 'new generation started');
-    return { generation, reason: continuing ? 'requested' : reason, snapshotId: snap.snapshotId };
+    const detail = manifest.kind === 'sqlite-continuation' ? { continues: `${manifest.base.generation}/${manifest.base.seq}`, uploaded: 0 }
+      : manifest.kind === 'sqlite-increment' ? { pages: manifest.data.pages, uploaded: bytes, chain: manifest.chain.increments } : {};
+    const what = !continuing ? 'new generation started' : kind === 'increment' ? 'increment stored' : 'snapshot stored';
+    this.logger.info({ snapshot: snap.snapshotId, reason, bytes: manifest.db.size, wal: position.wal, ...detail }, what);
+    return { generation, reason: continuing ? 'requested' : reason, snapshotId: snap.snapshotId, kind, bytes };
+  }
+
+  /** Whether the requested compaction point can be an increment rather than a full snapshot. */
+  private incrementDue(conn: WalConnection): boolean {
+    const share = this.options.fullSnapshotShare ?? 0.25;
+    const intervalMs = this.options.fullSnapshotIntervalMs ?? 7 * 24 * 3600_000;
+    const pages = this.pages;
+    if (pages === undefined || !pages.complete || intervalMs <= 0 || this.chain.increments >= MAX_CHAIN_INCREMENTS) return false;
+    if (Date.now() - this.chain.since.getTime() >= intervalMs) return false;
+    const { pageSize, pageCount } = conn.describe();
+    return this.chain.pageBytes + pages.pageNumbers(pageCount).length * pageSize <= share * pageSize * pageCount;
   }
 
   /** Why the pinned database may not be the restored state (undefined: it is). */
