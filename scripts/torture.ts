@@ -4,7 +4,7 @@
  * (`npm run build` first) as `persistd run` around a writer app, SIGKILLs the app, persistd or both
  * at a random moment (sometimes during the restore, sometimes right after a snapshot starts), loses
  * the container and checks the restore (scripts/torture/torture-round.ts). `--max-loss-ms` bounds the
- * loss of kills after the launch's first snapshot (default: the sync interval + 2 s; 0: reported only).
+ * loss of every kill of persistd, from the app's first commit on (default: the sync interval + 2 s; 0: reported only).
  * `--store s3` uses the server named by PERSISTD_TEST_S3_* or starts the test RGW. Exits 1 when a round failed.
  */
 import { parseArgs } from 'node:util';
@@ -35,7 +35,7 @@ if (values.store === 's3') {
   store = { kind: 's3', endpoint: s3.endpoint, region: s3.region, bucket: s3.bucket, ...s3.credentials };
 }
 try {
-  console.log(`torture: seed ${seed}, ${values.rounds} rounds on ${values.store}, snapshot interval ${values['snapshot-interval']}, sync interval ${values['sync-interval']}, loss bound ${maxLossMs === 0 ? 'off (reported only)' : `${maxLossMs} ms after the launch's first snapshot`}`);
+  console.log(`torture: seed ${seed}, ${values.rounds} rounds on ${values.store}, snapshot interval ${values['snapshot-interval']}, sync interval ${values['sync-interval']}, loss bound ${maxLossMs === 0 ? 'off (reported only)' : `${maxLossMs} ms from the app's first commit`}`);
   const summary = await runTorture({
     rounds: Number(values.rounds), seed, store, keepFailures: values['keep-failures'], maxLossMs,
     snapshotInterval: values['snapshot-interval'], syncInterval: values['sync-interval'],

@@ -27,9 +27,9 @@ export function formatLossReport(report: LossReport, maxLossMs: number | undefin
   const bound = maxLossMs === undefined ? 'bound off' : `bound ${maxLossMs} ms`;
   const lines = [
     `loss, persistd killed after the launch's first snapshot (${bound}): ${stats(lossMs.after)}`,
-    `loss, persistd killed before the launch's first snapshot (no bound): ${stats(lossMs.before)}`,
+    `loss, persistd killed before the launch's first snapshot (${bound}): ${stats(lossMs.before)}`,
   ];
-  if (lossMs.unclaimed.length > 0) lines.push(`loss, persistd killed after the first snapshot but before the lineage pointer named it (no bound): ${stats(lossMs.unclaimed)}`);
+  if (lossMs.unclaimed.length > 0) lines.push(`loss, persistd killed after the first snapshot but before the lineage pointer named it (${bound}): ${stats(lossMs.unclaimed)}`);
   const snapshot = windows.flatMap((w) => (w.snapshotMs === undefined ? [] : [w.snapshotMs]));
   const pointer = windows.flatMap((w) => (w.pointerMs === undefined ? [] : [w.pointerMs]));
   // Commits exposed to the window: those after the app started; a pointer taken before that exposes none.

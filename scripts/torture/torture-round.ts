@@ -31,8 +31,8 @@ export interface RoundSettings {
   snapshotInterval: string;
   syncInterval: string;
   /**
-   * Every transaction committed longer than this before persistd was killed must be restored, once
-   * the launch's first snapshot is the live generation (phase `after`); undefined: only reported.
+   * Every transaction committed longer than this before persistd was killed must be restored, from the
+   * app's first commit on, whatever phase the launch was in; undefined: only reported.
    */
   maxLossMs: number | undefined;
 }
@@ -125,7 +125,7 @@ export async function runRound(lineage: Lineage, rng: Prng, settings: RoundSetti
   if (kill === 'app' && state.k < lastCommitted) problems.push(`the app was killed and persistd took its final backup, yet only ${state.k} of ${lastCommitted} committed rows were restored`);
   const firstLost = final.commits.find((c) => c.i > state.k);
   const lossMs = firstLost ? Math.max(0, killAt - firstLost.at) : 0;
-  if (settings.maxLossMs !== undefined && kill !== 'app' && phase === 'after' && lossMs > settings.maxLossMs) {
+  if (settings.maxLossMs !== undefined && kill !== 'app' && lossMs > settings.maxLossMs) {
     problems.push(`transaction ${firstLost!.i}, committed ${lossMs} ms before persistd was killed, was lost (bound ${settings.maxLossMs} ms; `
       + `the launch's first snapshot was stored ${window.snapshotMs ?? '?'} ms and its lineage pointer taken ${window.pointerMs ?? '?'} ms after launch, the kill came at ${window.killMs} ms)`);
   }

@@ -11,7 +11,7 @@ import { EXIT_CODES } from '../cli/exit-codes.js';
 import { messageOf, PersistdError, usageError } from '../errors.js';
 import type { Config } from '../config/config.js';
 import type { RestoredFrom } from '../format/db-lineage.js';
-import type { ContinuationBase } from '../format/db-manifest.js';
+import type { ChainTally, ContinuationBase } from '../format/db-manifest.js';
 import { checkLocalDatabase } from '../sqlite/check-local-database.js';
 import { readFingerprint } from '../sqlite/db-fingerprint.js';
 import type { ContinueFrom } from '../sqlite/wal/wal-shipper.js';
@@ -274,10 +274,11 @@ async function superviseWithoutPersistence(ctx: CommandContext, command: string,
 async function continuationsOf(outcomes: readonly TargetOutcome[], databases: Config['databases']): Promise<Map<string, ContinueFrom>> {
   const map = new Map<string, ContinueFrom>();
   for (const outcome of outcomes) {
-    const details = outcome.details as { restored?: boolean; continuation?: { base: ContinuationBase } } | undefined;
+    const details = outcome.details as { restored?: boolean; continuation?: { base: ContinuationBase; chain?: ChainTally } } | undefined;
     const path = databases.find((db) => db.name === outcome.name)?.path;
     if (outcome.kind !== 'db' || details?.restored !== true || details.continuation === undefined || path === undefined) continue;
-    map.set(outcome.name, { base: details.continuation.base, fingerprint: await readFingerprint(path) });
+    const chain = details.continuation.chain;
+    map.set(outcome.name, { base: details.continuation.base, fingerprint: await readFingerprint(path), ...(chain ? { chain } : {}) });
   }
   return map;
 }

@@ -59,8 +59,20 @@ export interface IncrementManifest {
   data: { key: string; encoding: 'gzip'; size: number; sha256: string; pages: number };
   /** The database after applying the pages (no sha256 of the whole file: the chain and `integrity_check` verify it). */
   db: Omit<SnapshotDbInfo, 'sha256'>;
-  /** Increments since the last full snapshot or continuation of the chain, this one included, and their page bytes. */
-  chain: { increments: number; pageBytes: number };
+  /** The chain this increment ends: see `ChainTally`. */
+  chain: ChainTally;
+}
+
+/**
+ * (format 2) What a restore of a point reads beyond one full copy: the increments (and their page bytes)
+ * since the full snapshot its chain starts from, across continuations, and that snapshot's time. The
+ * writer stores a full snapshot again when they grow past its limits.
+ */
+export interface ChainTally {
+  /** ISO time of the full snapshot the chain starts from. */
+  fullAt: string;
+  increments: number;
+  pageBytes: number;
 }
 
 /**
@@ -90,6 +102,8 @@ export interface ContinuationManifest {
   base: ContinuationBase;
   /** The database as the continuation started it (no sha256: the base chain is what is verified). */
   db: Omit<SnapshotDbInfo, 'sha256'>;
+  /** The chain of increments the restored base state ends, when known: the new generation's increments add to it. */
+  chain?: ChainTally;
 }
 
 /** A full snapshot's manifest as stored in `<seq>.json`. */
@@ -201,6 +215,7 @@ function parseContinuation(raw: Record<string, unknown>, where: ManifestLocation
     [typeof db['sqliteVersion'] === 'string', 'db.sqliteVersion'],
   ];
   checks.push([isWalPosition(raw['wal']), 'wal']);
+  if (raw['chain'] !== undefined) checks.push([isChainTally(raw['chain']), 'chain']);
   const bad = checks.filter(([ok]) => !ok).map(([, field]) => field);
   if (bad.length > 0) throw fail(`invalid or missing ${bad.join(', ')}`);
   return raw as unknown as ContinuationManifest;
@@ -228,8 +243,7 @@ function parseIncrement(raw: Record<string, unknown>, where: ManifestLocation, f
     [db['size'] === (db['pageSize'] as number) * (db['pageCount'] as number), 'db.size (page size times page count)'],
     [typeof db['journalMode'] === 'string', 'db.journalMode'],
     [typeof db['sqliteVersion'] === 'string', 'db.sqliteVersion'],
-    [isSize(chain['increments']) && (chain['increments'] as number) >= 1, 'chain.increments'],
-    [isSize(chain['pageBytes']), 'chain.pageBytes'],
+    [isChainTally(chain) && (chain['increments'] as number) >= 1, 'chain'],
     [isWalPosition(raw['wal']), 'wal'],
   ];
   const bad = checks.filter(([ok]) => !ok).map(([, field]) => field);
@@ -247,6 +261,10 @@ function isWalPosition(value: unknown): boolean {
   const u32 = (v: unknown): boolean => isSize(v) && (v as number) <= 0xffffffff;
   const salts = (value['salt1'] === null && value['salt2'] === null) || (u32(value['salt1']) && u32(value['salt2']));
   return u32(value['epoch']) && u32(value['frame']) && salts;
+}
+
+function isChainTally(value: unknown): boolean {
+  return isObject(value) && typeof value['fullAt'] === 'string' && !Number.isNaN(Date.parse(value['fullAt'])) && isSize(value['increments']) && isSize(value['pageBytes']);
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -97,7 +97,7 @@ describe('launch phase', () => {
     }, 3000);
     expect(lines).toEqual([
       "loss, persistd killed after the launch's first snapshot (bound 3000 ms): 3 kills (2 lost something), worst 900 ms, p99 900 ms, p50 400 ms",
-      "loss, persistd killed before the launch's first snapshot (no bound): 1 kills (1 lost something), worst 1500 ms, p99 1500 ms, p50 1500 ms",
+      "loss, persistd killed before the launch's first snapshot (bound 3000 ms): 1 kills (1 lost something), worst 1500 ms, p99 1500 ms, p50 1500 ms",
       'first-snapshot window, launch -> first snapshot stored: 2 launches, p50 800 ms, p99 2000 ms, max 2000 ms',
       '  launch -> lineage pointer taken: 2 launches, p50 820 ms, p99 2030 ms, max 2030 ms',
       '  app start -> pointer taken (0 when before the app started, 1 launches): 2 launches, p50 0 ms, p99 1130 ms, max 1130 ms',

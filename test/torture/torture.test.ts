@@ -3,7 +3,7 @@ import { defaultMaxLossMs, runTorture, type TortureSummary } from '../../scripts
 import { createTestBucket, testS3 } from '../support/test-s3.js';
 
 // The short form of `npm run torture` (scripts/torture.ts): a few SIGKILL rounds of the built CLI
-// with fixed seeds, with the default loss bound for kills after the launch's first snapshot.
+// with fixed seeds, with the default loss bound from the app's first commit on.
 // A failure keeps its directory (journals, logs, replica) and names it.
 async function torture(options: Parameters<typeof runTorture>[0]): Promise<{ summary: TortureSummary; output: string }> {
   const lines: string[] = [];

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { continuationManifestKey, nextSnapshotSeq, snapshotId } from '../../format/db-keys.js';
-import { serializeManifest, type ContinuationBase, type ContinuationManifest } from '../../format/db-manifest.js';
+import { serializeManifest, type ChainTally, type ContinuationBase, type ContinuationManifest } from '../../format/db-manifest.js';
 import type { WalPosition } from '../../format/db-wal-position.js';
 import type { ObjectStore } from '../../store/object-store.js';
 import { PERSISTD_VERSION } from '../../version.js';
@@ -18,6 +18,8 @@ export interface ContinuationAtPinOptions {
   pinnedAt: Date;
   /** The restored state the pinned database is. */
   base: ContinuationBase;
+  /** The chain of increments that state ends, when known. */
+  chain?: ChainTally;
   position: WalPosition;
   logger: Logger;
   signal?: AbortSignal;
@@ -39,6 +41,7 @@ export async function continuationAtPin(conn: WalConnection, options: Continuati
     base,
     db: { size: shape.pageSize * shape.pageCount, pageSize: shape.pageSize, pageCount: shape.pageCount, journalMode: 'wal', sqliteVersion: shape.sqliteVersion },
     wal: options.position,
+    ...(options.chain ? { chain: options.chain } : {}),
   };
   await store.put(continuationManifestKey(name, generation, seq, base), serializeManifest(manifest), { contentType: 'application/json', ifNoneMatch: '*', signal: options.signal });
   options.logger.debug({ generation, base }, 'continuation stored');

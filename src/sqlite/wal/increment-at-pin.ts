@@ -1,7 +1,7 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { incrementDataKey, incrementManifestKey, nextSnapshotSeq, snapshotId } from '../../format/db-keys.js';
-import { serializeManifest, type IncrementManifest } from '../../format/db-manifest.js';
+import { serializeManifest, type ChainTally, type IncrementManifest } from '../../format/db-manifest.js';
 import { encodePageNumber, encodePagesHeader } from '../../format/db-pages.js';
 import type { WalPosition } from '../../format/db-wal-position.js';
 import type { ObjectStore } from '../../store/object-store.js';
@@ -24,8 +24,8 @@ export interface IncrementAtPinOptions {
   pinnedAt: Date;
   /** The generation's previous restore point, which this increment applies on. */
   baseSeq: string;
-  /** Increments and page bytes of the chain before this one (since its last full snapshot or continuation). */
-  chainBefore: { increments: number; pageBytes: number };
+  /** The chain before this increment (since its full snapshot, across continuations). */
+  chainBefore: ChainTally;
   position: WalPosition;
   pages: ChangedPages;
   gzipLevel?: number;
@@ -55,7 +55,7 @@ export async function incrementAtPin(conn: WalConnection, options: IncrementAtPi
       base: { seq: options.baseSeq },
       data: { key: `${seq}.pages.gz`, encoding: 'gzip', size: digests.compressed.size, sha256: digests.compressed.sha256, pages: numbers.length },
       db: { size: shape.pageSize * shape.pageCount, pageSize: shape.pageSize, pageCount: shape.pageCount, journalMode: 'wal', sqliteVersion: shape.sqliteVersion },
-      chain: { increments: options.chainBefore.increments + 1, pageBytes: options.chainBefore.pageBytes + pageBytes },
+      chain: { fullAt: options.chainBefore.fullAt, increments: options.chainBefore.increments + 1, pageBytes: options.chainBefore.pageBytes + pageBytes },
       wal: options.position,
     };
     await store.put(incrementManifestKey(name, generation, seq, options.baseSeq), serializeManifest(manifest), { contentType: 'application/json', signal });

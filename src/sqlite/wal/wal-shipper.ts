@@ -3,7 +3,7 @@ import { PersistdError } from '../../errors.js';
 import { assertDatabaseName, newGenerationId } from '../../format/db-keys.js';
 import { silentLogger } from '../../log/logger.js';
 import type { ObjectStore } from '../../store/object-store.js';
-import type { ContinuationBase } from '../../format/db-manifest.js';
+import type { ChainTally, ContinuationBase } from '../../format/db-manifest.js';
 import type { WalPosition } from '../../format/db-wal-position.js';
 import { readFileIdentity, readFingerprint, sameIdentity, type DbFingerprint, type FileIdentity } from '../db-fingerprint.js';
 import { allocateTempPath, SNAPSHOT_TEMP_PREFIX, sqliteTempDir } from '../temp-files.js';
@@ -58,6 +58,8 @@ export interface WalShipperOptions {
 /** What a restore installed, for the first generation to continue from. */
 export interface ContinueFrom {
   base: ContinuationBase;
+  /** The chain of increments the restored state ends: the new generation's increments add to it. */
+  chain?: ChainTally;
   /** The database file right after the restore installed it. */
   fingerprint: DbFingerprint;
 }
@@ -128,7 +130,7 @@ export class WalShipper {
   private lastFlush = { segments: 0, frames: 0, bytes: 0 };
   private pages: ChangedPages | undefined;
   /** The generation's chain since its last full snapshot or continuation: what decides between an increment and a full snapshot. */
-  private chain = { since: new Date(0), increments: 0, pageBytes: 0 };
+  private chain: ChainTally = { fullAt: new Date(0).toISOString(), increments: 0, pageBytes: 0 };
   /** Segments stored in the current generation, newest last (bounded): to count what another instance lacks. */
   private readonly storedLog: { epoch: number; last: number; commits: number }[] = [];
   private readonly stats: WalShipperStatus;
@@ -351,10 +353,10 @@ export class WalShipper {
     if (from && notContinuing) this.logger.info({ reason: notContinuing }, 'not continuing the restored generation; taking a full snapshot');
     const common = { store: this.options.store, name: this.options.name, generation, pinnedAt: position.pinnedAt, position: position.wal, logger: this.logger, signal };
     const increment = continuing && this.lastSeq !== undefined && this.incrementDue(conn);
-    const snap = from && !notContinuing ? await continuationAtPin(conn, { ...common, base: from.base })
+    const snap = from && !notContinuing ? await continuationAtPin(conn, { ...common, base: from.base, ...(from.chain ? { chain: from.chain } : {}) })
       : increment ? await incrementAtPin(conn, {
         ...common, stateDir: this.options.stateDir, baseSeq: this.lastSeq!, pages: this.pages!, gzipLevel: this.options.gzipLevel,
-        chainBefore: { increments: this.chain.increments, pageBytes: this.chain.pageBytes },
+        chainBefore: this.chain,
       })
       : await snapshotAtPin(conn, {
         ...common, path: this.options.path, stateDir: this.options.stateDir, previousSeq: continuing ? this.lastSeq : undefined, gzipLevel: this.options.gzipLevel,
@@ -363,8 +365,9 @@ export class WalShipper {
     this.pages?.reset();
     const manifest = snap.manifest;
     const kind = manifest.kind === 'sqlite-increment' ? 'increment' : manifest.kind === 'sqlite-continuation' ? 'continuation' : 'full';
-    if (manifest.kind === 'sqlite-increment') this.chain = { since: this.chain.since, ...manifest.chain };
-    else this.chain = { since: position.pinnedAt, increments: 0, pageBytes: 0 };
+    // A continuation carries on the chain of the state it restored; a full snapshot starts a new one.
+    this.chain = manifest.kind === 'sqlite-snapshot' ? { fullAt: manifest.createdAt, increments: 0, pageBytes: 0 }
+      : manifest.chain ?? { fullAt: manifest.createdAt, increments: 0, pageBytes: 0 };
     this.generation = generation;
     this.lastSeq = snap.seq;
     this.stats.generation = generation;
@@ -384,7 +387,7 @@ export class WalShipper {
     const intervalMs = this.options.fullSnapshotIntervalMs ?? 7 * 24 * 3600_000;
     const pages = this.pages;
     if (pages === undefined || !pages.complete || intervalMs <= 0 || this.chain.increments >= MAX_CHAIN_INCREMENTS) return false;
-    if (Date.now() - this.chain.since.getTime() >= intervalMs) return false;
+    if (Date.now() - Date.parse(this.chain.fullAt) >= intervalMs) return false;
     const { pageSize, pageCount } = conn.describe();
     return this.chain.pageBytes + pages.pageNumbers(pageCount).length * pageSize <= share * pageSize * pageCount;
   }

@@ -5,6 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseSnapshotKey } from '../../../src/format/db-keys.js';
 import { PersistdError } from '../../../src/errors.js';
 import { applyRetention } from '../../../src/sqlite/apply-retention.js';
+import { continuationBaseOf } from '../../../src/sqlite/continuation-base.js';
+import { readFingerprint } from '../../../src/sqlite/db-fingerprint.js';
 import { restoreDatabase } from '../../../src/sqlite/restore-database.js';
 import { listSnapshots } from '../../../src/sqlite/snapshot-catalog.js';
 import { verifySnapshot } from '../../../src/sqlite/verify-snapshot.js';
@@ -198,5 +200,41 @@ describe('incremental compaction points (format 2)', () => {
     expect((error as Error).message).toContain(ids[1]);
     expect(readBankState(await restore({ snapshotId: ids[0] })).seq).toBe(seqs[0]);
     app.close();
+  });
+
+  it('a generation that continues a restored increment carries its chain on, so restarts do not reset the full-snapshot limits', async () => {
+    const path = join(s.dataDir, 'bank.db');
+    const app = openBankApp(path, { accounts: 100, rowBytes: 3000 });
+    const ship = shipper(path);
+    await ship.syncOnce();
+    for (let i = 0; i < 2; i++) {
+      app.transfer(1);
+      await ship.syncOnce();
+      expect((await compact(ship)).kind).toBe('increment');
+    }
+    await ship.stop();
+    app.close();
+    const before = (await listSnapshots({ store: s.store, name: 'bank' })).at(-1)!.manifest;
+    if (before.kind !== 'sqlite-increment') throw new Error('expected an increment');
+
+    // A fresh container: restore the increment, continue it, write, compact.
+    const target = join(s.dir, 'second', 'bank.db');
+    const restored = await restoreDatabase({ store: s.store, name: 'bank', target });
+    if (!restored.restored) throw new Error('nothing restored');
+    const next = continuationBaseOf(restored)!;
+    expect(next.chain).toEqual(before.chain);
+    const second = shipper(target, { continueFrom: { base: next.base, chain: next.chain!, fingerprint: await readFingerprint(target) } });
+    const started = await second.syncOnce();
+    expect(started.outcome === 'synced' && started.newGeneration?.kind).toBe('continuation');
+    const app2 = openBankApp(target, { accounts: 100, rowBytes: 3000 });
+    const seq = app2.transfer(1);
+    await second.syncOnce();
+    expect((await compact(second)).kind).toBe('increment');
+    const after = (await listSnapshots({ store: s.store, name: 'bank' })).at(-1)!.manifest;
+    expect(after.kind === 'sqlite-increment' && after.chain).toMatchObject({ fullAt: before.chain.fullAt, increments: before.chain.increments + 1 });
+    const state = readBankState(await restore());
+    expect(state).toMatchObject({ integrity: 'ok', seq });
+    expect(state.balances).toEqual(app2.expectedBalances(seq));
+    app2.close();
   });
 });
