@@ -1,4 +1,5 @@
 import type { TestProject } from 'vitest/node';
+import { ensureAgeInstalled } from './support/ensure-age-installed.js';
 import { startRgw, type RunningRgw } from './support/s3-server/rgw.js';
 import { warmUpS3 } from './support/s3-server/warm-up.js';
 import type { TestS3Config } from './support/test-s3.js';
@@ -40,6 +41,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
     throw err;
   }
   project.provide('s3', config);
+  // The age interoperability tests need the real age CLI; when it cannot be installed they are skipped, saying why.
+  const ageCli = await ensureAgeInstalled(log);
+  if (!ageCli.available) log(`the age interoperability tests will be SKIPPED: ${ageCli.reason}`);
+  project.provide('ageCli', ageCli);
   return async () => {
     await rgw?.stop();
   };

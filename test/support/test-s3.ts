@@ -14,6 +14,7 @@ export interface TestS3Config {
 declare module 'vitest' {
   export interface ProvidedContext {
     s3: TestS3Config;
+    ageCli: import('./ensure-age-installed.js').AgeCliStatus;
   }
 }
 
