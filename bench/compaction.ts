@@ -7,7 +7,7 @@
  * behaviour, `--full-snapshot-interval 0`), each on a fresh copy of the same database. Prints, for
  * both, the bytes uploaded after the generation's first snapshot next to the WAL bytes committed,
  * the bytes stored at the end, and the restore time of the latest state (which must hold every row
- * committed), and then the restore of the same state from one full snapshot. Runs against a
+ * committed) next to the restore of the same state from one full snapshot. Runs against a
  * throwaway Ceph RGW (or PERSISTD_TEST_S3_ENDPOINT).
  */
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -48,12 +48,23 @@ function createSource(path: string): void {
 
 interface Outcome {
   label: string;
+  /** Restore time of the same state from one full snapshot (taken after the run). */
+  fullRestoreMs?: number;
   walBytes: number;
   uploadedAfterStart: number;
   points: string[];
   storedBytes: number;
   restoreMs: number;
   rowsOk: boolean;
+}
+
+function countRows(path: string): number {
+  const db = new Database(path, { readonly: true });
+  try {
+    return db.prepare('SELECT count(*) FROM item').pluck().get() as number;
+  } finally {
+    db.close();
+  }
 }
 
 async function storedBytes(store: ObjectStore, prefix: string): Promise<number> {
@@ -112,16 +123,23 @@ async function runCase(label: string, source: string, dir: string, store: Counti
   const expectedRows = app.prepare('SELECT count(*) FROM item').pluck().get() as number;
   app.close();
   await ship.stop({ final: false });
+  const stored = await storedBytes(store, `db/${name}/`);
   const restored = join(dir, `restored-${label}`, `${label}.db`);
   const t0 = performance.now();
   await restoreDatabase({ store, name, target: restored });
   const restoreMs = performance.now() - t0;
-  const check = new Database(restored, { readonly: true });
-  const rows = check.prepare('SELECT count(*) FROM item').pluck().get() as number;
-  check.close();
+  const rows = countRows(restored);
+  // The same state from one full snapshot: a new generation of the same file, restored on its own.
+  const full = new WalShipper({ store, name: `${name}-full`, path, stateDir: join(dir, `state-${label}-full`), fullSnapshotIntervalMs: 0 });
+  await full.syncOnce();
+  await full.stop({ final: false });
+  const fullRestored = join(dir, `restored-${label}-full`, `${label}.db`);
+  const t1 = performance.now();
+  await restoreDatabase({ store, name: `${name}-full`, target: fullRestored });
+  const fullRestoreMs = performance.now() - t1;
   return {
-    label, walBytes: walFrames * (pageSize + 24), uploadedAfterStart, points, storedBytes: await storedBytes(store, `db/${name}/`),
-    restoreMs, rowsOk: rows === expectedRows && inserted > 0,
+    label, walBytes: walFrames * (pageSize + 24), uploadedAfterStart, points, storedBytes: stored,
+    restoreMs, fullRestoreMs, rowsOk: rows === expectedRows && countRows(fullRestored) === expectedRows && inserted > 0,
   };
 }
 
@@ -138,10 +156,13 @@ async function main(): Promise<void> {
     ];
     const mib = (n: number): string => `${(n / 1024 / 1024).toFixed(1)} MiB`;
     console.log(`\ncompaction: ${sizeMiB} MiB database, ${rate} commits/s for ${seconds} s, a compaction point every ${compactEveryMs / 1000} s (S3: ${s3.endpoint})`);
-    console.log('| compaction points | WAL committed | uploaded after the first snapshot | ratio | stored at the end | restore of the latest state | rows |');
-    console.log('|---|---|---|---|---|---|---|');
+    console.log('| compaction points | WAL committed | uploaded after the first snapshot | ratio | stored at the end | restore of the latest state | same state from one full snapshot | rows |');
+    console.log('|---|---|---|---|---|---|---|---|');
+    const count = (points: string[]): string => [...new Set(points)].map((k) => `${points.filter((p) => p === k).length} ${k}`).join(', ');
     for (const r of results) {
-      console.log(`| ${r.label} (${r.points.join(', ')}) | ${mib(r.walBytes)} | ${mib(r.uploadedAfterStart)} | ${(r.uploadedAfterStart / r.walBytes).toFixed(1)}x | ${mib(r.storedBytes)} | ${(r.restoreMs / 1000).toFixed(2)} s | ${r.rowsOk ? 'all' : 'MISSING'} |`);
+      const ratio = r.fullRestoreMs ? ` (${(r.restoreMs / r.fullRestoreMs).toFixed(2)}x)` : '';
+      console.log(`| ${r.label} (${count(r.points)}) | ${mib(r.walBytes)} | ${mib(r.uploadedAfterStart)} | ${(r.uploadedAfterStart / r.walBytes).toFixed(1)}x | ${mib(r.storedBytes)} `
+        + `| ${(r.restoreMs / 1000).toFixed(2)} s${ratio} | ${r.fullRestoreMs ? `${(r.fullRestoreMs / 1000).toFixed(2)} s` : ''} | ${r.rowsOk ? 'all' : 'MISSING'} |`);
     }
   } finally {
     await s3.stop();

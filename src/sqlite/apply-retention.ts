@@ -57,8 +57,10 @@ export async function applyRetention(options: RetentionOptions): Promise<Retenti
   const newestOfLatest = latest?.snapshots.at(-1);
   const servesUntil = restorableUntil(generations);
   const newestFirst = [...entries].reverse();
+  const inWindow = (e: SnapshotEntry): boolean => now - (servesUntil.get(e) ?? e.createdAt).getTime() < options.retentionMs;
+  const replayable = replayableKeep(generations, inWindow, now - options.retentionMs, options.retentionMs);
   const keepSet = new Set(newestFirst.filter((e, index) =>
-    index === 0 || index < options.minKeep || e === newestOfLatest || now - (servesUntil.get(e) ?? e.createdAt).getTime() < options.retentionMs));
+    index === 0 || index < options.minKeep || e === newestOfLatest || (replayable.get(e.generation)?.has(e) ?? inWindow(e))));
   // A kept continuation or increment restores through its base: the base is kept too (and with it, for
   // a continuation, the segments of its generation after it), and so on down the chain. The keys name the bases.
   const byId = new Map(entries.map((e) => [e.id, e]));
@@ -118,6 +120,39 @@ export async function applyRetention(options: RetentionOptions): Promise<Retenti
     logger.info({ db: name, deleted: expired.length, segments: deletedSegments.length, orphans: orphans.length, kept: keep.length }, 'retention applied');
   }
   return { kept: keep.map((e) => e.id), deletedSnapshots: expired.map((e) => e.id), deletedSegments, deletedOrphans: orphans };
+}
+
+/**
+ * (format 2) In a generation with WAL segments every state after a restore point is reachable from it
+ * by replaying segments, so it needs few of its restore points to keep every state of the retention:
+ * the anchor (the newest point at or before the retention's start, else its oldest point within it),
+ * then one point at least a retention period after it (so that the anchor moves on as time passes),
+ * and its newest point (the fast way to its latest state). The others only shorten point-in-time
+ * replays, and each would hold on to the full snapshot its chain starts from. Returns, per such
+ * generation, the points to keep (none when no state of it is within the retention); generations
+ * without segments keep every point within the retention (each snapshot is a state of its own).
+ * Chains are closed afterwards: a kept point keeps every point it applies on.
+ */
+function replayableKeep(generations: readonly GenerationSummary[], inWindow: (e: SnapshotEntry) => boolean, cutoff: number, retentionMs: number): Map<string, Set<SnapshotEntry>> {
+  const keep = new Map<string, Set<SnapshotEntry>>();
+  for (const summary of generations) {
+    if (summary.segments.length === 0) continue;
+    const points = summary.snapshots;
+    const kept = new Set<SnapshotEntry>();
+    keep.set(summary.generation, kept);
+    if (!points.some(inWindow)) continue;
+    let anchor = points.findLastIndex((p) => p.createdAt.getTime() <= cutoff);
+    if (anchor < 0) anchor = points.findIndex(inWindow);
+    let last = points[anchor]!;
+    kept.add(last);
+    for (const point of points.slice(anchor + 1)) {
+      if (point.createdAt.getTime() - last.createdAt.getTime() < retentionMs) continue;
+      kept.add(point);
+      last = point;
+    }
+    kept.add(points.at(-1)!);
+  }
+  return keep;
 }
 
 /**

@@ -237,4 +237,34 @@ describe('incremental compaction points (format 2)', () => {
     expect(state.balances).toEqual(app2.expectedBalances(seq));
     app2.close();
   });
+
+  it('retention keeps only the restore points a WAL generation needs, and every state in between still restores by replay', async () => {
+    const path = join(s.dataDir, 'bank.db');
+    const app = openBankApp(path, { accounts: 100, rowBytes: 3000 });
+    // Full snapshots at every point: none is in another's chain, so only the ones retention needs stay.
+    const ship = shipper(path, { fullSnapshotIntervalMs: 0 });
+    await ship.syncOnce();
+    const states: { at: Date; seq: number }[] = [];
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const seq = app.transfer(2);
+      await ship.syncOnce();
+      states.push({ at: new Date(), seq });
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      ids.push((await compact(ship)).snapshotId);
+    }
+    const all = (await listSnapshots({ store: s.store, name: 'bank' })).map((l) => l.id);
+    const result = await applyRetention({ store: s.store, name: 'bank', retentionMs: 3_600_000, minKeep: 1 });
+    // The oldest point starts the oldest state kept; the newest is the way to the latest one; the rest go.
+    expect(result.kept).toEqual([ids.at(-1), all[0]]);
+    expect(result.deletedSnapshots).toEqual([...ids.slice(0, -1)].reverse());
+    for (const state of states) {
+      const restored = await restoreDatabase({ store: s.store, name: 'bank', target: join(s.dir, `pit-${state.seq}`, 'bank.db'), timestamp: state.at });
+      if (!restored.restored) throw new Error('nothing restored');
+      const got = readBankState(restored.path);
+      expect(got).toMatchObject({ integrity: 'ok', seq: state.seq });
+      expect(got.balances).toEqual(app.expectedBalances(state.seq));
+    }
+    app.close();
+  });
 });
