@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import type { CommandInvocation } from '../cli/program.js';
 import { AppSupervisor, type AppExit } from '../engine/app-supervisor.js';
 import { forwardSignals } from '../engine/forward-signals.js';
@@ -14,6 +15,7 @@ import type { RestoredFrom } from '../format/db-lineage.js';
 import type { ChainTally, ContinuationBase } from '../format/db-manifest.js';
 import { checkLocalDatabase } from '../sqlite/check-local-database.js';
 import { readFingerprint } from '../sqlite/db-fingerprint.js';
+import { keptDiskContinuation, logKeptDisk } from '../sqlite/kept-disk-continuation.js';
 import type { ContinueFrom } from '../sqlite/wal/wal-shipper.js';
 import { rememberReplicaMarker } from '../files/files-state-dir.js';
 import { ensureReplicaMarker } from '../format/replica-marker.js';
@@ -96,7 +98,7 @@ class RunSession {
         return restoreSignal.aborted ? EXIT_CODES.storage : exitCodeForOutcomes(outcomes, false);
       }
       const restoredFrom = restoredFromOutcomes(outcomes);
-      const continueFrom = await continuationsOf(outcomes, config.databases);
+      const continueFrom = await continuationsOf(outcomes, config, store, logger);
       await checkUnrestoredDatabases(outcomes, config.databases);
       logger.info({ durationMs: Date.now() - started, targets: outcomes.map((o) => `${o.kind} ${o.name}: ${o.summary}`) }, 'restore complete');
 
@@ -269,13 +271,20 @@ async function superviseWithoutPersistence(ctx: CommandContext, command: string,
 
 /**
  * For each database just restored (WAL mode, a short enough chain): the state its first generation
- * continues from, with the file's fingerprint now, before anything else opens it.
+ * continues from, with the file's fingerprint now, before anything else opens it. A database kept on
+ * disk from before continues too when it is exactly what the last clean stop replicated (logged either way).
  */
-async function continuationsOf(outcomes: readonly TargetOutcome[], databases: Config['databases']): Promise<Map<string, ContinueFrom>> {
+async function continuationsOf(outcomes: readonly TargetOutcome[], config: Config, store: ObjectStore, logger: Logger): Promise<Map<string, ContinueFrom>> {
   const map = new Map<string, ContinueFrom>();
   for (const outcome of outcomes) {
-    const details = outcome.details as { restored?: boolean; continuation?: { base: ContinuationBase; chain?: ChainTally } } | undefined;
-    const path = databases.find((db) => db.name === outcome.name)?.path;
+    const details = outcome.details as { restored?: boolean; reason?: string; continuation?: { base: ContinuationBase; chain?: ChainTally } } | undefined;
+    const path = config.databases.find((db) => db.name === outcome.name)?.path;
+    if (outcome.kind === 'db' && details?.restored === false && details.reason === 'exists' && path !== undefined) {
+      const kept = await keptDiskContinuation({ store, name: outcome.name, path, stateDir: config.stateDir });
+      logKeptDisk(logger, outcome.name, kept);
+      if ('continueFrom' in kept) map.set(outcome.name, kept.continueFrom);
+      continue;
+    }
     if (outcome.kind !== 'db' || details?.restored !== true || details.continuation === undefined || path === undefined) continue;
     const chain = details.continuation.chain;
     map.set(outcome.name, { base: details.continuation.base, fingerprint: await readFingerprint(path), ...(chain ? { chain } : {}) });

@@ -155,7 +155,11 @@ export class DatabaseSync {
       // One more sync of everything committed (however far behind shipping was), then the connection closes.
       const result = await this.shipper.syncOnce({ signal, drain: true });
       await this.afterSync(result, signal);
-      if (result.outcome === 'synced') return;
+      if (result.outcome === 'synced') {
+        // Closes the connections and records what the file now is, for a restart that keeps the disk.
+        await this.shipper.stop({ signal });
+        return;
+      }
       // No database (nothing to back up), or not in WAL mode: a last snapshot when something changed.
       if (result.outcome === 'missing') return;
     }

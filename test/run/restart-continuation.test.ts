@@ -147,4 +147,40 @@ describe.each(targets)('persistd run after a restart continues the restored gene
     expect(listed.code, listed.stderr).toBe(0);
     expect(listed.stdout).toMatch(/nothing: continues \d{8}T\d{9}Z-[0-9a-f]{8}\/\d{8}T\d{9}Z/);
   });
+
+  it('a restart that kept its disk continues the generation it stopped in, without storing the database again', { timeout: 120_000 }, async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'persistd-kept-disk-'));
+    dirs.push(dir);
+    const to = await target.to(dir);
+    const env = { ...target.env(), PERSISTD_LOG_LEVEL: 'info' };
+    mkdirSync(path.join(dir, 'data'));
+    const db = path.join(dir, 'data', 'app.db');
+    const state = path.join(dir, 'state');
+    const run = () => startPersistd(['run', '--to', to, '--db', db, '--state-dir', state, '--', process.execPath, JOURNAL_APP, db], env);
+    seedDatabase(db);
+    const first = run();
+    await first.until(() => first.stdout().includes('journal ready'), 'the first run', 60_000);
+    await first.until(() => journal(db).length > 20, 'some commits');
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+    const stored = await target.bytes(to);
+
+    // The same container again (a volume, a VPS): the local file is what the clean stop shipped.
+    const second = run();
+    await second.until(() => second.stdout().includes('journal ready'), 'the app on the kept database', 60_000);
+    const logs = logLines(second.stderr());
+    expect(logs.some((l) => l.msg === 'local database is the replicated state: continuing it without storing it again'), second.stderr()).toBe(true);
+    expect(logs.find((l) => l.msg === 'new generation started')?.['continues'], second.stderr()).toBeDefined();
+    expect((await target.bytes(to)) - stored).toBeLessThan(SEED_BYTES * 0.02);
+    await second.until(() => journal(db).length > 40, 'more commits');
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+
+    const restored = path.join(dir, 'restored', 'app.db');
+    mkdirSync(path.dirname(restored));
+    const result = await runPersistd(['restore', '--to', to, '--db', restored], { env });
+    expect(result.code, result.stderr).toBe(0);
+    expect(journal(restored)).toEqual(journal(db));
+  });
 });
+

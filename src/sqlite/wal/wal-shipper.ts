@@ -11,6 +11,7 @@ import { ChangedPages } from './changed-pages.js';
 import { continuationAtPin } from './continuation-at-pin.js';
 import { incrementAtPin } from './increment-at-pin.js';
 import { SegmentSpool } from './segment-spool.js';
+import { writeShippedState } from './shipped-state.js';
 import { snapshotAtPin } from './snapshot-at-pin.js';
 import { WalConnection } from './wal-connection.js';
 import { WalPin } from './wal-pin.js';
@@ -129,6 +130,8 @@ export class WalShipper {
   private continueFrom: ContinueFrom | undefined;
   private lastFlush = { segments: 0, frames: 0, bytes: 0 };
   private pages: ChangedPages | undefined;
+  /** The last segment stored after the generation's newest restore point (undefined: none since it). */
+  private lastSegmentEnd: { epoch: number; frame: number } | undefined;
   /** The generation's chain since its last full snapshot or continuation: what decides between an increment and a full snapshot. */
   private chain: ChainTally = { fullAt: new Date(0).toISOString(), increments: 0, pageBytes: 0 };
   /** Segments stored in the current generation, newest last (bounded): to count what another instance lacks. */
@@ -211,17 +214,42 @@ export class WalShipper {
     };
   }
 
-  /** Stops the loop, ships what is committed (unless `final: false`), and closes the connections. */
+  /**
+   * Stops the loop, ships what is committed (unless `final: false`), and closes the connections. A final
+   * stop that shipped everything records what the file now is in the state directory, so that a restart
+   * that kept the disk can continue this generation (`keptDiskContinuation`).
+   */
   async stop(options: { final?: boolean; signal?: AbortSignal } = {}): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    let drained = false;
     try {
-      if (options.final !== false && this.generation !== undefined) await this.syncOnce({ signal: options.signal, drain: true });
+      if (options.final !== false && this.generation !== undefined) {
+        await this.syncOnce({ signal: options.signal, drain: true });
+        drained = this.spool.length === 0 && !(this.pin?.behind ?? true);
+      }
     } finally {
       await this.queue;
       this.closeConnection();
       await this.pages?.dispose();
       this.pages = undefined;
+    }
+    if (drained) await this.recordShippedState();
+  }
+
+  /** After a clean final stop: which replicated state the closed file is (best effort: without it a restart stores a full snapshot). */
+  private async recordShippedState(): Promise<void> {
+    const { stateDir, name, path, store } = this.options;
+    try {
+      const identity = await readFileIdentity(path);
+      if (identity === undefined || !sameIdentity(identity, this.identity) || this.generation === undefined || this.lastSeq === undefined) return;
+      await writeShippedState(stateDir, name, {
+        v: 1, store: store.description, path, identity, fingerprint: await readFingerprint(path),
+        base: { generation: this.generation, seq: this.lastSeq, wal: this.lastSegmentEnd ?? null, restoredTo: new Date().toISOString() },
+        chain: this.chain, at: new Date().toISOString(),
+      });
+    } catch (err) {
+      this.logger.debug({ err: err instanceof Error ? err.message : String(err) }, 'could not record the shipped state; a restart stores a full snapshot');
     }
   }
 
@@ -282,6 +310,7 @@ export class WalShipper {
       this.lastFlush.segments++;
       this.lastFlush.frames += segment.frames;
       this.lastFlush.bytes += segment.bytes;
+      this.lastSegmentEnd = { epoch: segment.epoch, frame: segment.last };
     }
     if (stored.length > 0) {
       this.stats.lastShippedAt = new Date();
@@ -361,8 +390,9 @@ export class WalShipper {
       : await snapshotAtPin(conn, {
         ...common, path: this.options.path, stateDir: this.options.stateDir, previousSeq: continuing ? this.lastSeq : undefined, gzipLevel: this.options.gzipLevel,
       });
-    // The restore point holds every page recorded so far (nothing was read past the pin).
+    // The restore point holds every page recorded so far (nothing was read past the pin), and every segment before it.
     this.pages?.reset();
+    this.lastSegmentEnd = undefined;
     const manifest = snap.manifest;
     const kind = manifest.kind === 'sqlite-increment' ? 'increment' : manifest.kind === 'sqlite-continuation' ? 'continuation' : 'full';
     // A continuation carries on the chain of the state it restored; a full snapshot starts a new one.
