@@ -65,6 +65,15 @@ export interface ContinueFrom {
   fingerprint: DbFingerprint;
 }
 
+/** What one queued sync is asked to do. */
+interface SyncRequest {
+  signal: AbortSignal | undefined;
+  /** Go on until every committed frame is stored (the final backup). */
+  drain: boolean;
+  /** Store a compaction point at the end of the WAL (an increment or a full snapshot). */
+  compaction: boolean;
+}
+
 /** Why a generation started. */
 export type GenerationReason = 'start' | 'wal-reset' | 'file-replaced' | 'requested';
 
@@ -126,7 +135,6 @@ export class WalShipper {
   private queue: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
-  private generationSnapshotRequested = false;
   private continueFrom: ContinueFrom | undefined;
   private lastFlush = { segments: 0, frames: 0, bytes: 0 };
   private pages: ChangedPages | undefined;
@@ -175,18 +183,21 @@ export class WalShipper {
    * frame is stored (the final backup), as long as `signal` allows.
    */
   syncOnce(options: { signal?: AbortSignal; drain?: boolean } = {}): Promise<SyncResult> {
-    const run = this.queue.then(() => this.sync(options.signal, 0, options.drain === true));
+    return this.enqueue({ signal: options.signal, drain: options.drain === true, compaction: false });
+  }
+
+  /** Takes a compaction point in the current generation at the current WAL position (an increment or a full snapshot), after a sync. */
+  snapshotOnce(options: { signal?: AbortSignal } = {}): Promise<SyncResult> {
+    return this.enqueue({ signal: options.signal, drain: false, compaction: true });
+  }
+
+  private enqueue(request: SyncRequest): Promise<SyncResult> {
+    const run = this.queue.then(() => this.sync(request, 0));
     this.queue = run.catch(() => undefined);
     return run.catch((err: unknown) => {
       this.stats.lastError = { message: err instanceof Error ? err.message : String(err), at: new Date() };
       throw err;
     });
-  }
-
-  /** Takes a snapshot in the current generation at the current WAL position (a compaction point for restores). */
-  snapshotOnce(options: { signal?: AbortSignal } = {}): Promise<SyncResult> {
-    this.generationSnapshotRequested = true;
-    return this.syncOnce(options);
   }
 
   /**
@@ -253,12 +264,13 @@ export class WalShipper {
     }
   }
 
-  private async sync(signal: AbortSignal | undefined, depth = 0, drain = false): Promise<SyncResult> {
+  private async sync(request: SyncRequest, depth: number): Promise<SyncResult> {
+    const { signal, drain } = request;
     const opened = await this.openConnection();
     if (opened) return opened;
     const conn = this.conn!;
     let newGeneration: RestorePointStored | undefined;
-    if (this.generation === undefined || this.generationSnapshotRequested) newGeneration = await this.startGeneration(conn, signal);
+    if (this.generation === undefined || request.compaction) newGeneration = await this.startGeneration(conn, request.compaction && this.generation !== undefined, signal);
     const pin = this.pin!;
     await this.flush(signal);
     let reset = pin.readAndProbe();
@@ -272,7 +284,7 @@ export class WalShipper {
     if (reset === 'restarted') {
       await this.flush(signal);
       this.logger.warn('the WAL was restarted or truncated by another connection while persistd could not follow it; starting a new generation');
-      return this.restartGeneration(signal, depth);
+      return this.restartGeneration(request, depth);
     }
     // Only frames read in this sync wait in the spool (older ones were stored above, or this threw):
     // checkpointing now merges the frames read under the checkpoint's lock into the same segment.
@@ -281,13 +293,13 @@ export class WalShipper {
       if (done) this.stats.checkpoints++;
     }
     await this.flush(signal);
-    if (pin.restartNeeded) return this.restartGeneration(signal, depth);
+    if (pin.restartNeeded) return this.restartGeneration(request, depth);
     const stored = this.lastFlush;
     this.lastFlush = { segments: 0, frames: 0, bytes: 0 };
     return { outcome: 'synced', ...stored, ...(newGeneration ? { newGeneration } : {}) };
   }
 
-  private restartGeneration(signal: AbortSignal | undefined, depth: number): Promise<SyncResult> {
+  private restartGeneration(request: SyncRequest, depth: number): Promise<SyncResult> {
     this.generation = undefined;
     this.nextReason = 'wal-reset';
     if (depth >= 2) {
@@ -296,7 +308,8 @@ export class WalShipper {
         hint: 'an app that checkpoints with RESTART or TRUNCATE all the time defeats WAL shipping; persistd retries at the next sync',
       });
     }
-    return this.sync(signal, depth + 1);
+    // The new generation starts with a full snapshot: it is the compaction point asked for, if one was.
+    return this.sync({ ...request, compaction: false }, depth + 1);
   }
 
   private async flush(signal: AbortSignal | undefined): Promise<void> {
@@ -352,10 +365,9 @@ export class WalShipper {
     return undefined;
   }
 
-  private async startGeneration(conn: WalConnection, signal: AbortSignal | undefined): Promise<RestorePointStored> {
+  /** Starts a generation (`continuing`: a compaction point in the current one instead) with a restore point at an exact pin. */
+  private async startGeneration(conn: WalConnection, continuing: boolean, signal: AbortSignal | undefined): Promise<RestorePointStored> {
     const reason = this.nextReason;
-    const continuing = this.generationSnapshotRequested && this.generation !== undefined;
-    this.generationSnapshotRequested = false;
     if (continuing) await this.flush(signal);
     else {
       this.spool.clear();
