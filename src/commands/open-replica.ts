@@ -11,7 +11,7 @@ export function openReplica(config: Config, logger: Logger): OpenedStore {
   const replica = requireReplica(config);
   if (replica.scheme === 'file') {
     createReplicaDirectory(replica.root, logger);
-    return openStore({ kind: 'fs', root: replica.root }, { concurrency: config.concurrency, logger });
+    return openStore({ kind: 'fs', root: replica.root }, { concurrency: config.concurrency, logger, age: config.age });
   }
   const s3 = config.s3;
   if (!s3) throw new Error('internal: an S3 replica without S3 settings');
@@ -30,7 +30,7 @@ export function openReplica(config: Config, logger: Logger): OpenedStore {
       ...(s3.provider === 'gcs' ? { conditionalWrites: 'off' as const } : {}),
       ...(s3.provider === 'r2' ? { multipartConcurrency: 2 } : {}),
     },
-    { concurrency: config.concurrency, logger },
+    { concurrency: config.concurrency, logger, age: config.age },
   );
 }
 

@@ -1,3 +1,4 @@
+import type { AgeSettings } from './age-settings.js';
 import type { ReplicaUrl } from './replica-url.js';
 import type { S3Settings } from './s3-settings.js';
 import type { Target } from './targets.js';
@@ -15,6 +16,8 @@ export interface Config {
   readonly replica: ReplicaUrl | undefined;
   /** Present when the replica is s3://, r2:// or gs://. */
   readonly s3: S3Settings | undefined;
+  /** The replica's age keys (both lists empty: a plaintext replica). */
+  readonly age: AgeSettings;
   readonly databases: readonly Target[];
   readonly directories: readonly Target[];
   readonly files: readonly Target[];

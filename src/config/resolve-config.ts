@@ -1,9 +1,11 @@
+import { KeyObject } from 'node:crypto';
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import { usageError } from '../errors.js';
 import type { Config, LogLevel, SettingSource } from './config.js';
 import { readConfigFile, type ConfigFileSettings } from './config-file.js';
 import { DEFAULTS } from './defaults.js';
+import { resolveAgeSettings } from './age-settings.js';
 import { parseDuration } from './duration.js';
 import { OPTION_SPECS, type OptionSpec } from './option-specs.js';
 import { parseReplicaUrl, type ReplicaUrl } from './replica-url.js';
@@ -65,6 +67,14 @@ export function resolveConfig(input: ConfigInput): Config {
   const region = text('region');
   const s3 = replica && replica.scheme !== 'file' ? resolveS3Settings(replica, { endpoint, region }, env) : undefined;
 
+  const ageIdentityRaw = raw.get('ageIdentity');
+  sources.ageIdentity = ageIdentityRaw?.source ?? 'default';
+  const age = resolveAgeSettings(
+    list('ageRecipients').items,
+    ageIdentityRaw && { value: Array.isArray(ageIdentityRaw.value) ? ageIdentityRaw.value.join(',') : ageIdentityRaw.value, baseDir: ageIdentityRaw.baseDir },
+    (key, value) => settingLabel(key, value, raw.get(key)?.source, file?.path),
+  );
+
   const dbList = list('dbs');
   const dirList = list('dirs');
   const fileList = list('files');
@@ -82,6 +92,7 @@ export function resolveConfig(input: ConfigInput): Config {
     disabled,
     replica,
     s3,
+    age,
     databases,
     directories,
     files,
@@ -223,6 +234,8 @@ function nonEmpty(value: string | undefined): string | undefined {
 }
 
 function deepFreeze<T>(value: T): T {
+  // Key bytes (Buffers) cannot be frozen, and KeyObjects keep their key outside the object.
+  if (ArrayBuffer.isView(value) || value instanceof KeyObject) return value;
   if (value && typeof value === 'object' && !Object.isFrozen(value)) {
     Object.freeze(value);
     for (const child of Object.values(value as Record<string, unknown>)) deepFreeze(child);

@@ -25,11 +25,14 @@ export class AgeDecryptError extends Error {
 /** What to decrypt with. */
 export interface AgeDecryptOptions {
   identities: readonly AgeIdentity[];
-  /** Called with the authenticated header before any plaintext is passed on; throwing refuses the file. */
-  onHeader?: (header: AgeHeader) => void;
+  /** Called with the authenticated header and its file key before any plaintext is passed on; throwing refuses the file. */
+  onHeader?: (header: AgeHeader, fileKey: Buffer) => void;
+  /** The stream fails with what this returns for an AgeDecryptError (e.g. an error users understand). */
+  mapError?: (err: unknown) => Error;
 }
 
-function fileKeyOf(header: AgeHeader, identities: readonly AgeIdentity[]): Buffer {
+/** The file key of an authenticated header: the first of `identities` that one of its stanzas is for. Throws AgeDecryptError. */
+export function fileKeyOf(header: AgeHeader, identities: readonly AgeIdentity[]): Buffer {
   const recipients = header.stanzas.filter((s) => s.type === 'X25519').length;
   for (const stanza of header.stanzas) {
     for (const identity of identities) {
@@ -78,7 +81,7 @@ export class AgeDecoder {
         return out;
       }
       const fileKey = fileKeyOf(header, this.options.identities);
-      this.options.onHeader?.(header);
+      this.options.onHeader?.(header, fileKey);
       this.header = header;
       pending.push(this.state.bytes.subarray(header.length));
       this.state = { kind: 'nonce', fileKey };
@@ -118,7 +121,7 @@ export function createAgeDecryptStream(options: AgeDecryptOptions): Transform {
     try {
       out = step();
     } catch (err) {
-      done(err as Error);
+      done(options.mapError ? options.mapError(err) : (err as Error));
       return;
     }
     for (const part of out) stream.push(part);

@@ -11,17 +11,18 @@ export interface AgeEncryptOptions {
   /** X25519 recipients; at least one. */
   recipients: readonly AgeRecipient[];
   /**
-   * Extra stanzas written after the recipients' ones. They are covered by the header MAC, so a reader
-   * holding an identity knows they were written with the file; `age` itself ignores stanza types it
-   * does not know.
+   * Extra stanzas written after the recipients' ones (given the file key, to seal things under it). They
+   * are covered by the header MAC, so a reader holding an identity knows they were written with the file;
+   * `age` itself ignores stanza types it does not know.
    */
-  extraStanzas?: readonly AgeStanza[];
+  extraStanzas?: readonly AgeStanza[] | ((fileKey: Buffer, recipients: number) => readonly AgeStanza[]);
 }
 
 function start(options: AgeEncryptOptions): { header: Buffer; key: Buffer } {
   if (options.recipients.length === 0) throw new Error('age encryption needs at least one recipient');
   const fileKey = randomBytes(16);
-  const stanzas = [...options.recipients.map((r) => wrapFileKey(fileKey, r)), ...(options.extraStanzas ?? [])];
+  const extra = typeof options.extraStanzas === 'function' ? options.extraStanzas(fileKey, options.recipients.length) : options.extraStanzas ?? [];
+  const stanzas = [...options.recipients.map((r) => wrapFileKey(fileKey, r)), ...extra];
   const header = encodeHeader(stanzas, fileKey);
   const nonce = randomBytes(PAYLOAD_NONCE_SIZE);
   const key = payloadKey(fileKey, nonce);

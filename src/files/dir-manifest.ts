@@ -1,5 +1,6 @@
 import { lstat, readFile } from 'node:fs/promises';
 import { parseDirs, serializeDirs, type DirStat } from '../format/files-dirs.js';
+import { IdentityRequiredError } from '../store/age-store-errors.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { NotFoundError } from '../store/store-errors.js';
 import { atomicWriteFile } from './atomic-write.js';
@@ -65,7 +66,8 @@ export class DirManifest {
       try {
         text = await readText(await this.store.get(this.key, { signal }));
       } catch (err) {
-        if (!(err instanceof NotFoundError)) throw err;
+        // A writer of an encrypted replica without the identity cannot read it: it starts from the local folders.
+        if (!(err instanceof NotFoundError) && !(err instanceof IdentityRequiredError)) throw err;
       }
     }
     const parsed = text === undefined ? undefined : parseDirs(text);

@@ -26,6 +26,15 @@ export interface ReplicaMarker {
   /** Set when an older format's marker was raised to this format. */
   upgradedBy?: string;
   upgradedAt?: string;
+  /** Present when the replica is encrypted (format 2): every object but the plaintext ones is an age file. */
+  encryption?: ReplicaEncryption;
+}
+
+/** How a replica is encrypted (docs/FORMAT.md, "Encryption (format 2)"). */
+export interface ReplicaEncryption {
+  scheme: 'age';
+  /** Fingerprints (recipientFingerprint()) of the recipients the replica was created with; never the keys. */
+  recipients: string[];
 }
 
 /** Reads the marker; undefined for a replica nothing was written to yet. Refuses a format this persistd cannot read. */

@@ -34,6 +34,8 @@ const PATTERNS: ReadonlyArray<readonly [RegExp, string]> = [
     ),
     `$1${REDACTED}`,
   ],
+  // age identities (AGE-SECRET-KEY-1 and 58 bech32 characters), whether persistd was given them or not.
+  [/AGE-SECRET-KEY-1[0-9A-Za-z]+/g, `AGE-SECRET-KEY-1${REDACTED}`],
   // AWS access key ids (long-term AKIA, temporary ASIA). Case-sensitive: real ids are upper-case.
   [/(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])/g, REDACTED],
   // Userinfo in URLs: https://user:pass@host -> https://***@host.

@@ -1,4 +1,5 @@
 import type { Logger } from '../log/logger.js';
+import { AgeStore, type AgeKeys } from './age-store.js';
 import type { ObjectStore } from './object-store.js';
 import { CountingStore } from './counting-store.js';
 import { FsStore } from './fs-store.js';
@@ -17,6 +18,8 @@ export interface OpenStoreOptions {
   retry?: Partial<RetryPolicy>;
   /** Where retries are reported, at `debug` (in an outage every request retries; the final failure is the caller's to report). */
   logger?: Pick<Logger, 'debug'>;
+  /** The replica's age keys; without them objects are stored as they are and an encrypted replica is refused. */
+  age?: AgeKeys;
 }
 
 /** An opened replica store and the parts of it some callers need. */
@@ -35,19 +38,21 @@ export interface OpenedStore {
 export const DEFAULT_STORE_CONCURRENCY = 8;
 
 /**
- * Opens the backend for `target` and wraps it as RetryingStore(LimitedStore(CountingStore(backend))):
- * retries outermost so a backoff wait does not hold a concurrency slot, and counting innermost so
- * every attempt that reaches the backend is counted (each one is a billed request).
+ * Opens the backend for `target` and wraps it as AgeStore(RetryingStore(LimitedStore(CountingStore(backend)))):
+ * encryption outermost so a retry sends the same ciphertext again and every request below sees only
+ * ciphertext, retries next so a backoff wait does not hold a concurrency slot, and counting innermost
+ * so every attempt that reaches the backend is counted (each one is a billed request).
  */
 export function openStore(target: StoreTarget, options: OpenStoreOptions = {}): OpenedStore {
   const backend = target.kind === 'fs' ? new FsStore(target.root) : new S3Store(target);
   const counting = new CountingStore(backend);
   const limited = new LimitedStore(counting, options.concurrency ?? DEFAULT_STORE_CONCURRENCY);
   const logger = options.logger;
-  const store = new RetryingStore(limited, {
+  const retrying = new RetryingStore(limited, {
     policy: options.retry,
     onRetry: logger === undefined ? undefined : (op, err, attempt, delayMs) =>
       logger.debug({ op, path: err.path, attempt, delayMs, error: err.message }, `store ${op} failed, retrying in ${delayMs} ms`),
   });
+  const store = new AgeStore(retrying, options.age ?? { recipients: [], identities: [] });
   return { store, counting, backend, close: () => (backend instanceof S3Store ? backend.destroy() : undefined) };
 }

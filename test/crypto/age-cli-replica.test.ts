@@ -1,0 +1,143 @@
+// Issue 15 end to end through the built CLI (`npm run build` first), on file:// and the real S3 server:
+// no byte of the app's data readable in the bucket, `age -d` decrypts each kind of object, restore
+// with the identity is exact, without it or with a wrong one it fails as a usage error (exit 2) and
+// changes nothing, a replica never mixes plaintext and ciphertext, and no secret reaches the output.
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { generateIdentity } from '../../src/crypto/age-keys.js';
+import { EXIT_CODES } from '../../src/cli/exit-codes.js';
+import { cliReplicaBackends, type CliReplica } from '../support/cli-replicas.js';
+import { runPersistd } from '../support/run-persistd.js';
+import { buffer } from 'node:stream/consumers';
+
+const run = promisify(execFile);
+const ageCli = inject('ageCli');
+const { backends, release } = cliReplicaBackends('age-cli');
+const MARKER = 'ZEBRA-NOTARY-4471-evidence';
+const roots: string[] = [];
+afterAll(async () => {
+  await release();
+  await Promise.all(roots.map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
+function gunzipped(bytes: Buffer): Buffer | undefined {
+  try {
+    return gunzipSync(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+describe.each(backends)('age encryption through the CLI (%s)', (_label, makeReplica) => {
+  let root: string;
+  let replica: CliReplica;
+  const key = generateIdentity();
+  const wrong = generateIdentity();
+  let keyFile: string;
+  let args: string[];
+  const paths = { db: '', up: '', tokens: '' };
+
+  const withKeys = (extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv => ({ ...replica.env, ...extra });
+
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'persistd-age-cli-'));
+    roots.push(root);
+    replica = await makeReplica();
+    keyFile = join(root, 'key.txt');
+    await writeFile(keyFile, `# created: by the test\n# public key: ${key.recipient}\n${key.secret}\n`, { mode: 0o600 });
+    paths.db = join(root, 'app', 'app.db');
+    paths.up = join(root, 'app', 'up');
+    paths.tokens = join(root, 'app', 'tokens.json');
+    await mkdir(join(paths.up, 'vault'), { recursive: true });
+    const db = new Database(paths.db);
+    db.exec('CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)');
+    const insert = db.prepare('INSERT INTO notes (body) VALUES (?)');
+    for (let i = 0; i < 200; i++) insert.run(`${MARKER} row ${i}`);
+    db.close();
+    await writeFile(join(paths.up, 'vault', 'cert.txt'), `${MARKER}\n`.repeat(1000));
+    await writeFile(join(paths.up, 'big.bin'), Buffer.concat([Buffer.from(MARKER), Buffer.alloc(300_000, 7), Buffer.from(MARKER)]));
+    await writeFile(paths.tokens, `{"token":"${MARKER}"}\n`);
+    args = ['--to', replica.url, '--db', paths.db, '--dir', paths.up, '--file', paths.tokens, '--state-dir', join(root, 'state')];
+    const backup = await runPersistd(['backup', ...args], { env: withKeys({ PERSISTD_AGE_RECIPIENTS: key.recipient }), timeoutMs: 120_000 });
+    expect(backup.code, backup.stderr).toBe(0);
+  });
+
+  it('leaves no byte of the app data readable in any object, raw or gunzipped', async () => {
+    const keys: string[] = [];
+    for await (const info of replica.store.list('')) {
+      keys.push(info.key);
+      const bytes = await buffer(await replica.store.get(info.key));
+      expect(bytes.includes(MARKER), info.key).toBe(false);
+      expect(gunzipped(bytes)?.includes(MARKER) ?? false, info.key).toBe(false);
+    }
+    expect(keys.some((k) => k.endsWith('.db.gz'))).toBe(true);
+    expect(keys).toContain('files/up/vault/cert.txt');
+    expect(keys).toContain('files/_loose/tokens.json');
+    expect(keys).toContain('files/up/.persistd/dirs.json');
+  });
+
+  it.skipIf(!ageCli.available)('age -d decrypts each kind of object (snapshot, directory file, loose file, folder manifest)', async () => {
+    const decrypt = async (objectKey: string): Promise<Buffer> => {
+      const file = join(root, 'object.age');
+      await writeFile(file, await buffer(await replica.store.get(objectKey)));
+      return (await run('age', ['-d', '-i', keyFile, file], { encoding: 'buffer', maxBuffer: 1 << 26, timeout: 60_000 })).stdout;
+    };
+    let snapshot: string | undefined;
+    for await (const info of replica.store.list('db/')) if (info.key.endsWith('.db.gz')) snapshot = info.key;
+    expect(gunzipSync(await decrypt(snapshot!)).includes(MARKER)).toBe(true);
+    expect((await decrypt('files/up/vault/cert.txt')).equals(await readFile(join(paths.up, 'vault', 'cert.txt')))).toBe(true);
+    expect((await decrypt('files/up/big.bin')).equals(await readFile(join(paths.up, 'big.bin')))).toBe(true);
+    expect((await decrypt('files/_loose/tokens.json')).equals(await readFile(paths.tokens))).toBe(true);
+    expect(JSON.parse((await decrypt('files/up/.persistd/dirs.json')).toString()).persistd).toBe('files-dirs');
+  });
+
+  it('restore without the identity, or with a wrong one, fails as a usage error and writes nothing; no secret is printed', async () => {
+    const originals = { db: await readFile(paths.db), tokens: await readFile(paths.tokens) };
+    await rm(join(root, 'app'), { recursive: true });
+    const restoreArgs = ['restore', ...args.map((a) => a.replace(join(root, 'state'), join(root, 'state-restore')))];
+    const none = await runPersistd(restoreArgs, { env: withKeys({ PERSISTD_AGE_RECIPIENTS: key.recipient }), timeoutMs: 120_000 });
+    expect(none.code, none.stderr).toBe(EXIT_CODES.usage);
+    expect(none.stderr).toContain('PERSISTD_AGE_IDENTITY');
+    const bad = await runPersistd([...restoreArgs, '--log-level', 'debug'], { env: withKeys({ PERSISTD_AGE_IDENTITY: wrong.secret }), timeoutMs: 120_000 });
+    expect(bad.code, bad.stderr).toBe(EXIT_CODES.usage);
+    expect(bad.stderr).toContain('cannot be decrypted with the age identity given');
+    for (const out of [none.stdout, none.stderr, bad.stdout, bad.stderr]) {
+      expect(out).not.toContain(wrong.secret.slice(16));
+      expect(out).not.toContain(key.secret.slice(16));
+    }
+    // Nothing local was written: no database, no restored file, no temp file left behind.
+    expect(existsSync(paths.db)).toBe(false);
+    expect(existsSync(paths.tokens)).toBe(false);
+    const left = existsSync(paths.up) ? await readdir(paths.up, { recursive: true }) : [];
+    expect(left.filter((name) => !String(name).startsWith('.persistd') && !String(name).endsWith('vault'))).toEqual([]);
+
+    const good = await runPersistd([...restoreArgs, '--log-level', 'debug'], { env: withKeys({ PERSISTD_AGE_IDENTITY: keyFile }), timeoutMs: 120_000 });
+    expect(good.code, good.stderr).toBe(0);
+    expect(`${good.stdout}${good.stderr}`).not.toContain(key.secret.slice(16));
+    expect(await readFile(paths.tokens)).toEqual(originals.tokens);
+    expect((await readFile(join(paths.up, 'vault', 'cert.txt'))).toString()).toBe(`${MARKER}\n`.repeat(1000));
+    const db = new Database(paths.db, { readonly: true });
+    expect(db.prepare('SELECT count(*) AS n FROM notes WHERE body LIKE ?').get(`${MARKER}%`)).toEqual({ n: 200 });
+    db.close();
+    expect(originals.db.length).toBeGreaterThan(0);
+  });
+
+  it('a persistd without keys refuses the encrypted replica, and one with keys refuses a plaintext replica', async () => {
+    const keyless = await runPersistd(['backup', ...args], { env: replica.env, timeoutMs: 120_000 });
+    expect(keyless.code, keyless.stderr).toBe(EXIT_CODES.usage);
+    expect(keyless.stderr).toContain('is encrypted with age');
+    const plain = await makeReplica();
+    const plainArgs = ['--to', plain.url, '--file', paths.tokens, '--state-dir', join(root, 'state-plain')];
+    expect((await runPersistd(['backup', ...plainArgs], { env: plain.env, timeoutMs: 120_000 })).code).toBe(0);
+    const keyed = await runPersistd(['backup', ...plainArgs], { env: { ...plain.env, PERSISTD_AGE_RECIPIENTS: key.recipient }, timeoutMs: 120_000 });
+    expect(keyed.code, keyed.stderr).toBe(EXIT_CODES.usage);
+    expect(keyed.stderr).toContain('is not encrypted');
+  });
+});
