@@ -5,7 +5,7 @@ import type { WalPosition } from '../../format/db-wal-position.js';
 import type { EpochEnd } from '../../format/db-wal-segment.js';
 import type { SegmentSpool } from './segment-spool.js';
 import type { WalConnection } from './wal-connection.js';
-import { cursorAtStart, readWalFramesSync, type WalCursor } from './wal-reader.js';
+import { cursorAtStart, cursorOffset, readWalFramesSync, type WalCursor } from './wal-reader.js';
 
 /** Settings of a WalPin. */
 export interface WalPinOptions {
@@ -40,14 +40,15 @@ export interface WalPinOptions {
  */
 export class WalPin {
   /** Which WAL of the generation the cursor is in. */
-  epoch = 0;
+  private epoch = 0;
   /** Just after the last committed frame read (undefined: the WAL has no valid header yet). */
-  cursor: WalCursor | undefined;
+  private cursor: WalCursor | undefined;
   /** Set while the pin is placed and the WAL was read after placing it. */
   private pinAt: { epoch: number } | undefined;
   /** Set by a checkpoint that found frames it could not account for. */
-  restartNeeded = false;
-  lastFileSize: number | undefined;
+  private mustRestart = false;
+  /** Size of the WAL file at the last read. */
+  private lastFileSize: number | undefined;
   private blocked = 0;
   private lastReadAt = new Date();
   /** False while the last read stopped at the read bound: committed frames wait in the WAL after the cursor. */
@@ -58,6 +59,16 @@ export class WalPin {
   private previousEpochEnd: EpochEnd | undefined;
 
   constructor(private readonly conn: WalConnection, private readonly walPath: string, private readonly spool: SegmentSpool, private readonly options: WalPinOptions) {}
+
+  /** Whether a checkpoint found frames it could not account for: the stream cannot go on, a new generation must start. */
+  get restartNeeded(): boolean {
+    return this.mustRestart;
+  }
+
+  /** WAL bytes after the cursor at the last read (frames not read yet, uncommitted tails included). */
+  get unreadBytes(): number {
+    return this.cursor && this.lastFileSize !== undefined ? Math.max(0, this.lastFileSize - cursorOffset(this.cursor)) : 0;
+  }
 
   /**
    * Reads all committed frames under the pin. The pin itself stays where it is (so the app's own
@@ -109,7 +120,7 @@ export class WalPin {
       this.epoch = 0;
       this.cursor = undefined;
       this.previousEpochEnd = undefined;
-      this.restartNeeded = false;
+      this.mustRestart = false;
       this.readAll();
     }
     for (let round = 0; round < 40; round++) {
@@ -153,7 +164,7 @@ export class WalPin {
     let done;
     try {
       if (this.read({ underLock: true }) === 'restarted') {
-        this.restartNeeded = true;
+        this.mustRestart = true;
         return false;
       }
       // More was committed since the last read than one read takes: keep the pin, store, and try at the next sync.
@@ -165,7 +176,7 @@ export class WalPin {
       const read = this.cursor?.frame ?? 0;
       if (done.log >= 0 && done.log !== read) {
         this.options.logger.error({ walFrames: done.log, readFrames: read, epoch: this.epoch }, 'the WAL holds frames persistd did not read; starting a new generation instead of following it');
-        this.restartNeeded = true;
+        this.mustRestart = true;
         return false;
       }
       this.pinAt = this.conn.pin() ? { epoch: this.epoch } : undefined;
@@ -224,7 +235,7 @@ export class WalPin {
    */
   private truncate(): void {
     if (this.read() === 'restarted') {
-      this.restartNeeded = true;
+      this.mustRestart = true;
       return;
     }
     if (!this.caughtUp) return;
@@ -232,19 +243,19 @@ export class WalPin {
     this.pinAt = undefined;
     const before = this.conn.dataVersion();
     if (this.read() === 'restarted') {
-      this.restartNeeded = true;
+      this.mustRestart = true;
       return;
     }
     const done = this.caughtUp ? this.conn.checkpoint('TRUNCATE', 'reader') : { busy: 1 };
     if (done.busy !== 0) {
       // Not truncated (or behind): the WAL is as it was; pin again under the lock, at its end.
-      if (this.pinUnderLock(this.options.lockWaitMs ?? 30) === 'restarted') this.restartNeeded = true;
+      if (this.pinUnderLock(this.options.lockWaitMs ?? 30) === 'restarted') this.mustRestart = true;
       return;
     }
     const pinned = this.conn.pin();
     // data_version read inside the new read transaction: unchanged means no commit from `before` to the pin.
     if (!pinned || this.conn.dataVersion() !== before) {
-      this.restartNeeded = true;
+      this.mustRestart = true;
       return;
     }
     // Pinned on the empty WAL with every frame before it read: the next WAL continues the stream.

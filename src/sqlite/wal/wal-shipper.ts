@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { PersistdError } from '../../errors.js';
+import { messageOf, PersistdError } from '../../errors.js';
 import { assertDatabaseName, newGenerationId } from '../../format/db-keys.js';
 import { silentLogger } from '../../log/logger.js';
 import type { ObjectStore } from '../../store/object-store.js';
@@ -15,7 +15,6 @@ import { writeShippedState } from './shipped-state.js';
 import { snapshotAtPin } from './snapshot-at-pin.js';
 import { WalConnection } from './wal-connection.js';
 import { WalPin } from './wal-pin.js';
-import { cursorOffset } from './wal-reader.js';
 
 const STORED_LOG_LIMIT = 100_000;
 /** Bounded reads (each up to `maxSegmentBytes`) one sync stores at most before leaving the rest to the next. */
@@ -117,31 +116,52 @@ export interface WalShipperStatus {
   lastError: { message: string; at: Date } | undefined;
 }
 
+/** The connections a shipper follows the database through, the pin, and which file they are open on. */
+interface Link {
+  conn: WalConnection;
+  pin: WalPin;
+  identity: FileIdentity;
+}
+
+/** Where the generation being written stands. */
+interface Following {
+  generation: string;
+  /** Its newest restore point. */
+  lastSeq: string;
+  /** The chain that restore point ends: what decides between an increment and a full snapshot. */
+  chain: ChainTally;
+  /** The last segment stored after that restore point (undefined: none since). */
+  lastSegmentEnd: { epoch: number; frame: number } | undefined;
+}
+
+/**
+ * A shipper's lifecycle, one state at a time: `closed` (no connection; `next` says why the next
+ * generation will start) → `open` (connections and pin, no generation yet) → `following` (writing a
+ * generation) → `stopped`. A replaced file goes back to `closed`, a WAL restart persistd could not
+ * follow back to `open`, each with the reason the next generation starts for.
+ */
+type Lifecycle =
+  | { state: 'closed'; next: GenerationReason }
+  | { state: 'open'; link: Link; next: GenerationReason }
+  | { state: 'following'; link: Link; following: Following }
+  | { state: 'stopped' };
+
 /**
  * Ships one WAL-mode database continuously: committed WAL frames become compressed segments
  * under the current generation, at most one PUT per sync and none when nothing was committed.
  * A generation starts with a snapshot taken at the exact pinned WAL position; when the WAL is
  * restarted in a way persistd cannot follow frame by frame, the next sync starts a new one.
+ * Its state is one `Lifecycle` value, replaced (never patched) by each transition.
  */
 export class WalShipper {
   private readonly logger: Logger;
   private readonly spool: SegmentSpool;
-  private conn: WalConnection | undefined;
-  private pin: WalPin | undefined;
-  private identity: FileIdentity | undefined;
-  private generation: string | undefined;
-  private lastSeq: string | undefined;
-  private nextReason: GenerationReason = 'start';
+  private life: Lifecycle = { state: 'closed', next: 'start' };
   private queue: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
-  private stopped = false;
+  /** The restore to continue from, until the first generation starts (consumed then). */
   private continueFrom: ContinueFrom | undefined;
-  private lastFlush = { segments: 0, frames: 0, bytes: 0 };
   private pages: ChangedPages | undefined;
-  /** The last segment stored after the generation's newest restore point (undefined: none since it). */
-  private lastSegmentEnd: { epoch: number; frame: number } | undefined;
-  /** The generation's chain since its last full snapshot or continuation: what decides between an increment and a full snapshot. */
-  private chain: ChainTally = { fullAt: new Date(0).toISOString(), increments: 0, pageBytes: 0 };
   /** Segments stored in the current generation, newest last (bounded): to count what another instance lacks. */
   private readonly storedLog: { epoch: number; last: number; commits: number }[] = [];
   private readonly stats: WalShipperStatus;
@@ -167,12 +187,12 @@ export class WalShipper {
         await this.syncOnce();
         lastLogged = '';
       } catch (err) {
-        const message = err instanceof Error ? err.message : String(err);
+        const message = messageOf(err);
         if (message !== lastLogged) this.logger.error({ err: message }, 'WAL shipping failed; retrying every sync interval');
         lastLogged = message;
       }
       // A fixed rate, not a fixed pause: the time a sync takes does not add to the lag.
-      if (!this.stopped) this.timer = setTimeout(() => void loop(), Math.max(0, interval - (Date.now() - started)));
+      if (this.life.state !== 'stopped') this.timer = setTimeout(() => void loop(), Math.max(0, interval - (Date.now() - started)));
     };
     this.timer = setTimeout(() => void loop(), interval);
   }
@@ -191,21 +211,12 @@ export class WalShipper {
     return this.enqueue({ signal: options.signal, drain: false, compaction: true });
   }
 
-  private enqueue(request: SyncRequest): Promise<SyncResult> {
-    const run = this.queue.then(() => this.sync(request, 0));
-    this.queue = run.catch(() => undefined);
-    return run.catch((err: unknown) => {
-      this.stats.lastError = { message: err instanceof Error ? err.message : String(err), at: new Date() };
-      throw err;
-    });
-  }
-
   /**
    * Transactions this shipper stored in `generation` after WAL position `after` (epoch, frame):
    * what a restore to that position lacks. `atLeast` when the position is older than what it remembers.
    */
   transactionsAfter(generation: string, after: { epoch: number; frame: number } | null): { count: number; atLeast: boolean } {
-    if (generation !== this.generation) return { count: 0, atLeast: false };
+    if (this.life.state !== 'following' || generation !== this.life.following.generation) return { count: 0, atLeast: false };
     const later = this.storedLog.filter((s) => after === null || s.epoch > after.epoch || (s.epoch === after.epoch && s.last > after.frame));
     const count = later.reduce((sum, s) => sum + s.commits, 0);
     return { count, atLeast: later.length === this.storedLog.length && this.storedLog.length === STORED_LOG_LIMIT };
@@ -214,64 +225,78 @@ export class WalShipper {
   /** A copy of the current status. */
   status(): WalShipperStatus {
     const oldest = this.spool.oldestNotBefore;
-    const unread = this.pin?.unreadSince;
-    const walBehind = this.pin?.cursor && this.pin.lastFileSize !== undefined ? Math.max(0, this.pin.lastFileSize - cursorOffset(this.pin.cursor)) : 0;
+    const link = linkOf(this.life);
+    const unread = link?.pin.unreadSince;
     return {
       ...this.stats,
-      pinned: this.conn?.pinned ?? false,
-      caughtUp: this.spool.length === 0 && !(this.pin?.behind ?? false),
+      pinned: link?.conn.pinned ?? false,
+      caughtUp: this.spool.length === 0 && !(link?.pin.behind ?? false),
       lagSeconds: Math.max(oldest ? (Date.now() - oldest.getTime()) / 1000 : 0, unread ? (Date.now() - unread.getTime()) / 1000 : 0),
-      lagBytes: this.spool.bytes + walBehind,
+      lagBytes: this.spool.bytes + (link?.pin.unreadBytes ?? 0),
     };
   }
 
   /**
-   * Stops the loop, ships what is committed (unless `final: false`), and closes the connections. A final
-   * stop that shipped everything records what the file now is in the state directory, so that a restart
-   * that kept the disk can continue this generation (`keptDiskContinuation`).
+   * Stops the loop, ships what is committed (unless `final: false`), and closes the connections; the
+   * shipper is `stopped` for good. A final stop that shipped everything records what the file now is
+   * in the state directory, so that a restart that kept the disk can continue this generation
+   * (`keptDiskContinuation`).
    */
   async stop(options: { final?: boolean; signal?: AbortSignal } = {}): Promise<void> {
-    this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    let drained = false;
+    let shipped: { link: Link; following: Following } | undefined;
     try {
-      if (options.final !== false && this.generation !== undefined) {
+      if (options.final !== false && this.life.state === 'following') {
         await this.syncOnce({ signal: options.signal, drain: true });
-        drained = this.spool.length === 0 && !(this.pin?.behind ?? true);
+        const life = this.life as Lifecycle;
+        if (life.state === 'following' && this.spool.length === 0 && !life.link.pin.behind) shipped = { link: life.link, following: life.following };
       }
     } finally {
       await this.queue;
-      this.closeConnection();
+      linkOf(this.life)?.conn.close();
+      this.life = { state: 'stopped' };
       await this.pages?.dispose();
       this.pages = undefined;
     }
-    if (drained) await this.recordShippedState();
+    if (shipped) await this.recordShippedState(shipped.link, shipped.following);
+  }
+
+  private enqueue(request: SyncRequest): Promise<SyncResult> {
+    const run = this.queue.then(() => this.sync(request, 0));
+    this.queue = run.catch(() => undefined);
+    return run.catch((err: unknown) => {
+      this.stats.lastError = { message: messageOf(err), at: new Date() };
+      throw err;
+    });
   }
 
   /** After a clean final stop: which replicated state the closed file is (best effort: without it a restart stores a full snapshot). */
-  private async recordShippedState(): Promise<void> {
+  private async recordShippedState(link: Link, following: Following): Promise<void> {
     const { stateDir, name, path, store } = this.options;
     try {
       const identity = await readFileIdentity(path);
-      if (identity === undefined || !sameIdentity(identity, this.identity) || this.generation === undefined || this.lastSeq === undefined) return;
+      if (identity === undefined || !sameIdentity(identity, link.identity)) return;
       await writeShippedState(stateDir, name, {
         v: 1, store: store.description, path, identity, fingerprint: await readFingerprint(path),
-        base: { generation: this.generation, seq: this.lastSeq, wal: this.lastSegmentEnd ?? null, restoredTo: new Date().toISOString() },
-        chain: this.chain, at: new Date().toISOString(),
+        base: { generation: following.generation, seq: following.lastSeq, wal: following.lastSegmentEnd ?? null, restoredTo: new Date().toISOString() },
+        chain: following.chain, at: new Date().toISOString(),
       });
     } catch (err) {
-      this.logger.debug({ err: err instanceof Error ? err.message : String(err) }, 'could not record the shipped state; a restart stores a full snapshot');
+      this.logger.debug({ err: messageOf(err) }, 'could not record the shipped state; a restart stores a full snapshot');
     }
   }
 
   private async sync(request: SyncRequest, depth: number): Promise<SyncResult> {
     const { signal, drain } = request;
-    const opened = await this.openConnection();
-    if (opened) return opened;
-    const conn = this.conn!;
+    if (this.life.state === 'stopped') {
+      throw new PersistdError(`WAL shipping of ${this.options.path} was stopped`, { kind: 'internal', op: 'ship WAL', path: this.options.path });
+    }
+    const opened = await this.open();
+    if (opened !== undefined) return opened;
     let newGeneration: RestorePointStored | undefined;
-    if (this.generation === undefined || request.compaction) newGeneration = await this.startGeneration(conn, request.compaction && this.generation !== undefined, signal);
-    const pin = this.pin!;
+    const life = this.life as Extract<Lifecycle, { state: 'open' | 'following' }>;
+    if (life.state === 'open' || request.compaction) newGeneration = await this.storeRestorePoint(life, signal);
+    const { pin } = (this.life as Extract<Lifecycle, { state: 'following' }>).link;
     await this.flush(signal);
     let reset = pin.readAndProbe();
     // A burst larger than one read: store what was read, then read on (the rest waits in the pinned
@@ -294,14 +319,13 @@ export class WalShipper {
     }
     await this.flush(signal);
     if (pin.restartNeeded) return this.restartGeneration(request, depth);
-    const stored = this.lastFlush;
-    this.lastFlush = { segments: 0, frames: 0, bytes: 0 };
-    return { outcome: 'synced', ...stored, ...(newGeneration ? { newGeneration } : {}) };
+    return { outcome: 'synced', ...this.takeFlushed(), ...(newGeneration ? { newGeneration } : {}) };
   }
 
+  /** following → open: the WAL went where persistd cannot follow; the next sync starts a new generation. */
   private restartGeneration(request: SyncRequest, depth: number): Promise<SyncResult> {
-    this.generation = undefined;
-    this.nextReason = 'wal-reset';
+    const link = linkOf(this.life);
+    if (link) this.life = { state: 'open', link, next: 'wal-reset' };
     if (depth >= 2) {
       throw new PersistdError(`cannot follow the WAL of ${this.options.path}: it keeps being restarted by another connection`, {
         kind: 'internal', op: 'ship WAL', path: this.options.path,
@@ -312,35 +336,52 @@ export class WalShipper {
     return this.sync({ ...request, compaction: false }, depth + 1);
   }
 
+  private flushed = { segments: 0, frames: 0, bytes: 0 };
+
+  /** What the flushes of this sync stored (and starts counting again). */
+  private takeFlushed(): { segments: number; frames: number; bytes: number } {
+    const flushed = this.flushed;
+    this.flushed = { segments: 0, frames: 0, bytes: 0 };
+    return flushed;
+  }
+
+  /** Stores the frames waiting in the spool into the generation being followed (nothing without one: a new generation's restore point holds them). */
   private async flush(signal: AbortSignal | undefined): Promise<void> {
-    const stored = await this.spool.flush(this.generation!, signal);
+    const life = this.life;
+    if (life.state !== 'following') return;
+    const stored = await this.spool.flush(life.following.generation, signal);
     for (const segment of stored) {
       this.stats.segmentsStored++;
       this.stats.transactionsStored += segment.commits;
       this.storedLog.push({ epoch: segment.epoch, last: segment.last, commits: segment.commits });
       if (this.storedLog.length > STORED_LOG_LIMIT) this.storedLog.shift();
       this.stats.bytesStored += segment.bytes;
-      this.lastFlush.segments++;
-      this.lastFlush.frames += segment.frames;
-      this.lastFlush.bytes += segment.bytes;
-      this.lastSegmentEnd = { epoch: segment.epoch, frame: segment.last };
+      this.flushed.segments++;
+      this.flushed.frames += segment.frames;
+      this.flushed.bytes += segment.bytes;
     }
-    if (stored.length > 0) {
-      this.stats.lastShippedAt = new Date();
-      this.stats.shipped = this.pin?.shippedPosition(this.spool.length);
-    }
+    const last = stored.at(-1);
+    if (last === undefined) return;
+    // Only while still following the same generation (flushes run inside the queue: nothing else moved it).
+    this.life = { ...life, following: { ...life.following, lastSegmentEnd: { epoch: last.epoch, frame: last.last } } };
+    this.stats.lastShippedAt = new Date();
+    this.stats.shipped = life.link.pin.shippedPosition(this.spool.length);
   }
 
-  /** Opens the connections when needed; a result when there is nothing to ship from. */
-  private async openConnection(): Promise<SyncResult | undefined> {
+  /**
+   * closed → open (or back to closed when the file was replaced): opens the connections when needed.
+   * A result when there is nothing to ship from (no database, or not in WAL mode).
+   */
+  private async open(): Promise<SyncResult | undefined> {
     const identity = await readFileIdentity(this.options.path);
-    if (this.conn && !sameIdentity(identity, this.identity)) {
+    const link = linkOf(this.life);
+    if (link && !sameIdentity(identity, link.identity)) {
       this.logger.info('database file was replaced; starting a new generation');
-      this.closeConnection();
-      this.generation = undefined;
-      this.nextReason = 'file-replaced';
+      link.conn.close();
+      this.life = { state: 'closed', next: 'file-replaced' };
     }
-    if (this.conn) return undefined;
+    const life = this.life;
+    if (life.state !== 'closed') return undefined;
     if (identity === undefined) return { outcome: 'missing' };
     const conn = WalConnection.open(this.options.path);
     const journalMode = conn.journalMode();
@@ -353,31 +394,37 @@ export class WalShipper {
       this.pages = new ChangedPages(file);
       this.spool.trackPages(this.pages);
     }
-    this.conn = conn;
-    this.identity = identity;
-    this.pin = new WalPin(conn, `${this.options.path}-wal`, this.spool, {
+    const pin = new WalPin(conn, `${this.options.path}-wal`, this.spool, {
       checkpointFrames: this.options.checkpointFrames ?? 1000,
       truncateFrames: this.options.truncateFrames ?? 10_000,
       unpinAfterBlockedSyncs: this.options.unpinAfterBlockedSyncs ?? 2,
       maxReadBytes: this.options.maxSegmentBytes ?? 16 << 20,
       logger: this.logger,
     });
+    this.life = { state: 'open', link: { conn, pin, identity }, next: life.next };
     return undefined;
   }
 
-  /** Starts a generation (`continuing`: a compaction point in the current one instead) with a restore point at an exact pin. */
-  private async startGeneration(conn: WalConnection, continuing: boolean, signal: AbortSignal | undefined): Promise<RestorePointStored> {
-    const reason = this.nextReason;
-    if (continuing) await this.flush(signal);
+  /**
+   * open → following: starts a generation with its first restore point (a continuation of the restored
+   * state when it still is that state, else a full snapshot); following → following: a compaction
+   * point in the current generation (an increment when due, else a full snapshot). Pinned exactly at
+   * the end of the WAL, with every frame before the pin read and none after.
+   */
+  private async storeRestorePoint(life: Extract<Lifecycle, { state: 'open' | 'following' }>, signal: AbortSignal | undefined): Promise<RestorePointStored> {
+    const { conn, pin } = life.link;
+    const current = life.state === 'following' ? life.following : undefined;
+    const reason: GenerationReason = life.state === 'open' ? life.next : 'requested';
+    if (current) await this.flush(signal);
     else {
       this.spool.clear();
       this.storedLog.length = 0;
     }
-    let position = await this.pin!.pinExactly(continuing);
+    let position = await pin.pinExactly(current !== undefined);
     // Continuing the stream: what the pin's read found past the read bound is stored before trying again.
     for (let tries = 1; position === 'behind' && tries < MAX_READS_PER_SYNC; tries++) {
       await this.flush(signal);
-      position = await this.pin!.pinExactly(continuing);
+      position = await pin.pinExactly(current !== undefined);
     }
     if (position === undefined || position === 'behind') {
       const why = position === 'behind' ? 'the app commits faster than persistd can read and store its WAL' : 'another connection kept the write lock';
@@ -385,53 +432,51 @@ export class WalShipper {
         kind: 'internal', op: 'snapshot', path: this.options.path, hint: 'persistd retries at the next sync',
       });
     }
-    if (continuing) await this.flush(signal);
-    const generation = continuing ? this.generation! : newGenerationId(position.pinnedAt);
+    if (current) await this.flush(signal);
+    // The flushes may have moved lastSegmentEnd: read the generation's state again.
+    const before = this.life.state === 'following' ? this.life.following : undefined;
+    const generation = before?.generation ?? newGenerationId(position.pinnedAt);
     // The first generation after a restore: one manifest naming the restored state, when the file is still exactly it.
-    const from = continuing ? undefined : this.continueFrom;
+    const from = before ? undefined : this.continueFrom;
     this.continueFrom = undefined;
     const notContinuing = from && (await this.whyNotContinue(from, position.wal));
     if (from && notContinuing) this.logger.info({ reason: notContinuing }, 'not continuing the restored generation; taking a full snapshot');
     const common = { store: this.options.store, name: this.options.name, generation, pinnedAt: position.pinnedAt, position: position.wal, logger: this.logger, signal };
-    const increment = continuing && this.lastSeq !== undefined && this.incrementDue(conn);
     const snap = from && !notContinuing ? await continuationAtPin(conn, { ...common, base: from.base, ...(from.chain ? { chain: from.chain } : {}) })
-      : increment ? await incrementAtPin(conn, {
-        ...common, stateDir: this.options.stateDir, baseSeq: this.lastSeq!, pages: this.pages!, gzipLevel: this.options.gzipLevel,
-        chainBefore: this.chain,
+      : before && this.incrementDue(conn, before.chain) ? await incrementAtPin(conn, {
+        ...common, stateDir: this.options.stateDir, baseSeq: before.lastSeq, pages: this.pages!, gzipLevel: this.options.gzipLevel, chainBefore: before.chain,
       })
       : await snapshotAtPin(conn, {
-        ...common, path: this.options.path, stateDir: this.options.stateDir, previousSeq: continuing ? this.lastSeq : undefined, gzipLevel: this.options.gzipLevel,
+        ...common, path: this.options.path, stateDir: this.options.stateDir, previousSeq: before?.lastSeq, gzipLevel: this.options.gzipLevel,
       });
     // The restore point holds every page recorded so far (nothing was read past the pin), and every segment before it.
     this.pages?.reset();
-    this.lastSegmentEnd = undefined;
     const manifest = snap.manifest;
     const kind = manifest.kind === 'sqlite-increment' ? 'increment' : manifest.kind === 'sqlite-continuation' ? 'continuation' : 'full';
     // A continuation carries on the chain of the state it restored; a full snapshot starts a new one.
-    this.chain = manifest.kind === 'sqlite-snapshot' ? { fullAt: manifest.createdAt, increments: 0, pageBytes: 0 }
+    const chain = manifest.kind === 'sqlite-snapshot' ? { fullAt: manifest.createdAt, increments: 0, pageBytes: 0 }
       : manifest.chain ?? { fullAt: manifest.createdAt, increments: 0, pageBytes: 0 };
-    this.generation = generation;
-    this.lastSeq = snap.seq;
+    this.life = { state: 'following', link: life.link, following: { generation, lastSeq: snap.seq, chain, lastSegmentEnd: undefined } };
     this.stats.generation = generation;
-    if (!continuing) this.stats.generationsStarted++;
+    if (!before) this.stats.generationsStarted++;
     const bytes = manifest.kind === 'sqlite-continuation' ? 0 : manifest.data.size;
     // A continuation uploads nothing of the database: `continues` names the restored state it starts from.
     const detail = manifest.kind === 'sqlite-continuation' ? { continues: `${manifest.base.generation}/${manifest.base.seq}`, uploaded: 0 }
       : manifest.kind === 'sqlite-increment' ? { pages: manifest.data.pages, uploaded: bytes, chain: manifest.chain.increments } : {};
-    const what = !continuing ? 'new generation started' : kind === 'increment' ? 'increment stored' : 'snapshot stored';
+    const what = !before ? 'new generation started' : kind === 'increment' ? 'increment stored' : 'snapshot stored';
     this.logger.info({ snapshot: snap.snapshotId, reason, bytes: manifest.db.size, wal: position.wal, ...detail }, what);
-    return { generation, reason: continuing ? 'requested' : reason, snapshotId: snap.snapshotId, kind, bytes };
+    return { generation, reason, snapshotId: snap.snapshotId, kind, bytes };
   }
 
   /** Whether the requested compaction point can be an increment rather than a full snapshot. */
-  private incrementDue(conn: WalConnection): boolean {
+  private incrementDue(conn: WalConnection, chain: ChainTally): boolean {
     const share = this.options.fullSnapshotShare ?? 0.25;
     const intervalMs = this.options.fullSnapshotIntervalMs ?? 7 * 24 * 3600_000;
     const pages = this.pages;
-    if (pages === undefined || !pages.complete || intervalMs <= 0 || this.chain.increments >= MAX_CHAIN_INCREMENTS) return false;
-    if (Date.now() - Date.parse(this.chain.fullAt) >= intervalMs) return false;
+    if (pages === undefined || !pages.complete || intervalMs <= 0 || chain.increments >= MAX_CHAIN_INCREMENTS) return false;
+    if (Date.now() - Date.parse(chain.fullAt) >= intervalMs) return false;
     const { pageSize, pageCount } = conn.describe();
-    return this.chain.pageBytes + pages.pageNumbers(pageCount).length * pageSize <= share * pageSize * pageCount;
+    return chain.pageBytes + pages.pageNumbers(pageCount).length * pageSize <= share * pageSize * pageCount;
   }
 
   /** Why the pinned database may not be the restored state (undefined: it is). */
@@ -442,10 +487,9 @@ export class WalShipper {
     if (now.size !== then.size || now.mtimeNs !== then.mtimeNs || now.changeCounter !== then.changeCounter) return 'the database file changed after the restore';
     return undefined;
   }
+}
 
-  private closeConnection(): void {
-    this.conn?.close();
-    this.conn = undefined;
-    this.pin = undefined;
-  }
+/** The connections of a lifecycle state that holds them. */
+function linkOf(life: Lifecycle): Link | undefined {
+  return life.state === 'open' || life.state === 'following' ? life.link : undefined;
 }
