@@ -1,11 +1,12 @@
 /**
- * SQLite snapshot benchmark: `npm run bench:snapshot -- [--size 1GiB] [--writer-rate 200] [--litestream <binary>] [--no-peers] [--no-variants]`.
+ * SQLite snapshot benchmark: `npm run bench:snapshot -- [--size 1GiB] [--writer-rate 200] [--litestream <binary>] [--no-peers] [--no-variants] [--no-age]`.
  * Builds a database of `--size`, keeps a python writer committing small transactions, and measures on
  * one test S3 server in one run: the raw upload and download ceiling; `persistd backup` and
  * `persistd restore` as real processes (time, MiB/s, peak RSS); in-process snapshots with other gzip
  * settings; a "backup script" (`sqlite3` copy + `gzip -1` + `aws s3 cp` or `rclone rcat`) and its
  * restore; Litestream 0.3.13's first snapshot and restore when its binary is found; the writer's p99
- * commit latency with and without a snapshot running. Uses the built CLI: `npm run build` first.
+ * commit latency with and without a snapshot running; `persistd backup` and `restore` again with the replica
+ * encrypted with age (`--no-age` skips them). Uses the built CLI: `npm run build` first.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -18,6 +19,7 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { generateIdentity } from '../src/crypto/age-keys.js';
 import { defaultCompressionConcurrency } from '../src/sqlite/parallel-gzip.js';
 import { snapshotDatabase } from '../src/sqlite/snapshot-database.js';
 import { startBenchS3, type BenchS3 } from './support/bench-s3.js';
@@ -32,6 +34,7 @@ const { values: flags } = parseArgs({
     litestream: { type: 'string' },
     'no-peers': { type: 'boolean', default: false },
     'no-variants': { type: 'boolean', default: false },
+    'no-age': { type: 'boolean', default: false },
   },
 });
 const MiB = 1 << 20;
@@ -72,6 +75,7 @@ function randomStream(bytes: number): Readable {
   });
 }
 
+const f = (n: number | undefined, digits = 1): string => (n === undefined || Number.isNaN(n) ? '-' : n.toFixed(digits));
 const discard = (): Writable => new Writable({ write: (_chunk, _enc, cb) => cb() });
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -175,9 +179,11 @@ async function main(): Promise<void> {
     RCLONE_CONFIG_BENCH_ACCESS_KEY_ID: s3.credentials.accessKeyId, RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
     RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE: 'true', RCLONE_CONFIG_BENCH_REGION: s3.region,
   };
-  const persistd = (args: string[]): Promise<MeasuredRun> =>
-    runMeasured(process.execPath, [PERSISTD_BIN, ...args, '--to', `s3://${BUCKET}/persistd`, '--endpoint', s3.endpoint, '--region', s3.region,
-      '--db', `app=${path}`, '--state-dir', join(dir, 'state'), '--log-level', 'info'], { env });
+  const persistd = (args: string[], variant: { prefix: string; extraEnv: NodeJS.ProcessEnv } = { prefix: 'persistd', extraEnv: {} }): Promise<MeasuredRun> =>
+    runMeasured(process.execPath, [PERSISTD_BIN, ...args, '--to', `s3://${BUCKET}/${variant.prefix}`, '--endpoint', s3.endpoint, '--region', s3.region,
+      '--db', `app=${path}`, '--state-dir', join(dir, `state-${variant.prefix}`), '--log-level', 'info'], { env: { ...env, ...variant.extraEnv } });
+  const key = generateIdentity();
+  const encrypted = { prefix: 'persistd-age', extraEnv: { PERSISTD_AGE_RECIPIENTS: key.recipient, PERSISTD_AGE_IDENTITY: key.secret } };
   const bash = (script: string, extraEnv: Record<string, string>): Promise<MeasuredRun> =>
     runMeasured('bash', ['-c', `set -euo pipefail; ${script}`], { env: { ...env, ...extraEnv } });
   const rows: Row[] = [];
@@ -204,6 +210,15 @@ async function main(): Promise<void> {
     const logged = snapshotLog(backup);
     rows.push({ step: `persistd backup (CLI; gzip -1 in ${defaultCompressionConcurrency()} parallel members)`, ms: backup.ms, bytes: dbBytes, rssMiB: backup.peakRssMiB,
       storedBytes: logged?.compressed, note: logged ? `copy ${(logged.copyMs / 1000).toFixed(2)} s, compress + upload ${((logged.ms - logged.copyMs) / 1000).toFixed(2)} s` : 'no snapshot log line' });
+
+    if (!flags['no-age']) {
+      process.stderr.write('persistd backup, age-encrypted...\n');
+      const aged = await persistd(['backup'], encrypted);
+      const agedLog = snapshotLog(aged);
+      rows.push({ step: 'persistd backup, age-encrypted (CLI)', ms: aged.ms, bytes: dbBytes, rssMiB: aged.peakRssMiB,
+        storedBytes: await storedBytes(s3, 'persistd-age/', (k) => k.endsWith('.db.gz')),
+        note: agedLog ? `copy ${(agedLog.copyMs / 1000).toFixed(2)} s, compress + encrypt + upload ${((agedLog.ms - agedLog.copyMs) / 1000).toFixed(2)} s; ${f(aged.ms / backup.ms * 100, 0)}% of the plain backup's time` : 'no snapshot log line' });
+    }
 
     if (!flags['no-variants']) {
       for (const [label, level, threads] of [['gzip -1, 1 member at a time (as one zlib stream)', 1, 1], ['gzip -6, parallel members', 6, undefined]] as const) {
@@ -263,6 +278,12 @@ async function main(): Promise<void> {
     rows.push({ step: 'persistd restore --quick-check (CLI)', ms: quick.ms, bytes: dbBytes, rssMiB: quick.peakRssMiB });
     await rm(join(dir, 'restored.db'), { force: true });
     await rm(join(dir, 'restored-quick.db'), { force: true });
+    if (!flags['no-age']) {
+      process.stderr.write('persistd restore, age-encrypted...\n');
+      const aged = await persistd(['restore', '-o', join(dir, 'restored-age.db')], encrypted);
+      rows.push({ step: 'persistd restore, age-encrypted (CLI)', ms: aged.ms, bytes: dbBytes, rssMiB: aged.peakRssMiB, note: `${f(aged.ms / restore.ms * 100, 0)}% of the plain restore's time` });
+      await rm(join(dir, 'restored-age.db'), { force: true });
+    }
 
     if (!flags['no-peers']) {
       const out = join(dir, 'script-restored.db');
@@ -284,7 +305,6 @@ async function main(): Promise<void> {
       await rm(out, { force: true });
     }
 
-    const f = (n: number | undefined, digits = 1): string => (n === undefined || Number.isNaN(n) ? '-' : n.toFixed(digits));
     console.log(`\nsnapshot benchmark: database ${f(dbBytes / MiB, 0)} MiB (WAL), writer ${writerRate} commits/s; ${availableParallelism()} cores, load ${loadavg().map((l) => l.toFixed(1)).join(' ')}; ${s3.endpoint}\n`);
     console.log('| step | seconds | MiB/s of DB | peak RSS MiB | stored MiB | note |');
     console.log('|---|---|---|---|---|---|');

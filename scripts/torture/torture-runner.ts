@@ -26,6 +26,8 @@ export interface TortureOptions extends Omit<Partial<RoundSettings>, 'maxLossMs'
   keepFailures: boolean;
   /** Rounds before a lineage (one replica) is replaced by a fresh one, to keep databases small. */
   roundsPerLineage?: number;
+  /** Encrypt the replicas with age (a new identity per lineage, given to every persistd as recipient and identity). */
+  age?: boolean;
   log?: (line: string) => void;
 }
 
@@ -70,7 +72,7 @@ export async function runTorture(options: TortureOptions): Promise<TortureSummar
   try {
     for (let round = 1; round <= options.rounds; round++) {
       const roundRng = rng.fork();
-      lineage ??= { sandbox: makeSandbox(options.store, options.store.kind), launches: new Map(), nextLaunch: 1, k: 0, localPresent: false };
+      lineage ??= { sandbox: makeSandbox(options.store, options.store.kind, options.age === true), launches: new Map(), nextLaunch: 1, k: 0, localPresent: false };
       const result = await runRound(lineage, roundRng, settings, log);
       summary.rounds++;
       summary.kills[result.kill]++;

@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { generateIdentity } from '../../src/crypto/age-keys.js';
 
 /** Where the torture's replica lives: a file:// directory in the sandbox, or a bucket on an S3 server. */
 export type TortureStore =
@@ -27,8 +28,8 @@ export interface TortureSandbox {
   replica: ReplicaLocation;
 }
 
-/** Makes a sandbox for a new lineage (a fresh replica). */
-export function makeSandbox(store: TortureStore, label: string): TortureSandbox {
+/** Makes a sandbox for a new lineage (a fresh replica), encrypted with a new age identity when `age`. */
+export function makeSandbox(store: TortureStore, label: string, age = false): TortureSandbox {
   const dir = mkdtempSync(join(tmpdir(), `persistd-torture-${label}-`));
   const dataDir = join(dir, 'data');
   const sandbox: TortureSandbox = {
@@ -45,6 +46,10 @@ export function makeSandbox(store: TortureStore, label: string): TortureSandbox 
     sandbox.targetArgs = ['--to', `s3://${store.bucket}/${prefix}`, '--endpoint', store.endpoint, '--region', store.region, ...targets];
     sandbox.env = { AWS_ACCESS_KEY_ID: store.accessKeyId, AWS_SECRET_ACCESS_KEY: store.secretAccessKey };
     sandbox.replica = { ...store, prefix };
+  }
+  if (age) {
+    const { secret, recipient } = generateIdentity();
+    sandbox.env = { ...sandbox.env, PERSISTD_AGE_RECIPIENTS: recipient, PERSISTD_AGE_IDENTITY: secret };
   }
   return sandbox;
 }

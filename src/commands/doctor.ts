@@ -2,6 +2,7 @@ import type { CommandInvocation } from '../cli/program.js';
 import type { Config } from '../config/config.js';
 import { maskSecret } from '../log/redact.js';
 import { println, type CommandContext } from './command-context.js';
+import { checkEncryption } from './doctor-age-checks.js';
 import type { DoctorCheck } from './doctor-check.js';
 import { checkLocalPaths } from './doctor-local-checks.js';
 import { probeStore } from './doctor-store-probes.js';
@@ -19,7 +20,9 @@ export async function doctorCommand(ctx: CommandContext, invocation: CommandInvo
       detail: config.s3.credentials ? `${config.s3.credentialSource}: key ${maskSecret(config.s3.credentials.accessKeyId)}` : config.s3.credentialSource });
   }
   const replica = openReplica(config, ctx.logger);
-  checks.push(...(await probeStore(replica.store, ctx.signal)));
+  const probes = await probeStore(replica.store, ctx.signal);
+  checks.push(...probes);
+  if (probes[0]?.status !== 'fail') checks.push(...(await checkEncryption(config.age, replica.store, replica.backend, ctx.signal)));
   checks.push(...(await checkLocalPaths(config)));
 
   const failed = checks.filter((check) => check.status === 'fail');

@@ -11,6 +11,7 @@ import { restoreDatabase } from '../sqlite/restore-database.js';
 import { assertGenerationId, lineageGeneration } from '../sqlite/restore-point.js';
 import type { CommandContext } from './command-context.js';
 import { openReplica } from './open-replica.js';
+import { requireIdentityFor } from './require-identity.js';
 import { requireTargets } from './require-replica.js';
 import { exitCodeForOutcomes, printOutcomes, runTargetTasks, type TargetTask } from './target-outcomes.js';
 
@@ -45,7 +46,7 @@ export async function restoreAll(ctx: CommandContext, options: RestoreCommandOpt
   const { config, logger, signal } = ctx;
   requireTargets(config, 'restore');
   const { store } = openReplica(config, logger);
-  await readReplicaMarker(store, signal);
+  requireIdentityFor(await readReplicaMarker(store, signal), config.age, store.description);
   const tasks: TargetTask[] = [
     ...config.databases.map((db): TargetTask => ({ kind: 'db', name: db.name, run: async () => {
       if (options.aside !== undefined) {

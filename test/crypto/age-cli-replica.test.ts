@@ -107,7 +107,7 @@ describe.each(backends)('age encryption through the CLI (%s)', (_label, makeRepl
     expect(none.stderr).toContain('PERSISTD_AGE_IDENTITY');
     const bad = await runPersistd([...restoreArgs, '--log-level', 'debug'], { env: withKeys({ PERSISTD_AGE_IDENTITY: wrong.secret }), timeoutMs: 120_000 });
     expect(bad.code, bad.stderr).toBe(EXIT_CODES.usage);
-    expect(bad.stderr).toContain('cannot be decrypted with the age identity given');
+    expect(bad.stderr).toContain('is not one the replica');
     for (const out of [none.stdout, none.stderr, bad.stdout, bad.stderr]) {
       expect(out).not.toContain(wrong.secret.slice(16));
       expect(out).not.toContain(key.secret.slice(16));
@@ -118,6 +118,14 @@ describe.each(backends)('age encryption through the CLI (%s)', (_label, makeRepl
     const left = existsSync(paths.up) ? await readdir(paths.up, { recursive: true }) : [];
     expect(left.filter((name) => !String(name).startsWith('.persistd') && !String(name).endsWith('vault'))).toEqual([]);
 
+    // run restores before it starts the app: without the identity it stops there (the app would print "started").
+    const runArgs = ['run', ...restoreArgs.slice(1), '--', process.execPath, '-e', 'console.log("started")'];
+    const runNone = await runPersistd(runArgs, { env: withKeys({ PERSISTD_AGE_RECIPIENTS: key.recipient }), timeoutMs: 120_000 });
+    expect(runNone.code, runNone.stderr).toBe(EXIT_CODES.usage);
+    expect(runNone.stdout).not.toContain('started');
+    expect(runNone.stderr).toContain('no identity was given to restore it');
+    expect(existsSync(paths.db)).toBe(false);
+
     const good = await runPersistd([...restoreArgs, '--log-level', 'debug'], { env: withKeys({ PERSISTD_AGE_IDENTITY: keyFile }), timeoutMs: 120_000 });
     expect(good.code, good.stderr).toBe(0);
     expect(`${good.stdout}${good.stderr}`).not.toContain(key.secret.slice(16));
@@ -127,6 +135,20 @@ describe.each(backends)('age encryption through the CLI (%s)', (_label, makeRepl
     expect(db.prepare('SELECT count(*) AS n FROM notes WHERE body LIKE ?').get(`${MARKER}%`)).toEqual({ n: 200 });
     db.close();
     expect(originals.db.length).toBeGreaterThan(0);
+  });
+
+  it('doctor checks that the identity is a recipient of the replica and decrypts its objects', async () => {
+    const doctorArgs = ['doctor', '--to', replica.url, '--state-dir', join(root, 'state-doctor')];
+    const good = await runPersistd(doctorArgs, { env: withKeys({ PERSISTD_AGE_RECIPIENTS: key.recipient, PERSISTD_AGE_IDENTITY: keyFile }), timeoutMs: 120_000 });
+    expect(good.code, good.stdout).toBe(0);
+    expect(good.stdout).toMatch(/\[ ok \] encrypted objects +\d object\(s\) looked at: age files this identity decrypts/);
+    const mismatched = await runPersistd(doctorArgs, { env: withKeys({ PERSISTD_AGE_RECIPIENTS: key.recipient, PERSISTD_AGE_IDENTITY: wrong.secret }), timeoutMs: 120_000 });
+    expect(mismatched.code, mismatched.stdout).toBe(EXIT_CODES.storage);
+    expect(mismatched.stdout).toMatch(/\[FAIL\] encryption keys .*the identity is none of the recipients/);
+    expect(`${mismatched.stdout}${mismatched.stderr}`).not.toContain(wrong.secret.slice(16));
+    const wrongReplica = await runPersistd(doctorArgs, { env: withKeys({ PERSISTD_AGE_IDENTITY: wrong.secret }), timeoutMs: 120_000 });
+    expect(wrongReplica.code).toBe(EXIT_CODES.storage);
+    expect(wrongReplica.stdout).toContain('the identity is not one the replica is encrypted to');
   });
 
   it('a persistd without keys refuses the encrypted replica, and one with keys refuses a plaintext replica', async () => {

@@ -27,6 +27,14 @@ describe('crash torture', () => {
     expectLossReported(summary, output);
   }, 150_000);
 
+  it('does the same with the replica encrypted with age (file replica)', async () => {
+    const { summary, output } = await torture({ rounds: 2, seed: 17, store: { kind: 'fs' }, keepFailures: true, age: true });
+    expect(summary.failures, output).toEqual([]);
+    expect(summary.rounds).toBe(2);
+    expect(summary.transactions, output).toBeGreaterThan(0);
+    expectLossReported(summary, output);
+  }, 150_000);
+
   it('does the same against the S3 server', async () => {
     const s3 = testS3();
     const bucket = await createTestBucket('torture');
