@@ -80,7 +80,7 @@ async function applyOne(handle: FileHandle, compressed: Buffer, entry: SnapshotE
   const skipLockPage = (n: number): number => (n === lockBytePage ? n + 1 : n);
   let nextNew = skipLockPage(before + 1);
   const what = `increment ${entry.id} of ${name}`;
-  const records = readPageRecords(Readable.from([compressed]).pipe(createGunzip()), { pageSize, pages: manifest.data.pages, maxPage: pageCount, what });
+  const records = readPageRecords(Readable.from([compressed]).pipe(createGunzip({ chunkSize: 1 << 20 })), { pageSize, pages: manifest.data.pages, maxPage: pageCount, what });
   try {
     for await (const { pageNumber, data } of records) {
       if (pageNumber > before && pageNumber !== nextNew) break;

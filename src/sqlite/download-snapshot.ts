@@ -37,7 +37,7 @@ export async function downloadSnapshot(
   const compressed = new DigestStream();
   const raw = new DigestStream();
   try {
-    await pipeline(body, compressed, createGunzip(), raw, createWriteStream(dest, { flags: 'wx' }), signal ? { signal } : {});
+    await pipeline(body, compressed, createGunzip({ chunkSize: 1 << 20 }), raw, createWriteStream(dest, { flags: 'wx', highWaterMark: 1 << 20 }), signal ? { signal } : {});
   } catch (err) {
     if (signal?.aborted) throw err;
     if (err instanceof StoreError) throw storageError(err, `cannot download snapshot ${entry.id} of ${name}`, dataKey);

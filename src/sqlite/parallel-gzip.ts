@@ -1,6 +1,6 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { gzip } from 'node:zlib';
+import { deflateRaw, gzip } from 'node:zlib';
 
 /** Options of `gzipFileInMembers`. */
 export interface ParallelGzipOptions {
@@ -40,7 +40,8 @@ interface Job {
 /**
  * Reads `file` and yields it as a multi-member gzip stream (RFC 1952 §2.2: members concatenated,
  * which every gunzip reads as one stream): each `memberSize` piece is compressed on libuv's thread
- * pool, `concurrency` at a time, and the members come out in file order. Memory is bounded whatever
+ * pool, `concurrency` at a time, and the members come out in file order; a member whose sample does
+ * not compress is stored (deflate level 0). Memory is bounded whatever
  * the file's size: `concurrency` input buffers, reused, plus the compressed members not yet consumed
  * (at most `concurrency`); the file is read only as fast as the consumer takes the output.
  */
@@ -85,16 +86,34 @@ async function readFull(handle: FileHandle, buffer: Buffer): Promise<{ bytesRead
   return { bytesRead: filled };
 }
 
+/** Bytes of a member compressed first to tell whether the member is worth compressing. */
+const SAMPLE_BYTES = 16 << 10;
+/** A sample that compresses to more than this share of its size marks its member incompressible. */
+const INCOMPRESSIBLE_RATIO = 0.95;
+
 function startJob(input: Buffer, level: number, release: () => void): Job {
   const job: Job = { done: Promise.resolve() };
   // Settles, never rejects: a failure is kept on the job and raised in order, when its turn comes.
   job.done = new Promise<void>((resolve) => {
-    // One output chunk of the worst-case size: the member comes back as one buffer, not a concatenation.
-    gzip(input, { level, chunkSize: input.length + (input.length >> 3) + 1024 }, (error, output) => {
-      if (error) job.error = error;
-      else job.output = output;
-      release();
-      resolve();
+    const compress = (memberLevel: number): void => {
+      // One output chunk of the worst-case size: the member comes back as one buffer, not a concatenation.
+      gzip(input, { level: memberLevel, chunkSize: input.length + (input.length >> 3) + 1024 }, (error, output) => {
+        if (error) job.error = error;
+        else job.output = output;
+        release();
+        resolve();
+      });
+    };
+    if (level === 0 || input.length < 2 * SAMPLE_BYTES) {
+      compress(level);
+      return;
+    }
+    // Already-compressed or random content (images in BLOBs, encrypted columns) gains nothing from
+    // deflate and costs its full CPU: such a member is stored (deflate level 0, still plain gzip, and
+    // inflated at memory speed), decided from a sample from its middle.
+    const middle = Math.floor((input.length - SAMPLE_BYTES) / 2);
+    deflateRaw(input.subarray(middle, middle + SAMPLE_BYTES), { level: 1 }, (error, sample) => {
+      compress(!error && sample.length > SAMPLE_BYTES * INCOMPRESSIBLE_RATIO ? 0 : level);
     });
   });
   return job;

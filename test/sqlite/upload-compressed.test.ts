@@ -71,6 +71,24 @@ describe('parallel gzip: a multi-member stream every gunzip reads', () => {
     expect(gunzipSync(empty).length).toBe(0);
   });
 
+  it('stores members that do not compress and compresses the others, and the stream reads back whole', async () => {
+    // 1 MiB members: random bytes (stored), text (compressed), random again, half random half text.
+    const text = Buffer.from('persistd keeps SQLite databases and uploads of apps on ephemeral containers. '.repeat(14_000)).subarray(0, 1 << 20);
+    const half = Buffer.concat([randomBytes(1 << 19), text.subarray(0, 1 << 19)]);
+    const data = Buffer.concat([randomBytes(1 << 20), text, randomBytes(1 << 20), half]);
+    const file = join(s.dir, 'kinds.bin');
+    await writeFile(file, data);
+    const members: Buffer[] = [];
+    for await (const member of gzipFileInMembers(file, { memberSize: 1 << 20, concurrency: 2 })) members.push(member);
+    expect(members).toHaveLength(4);
+    // A stored member costs its bytes plus a few per 64 KiB block; a compressed one is much smaller.
+    expect(members[0]!.length).toBeGreaterThan(1 << 20);
+    expect(members[1]!.length).toBeLessThan(1 << 16);
+    expect(members[2]!.length).toBeGreaterThan(1 << 20);
+    expect(sha256(gunzipSync(Buffer.concat(members)))).toBe(sha256(data));
+    expect(sha256(execFileSync('gzip', ['-dc'], { input: Buffer.concat(members), maxBuffer: 64 << 20 }))).toBe(sha256(data));
+  });
+
   it('reads the file only as fast as the output is taken (bounded memory)', async () => {
     const memberSize = 64 << 10;
     const file = join(s.dir, 'large.bin');
