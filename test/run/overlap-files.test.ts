@@ -49,7 +49,7 @@ describe.each(backends)('files during a deploy overlap (%s)', (_label, makeRepli
     const start = (label: string): PersistdProcess => {
       const dir = container(label);
       return startPersistd(['run', '--to', replica.url, ...targets(dir), '--state-dir', path.join(dir, '.state'), '--', process.execPath, APP, dir, label],
-        { ...replica.env, PERSISTD_LOG_LEVEL: 'info' });
+        { ...replica.env, PERSISTD_LOG_LEVEL: 'debug' });
     };
     const liveState = async (): Promise<{ by: string; when: string } | undefined> => {
       const body = await text(replica.store, 'files/_loose/state.json');
