@@ -1,12 +1,13 @@
 /**
  * Benchmark of directory sync (issue 4): `npm run bench:files -- [--small] [--files N --size BYTES] [--large-files N --large-size MiB]
- * [--only persistd|rclone|aws ...] [--no-ceiling] [--latency-samples N]`.
+ * [--only persistd|persistd-age|rclone|aws ...] [--no-ceiling] [--latency-samples N]`.
  * Starts a throwaway Ceph RGW (or uses PERSISTD_TEST_S3_ENDPOINT + keys), writes one tree (default 100,000 ×
  * 2 KiB plus 3 × 96 MiB; `--small`: 5,000 × 8 KiB, no large files) and measures on it, in one run:
  * - the server's raw PUT and GET ceiling for the small files (same concurrency, SDK in this process);
  * - persistd as a user runs it, each step a fresh process (`persistd backup`, again with nothing changed,
  *   `persistd restore` into an empty folder), with wall time and peak RSS (`/usr/bin/time`);
- * - the same three steps with `rclone sync` and `aws s3 sync` (Debian's), same concurrency, same tree;
+ * - the same three steps with the replica encrypted with age (`persistd-age`), with `rclone sync` and
+ *   `aws s3 sync` (Debian's), same concurrency, same tree;
  * - change → object latency of a watching TreeSync (in this process).
  * Needs `npm run build` first (it runs bin/persistd.js).
  */
@@ -19,6 +20,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { generateIdentity } from '../src/crypto/age-keys.js';
 import { TaskPool } from '../src/files/task-pool.js';
 import { TreeSync } from '../src/files/tree-sync.js';
 import type { ObjectStore } from '../src/store/object-store.js';
@@ -40,7 +42,7 @@ const LARGE_FILES = arg('--large-files', small ? 0 : 3);
 const LARGE_BYTES = arg('--large-size', 96) * 1024 * 1024;
 const CONCURRENCY = arg('--concurrency', 16);
 const LATENCY_SAMPLES = arg('--latency-samples', 50);
-/** `--only persistd` (repeatable) measures just those tools, e.g. while iterating on one; default: all three. */
+/** `--only persistd` (repeatable) measures just those tools, e.g. while iterating on one; default: all four. */
 const ONLY = args.flatMap((a, i) => (a === '--only' && args[i + 1] !== undefined ? [args[i + 1]!] : []));
 const runs = (tool: string): boolean => ONLY.length === 0 || ONLY.includes(tool);
 const CEILING = !args.includes('--no-ceiling');
@@ -113,8 +115,8 @@ async function tools(s3: TestS3Config, bucket: string, root: string, work: strin
     PERSISTD_LOG_LEVEL: 'warn',
   };
   delete env.AWS_CA_BUNDLE;
-  const persistd = (stateDir: string, dir: string): string[] => [
-    PERSISTD_BIN, '--to', `s3://${bucket}/persistd`, '--endpoint', s3.endpoint, '--region', s3.region, '--dir', `tree=${dir}`,
+  const persistd = (stateDir: string, dir: string, prefix = 'persistd'): string[] => [
+    PERSISTD_BIN, '--to', `s3://${bucket}/${prefix}`, '--endpoint', s3.endpoint, '--region', s3.region, '--dir', `tree=${dir}`,
     '--state-dir', stateDir, '--concurrency', String(CONCURRENCY),
   ];
   const withCommand = (command: string, rest: string[]): string[] => [rest[0]!, command, ...rest.slice(1)];
@@ -122,6 +124,13 @@ async function tools(s3: TestS3Config, bucket: string, root: string, work: strin
     await step('persistd', 'first upload (backup)', process.execPath, withCommand('backup', persistd(join(work, 'state'), root)), env, work);
     await step('persistd', 'nothing changed (backup again)', process.execPath, withCommand('backup', persistd(join(work, 'state'), root)), env, work);
     await step('persistd', 'restore to an empty dir', process.execPath, withCommand('restore', persistd(join(work, 'state-r'), join(work, 'persistd-restore'))), env, work);
+  }
+  if (runs('persistd-age')) {
+    const key = generateIdentity();
+    const aged = { ...env, PERSISTD_AGE_RECIPIENTS: key.recipient, PERSISTD_AGE_IDENTITY: key.secret };
+    await step('persistd-age', 'first upload (backup)', process.execPath, withCommand('backup', persistd(join(work, 'state-age'), root, 'persistd-age')), aged, work);
+    await step('persistd-age', 'nothing changed (backup again)', process.execPath, withCommand('backup', persistd(join(work, 'state-age'), root, 'persistd-age')), aged, work);
+    await step('persistd-age', 'restore to an empty dir', process.execPath, withCommand('restore', persistd(join(work, 'state-age-r'), join(work, 'persistd-age-restore'), 'persistd-age')), aged, work);
   }
   if (runs('rclone')) {
     const rc = ['--transfers', String(CONCURRENCY), '--checkers', String(CONCURRENCY * 2)];

@@ -38,7 +38,9 @@ export function openChunk(key: Buffer, counter: number, sealed: Uint8Array, last
   const decipher = createDecipheriv('chacha20-poly1305', key, chunkNonce(counter, last), { authTagLength: TAG_SIZE });
   decipher.setAuthTag(sealed.subarray(sealed.length - TAG_SIZE));
   try {
-    return Buffer.concat([decipher.update(sealed.subarray(0, sealed.length - TAG_SIZE)), decipher.final()]);
+    const plain = decipher.update(sealed.subarray(0, sealed.length - TAG_SIZE));
+    decipher.final(); // checks the tag; a stream cipher has no bytes left to give
+    return plain;
   } catch {
     return undefined;
   }

@@ -1,9 +1,10 @@
 import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, type KeyObject } from 'node:crypto';
 
-// DER prefixes of an X25519 key in PKCS#8 (private) and SubjectPublicKeyInfo (public) form; the raw
-// 32 bytes follow. Node takes keys only as KeyObjects, and these are the shortest way from raw bytes.
+// Node takes keys only as KeyObjects. Raw bytes go in and out as JWK ({kty: 'OKP', crv: 'X25519'}):
+// measured on Node 20, a JWK import or export costs 1-15 µs where DER costs 70-400 µs, which matters
+// when every small file gets its own ephemeral key. A private key alone comes in as PKCS#8 DER (a JWK
+// needs its public half too); that happens once per identity.
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
-const SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
 
 /** A private X25519 key from its 32 raw bytes. */
 export function x25519PrivateKey(raw: Uint8Array): KeyObject {
@@ -12,13 +13,14 @@ export function x25519PrivateKey(raw: Uint8Array): KeyObject {
 
 /** A public X25519 key from its 32 raw bytes. */
 export function x25519PublicKey(raw: Uint8Array): KeyObject {
-  return createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
+  return createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: Buffer.from(raw).toString('base64url') }, format: 'jwk' });
 }
 
 /** The 32 raw bytes of a public key (or of the public half of a private key). */
 export function x25519RawPublic(key: KeyObject): Buffer {
-  const publicKey = key.type === 'private' ? createPublicKey(key) : key;
-  return publicKey.export({ format: 'der', type: 'spki' }).subarray(SPKI_PREFIX.length);
+  const x = key.export({ format: 'jwk' }).x;
+  if (typeof x !== 'string') throw new Error('not an X25519 key');
+  return Buffer.from(x, 'base64url');
 }
 
 /** A fresh key pair for one encryption: the private key and the raw public share. */
