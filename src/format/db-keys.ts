@@ -12,7 +12,7 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 /** `YYYYMMDDTHHMMSSmmmZ`: UTC, millisecond precision, sorts by time as a string. */
 const TIME_ID = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z$/;
 const GENERATION = /^\d{8}T\d{9}Z-[0-9a-f]{8}$/;
-const SNAPSHOT_KEY = /^db\/([^/]+)\/gen\/([^/]+)\/snap\/([^/.]+)(?:\.from\.([^/.]+)\.([^/.]+)|\.after\.([^/.]+))?\.(json|db\.gz|pages\.gz)$/;
+const SNAPSHOT_KEY = /^db\/([^/]+)\/gen\/([^/]+)\/snap\/([^/.]+)(?:\.from\.([^/.]+)\.([^/.]+)|\.after\.([^/.]+))?\.(json|db\.gz|db\.zst|pages\.gz)$/;
 
 /** Throws a usage error unless `name` can be a database name in the replica (one path segment, safe characters). */
 export function assertDatabaseName(name: string): void {
@@ -42,9 +42,9 @@ export function generationPrefix(name: string, generation: string): string {
   return `${generationsPrefix(name)}${generation}/`;
 }
 
-/** Key of a snapshot's compressed database image. */
-export function snapshotDataKey(name: string, generation: string, seq: string): string {
-  return `${generationPrefix(name, generation)}snap/${seq}.db.gz`;
+/** Key of a snapshot's compressed database image: `<seq>.db.gz` (gzip, format 1) or (format 2) `<seq>.db.zst` (zstd). */
+export function snapshotDataKey(name: string, generation: string, seq: string, encoding: 'gzip' | 'zstd' = 'gzip'): string {
+  return `${generationPrefix(name, generation)}snap/${seq}.db.${encoding === 'zstd' ? 'zst' : 'gz'}`;
 }
 
 /** Key of a snapshot's manifest, the commit point, written after the data object. */

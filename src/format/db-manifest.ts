@@ -12,9 +12,10 @@ export const DB_FORMAT_MAX = 2;
 
 /** The compressed database image a manifest commits. */
 export interface SnapshotDataInfo {
-  /** File name of the data object, relative to the manifest's folder (`<seq>.db.gz`). */
+  /** File name of the data object, relative to the manifest's folder (`<seq>.db.gz`, or (format 2) `<seq>.db.zst`). */
   key: string;
-  encoding: 'gzip';
+  /** `gzip` (format 1), or (format 2) `zstd`: one zstd frame per MiB of the database, concatenated. */
+  encoding: 'gzip' | 'zstd';
   /** Bytes of the compressed object. */
   size: number;
   /** Hex sha256 of the compressed object. */
@@ -108,7 +109,8 @@ export interface ContinuationManifest {
 
 /** A full snapshot's manifest as stored in `<seq>.json`. */
 export interface FullSnapshotManifest {
-  format: typeof DB_FORMAT_VERSION;
+  /** 1, or 2 when the data is zstd (so that a persistd that reads only format 1 refuses it). */
+  format: typeof DB_FORMAT_VERSION | 2;
   kind: 'sqlite-snapshot';
   database: string;
   generation: string;
@@ -174,7 +176,9 @@ export function parseManifest(text: string, where: ManifestLocation): SnapshotMa
   if (raw['database'] !== where.name || raw['generation'] !== where.generation || raw['seq'] !== where.seq) {
     throw fail('it names another database, generation or seq than its key');
   }
-  if (data['key'] !== `${where.seq}.db.gz` || data['encoding'] !== 'gzip') throw fail('its data key or encoding is not the one this format defines');
+  const gzipData = data['key'] === `${where.seq}.db.gz` && data['encoding'] === 'gzip';
+  const zstdData = data['key'] === `${where.seq}.db.zst` && data['encoding'] === 'zstd' && raw['format'] === 2;
+  if (!gzipData && !zstdData) throw fail('its data key or encoding is not the one this format defines');
   const checks: [boolean, string][] = [
     [typeof raw['createdAt'] === 'string' && !Number.isNaN(Date.parse(raw['createdAt'])), 'createdAt'],
     [typeof raw['createdBy'] === 'string', 'createdBy'],

@@ -1,13 +1,13 @@
 import { createWriteStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
 import { PersistdError } from '../errors.js';
 import type { FullSnapshotManifest } from '../format/db-manifest.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { snapshotDataKey } from '../format/db-keys.js';
 import { StoreError } from '../store/store-errors.js';
 import { storageError, type SnapshotEntry } from './snapshot-catalog.js';
+import { snapshotDecompressor } from './snapshot-codec.js';
 import { DigestStream } from './upload-compressed.js';
 
 /**
@@ -19,13 +19,14 @@ import { DigestStream } from './upload-compressed.js';
 export async function downloadSnapshot(
   store: ObjectStore, name: string, entry: SnapshotEntry, manifest: FullSnapshotManifest, dest: string, signal?: AbortSignal,
 ): Promise<void> {
-  const dataKey = entry.dataKey ?? snapshotDataKey(name, entry.generation, entry.seq);
+  const encoding = manifest.data.encoding;
+  const dataKey = snapshotDataKey(name, entry.generation, entry.seq, encoding);
   const integrity = (why: string, cause?: unknown): PersistdError =>
     new PersistdError(`snapshot ${entry.id} of ${name} does not verify: ${why}`, {
       kind: 'integrity', op: 'restore', path: dataKey, cause,
       hint: 'the stored snapshot is damaged; restore an older one with --snapshot <id> (`persistd snapshots` lists them)',
     });
-  if (entry.compressedSize === undefined) {
+  if (entry.compressedSize === undefined || entry.dataKey !== dataKey) {
     throw integrity(`its data object ${dataKey} is missing from the store`);
   }
   let body;
@@ -37,12 +38,13 @@ export async function downloadSnapshot(
   const compressed = new DigestStream();
   const raw = new DigestStream();
   try {
-    await pipeline(body, compressed, createGunzip({ chunkSize: 1 << 20 }), raw, createWriteStream(dest, { flags: 'wx', highWaterMark: 1 << 20 }), signal ? { signal } : {});
+    await pipeline(body, compressed, snapshotDecompressor(encoding), raw, createWriteStream(dest, { flags: 'wx', highWaterMark: 1 << 20 }), signal ? { signal } : {});
   } catch (err) {
     if (signal?.aborted) throw err;
     if (err instanceof StoreError) throw storageError(err, `cannot download snapshot ${entry.id} of ${name}`, dataKey);
     const code = String((err as NodeJS.ErrnoException).code ?? '');
     if (code.startsWith('Z_') || code.startsWith('ERR_ZLIB')) throw integrity(`it is not a complete gzip stream (${(err as Error).message})`, err);
+    if (encoding === 'zstd' && !(err instanceof StoreError) && !code.startsWith('E')) throw integrity(`it is not a complete zstd stream (${(err as Error).message})`, err);
     if (code.startsWith('E') && code !== 'ECONNRESET' && code !== 'ETIMEDOUT' && code !== 'EPIPE') throw localWriteError(err, dest);
     throw storageError(err, `cannot download snapshot ${entry.id} of ${name}`, dataKey);
   }

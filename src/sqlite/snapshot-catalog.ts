@@ -63,7 +63,9 @@ export async function scanSnapshots(store: ObjectStore, name: string, signal?: A
       const dataKey = incrementDataKey(name, generation, seq);
       return { id, generation, seq, createdAt, point, manifestKey: incrementManifestKey(name, generation, seq, base.seq), dataKey, compressedSize: dataSizes.get(dataKey), base };
     }
-    const dataKey = snapshotDataKey(name, generation, seq);
+    // (format 2) A zstd data object when one is listed, else the gzip one (the manifest says which it commits).
+    const zstdKey = snapshotDataKey(name, generation, seq, 'zstd');
+    const dataKey = dataSizes.has(zstdKey) ? zstdKey : snapshotDataKey(name, generation, seq);
     return { id, generation, seq, createdAt, point: 'full', manifestKey: snapshotManifestKey(name, generation, seq), dataKey, compressedSize: dataSizes.get(dataKey) };
   });
   entries.sort(compareEntries);

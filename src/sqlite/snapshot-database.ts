@@ -12,6 +12,7 @@ import { readFingerprint, sameFingerprint, sameIdentity } from './db-fingerprint
 import { LiveDatabase, type CopyInfo } from './live-database.js';
 import { readSnapshotState, writeSnapshotState, type SnapshotState } from './snapshot-state.js';
 import { allocateTempPath, releaseTempPath, SNAPSHOT_TEMP_PREFIX, sqliteTempDir } from './temp-files.js';
+import { SNAPSHOT_ENCODING, snapshotDataName, type SnapshotEncoding } from './snapshot-codec.js';
 import { uploadCompressedFile } from './upload-compressed.js';
 
 /** Options of `snapshotDatabase`. */
@@ -31,6 +32,8 @@ export interface SnapshotOptions {
   gzipLevel?: number;
   /** gzip members compressed at once (default: one per core, see `defaultCompressionConcurrency`). */
   compressionConcurrency?: number;
+  /** How the data object is compressed (default `SNAPSHOT_ENCODING`, zstd; gzip writes a format-1 snapshot). */
+  encoding?: SnapshotEncoding;
 }
 
 /** What `snapshotDatabase` did. */
@@ -96,10 +99,11 @@ export async function snapshotLiveDatabase(live: LiveDatabase, options: Snapshot
     }
     const copyMs = Date.now() - copyStarted;
     const seq = nextSnapshotSeq(copy.startedAt, sameLineage ? state.lastSeq : undefined);
-    const dataKey = snapshotDataKey(name, generation, seq);
+    const encoding = options.encoding ?? SNAPSHOT_ENCODING;
+    const dataKey = snapshotDataKey(name, generation, seq, encoding);
     const manifestKey = snapshotManifestKey(name, generation, seq);
     const digests = await uploadCompressedFile(store, dataKey, temp, {
-      signal, logger, level: options.gzipLevel, compressionConcurrency: options.compressionConcurrency,
+      signal, logger, level: options.gzipLevel, compressionConcurrency: options.compressionConcurrency, encoding,
     });
     if (digests.raw.size !== copy.pageCount * copy.pageSize) {
       throw new PersistdError(`snapshot copy of ${path} has ${digests.raw.size} bytes, expected ${copy.pageCount} pages of ${copy.pageSize}`, {
@@ -107,14 +111,14 @@ export async function snapshotLiveDatabase(live: LiveDatabase, options: Snapshot
       });
     }
     const manifest: FullSnapshotManifest = {
-      format: DB_FORMAT_VERSION,
+      format: encoding === 'zstd' ? 2 : DB_FORMAT_VERSION,
       kind: 'sqlite-snapshot',
       database: name,
       generation,
       seq,
       createdAt: copy.startedAt.toISOString(),
       createdBy: `persistd ${PERSISTD_VERSION}`,
-      data: { key: `${seq}.db.gz`, encoding: 'gzip', size: digests.compressed.size, sha256: digests.compressed.sha256 },
+      data: { key: snapshotDataName(seq, encoding), encoding, size: digests.compressed.size, sha256: digests.compressed.sha256 },
       db: {
         size: digests.raw.size, sha256: digests.raw.sha256, pageSize: copy.pageSize, pageCount: copy.pageCount,
         journalMode: copy.journalMode, sqliteVersion: copy.sqliteVersion,

@@ -18,6 +18,8 @@ export interface UploadCompressedOptions {
   logger?: Logger;
   /** gzip level; 1 by default: faster than 6 for a few percent larger objects. */
   level?: number;
+  /** `gzip` members (default) or (format 2) `zstd` frames, one per member. */
+  encoding?: 'gzip' | 'zstd';
   /** gzip members compressed at once (default: one per core, see `defaultCompressionConcurrency`). */
   compressionConcurrency?: number;
   /** Uncompressed bytes per gzip member (default 1 MiB). */
@@ -54,13 +56,13 @@ async function uploadOnce(store: ObjectStore, key: string, file: string, options
   const compressed = new DigestStream();
   const body = new PassThrough({ highWaterMark: 1 << 20 });
   const putting = store
-    .put(key, body, { signal: options.signal, contentType: options.contentType ?? 'application/gzip' })
+    .put(key, body, { signal: options.signal, contentType: options.contentType ?? (options.encoding === 'zstd' ? 'application/zstd' : 'application/gzip') })
     .catch((err: unknown) => {
       body.destroy(err instanceof Error ? err : new Error(String(err)));
       throw err;
     });
   const members = gzipFileInMembers(file, {
-    level: options.level ?? 1, memberSize: options.memberSize, concurrency: options.compressionConcurrency,
+    level: options.level ?? 1, memberSize: options.memberSize, concurrency: options.compressionConcurrency, encoding: options.encoding ?? 'gzip',
     onRead: (bytes) => {
       rawHash.update(bytes);
       rawSize += bytes.length;

@@ -51,7 +51,7 @@ function snapshotFiles(replicaDir: string): { manifest: string; data: string } {
   const [generation] = readdirSync(gens);
   const snap = path.join(gens, generation!, 'snap');
   const manifest = readdirSync(snap).find((name) => name.endsWith('.json'))!;
-  return { manifest: path.join(snap, manifest), data: path.join(snap, manifest.replace(/\.json$/, '.db.gz')) };
+  return { manifest: path.join(snap, manifest), data: path.join(snap, manifest.replace(/\.json$/, '.db.zst')) };
 }
 
 function editManifest(box: Sandbox, change: (manifest: Record<string, any>) => void): void {
@@ -156,7 +156,7 @@ const ROWS: Row[] = [
   { name: 'manifest of a future format', remote: (b) => editManifest(b, (m) => { m.format = 3; }),
     args: (b) => ['restore', ...R(b), '--db', 'data/app.db', '--force'], code: 2, message: /has format version 3, newer than this persistd reads \(2\)/ },
   { name: 'truncated snapshot data', remote: (b) => { const { data } = snapshotFiles(b.replicaDir); writeFileSync(data, readFileSync(data).subarray(0, 100)); },
-    args: (b) => ['restore', ...R(b), '--db', 'data/app.db', '--force'], code: 1, message: /does not verify: it is not a complete gzip stream/ },
+    args: (b) => ['restore', ...R(b), '--db', 'data/app.db', '--force'], code: 1, message: /does not verify: it is not a complete zstd stream/ },
   { name: 'snapshot data object missing', remote: (b) => rmSync(snapshotFiles(b.replicaDir).data),
     args: (b) => ['restore', ...R(b), '--db', 'data/app.db', '--force'], code: 1, message: /data object .* is missing from the store/ },
   { name: 'snapshot id that does not exist', remote: () => undefined,

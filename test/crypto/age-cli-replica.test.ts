@@ -8,6 +8,7 @@ import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { decompress as zstdDecompress } from 'zstd-napi';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -27,12 +28,16 @@ afterAll(async () => {
   await Promise.all(roots.map((dir) => rm(dir, { recursive: true, force: true })));
 });
 
+/** The bytes decompressed as gzip or as zstd (snapshot data), when they are either. */
 function gunzipped(bytes: Buffer): Buffer | undefined {
-  try {
-    return gunzipSync(bytes);
-  } catch {
-    return undefined;
+  for (const decompress of [gunzipSync, zstdDecompress]) {
+    try {
+      return decompress(bytes);
+    } catch {
+      // not this format
+    }
   }
+  return undefined;
 }
 
 describe.each(backends)('age encryption through the CLI (%s)', (_label, makeReplica) => {
@@ -77,7 +82,7 @@ describe.each(backends)('age encryption through the CLI (%s)', (_label, makeRepl
       expect(bytes.includes(MARKER), info.key).toBe(false);
       expect(gunzipped(bytes)?.includes(MARKER) ?? false, info.key).toBe(false);
     }
-    expect(keys.some((k) => k.endsWith('.db.gz'))).toBe(true);
+    expect(keys.some((k) => /\.db\.(gz|zst)$/.test(k))).toBe(true);
     expect(keys).toContain('files/up/vault/cert.txt');
     expect(keys).toContain('files/_loose/tokens.json');
     expect(keys).toContain('files/up/.persistd/dirs.json');
@@ -90,8 +95,8 @@ describe.each(backends)('age encryption through the CLI (%s)', (_label, makeRepl
       return (await run('age', ['-d', '-i', keyFile, file], { encoding: 'buffer', maxBuffer: 1 << 26, timeout: 60_000 })).stdout;
     };
     let snapshot: string | undefined;
-    for await (const info of replica.store.list('db/')) if (info.key.endsWith('.db.gz')) snapshot = info.key;
-    expect(gunzipSync(await decrypt(snapshot!)).includes(MARKER)).toBe(true);
+    for await (const info of replica.store.list('db/')) if (/\.db\.(gz|zst)$/.test(info.key)) snapshot = info.key;
+    expect(gunzipped(await decrypt(snapshot!))?.includes(MARKER)).toBe(true);
     expect((await decrypt('files/up/vault/cert.txt')).equals(await readFile(join(paths.up, 'vault', 'cert.txt')))).toBe(true);
     expect((await decrypt('files/up/big.bin')).equals(await readFile(join(paths.up, 'big.bin')))).toBe(true);
     expect((await decrypt('files/_loose/tokens.json')).equals(await readFile(paths.tokens))).toBe(true);

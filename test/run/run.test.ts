@@ -118,7 +118,7 @@ describe('persistd run', () => {
     // Damage every snapshot object in the replica.
     const { readdirSync, writeFileSync } = await import('node:fs');
     const walk = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) => e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]);
-    for (const file of walk(path.join(box.dir, 'replica')).filter((f) => f.endsWith('.db.gz') && !f.includes('.persistd-meta'))) writeFileSync(file, 'garbage');
+    for (const file of walk(path.join(box.dir, 'replica')).filter((f) => /\.db\.(gz|zst)$/.test(f) && !f.includes('.persistd-meta'))) writeFileSync(file, 'garbage');
     const run = startRun(box, ['serve']);
     const code = await run.exited;
     expect(code).not.toBe(0);

@@ -26,7 +26,7 @@ describe('persistd run --verify-interval', () => {
       // Damage the generation's snapshot in the replica: the next check fails loudly.
       const snapDir = path.join(replica, 'db', 'app.db', 'gen');
       const generation = readdirSync(snapDir)[0]!;
-      const data = readdirSync(path.join(snapDir, generation, 'snap')).find((f) => f.endsWith('.db.gz'))!;
+      const data = readdirSync(path.join(snapDir, generation, 'snap')).find((f) => /\.db\.(gz|zst)$/.test(f))!;
       writeFileSync(path.join(snapDir, generation, 'snap', data), 'not gzip at all');
       await run.until(() => logLines(run.stderr()).some((l) => l.msg?.startsWith('replica verification FAILED')), 'a failed verification');
       await run.until(() => status().targets[0]?.lastVerify?.ok === false && !status().healthy, 'status.json to show the failure', 10_000);

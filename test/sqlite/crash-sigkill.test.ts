@@ -111,7 +111,7 @@ async function latestRows(s: Scratch, bucket: string, label: string): Promise<nu
 
 describe('SIGKILL during a snapshot upload', () => {
   const cases: [string, FaultRule, RegExp][] = [
-    ['the data object upload', { fault: { kind: 'hang', when: 'before-response' }, operations: ['put-object', 'upload-part'], key: /\.db\.gz$/, limit: 1 }, /\.db\.gz$/],
+    ['the data object upload', { fault: { kind: 'hang', when: 'before-response' }, operations: ['put-object', 'upload-part'], key: /\.db\.(gz|zst)$/, limit: 1 }, /\.db\.(gz|zst)$/],
     ['the manifest upload (data object already stored)', { fault: { kind: 'hang', when: 'before-response' }, operations: ['put-object'], key: /\/snap\/[^/]+\.json$/, limit: 1 }, /\/snap\/[^/]+\.json$/],
   ];
 
@@ -131,7 +131,7 @@ describe('SIGKILL during a snapshot upload', () => {
     const keys: string[] = [];
     for await (const info of store.list('db/app/gen/')) keys.push(info.key);
     expect(keys.filter((k) => k.endsWith('.json'))).toHaveLength(1);
-    if (label.includes('manifest')) expect(keys.filter((k) => k.endsWith('.db.gz'))).toHaveLength(2); // the orphan is there, and ignored
+    if (label.includes('manifest')) expect(keys.filter((k) => /\.db\.(gz|zst)$/.test(k))).toHaveLength(2); // the orphan is there, and ignored
     expect(await latestRows(s, bucket, 'after-crash')).toBe(ROWS);
 
     // The next run removes the dead process's copy and stores the new rows.
@@ -148,7 +148,7 @@ describe('SIGKILL during a restore', () => {
     await cli(['backup', ...fixture.args(testS3().endpoint)]);
   }, 60_000);
 
-  const stallDownload: FaultRule = { fault: { kind: 'hang', when: 'mid-body' }, operations: ['get-object'], key: /\.db\.gz$/, limit: 1 };
+  const stallDownload: FaultRule = { fault: { kind: 'hang', when: 'mid-body' }, operations: ['get-object'], key: /\.db\.(gz|zst)$/, limit: 1 };
 
   it.each([
     ['absent', false],
@@ -168,7 +168,7 @@ describe('SIGKILL during a restore', () => {
 
     proxy.setRules([stallDownload]);
     await killWhen(restoreArgs(proxy.endpoint, existing), async () => {
-      if (!(await proxyStalled(/\.db\.gz$/)())) return false;
+      if (!(await proxyStalled(/\.db\.(gz|zst)$/)())) return false;
       for (const f of await halfFiles()) if ((await stat(join(targetDir, f)).catch(() => undefined))?.size) return true;
       return false;
     });

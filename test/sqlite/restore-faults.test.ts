@@ -20,7 +20,7 @@ beforeEach(async () => {
   createDatabase(source, 500);
   const result = await snapshotDatabase({ store: s.store, name: 'app', path: source, stateDir: s.stateDir });
   if (result.outcome !== 'created') throw new Error('no snapshot');
-  dataObject = join(s.dir, 'store', result.manifestKey.replace(/\.json$/, '.db.gz'));
+  dataObject = join(s.dir, 'store', result.manifestKey.replace(/\.json$/, '.db.zst'));
   manifestFile = join(s.dir, 'store', result.manifestKey);
 });
 afterEach(() => s.cleanup());

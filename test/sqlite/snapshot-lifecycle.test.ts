@@ -6,7 +6,8 @@ import { inspectDatabase } from '../../src/sqlite/inspect-database.js';
 import { assertSnapshotableJournalMode } from '../../src/sqlite/live-database.js';
 import { listDatabaseNames, listSnapshots } from '../../src/sqlite/snapshot-catalog.js';
 import { snapshotDatabase } from '../../src/sqlite/snapshot-database.js';
-import { createDatabase, makeScratch, type Scratch } from './sqlite-fixtures.js';
+import { restoreDatabase } from '../../src/sqlite/restore-database.js';
+import { createDatabase, makeScratch, readRows, type Scratch } from './sqlite-fixtures.js';
 
 let s: Scratch;
 let path: string;
@@ -59,10 +60,27 @@ describe('snapshotDatabase', () => {
     createDatabase(path, 50);
     const result = await snap();
     if (result.outcome !== 'created') throw new Error('no snapshot');
-    expect(s.store.puts).toEqual([result.manifestKey.replace(/\.json$/, '.db.gz'), result.manifestKey]);
-    expect(result.manifest).toMatchObject({ format: 1, kind: 'sqlite-snapshot', database: 'app', db: { journalMode: 'wal', pageSize: 4096 } });
+    expect(s.store.puts).toEqual([result.manifestKey.replace(/\.json$/, '.db.zst'), result.manifestKey]);
+    // (format 2) zstd data: a persistd that reads only format 1 refuses the manifest instead of misreading it.
+    expect(result.manifest).toMatchObject({ format: 2, kind: 'sqlite-snapshot', database: 'app', db: { journalMode: 'wal', pageSize: 4096 } });
+    expect(result.manifest.data).toMatchObject({ encoding: 'zstd', key: `${result.manifest.seq}.db.zst` });
     expect(result.manifest.db.size).toBe(result.manifest.db.pageCount * 4096);
     expect(result.manifest.createdBy).toMatch(/^persistd \d/);
+  });
+
+  it('still restores format-1 snapshots (gzip data), and a replica holding both kinds', async () => {
+    createDatabase(path, 300);
+    const old = await snapshotDatabase({ store: s.store, name: 'app', path, stateDir: s.stateDir, encoding: 'gzip' });
+    if (old.outcome !== 'created') throw new Error('no snapshot');
+    expect(old.manifest).toMatchObject({ format: 1, data: { encoding: 'gzip', key: `${old.manifest.seq}.db.gz` } });
+    createDatabase(path, 200);
+    const current = await snap();
+    if (current.outcome !== 'created') throw new Error('no snapshot');
+    const fromOld = await restoreDatabase({ store: s.store, name: 'app', target: join(s.dir, 'old', 'app.db'), snapshotId: old.snapshotId });
+    const fromNew = await restoreDatabase({ store: s.store, name: 'app', target: join(s.dir, 'new', 'app.db') });
+    if (!fromOld.restored || !fromNew.restored) throw new Error('nothing restored');
+    expect(readRows(fromOld.path)).toMatchObject({ count: 300, max: 300, meta: 300, integrity: 'ok' });
+    expect(readRows(fromNew.path)).toMatchObject({ count: 500, max: 500, meta: 500, integrity: 'ok' });
   });
 
   it('removes stale temp files of a crashed snapshot on the next start', async () => {

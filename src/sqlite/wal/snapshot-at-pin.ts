@@ -6,6 +6,7 @@ import type { WalPosition } from '../../format/db-wal-position.js';
 import type { ObjectStore } from '../../store/object-store.js';
 import { PERSISTD_VERSION } from '../../version.js';
 import { allocateTempPath, releaseTempPath, SNAPSHOT_TEMP_PREFIX, sqliteTempDir } from '../temp-files.js';
+import { SNAPSHOT_ENCODING, snapshotDataName, type SnapshotEncoding } from '../snapshot-codec.js';
 import { uploadCompressedFile } from '../upload-compressed.js';
 import type { WalConnection } from './wal-connection.js';
 
@@ -24,6 +25,8 @@ export interface SnapshotAtPinOptions {
   previousSeq?: string;
   position: WalPosition;
   gzipLevel?: number;
+  /** How the data object is compressed (default `SNAPSHOT_ENCODING`, zstd). */
+  encoding?: SnapshotEncoding;
   logger: Logger;
   signal?: AbortSignal;
 }
@@ -39,16 +42,17 @@ export async function snapshotAtPin(conn: WalConnection, options: SnapshotAtPinO
   try {
     const copy = await conn.backup(temp, 4 << 20, signal);
     const seq = nextSnapshotSeq(options.pinnedAt, options.previousSeq);
-    const digests = await uploadCompressedFile(store, snapshotDataKey(name, generation, seq), temp, { signal, logger: options.logger, level: options.gzipLevel });
+    const encoding = options.encoding ?? SNAPSHOT_ENCODING;
+    const digests = await uploadCompressedFile(store, snapshotDataKey(name, generation, seq, encoding), temp, { signal, logger: options.logger, level: options.gzipLevel, encoding });
     if (digests.raw.size !== copy.pageCount * copy.pageSize) {
       throw new PersistdError(`snapshot copy of ${options.path} has ${digests.raw.size} bytes, expected ${copy.pageCount} pages of ${copy.pageSize}`, {
         kind: 'internal', op: 'snapshot', path: options.path,
       });
     }
     const manifest: WalSnapshotManifest = {
-      format: DB_FORMAT_VERSION, kind: 'sqlite-snapshot', database: name, generation, seq,
+      format: encoding === 'zstd' ? 2 : DB_FORMAT_VERSION, kind: 'sqlite-snapshot', database: name, generation, seq,
       createdAt: options.pinnedAt.toISOString(), createdBy: `persistd ${PERSISTD_VERSION}`,
-      data: { key: `${seq}.db.gz`, encoding: 'gzip', size: digests.compressed.size, sha256: digests.compressed.sha256 },
+      data: { key: snapshotDataName(seq, encoding), encoding, size: digests.compressed.size, sha256: digests.compressed.sha256 },
       db: {
         size: digests.raw.size, sha256: digests.raw.sha256, pageSize: copy.pageSize, pageCount: copy.pageCount,
         journalMode: 'wal', sqliteVersion: copy.sqliteVersion,

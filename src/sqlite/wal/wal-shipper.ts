@@ -6,6 +6,7 @@ import type { ObjectStore } from '../../store/object-store.js';
 import type { ChainTally, ContinuationBase } from '../../format/db-manifest.js';
 import type { WalPosition } from '../../format/db-wal-position.js';
 import { readFileIdentity, readFingerprint, sameIdentity, type DbFingerprint, type FileIdentity } from '../db-fingerprint.js';
+import type { SnapshotEncoding } from '../snapshot-codec.js';
 import { allocateTempPath, SNAPSHOT_TEMP_PREFIX, sqliteTempDir } from '../temp-files.js';
 import { ChangedPages } from './changed-pages.js';
 import { continuationAtPin } from './continuation-at-pin.js';
@@ -39,6 +40,8 @@ export interface WalShipperOptions {
   /** Consecutive syncs on which another connection held the write lock before persistd unpins the WAL to let it through (default 2). */
   unpinAfterBlockedSyncs?: number;
   gzipLevel?: number;
+  /** How full snapshots are compressed (default zstd; gzip writes format-1 snapshots, for tests of older replicas). */
+  snapshotEncoding?: SnapshotEncoding;
   /** Segments larger than this are split at frame boundaries of separate reads (default 16 MiB). */
   maxSegmentBytes?: number;
   /**
@@ -448,6 +451,7 @@ export class WalShipper {
       })
       : await snapshotAtPin(conn, {
         ...common, path: this.options.path, stateDir: this.options.stateDir, previousSeq: before?.lastSeq, gzipLevel: this.options.gzipLevel,
+        ...(this.options.snapshotEncoding ? { encoding: this.options.snapshotEncoding } : {}),
       });
     // The restore point holds every page recorded so far (nothing was read past the pin), and every segment before it.
     this.pages?.reset();

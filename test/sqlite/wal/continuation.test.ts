@@ -117,7 +117,7 @@ describe('a generation that continues a restored state (format 2)', () => {
     const putsBefore = s.store.counts.put;
     const full = shipper(again.path, again.continueFrom);
     await full.syncOnce();
-    const added = (await keysOf('db/bank/')).filter((k) => k.endsWith('.db.gz'));
+    const added = (await keysOf('db/bank/')).filter((k) => /\.db\.(gz|zst)$/.test(k));
     expect(added.length).toBe(2);
     expect(s.store.counts.put - putsBefore).toBeGreaterThanOrEqual(2);
     await full.stop();
