@@ -68,7 +68,7 @@ export interface LaunchWindow {
 const SNAPSHOT_LOG = /snapshot stored|new generation started/;
 
 /** Runs one round: start (maybe kill during restore and start again), run, SIGKILL, lose the container, restore, check. */
-export async function runRound(lineage: Lineage, rng: Prng, settings: RoundSettings, log: (line: string) => void): Promise<RoundResult> {
+export async function runRound(lineage: Lineage, rng: Prng, settings: RoundSettings, _log: (line: string) => void): Promise<RoundResult> {
   const problems: string[] = [];
   const { sandbox } = lineage;
   const lowerBound = lineage.k;

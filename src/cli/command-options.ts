@@ -1,5 +1,5 @@
 import { Option } from 'commander';
-import type { CommandName } from './command-specs.js';
+import type { CommandName } from '../commands/command-invocation.js';
 
 /** Options that belong to one command's invocation and are not settings (not in env or the config file). */
 export const COMMAND_OPTIONS: Partial<Record<CommandName, Array<() => Option>>> = {

@@ -1,7 +1,5 @@
+import type { CommandName } from '../commands/command-invocation.js';
 import type { OptionScope } from '../config/option-specs.js';
-
-/** The commands persistd has. */
-export type CommandName = 'run' | 'restore' | 'backup' | 'snapshots' | 'verify' | 'doctor' | 'status' | 'version';
 
 /** A command's help: what it does, which settings it takes, and examples. */
 export interface CommandSpec {

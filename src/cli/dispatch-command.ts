@@ -1,6 +1,6 @@
 import type { CommandContext } from '../commands/command-context.js';
 import { usageError } from '../errors.js';
-import type { CommandInvocation } from './program.js';
+import type { CommandInvocation } from '../commands/command-invocation.js';
 
 type CommandHandler = (ctx: CommandContext, invocation: CommandInvocation) => Promise<number>;
 

@@ -1,9 +1,11 @@
 import { CommanderError } from 'commander';
-import type { CommandContext, SignalSource } from '../commands/command-context.js';
+import type { CommandContext } from '../commands/command-context.js';
+import type { CommandInvocation } from '../commands/command-invocation.js';
+import { EXIT_CODES, exitCodeFor } from '../exit-codes.js';
+import { formatError } from '../commands/format-error.js';
+import type { SignalSource } from '../engine/forward-signals.js';
 import { PERSISTD_VERSION } from '../version.js';
-import { EXIT_CODES, exitCodeFor } from './exit-codes.js';
-import { formatError } from './print-error.js';
-import { buildProgram, type CommandInvocation } from './program.js';
+import { buildProgram } from './program.js';
 
 /** The process-level things the CLI uses, injectable so tests can run it in-process. */
 export interface CliIo {

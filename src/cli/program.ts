@@ -1,20 +1,9 @@
 import { Command, Option } from 'commander';
 import { OPTION_SPECS, type OptionSpec } from '../config/option-specs.js';
 import { PERSISTD_VERSION } from '../version.js';
-import { COMMAND_SPECS, type CommandName } from './command-specs.js';
+import type { CommandInvocation } from '../commands/command-invocation.js';
+import { COMMAND_SPECS } from './command-specs.js';
 import { COMMAND_OPTIONS } from './command-options.js';
-
-/** One parsed command line, handed to the dispatcher. */
-export interface CommandInvocation {
-  name: CommandName;
-  /** Settings given as flags, keyed by setting key (see option-specs.ts). */
-  settings: Record<string, string | string[] | undefined>;
-  configPath: string | undefined;
-  /** Command-only options such as --force or --json, camelCased. */
-  options: Record<string, unknown>;
-  /** Operands: for `run`, the app command and its arguments. */
-  args: string[];
-}
 
 /** Where commander writes help and errors. */
 export interface ProgramOutput {

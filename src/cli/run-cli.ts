@@ -1,4 +1,4 @@
-import { EXIT_CODES } from './exit-codes.js';
+import { EXIT_CODES } from '../exit-codes.js';
 import { startHeapGovernor } from './heap-governor.js';
 import { main } from './main.js';
 

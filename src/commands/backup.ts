@@ -1,4 +1,4 @@
-import type { CommandInvocation } from '../cli/program.js';
+import type { CommandInvocation } from './command-invocation.js';
 import { rememberReplicaMarker } from '../files/files-state-dir.js';
 import { createLooseFileSync } from '../files/loose-file.js';
 import { TreeSync, type SyncOnceOptions } from '../files/tree-sync.js';

@@ -1,4 +1,5 @@
 import type { Config } from '../config/config.js';
+import type { SignalSource } from '../engine/forward-signals.js';
 import type { Logger } from '../log/logger.js';
 
 /** What every command gets: the resolved config, a logger, where to print, and a signal that fires on SIGINT/SIGTERM. */
@@ -12,12 +13,6 @@ export interface CommandContext {
   signal: AbortSignal;
   /** Where OS signals come from (the process; an EventEmitter in tests). */
   signals: SignalSource;
-}
-
-/** The part of `process` that delivers OS signals. */
-export interface SignalSource {
-  on(event: NodeJS.Signals, listener: () => void): unknown;
-  off(event: NodeJS.Signals, listener: () => void): unknown;
 }
 
 /** Prints one line to the context's stdout. */

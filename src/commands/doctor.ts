@@ -1,4 +1,4 @@
-import type { CommandInvocation } from '../cli/program.js';
+import type { CommandInvocation } from './command-invocation.js';
 import type { Config } from '../config/config.js';
 import { maskSecret } from '../log/redact.js';
 import { println, type CommandContext } from './command-context.js';
@@ -8,6 +8,7 @@ import { checkLocalPaths } from './doctor-local-checks.js';
 import { probeStore } from './doctor-store-probes.js';
 import { openReplica } from './open-replica.js';
 import { requireReplica } from './require-replica.js';
+import { EXIT_CODES } from '../exit-codes.js';
 
 /** `persistd doctor`: prints a checklist of config, credentials, store probes and local paths; exit 0 when all pass, 4 otherwise. */
 export async function doctorCommand(ctx: CommandContext, invocation: CommandInvocation): Promise<number> {
@@ -39,7 +40,7 @@ export async function doctorCommand(ctx: CommandContext, invocation: CommandInvo
       ? `all ${checks.length} checks passed${warned ? ` (${warned} with a warning)` : ''}`
       : `${failed.length} of ${checks.length} checks failed`);
   }
-  return failed.length === 0 ? 0 : 4;
+  return failed.length === 0 ? EXIT_CODES.ok : EXIT_CODES.storage;
 }
 
 function label(status: DoctorCheck['status']): string {

@@ -1,4 +1,4 @@
-import type { CommandInvocation } from '../cli/program.js';
+import type { CommandInvocation } from './command-invocation.js';
 import { usageError } from '../errors.js';
 import { restoreFile } from '../files/loose-file.js';
 import type { RestoreOutcome } from '../files/restore-entry.js';

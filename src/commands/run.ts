@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { CommandInvocation } from '../cli/program.js';
+import type { CommandInvocation } from './command-invocation.js';
 import { AppSupervisor, type AppExit } from '../engine/app-supervisor.js';
 import { forwardSignals } from '../engine/forward-signals.js';
 import { startMetricsServer, type MetricsServer } from '../engine/metrics-server.js';
@@ -8,7 +8,7 @@ import { retryFinalBackup } from '../engine/retry-final-backup.js';
 import { RunStatusTracker } from '../engine/run-status.js';
 import { StatusFileWriter } from '../engine/status-file.js';
 import { ZombieReaper } from '../engine/zombie-reaper.js';
-import { EXIT_CODES } from '../cli/exit-codes.js';
+import { EXIT_CODES } from '../exit-codes.js';
 import { messageOf, PersistdError, usageError } from '../errors.js';
 import type { Config } from '../config/config.js';
 import type { RestoredFrom } from '../format/db-lineage.js';

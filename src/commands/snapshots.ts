@@ -1,4 +1,4 @@
-import type { CommandInvocation } from '../cli/program.js';
+import type { CommandInvocation } from './command-invocation.js';
 import { listKeptAside } from '../files/aside-catalog.js';
 import { readReplicaMarker } from '../format/replica-marker.js';
 import { formatBytes, formatDuration } from '../log/human-format.js';
@@ -8,6 +8,7 @@ import { listDatabaseNames, listSnapshots, type SnapshotListing } from '../sqlit
 import { println, type CommandContext } from './command-context.js';
 import { openReplica } from './open-replica.js';
 import { describeAside } from './status.js';
+import { EXIT_CODES } from '../exit-codes.js';
 
 /** `persistd snapshots`: lists what can be restored, per database and generation: snapshots and WAL coverage. */
 export async function snapshotsCommand(ctx: CommandContext, invocation: CommandInvocation): Promise<number> {
@@ -53,7 +54,7 @@ export async function snapshotsCommand(ctx: CommandContext, invocation: CommandI
   else if (names.length === 0) println(ctx, `no databases in ${store.description}`);
   // Files fenced instances kept aside (text only: the JSON form stays the list of databases; status --remote --json has them).
   if (!json) for (const aside of await listKeptAside(store, ctx.signal)) println(ctx, describeAside(aside));
-  return 0;
+  return EXIT_CODES.ok;
 }
 
 /** What a restore point stores: its compressed size and, for an increment or a continuation, the state it depends on. */

@@ -1,4 +1,4 @@
-import type { CommandInvocation } from '../cli/program.js';
+import type { CommandInvocation } from './command-invocation.js';
 import type { RunStatus, TargetStatus } from '../engine/run-status.js';
 import { listKeptAside, type KeptAside } from '../files/aside-catalog.js';
 import { STATUS_FILE_INTERVAL_MS, isProcessAlive, readStatusFile, statusFilePath } from '../engine/status-file.js';
@@ -9,6 +9,7 @@ import { listDatabaseNames, scanSnapshots, storageError } from '../sqlite/snapsh
 import type { ObjectStore } from '../store/object-store.js';
 import { println, type CommandContext } from './command-context.js';
 import { openReplica } from './open-replica.js';
+import { EXIT_CODES } from '../exit-codes.js';
 
 /** A status file older than this, from a live pid, means the instance is hung (or the pid was reused). */
 const STALE_AFTER_MS = 15 * STATUS_FILE_INTERVAL_MS;
@@ -49,8 +50,8 @@ export async function statusCommand(ctx: CommandContext, invocation: CommandInvo
     else println(ctx, `no persistd run has written a status file in ${ctx.config.stateDir} (is --state-dir the one persistd run uses?)`);
     if (remote) printRemote(ctx, remote);
   }
-  if (!local) return remote ? 0 : 1;
-  return local.running && !local.stale && local.status.healthy ? 0 : 1;
+  if (!local) return remote ? EXIT_CODES.ok : EXIT_CODES.notHealthy;
+  return local.running && !local.stale && local.status.healthy ? EXIT_CODES.ok : EXIT_CODES.notHealthy;
 }
 
 async function readLocal(stateDir: string): Promise<LocalInstance | undefined> {

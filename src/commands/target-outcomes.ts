@@ -1,5 +1,5 @@
-import { exitCodeFor } from '../cli/exit-codes.js';
-import { formatError } from '../cli/print-error.js';
+import { EXIT_CODES, exitCodeFor } from '../exit-codes.js';
+import { formatError } from './format-error.js';
 import { messageOf } from '../errors.js';
 import { println, type CommandContext } from './command-context.js';
 
@@ -51,7 +51,7 @@ export function printOutcomes(ctx: CommandContext, outcomes: readonly TargetOutc
 /** Exit code of a multi-target command: 0 all ok; 3 (partial) when `partialAllowed` and some succeeded; else the first failure's code. */
 export function exitCodeForOutcomes(outcomes: readonly TargetOutcome[], partialAllowed: boolean): number {
   const failed = outcomes.filter((outcome) => !outcome.ok);
-  if (failed.length === 0) return 0;
-  if (partialAllowed && failed.length < outcomes.length) return 3;
+  if (failed.length === 0) return EXIT_CODES.ok;
+  if (partialAllowed && failed.length < outcomes.length) return EXIT_CODES.partial;
   return exitCodeFor(failed[0]?.error);
 }

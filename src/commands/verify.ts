@@ -1,4 +1,4 @@
-import type { CommandInvocation } from '../cli/program.js';
+import type { CommandInvocation } from './command-invocation.js';
 import { formatBytes, formatDuration } from '../log/human-format.js';
 import { lineageGeneration } from '../sqlite/restore-point.js';
 import { verifySnapshot } from '../sqlite/verify-snapshot.js';

@@ -10,7 +10,7 @@ import { parseDuration } from './duration.js';
 import { OPTION_SPECS, type OptionSpec } from './option-specs.js';
 import { parseReplicaUrl, type ReplicaUrl } from './replica-url.js';
 import { resolveS3Settings } from './s3-settings.js';
-import { parseSchedule } from '../sqlite/schedule.js';
+import { parseSchedule } from './schedule.js';
 import { parseTargets, validateTargets } from './targets.js';
 
 /** What the CLI hands to the resolver: parsed flags by setting key, the environment and the working directory. */

@@ -2,6 +2,7 @@ import { spawn as nodeSpawn, type ChildProcess, type SpawnOptions } from 'node:c
 import { constants } from 'node:os';
 import { PersistdError } from '../errors.js';
 import { releaseSpawnedPid, trackSpawnedPid } from './spawned-pids.js';
+import { EXIT_CODES } from '../exit-codes.js';
 
 /** How the app ended: its exit code, or the signal that killed it, and the code persistd should exit with. */
 export interface AppExit {
@@ -90,7 +91,7 @@ function spawnError(command: string, err: NodeJS.ErrnoException): PersistdError 
   const notFound = err.code === 'ENOENT';
   return new AppSpawnError(
     notFound ? `cannot start the app: command not found: ${command}` : `cannot start the app "${command}": ${err.code ?? err.message}`,
-    notFound ? 127 : 126,
+    notFound ? EXIT_CODES.appNotFound : EXIT_CODES.appNotExecutable,
     notFound ? 'check the command after -- (is it installed and on PATH in this image?)' : 'check that the command is executable',
     err,
   );

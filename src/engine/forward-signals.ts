@@ -1,4 +1,8 @@
-import type { SignalSource } from '../commands/command-context.js';
+/** The part of `process` that delivers OS signals. */
+export interface SignalSource {
+  on(event: NodeJS.Signals, listener: () => void): unknown;
+  off(event: NodeJS.Signals, listener: () => void): unknown;
+}
 
 /** The signals persistd passes on to the app. */
 export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];

@@ -3,7 +3,7 @@ import type { Config } from '../config/config.js';
 import type { TreeSyncStatus } from '../files/tree-sync.js';
 import { LOOSE_TREE } from '../format/files-keys.js';
 import { redact } from '../log/redact.js';
-import { parseSchedule } from '../sqlite/schedule.js';
+import { parseSchedule } from '../config/schedule.js';
 import type { DatabaseSyncStatus } from './database-sync.js';
 import type { RequestCounts } from '../store/counting-store.js';
 

@@ -1,4 +1,4 @@
-import type { IndexEntry } from './local-index.js';
+import type { IndexEntry } from './index-entry.js';
 
 // Layout of a packed entry, one byte per character: size and mtimeMs as float64 (exact for every
 // number), mode as uint16, then the sha256 and the ETag. A lower-case hex digest is stored as its
@@ -11,6 +11,7 @@ const SHA = 19;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 const ETAG_HEX = /^[0-9a-f]{32}$/;
 
+// eslint-disable-next-line no-control-regex -- the one-byte range starts at NUL on purpose
 const LATIN1 = /^[\u0000-\u00ff]*$/;
 const scratch = Buffer.alloc(1024);
 

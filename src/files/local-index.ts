@@ -2,16 +2,8 @@ import { createReadStream } from 'node:fs';
 import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { atomicWriteLines } from './atomic-write-lines.js';
+import type { IndexEntry } from './index-entry.js';
 import { packEntry, unpackEntry } from './index-entry-codec.js';
-
-/** What persistd knows about one file it put in the bucket: the local stat it had then, and the object's identity. */
-export interface IndexEntry {
-  size: number;
-  mtimeMs: number;
-  mode: number;
-  sha256: string;
-  etag: string;
-}
 
 const HEADER = JSON.stringify({ persistd: 'files-index', v: 1 });
 
@@ -154,10 +146,11 @@ export class LocalIndex {
   }
 
   private async rewrite(): Promise<void> {
-    const index = this;
+    const lineOf = (relPath: string): string => this.lineOf(relPath);
+    const paths = this.map.keys();
     function* lines(): Generator<string> {
       yield HEADER;
-      for (const relPath of index.map.keys()) yield index.lineOf(relPath);
+      for (const relPath of paths) yield lineOf(relPath);
     }
     await atomicWriteLines(this.file, lines());
     this.lines = this.map.size;

@@ -4,7 +4,8 @@ import type { ObjectInfo, ObjectStore } from '../store/object-store.js';
 import { downloadObject, type DownloadOptions } from './download-object.js';
 import { headRequired } from './fetch-object.js';
 import { hashFile } from './hash-file.js';
-import type { IndexEntry, LocalIndex } from './local-index.js';
+import type { IndexEntry } from './index-entry.js';
+import type { LocalIndex } from './local-index.js';
 import { toLocalStat } from './scan-tree.js';
 
 /** What happened to one remote object during a restore. */

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { messageOf } from '../errors.js';
 import { encodeFileMetadata, META_DELETED_AT } from '../format/files-metadata.js';
 import type { ObjectStore } from '../store/object-store.js';
-import type { IndexEntry } from './local-index.js';
+import type { IndexEntry } from './index-entry.js';
 
 /** Copies a live object to its trash key (server-side) before it is deleted, so `keepDeleted` can bring it back. */
 export async function copyToTrash(store: ObjectStore, key: string, trashKey: string, entry: IndexEntry, deletedAt: Date, signal?: AbortSignal): Promise<void> {

@@ -6,7 +6,7 @@ import { decodeFileMetadata, encodeFileMetadata } from '../format/files-metadata
 import type { ObjectStore } from '../store/object-store.js';
 import { sha256Of } from './hash-file.js';
 import { heldOpenForWriting } from './open-writers.js';
-import type { IndexEntry } from './local-index.js';
+import type { IndexEntry } from './index-entry.js';
 import type { ListedObject } from './replica-view.js';
 import { toLocalStat } from './scan-tree.js';
 

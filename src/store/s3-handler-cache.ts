@@ -2,7 +2,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { CommandIO, MetadataBearer } from '@smithy/types';
 
 /** A command whose middleware chain does not depend on its input (true of every S3 operation, unless middleware was added to the command itself). */
-// `any`: each command class has its own input type.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each command class has its own input type
 type Resolvable<O extends MetadataBearer> = CommandIO<any, O>;
 type CommandClass = new (input: object) => Resolvable<MetadataBearer>;
 type ResolvedHandler = ReturnType<Resolvable<MetadataBearer>['resolveMiddleware']>;

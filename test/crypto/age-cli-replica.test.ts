@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { generateIdentity } from '../../src/crypto/age-keys.js';
-import { EXIT_CODES } from '../../src/cli/exit-codes.js';
+import { EXIT_CODES } from '../../src/exit-codes.js';
 import { cliReplicaBackends, type CliReplica } from '../support/cli-replicas.js';
 import { runPersistd } from '../support/run-persistd.js';
 import { buffer } from 'node:stream/consumers';

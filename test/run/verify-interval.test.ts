@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, it } from 'vitest';
 import { logLines, startPersistd } from './persistd-process.js';
 
 const NOTES_APP = fileURLToPath(new URL('./fixtures/notes-app.mjs', import.meta.url));

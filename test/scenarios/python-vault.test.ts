@@ -1,7 +1,6 @@
 // Scenario (issue #7, item 4a): a Python app with a SQLite user database, an uploads vault tree and a JSON
 // admin token file, deployed under `persistd run`, used, stopped (or crashed), its container lost, deployed again.
-import { readFileSync } from 'node:fs';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -3,7 +3,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3Store, type S3StoreOptions } from '../../src/store/s3-store.js';
-import { NotFoundError, PermanentStoreError, PreconditionFailedError, StoreError, TransientStoreError } from '../../src/store/store-errors.js';
+import { NotFoundError, PermanentStoreError, PreconditionFailedError, type StoreError, TransientStoreError } from '../../src/store/store-errors.js';
 import { createTestBucket, testS3 } from '../support/test-s3.js';
 import { expectSameBytes, readAll, runStoreContract } from './contract.js';
 

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { inject } from 'vitest';
+import type { AgeCliStatus } from './ensure-age-installed.js';
 import { createRawS3Client } from './s3-server/raw-s3-client.js';
 
 /** How tests reach the S3 server started (or named) by test/global-setup.ts. */
@@ -14,7 +15,7 @@ export interface TestS3Config {
 declare module 'vitest' {
   export interface ProvidedContext {
     s3: TestS3Config;
-    ageCli: import('./ensure-age-installed.js').AgeCliStatus;
+    ageCli: AgeCliStatus;
   }
 }
 

@@ -1,4 +1,4 @@
-import { PersistdError, type ErrorKind } from '../errors.js';
+import { PersistdError, type ErrorKind } from './errors.js';
 
 /** Every exit code persistd uses; the README's table is this one. `run` passes the app's own code through. */
 export const EXIT_CODES = Object.freeze({
@@ -8,7 +8,12 @@ export const EXIT_CODES = Object.freeze({
   partial: 3,
   storage: 4,
   noBackup: 5,
-  commandNotFound: 127,
+  /** `status`: no running, healthy instance (shares 1 with unexpected errors). */
+  notHealthy: 1,
+  /** `run`: the app command is not executable (as in a shell). */
+  appNotExecutable: 126,
+  /** `run`: the app command is not found (as in a shell). */
+  appNotFound: 127,
   interrupted: 130,
 });
 

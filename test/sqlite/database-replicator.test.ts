@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DatabaseReplicator } from '../../src/sqlite/database-replicator.js';
-import { parseSchedule, startSchedule } from '../../src/sqlite/schedule.js';
 import { createDatabase, makeScratch, type Scratch } from './sqlite-fixtures.js';
 
 let s: Scratch;
@@ -60,49 +59,5 @@ describe('DatabaseReplicator', () => {
     await expect(broken.snapshotOnce()).rejects.toThrow();
     expect(broken.status()).toMatchObject({ consecutiveFailures: 1, lastError: { message: expect.any(String) } });
     await broken.close();
-  });
-});
-
-describe('schedules', () => {
-  it('parses durations and cron expressions, and rejects anything else', () => {
-    expect(parseSchedule('5m')).toEqual({ kind: 'interval', ms: 300_000, text: '5m' });
-    expect(parseSchedule('30s')).toMatchObject({ kind: 'interval', ms: 30_000 });
-    expect(parseSchedule(' 0 2 * * * ')).toEqual({ kind: 'cron', expression: '0 2 * * *', text: '0 2 * * *' });
-    expect(() => parseSchedule('every hour')).toThrow(/neither a duration nor a cron expression/);
-    expect(() => parseSchedule('100ms')).toThrow(/shorter than 1s/);
-    expect(() => parseSchedule('99 * * * *')).toThrow();
-  });
-
-  it('runs an interval job without overlap until stopped', async () => {
-    let runs = 0;
-    let concurrent = 0;
-    let maxConcurrent = 0;
-    const job = startSchedule({ kind: 'interval', ms: 5, text: '5ms' }, async () => {
-      concurrent++;
-      maxConcurrent = Math.max(maxConcurrent, concurrent);
-      await new Promise((resolve) => setTimeout(resolve, 10));
-      runs++;
-      concurrent--;
-    });
-    const deadline = Date.now() + 5000;
-    while (runs < 3 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
-    job.stop();
-    await job.idle();
-    const stoppedAt = runs;
-    await new Promise((resolve) => setTimeout(resolve, 30));
-    expect(stoppedAt).toBeGreaterThanOrEqual(3);
-    expect(runs).toBe(stoppedAt);
-    expect(maxConcurrent).toBe(1);
-  });
-
-  it('runs a cron job (every second) until stopped', async () => {
-    let runs = 0;
-    const job = startSchedule(parseSchedule('* * * * * *'), async () => {
-      runs++;
-    });
-    const deadline = Date.now() + 5000;
-    while (runs < 1 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-    job.stop();
-    expect(runs).toBeGreaterThanOrEqual(1);
   });
 });
