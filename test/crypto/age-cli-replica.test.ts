@@ -3,10 +3,12 @@
 // with the identity is exact, without it or with a wrong one it fails as a usage error (exit 2) and
 // changes nothing, a replica never mixes plaintext and ciphertext, and no secret reaches the output.
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { buffer } from 'node:stream/consumers';
 import { gunzipSync } from 'node:zlib';
 import { decompress as zstdDecompress } from 'zstd-napi';
 import { promisify } from 'node:util';
@@ -16,7 +18,6 @@ import { generateIdentity } from '../../src/crypto/age-keys.js';
 import { EXIT_CODES } from '../../src/exit-codes.js';
 import { cliReplicaBackends, type CliReplica } from '../support/cli-replicas.js';
 import { runPersistd } from '../support/run-persistd.js';
-import { buffer } from 'node:stream/consumers';
 
 const run = promisify(execFile);
 const ageCli = inject('ageCli');
@@ -142,6 +143,38 @@ describe.each(backends)('age encryption through the CLI (%s)', (_label, makeRepl
     expect(originals.db.length).toBeGreaterThan(0);
   });
 
+  it('run: WAL segments and the final backup are encrypted too, and no secret reaches the output or the state dir', async () => {
+    const MARKER2 = 'OKAPI-TOKEN-9320-memory';
+    const db = new Database(paths.db);
+    db.pragma('journal_mode = WAL');
+    db.close();
+    const runState = join(root, 'state-run');
+    const app = `import sqlite3, time\nc = sqlite3.connect(${JSON.stringify(paths.db)})\nc.execute("INSERT INTO notes (body) VALUES (?)", (${JSON.stringify(MARKER2)},))\nc.commit()\ntime.sleep(3)\nc.close()\n`;
+    const runArgs = ['run', '--to', replica.url, '--db', paths.db, '--dir', paths.up, '--file', paths.tokens, '--state-dir', runState, '--log-level', 'debug', '--', 'python3', '-c', app];
+    const ran = await runPersistd(runArgs, { env: withKeys({ PERSISTD_AGE_RECIPIENTS: key.recipient, PERSISTD_AGE_IDENTITY: key.secret, PATH: process.env.PATH }), timeoutMs: 120_000 });
+    expect(ran.code, ran.stderr).toBe(0);
+    expect(`${ran.stdout}${ran.stderr}`).not.toContain(key.secret.slice(16));
+    for (const name of await readdir(runState, { recursive: true })) {
+      const file = join(runState, String(name));
+      const bytes = await readFile(file).catch(() => undefined); // folders
+      if (bytes !== undefined) expect(bytes.includes(key.secret.slice(16)), String(name)).toBe(false);
+    }
+    let segments = 0;
+    for await (const info of replica.store.list('db/')) {
+      if (info.key.includes('/wal/')) segments++;
+      const bytes = await buffer(await replica.store.get(info.key));
+      expect(bytes.includes(MARKER2), info.key).toBe(false);
+      expect(gunzipped(bytes)?.includes(MARKER2) ?? false, info.key).toBe(false);
+    }
+    expect(segments).toBeGreaterThan(0);
+    const out = join(root, 'restored-run.db');
+    const restored = await runPersistd(['restore', '--to', replica.url, '--db', paths.db, '--state-dir', join(root, 'state-run-r'), '-o', out], { env: withKeys({ PERSISTD_AGE_IDENTITY: keyFile }), timeoutMs: 120_000 });
+    expect(restored.code, restored.stderr).toBe(0);
+    const check = new Database(out, { readonly: true });
+    expect(check.prepare('SELECT count(*) AS n FROM notes WHERE body = ?').get(MARKER2)).toEqual({ n: 1 });
+    check.close();
+  });
+
   it('doctor checks that the identity is a recipient of the replica and decrypts its objects', async () => {
     const doctorArgs = ['doctor', '--to', replica.url, '--state-dir', join(root, 'state-doctor')];
     const good = await runPersistd(doctorArgs, { env: withKeys({ PERSISTD_AGE_RECIPIENTS: key.recipient, PERSISTD_AGE_IDENTITY: keyFile }), timeoutMs: 120_000 });
@@ -166,5 +199,25 @@ describe.each(backends)('age encryption through the CLI (%s)', (_label, makeRepl
     const keyed = await runPersistd(['backup', ...plainArgs], { env: { ...plain.env, PERSISTD_AGE_RECIPIENTS: key.recipient }, timeoutMs: 120_000 });
     expect(keyed.code, keyed.stderr).toBe(EXIT_CODES.usage);
     expect(keyed.stderr).toContain('is not encrypted');
+  });
+});
+
+describe.each(backends)('a format-1 replica next to encryption (%s)', (_label, makeReplica) => {
+  it('restores as before without keys, and is refused with keys (exit 2, nothing written)', async () => {
+    const replica = await makeReplica();
+    const root = await mkdtemp(join(tmpdir(), 'persistd-age-f1-'));
+    roots.push(root);
+    const content = Buffer.from('{"written":"by persistd 0.1"}\n');
+    await replica.store.put('persistd.json', `${JSON.stringify({ format: 1, createdBy: 'persistd 0.1.3', createdAt: '2026-11-01T00:00:00.000Z' })}\n`);
+    await replica.store.put('files/_loose/tokens.json', content, { metadata: { 'persistd-sha256': createHash('sha256').update(content).digest('hex'), 'persistd-mode': '600', 'persistd-mtime': '1700000000000' } });
+    const target = join(root, 'tokens.json');
+    const args = ['restore', '--to', replica.url, '--file', target, '--state-dir', join(root, 'state')];
+    const keyed = await runPersistd(args, { env: { ...replica.env, PERSISTD_AGE_RECIPIENTS: generateIdentity().recipient }, timeoutMs: 120_000 });
+    expect(keyed.code, keyed.stderr).toBe(EXIT_CODES.usage);
+    expect(keyed.stderr).toContain('is not encrypted');
+    expect(existsSync(target)).toBe(false);
+    const plain = await runPersistd(args, { env: replica.env, timeoutMs: 120_000 });
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(await readFile(target)).toEqual(content);
   });
 });
