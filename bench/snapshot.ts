@@ -216,7 +216,7 @@ async function main(): Promise<void> {
       const aged = await persistd(['backup'], encrypted);
       const agedLog = snapshotLog(aged);
       rows.push({ step: 'persistd backup, age-encrypted (CLI)', ms: aged.ms, bytes: dbBytes, rssMiB: aged.peakRssMiB,
-        storedBytes: await storedBytes(s3, 'persistd-age/', (k) => k.endsWith('.db.gz')),
+        storedBytes: await storedBytes(s3, 'persistd-age/', (k) => /\.db\.(gz|zst)$/.test(k)),
         note: agedLog ? `copy ${(agedLog.copyMs / 1000).toFixed(2)} s, compress + encrypt + upload ${((agedLog.ms - agedLog.copyMs) / 1000).toFixed(2)} s; ${f(aged.ms / backup.ms * 100, 0)}% of the plain backup's time` : 'no snapshot log line' });
     }
 

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { gunzipSync } from 'node:zlib';
 import { decompress as zstdDecompress } from 'zstd-napi';
@@ -16,6 +17,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { generateIdentity } from '../../src/crypto/age-keys.js';
 import { EXIT_CODES } from '../../src/exit-codes.js';
+import { snapshotDecompressor } from '../../src/sqlite/snapshot-codec.js';
 import { cliReplicaBackends, type CliReplica } from '../support/cli-replicas.js';
 import { runPersistd } from '../support/run-persistd.js';
 
@@ -30,6 +32,12 @@ afterAll(async () => {
 });
 
 /** The bytes decompressed as gzip or as zstd (snapshot data), when they are either. */
+/** The plaintext of a snapshot data object (gzip `.db.gz` or zstd `.db.zst`). */
+async function decompressed(key: string, bytes: Buffer): Promise<Buffer> {
+  if (key.endsWith('.gz')) return gunzipSync(bytes);
+  return buffer(Readable.from([bytes]).pipe(snapshotDecompressor('zstd')));
+}
+
 function gunzipped(bytes: Buffer): Buffer | undefined {
   for (const decompress of [gunzipSync, zstdDecompress]) {
     try {
@@ -97,7 +105,7 @@ describe.each(backends)('age encryption through the CLI (%s)', (_label, makeRepl
     };
     let snapshot: string | undefined;
     for await (const info of replica.store.list('db/')) if (/\.db\.(gz|zst)$/.test(info.key)) snapshot = info.key;
-    expect(gunzipped(await decrypt(snapshot!))?.includes(MARKER)).toBe(true);
+    expect((await decompressed(snapshot!, await decrypt(snapshot!))).includes(MARKER)).toBe(true);
     expect((await decrypt('files/up/vault/cert.txt')).equals(await readFile(join(paths.up, 'vault', 'cert.txt')))).toBe(true);
     expect((await decrypt('files/up/big.bin')).equals(await readFile(join(paths.up, 'big.bin')))).toBe(true);
     expect((await decrypt('files/_loose/tokens.json')).equals(await readFile(paths.tokens))).toBe(true);
