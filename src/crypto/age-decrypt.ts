@@ -1,7 +1,7 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { AgeFormatError, headerMacMatches, parseHeader, type AgeHeader } from './age-header.js';
 import type { AgeIdentity } from './age-keys.js';
-import { PAYLOAD_NONCE_SIZE, SEALED_CHUNK_SIZE, TAG_SIZE, openChunk, payloadKey } from './age-stream.js';
+import { PAYLOAD_NONCE_SIZE, SEALED_CHUNK_SIZE, TAG_SIZE, joined, openChunk, openChunkParts, payloadKey } from './age-stream.js';
 import { ByteQueue } from './byte-queue.js';
 import { unwrapFileKey } from './x25519-stanza.js';
 
@@ -97,10 +97,10 @@ export class AgeDecoder {
     }
     const state = this.state;
     while (pending.length > SEALED_CHUNK_SIZE) {
-      const plain = openChunk(state.key, state.counter, pending.take(SEALED_CHUNK_SIZE), false);
-      if (plain === undefined) throw new AgeDecryptError('corrupt', `age payload chunk ${state.counter} does not authenticate (altered or truncated)`);
+      if (!openChunkParts(state.key, state.counter, pending.takeParts(SEALED_CHUNK_SIZE), false, out)) {
+        throw new AgeDecryptError('corrupt', `age payload chunk ${state.counter} does not authenticate (altered or truncated)`);
+      }
       state.counter++;
-      out.push(plain);
     }
     if (!final) return out;
     if (pending.length < TAG_SIZE) throw new AgeDecryptError('corrupt', 'the age payload is truncated');
@@ -116,7 +116,7 @@ export class AgeDecoder {
 /** A stream that turns an age v1 file into its plaintext, failing with AgeDecryptError. */
 export function createAgeDecryptStream(options: AgeDecryptOptions): Transform {
   const decoder = new AgeDecoder(options);
-  const run = (stream: Transform, step: () => Buffer[], done: TransformCallback): void => {
+  const run = (step: () => Buffer[], done: TransformCallback): void => {
     let out: Buffer[];
     try {
       out = step();
@@ -124,15 +124,14 @@ export function createAgeDecryptStream(options: AgeDecryptOptions): Transform {
       done(options.mapError ? options.mapError(err) : (err as Error));
       return;
     }
-    for (const part of out) stream.push(part);
-    done();
+    done(null, joined(out));
   };
   return new Transform({
     transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback) {
-      run(this, () => decoder.write(chunk), done);
+      run(() => decoder.write(chunk), done);
     },
     flush(done: TransformCallback) {
-      run(this, () => decoder.end(), done);
+      run(() => decoder.end(), done);
     },
   });
 }

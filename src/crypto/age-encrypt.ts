@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { encodeHeader, type AgeStanza } from './age-header.js';
 import type { AgeRecipient } from './age-keys.js';
-import { CHUNK_SIZE, PAYLOAD_NONCE_SIZE, payloadKey, sealChunk } from './age-stream.js';
+import { CHUNK_SIZE, PAYLOAD_NONCE_SIZE, STREAM_HIGH_WATER_MARK, joined, payloadKey, sealChunk } from './age-stream.js';
 import { ByteQueue } from './byte-queue.js';
 import { wrapFileKey } from './x25519-stanza.js';
 
@@ -30,29 +30,32 @@ function start(options: AgeEncryptOptions): { header: Buffer; key: Buffer } {
   return { header: Buffer.concat([header, nonce]), key };
 }
 
-/** A stream that turns plaintext into an age v1 file, 64 KiB chunk by chunk. */
+/** A stream that turns plaintext into an age v1 file, 64 KiB chunk by chunk (pushed in one piece per write). */
 export function createAgeEncryptStream(options: AgeEncryptOptions): Transform {
   const { header, key } = start(options);
   const pending = new ByteQueue();
   let counter = 0;
   let headerSent = false;
-  const sendHeader = (stream: Transform): void => {
-    if (!headerSent) stream.push(header);
+  const out = (): Buffer[] => {
+    const parts: Buffer[] = headerSent ? [] : [header];
     headerSent = true;
+    return parts;
   };
   return new Transform({
+    readableHighWaterMark: STREAM_HIGH_WATER_MARK,
+    writableHighWaterMark: STREAM_HIGH_WATER_MARK,
     transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback) {
-      sendHeader(this);
+      const parts = out();
       pending.push(chunk);
       // A chunk is sealed as not-last only once a byte after it has arrived.
-      while (pending.length > CHUNK_SIZE) this.push(sealChunk(key, counter++, pending.take(CHUNK_SIZE), false));
-      done();
+      while (pending.length > CHUNK_SIZE) sealChunk(key, counter++, pending.take(CHUNK_SIZE), false, parts);
+      done(null, joined(parts));
     },
     flush(done: TransformCallback) {
-      sendHeader(this);
-      this.push(sealChunk(key, counter, pending.takeAll(), true));
+      const parts = out();
+      sealChunk(key, counter, pending.takeAll(), true, parts);
       key.fill(0);
-      done();
+      done(null, joined(parts));
     },
   });
 }
@@ -64,10 +67,10 @@ export function ageEncrypt(plaintext: Uint8Array, options: AgeEncryptOptions): B
   let counter = 0;
   let offset = 0;
   while (plaintext.length - offset > CHUNK_SIZE) {
-    parts.push(sealChunk(key, counter++, plaintext.subarray(offset, offset + CHUNK_SIZE), false));
+    sealChunk(key, counter++, plaintext.subarray(offset, offset + CHUNK_SIZE), false, parts);
     offset += CHUNK_SIZE;
   }
-  parts.push(sealChunk(key, counter, plaintext.subarray(offset), true));
+  sealChunk(key, counter, plaintext.subarray(offset), true, parts);
   key.fill(0);
   return Buffer.concat(parts);
 }

@@ -26,11 +26,22 @@ function chunkNonce(counter: number, last: boolean): Buffer {
   return nonce;
 }
 
-/** Chunk `counter` of the plaintext, sealed. */
-export function sealChunk(key: Buffer, counter: number, plaintext: Uint8Array, last: boolean): Buffer {
+/** Chunk `counter` of the plaintext, sealed: its ciphertext and its tag, appended to `out` (joined once by the caller). */
+export function sealChunk(key: Buffer, counter: number, plaintext: Uint8Array, last: boolean, out: Buffer[]): void {
   const cipher = createCipheriv('chacha20-poly1305', key, chunkNonce(counter, last), { authTagLength: TAG_SIZE });
-  return Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
+  out.push(cipher.update(plaintext));
+  cipher.final(); // a stream cipher has no bytes left to give
+  out.push(cipher.getAuthTag());
 }
+
+/** Buffers of a stream's output joined into one push: a few large writes downstream instead of one per 64 KiB chunk. */
+export function joined(parts: readonly Buffer[]): Buffer | undefined {
+  if (parts.length === 0) return undefined;
+  return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+}
+
+/** Buffering of age streams: a frame of compressed data (1 MiB) passes in one piece. */
+export const STREAM_HIGH_WATER_MARK = 1 << 20;
 
 /** Chunk `counter` opened, or undefined when it does not authenticate (wrong key, altered, or the last flag is wrong). */
 export function openChunk(key: Buffer, counter: number, sealed: Uint8Array, last: boolean): Buffer | undefined {
@@ -44,6 +55,33 @@ export function openChunk(key: Buffer, counter: number, sealed: Uint8Array, last
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Chunk `counter` opened from the pieces it arrived in (no copy of the ciphertext), its plaintext appended
+ * to `out`; false when it does not authenticate.
+ */
+export function openChunkParts(key: Buffer, counter: number, sealed: readonly Buffer[], last: boolean, out: Buffer[]): boolean {
+  const total = sealed.reduce((n, part) => n + part.length, 0);
+  if (total < TAG_SIZE) return false;
+  const decipher = createDecipheriv('chacha20-poly1305', key, chunkNonce(counter, last), { authTagLength: TAG_SIZE });
+  const plain: Buffer[] = [];
+  const tag: Buffer[] = [];
+  let offset = 0;
+  for (const part of sealed) {
+    const textEnd = Math.max(0, Math.min(part.length, total - TAG_SIZE - offset));
+    if (textEnd > 0) plain.push(decipher.update(part.subarray(0, textEnd)));
+    if (textEnd < part.length) tag.push(part.subarray(textEnd));
+    offset += part.length;
+  }
+  decipher.setAuthTag(tag.length === 1 ? tag[0]! : Buffer.concat(tag));
+  try {
+    decipher.final();
+  } catch {
+    return false;
+  }
+  out.push(...plain);
+  return true;
 }
 
 /** The ciphertext size of a payload of `plaintextSize` bytes (nonce and tags included, header not). */

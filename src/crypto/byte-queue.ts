@@ -37,6 +37,26 @@ export class ByteQueue {
     return out;
   }
 
+  /** The first `n` bytes (n ≤ length) as the pieces they arrived in, removed from the queue without copying. */
+  takeParts(n: number): Buffer[] {
+    if (n > this.total) throw new RangeError(`takeParts(${n}) of ${this.total} queued bytes`);
+    this.total -= n;
+    const out: Buffer[] = [];
+    for (let left = n; left > 0; ) {
+      const part = this.parts[0]!;
+      if (part.length <= left) {
+        out.push(part);
+        this.parts.shift();
+        left -= part.length;
+      } else {
+        out.push(part.subarray(0, left));
+        this.parts[0] = part.subarray(left);
+        left = 0;
+      }
+    }
+    return out;
+  }
+
   /** Everything queued, removed from the queue. */
   takeAll(): Buffer {
     return this.take(this.total);
