@@ -83,9 +83,13 @@ class RunSession {
       const started = Date.now();
       const { store, counting, backend } = openReplica(config, logger);
       this.status.attach({ replica: store.description, counting });
-      const restoreSignal = AbortSignal.any([this.restoreAbort.signal, AbortSignal.timeout(config.restoreTimeoutMs)]);
+      // Not AbortSignal.timeout(): AbortSignal.any() holds its sources weakly, and a timeout signal nothing
+      // else references can be garbage-collected before it fires (Node 20), leaving the restore unbounded.
+      const restoreTimeout = new AbortController();
+      const restoreTimer = setTimeout(() => restoreTimeout.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), config.restoreTimeoutMs);
+      const restoreSignal = AbortSignal.any([this.restoreAbort.signal, restoreTimeout.signal]);
       await this.markReplica(store, restoreSignal);
-      const outcomes = await this.restoreTargets(restoreSignal);
+      const outcomes = await this.restoreTargets(restoreSignal).finally(() => clearTimeout(restoreTimer));
       if (outcomes === undefined || this.restoreAbort.signal.aborted) {
         logger.warn('stopped during restore: the app was not started');
         return EXIT_CODES.interrupted;

@@ -127,7 +127,7 @@ describe('persistd layers through 20% faults', () => {
     expect((await snapshotDatabase({ store, name: 'broken', path, stateDir: state })).outcome).toBe('created');
     const target = join(out, 'app.db');
     for (const fault of [{ kind: 'truncate', keepShare: 0.9 }, { kind: 'reset', when: 'mid-body' }] as const) {
-      p.proxy.setRules([{ fault, operations: ['get-object'], key: /\.db\.gz$/ }]);
+      p.proxy.setRules([{ fault, operations: ['get-object'], key: /\.db\.(gz|zst)$/ }]);
       const err = await restoreDatabase({ store, name: 'broken', target, stateDir: join(out, 'state') }).then(() => undefined, (e: unknown) => e as PersistdError);
       expect(err, JSON.stringify(fault)).toBeInstanceOf(PersistdError);
       expect(err!.kind).toBe('storage');

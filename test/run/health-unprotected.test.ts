@@ -59,7 +59,9 @@ describe('health tells the truth', () => {
     };
     const deadline = Date.now() + 90_000;
     let seen = await status();
-    while (seen.json.local?.status?.healthy !== false && Date.now() < deadline) {
+    // Unhealthy from the start ("restore has not completed"): wait for the problem this test is about.
+    const unprotected = (): boolean => seen.json.local?.status?.problems.some((p) => p.includes('NOT PROTECTED')) ?? false;
+    while (!unprotected() && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 500));
       seen = await status();
     }
