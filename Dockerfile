@@ -3,7 +3,7 @@
 
 FROM node:20-bookworm-slim AS build
 WORKDIR /src
-# better-sqlite3 compiles from source when no prebuilt binary can be downloaded.
+# better-sqlite3 and zstd-napi compile from source when no prebuilt binary can be downloaded.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
