@@ -5,6 +5,7 @@
  */
 import { startRgw } from '../test/support/s3-server/rgw.js';
 import { warmUpS3 } from '../test/support/s3-server/warm-up.js';
+import { messageOf } from '../src/errors.js';
 
 const log = (line: string): void => {
   process.stderr.write(`[s3-server] ${line}\n`);
@@ -22,7 +23,7 @@ async function main(): Promise<void> {
     void rgw.stop().then(
       () => process.exit(0),
       (err: unknown) => {
-        log(`stopping failed: ${err instanceof Error ? err.message : String(err)}`);
+        log(`stopping failed: ${messageOf(err)}`);
         process.exit(1);
       },
     );
@@ -43,6 +44,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  log(err instanceof Error ? err.message : String(err));
+  log(messageOf(err));
   process.exit(1);
 });

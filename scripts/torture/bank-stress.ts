@@ -10,6 +10,7 @@ import { FsStore } from '../../src/store/fs-store.js';
 import type { ObjectStore } from '../../src/store/object-store.js';
 import { checkBankDb, readBankJournal } from './check-bank-db.js';
 import { Prng } from './prng.js';
+import { messageOf } from '../../src/errors.js';
 
 const WRITER = fileURLToPath(new URL('./bank-writer.py', import.meta.url));
 
@@ -128,7 +129,7 @@ async function runRound(round: number, roundSeed: number, kind: 'fs' | 's3', opt
     try {
       incomplete = (await restorePointInTime({ store, name: 'bank', path: out, timestamp })).incomplete;
     } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
+      const message = messageOf(err);
       if (timestamp !== undefined && /no snapshot/.test(message)) return undefined;
       fail(`${label}: restore failed`, [message]);
       return undefined;
@@ -181,7 +182,7 @@ async function runRound(round: number, roundSeed: number, kind: 'fs' | 's3', opt
         }
       } catch (err) {
         ok = false;
-        note(`  -> threw ${err instanceof Error ? err.message : String(err)}`);
+        note(`  -> threw ${messageOf(err)}`);
       }
       if (ok && rng.chance(0.3)) {
         // A sync stores a bounded amount: only one that caught up must hold everything committed before it.

@@ -9,6 +9,7 @@ import { WalShipper } from '../../src/sqlite/wal/wal-shipper.js';
 import { FsStore } from '../../src/store/fs-store.js';
 import { checkWalStressDb } from './check-wal-stress-db.js';
 import { Prng } from './prng.js';
+import { messageOf } from '../../src/errors.js';
 
 const WRITER = fileURLToPath(new URL('./wal-writer.py', import.meta.url));
 
@@ -105,7 +106,7 @@ async function runRound(round: number, roundSeed: number, options: WalStressOpti
     try {
       await restorePointInTime({ store, name: 'app', path: out, timestamp });
     } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
+      const message = messageOf(err);
       if (timestamp !== undefined && /no snapshot/.test(message)) return undefined;
       fail(`${label}: restore failed`, [message]);
       return undefined;
@@ -152,7 +153,7 @@ async function runRound(round: number, roundSeed: number, options: WalStressOpti
         }
       } catch (err) {
         ok = false;
-        note(`  -> threw ${err instanceof Error ? err.message : String(err)}`);
+        note(`  -> threw ${messageOf(err)}`);
       }
       if (ok && rng.chance(0.35)) {
         const n = await restoreAndCheck('restore of the latest state', before);

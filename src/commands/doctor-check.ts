@@ -1,3 +1,5 @@
+import { messageOf } from '../errors.js';
+
 /** The outcome of one doctor check. */
 export interface DoctorCheck {
   name: string;
@@ -12,6 +14,6 @@ export async function runCheck(name: string, check: () => Promise<Omit<DoctorChe
     return { name, ...(await check()) };
   } catch (err) {
     const hint = (err as { hint?: unknown }).hint;
-    return { name, status: 'fail', detail: err instanceof Error ? err.message : String(err), ...(typeof hint === 'string' ? { hint } : {}) };
+    return { name, status: 'fail', detail: messageOf(err), ...(typeof hint === 'string' ? { hint } : {}) };
   }
 }

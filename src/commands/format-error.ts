@@ -1,4 +1,4 @@
-import { PersistdError } from '../errors.js';
+import { messageOf, PersistdError } from '../errors.js';
 import { redact } from '../log/redact.js';
 
 /** Formats an error for the terminal as `persistd: <what failed>: <why>` and `hint: <what to do>`, with secrets removed. */
@@ -11,7 +11,7 @@ export function formatError(err: unknown, verbose = false): string {
     if (cause) lines.push(`cause: ${cause}`);
     if (err.hint) lines.push(`hint: ${err.hint}`);
   } else {
-    lines.push(`persistd: unexpected error: ${err instanceof Error ? err.message : String(err)}`);
+    lines.push(`persistd: unexpected error: ${messageOf(err)}`);
     lines.push('hint: this is a bug in persistd; run again with --log-level debug and report the output');
   }
   if (verbose && err instanceof Error && err.stack) lines.push(err.stack);

@@ -18,4 +18,9 @@ export const DEFAULTS = Object.freeze({
   appStopTimeout: 15_000,
   shutdownTimeout: 10_000,
   requestTimeout: 30_000,
+  // Not settings, but the same in every tree: how long a file must stay unchanged before it is uploaded,
+  // how long a deleted file stays deleted before the delete reaches the replica, how often a watched tree is rescanned.
+  settle: 200,
+  deleteGrace: 2_000,
+  rescanInterval: 5 * 60_000,
 });

@@ -1,4 +1,5 @@
 import { lstat } from 'node:fs/promises';
+import { DEFAULTS } from '../config/defaults.js';
 import { localPathOf } from './local-name.js';
 import { heldOpenForWriting } from './open-writers.js';
 import { toLocalStat, type LocalStat } from './scan-tree.js';
@@ -58,7 +59,7 @@ export class ChangeSettler {
     private readonly onSettled: (relPath: string, how: SettledPath) => void,
     options: ChangeSettlerOptions = {},
   ) {
-    this.settleMs = options.settleMs ?? 200;
+    this.settleMs = options.settleMs ?? DEFAULTS.settle;
     this.maxWaitMs = options.maxWaitMs ?? 1000;
     this.isBeingWritten = options.isBeingWritten ?? heldOpenForWriting;
   }

@@ -1,3 +1,5 @@
+import { DEFAULTS } from '../config/defaults.js';
+
 /** Options of the mass-delete guard. */
 export interface DeleteGuardOptions {
   /** Absolute cap on deletes within the window; overrides the fraction when set. */
@@ -29,7 +31,7 @@ export class DeleteGuard {
   /** The cap for a tree of `treeSize` files. */
   limit(treeSize: number): number {
     if (this.options.maxDelete !== undefined) return this.options.maxDelete;
-    return Math.max(this.options.maxDeleteMin ?? 10, Math.ceil((this.options.maxDeleteFraction ?? 0.2) * treeSize));
+    return Math.max(this.options.maxDeleteMin ?? 10, Math.ceil((this.options.maxDeleteFraction ?? DEFAULTS.maxDelete) * treeSize));
   }
 
   /** Asks to delete `count` files now; false (and paused from now on) when that would exceed the cap. */

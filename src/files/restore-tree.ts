@@ -1,5 +1,6 @@
 import { mkdir, stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
+import { DEFAULTS } from '../config/defaults.js';
 import { PersistdError, messageOf } from '../errors.js';
 import { isReservedRelPath, parseTrashKey, trashPrefix, treePrefix } from '../format/files-keys.js';
 import { join } from 'node:path';
@@ -81,7 +82,7 @@ export async function restoreTree(options: RestoreTreeOptions): Promise<RestoreR
   const filesDir = await filesStateDir(options.stateDir, store, signal);
   // Restoring what was kept aside must not teach the index (a cache of the live tree) anything.
   const index = await LocalIndex.load(options.aside === undefined ? treeIndexPath(filesDir, name) : join(filesDir, 'aside-restore.none'));
-  const pool = new TaskPool(options.concurrency ?? 16);
+  const pool = new TaskPool(options.concurrency ?? DEFAULTS.concurrency);
   const dirs = new Set<string>();
   // Index entries of objects no longer listed are dropped at the end; on a fresh restore there are none.
   const unlisted = new Set(index.paths());

@@ -1,5 +1,6 @@
 import { mkdir, stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
+import { DEFAULTS } from '../config/defaults.js';
 import { PersistdError, messageOf } from '../errors.js';
 import { silentLogger } from '../log/logger.js';
 import type { ObjectStore } from '../store/object-store.js';
@@ -91,7 +92,6 @@ export interface SyncOnceOptions {
   reconcile?: boolean;
 }
 
-const DAY = 24 * 60 * 60 * 1000;
 
 /**
  * Keeps one local tree mirrored to the store: an initial reconcile (uploads only; never deletes because
@@ -133,12 +133,12 @@ export class TreeSync {
     await this.open();
     await this.startWatcher();
     await this.syncOnce({ reconcile: true });
-    const rescan = this.options.rescanIntervalMs ?? 5 * 60_000;
+    const rescan = this.options.rescanIntervalMs ?? DEFAULTS.rescanInterval;
     if (rescan > 0) {
       this.rescanTimer = setInterval(() => void this.syncOnce().catch((err: unknown) => this.queue!.recordError(err, undefined)), rescan);
       this.rescanTimer.unref();
     }
-    const reconcile = this.options.reconcileIntervalMs ?? 60 * 60_000;
+    const reconcile = this.options.reconcileIntervalMs ?? DEFAULTS.reconcileInterval;
     if (reconcile > 0) {
       this.reconcileTimer = setInterval(() => void this.syncOnce({ reconcile: true }).catch((err: unknown) => this.queue!.recordError(err, undefined)), reconcile);
       this.reconcileTimer.unref();
@@ -265,23 +265,23 @@ export class TreeSync {
     if (!st) await mkdir(root, { recursive: true });
     const filesDir = await filesStateDir(this.options.stateDir, this.options.store);
     const index = await LocalIndex.load(this.layout.indexPath(filesDir));
-    const concurrency = this.options.concurrency ?? 16;
+    const concurrency = this.options.concurrency ?? DEFAULTS.concurrency;
     const onError = (err: unknown, p: string | undefined): void => this.queue!.recordError(err, p);
     const onDeleted = (p: string): void => this.replica?.removed(this.layout.objectKey(p));
     const fence = this.options.fence;
     const mayWrite = async (): Promise<boolean> => fence === undefined || (await fence.live());
     this.deletes = new DeletePropagator(this.options.store, this.layout, index, this.guard, {
-      graceMs: this.options.deleteGraceMs ?? 2000, keepDeletedMs: this.options.keepDeletedMs ?? 7 * DAY, concurrency, onDeleted, mayDelete: mayWrite,
+      graceMs: this.options.deleteGraceMs ?? DEFAULTS.deleteGrace, keepDeletedMs: this.options.keepDeletedMs ?? DEFAULTS.keepDeleted, concurrency, onDeleted, mayDelete: mayWrite,
     }, this.log, onError);
     this.queue = new SyncQueue(this.options.store, this.layout, index, concurrency, this.log, {
       onGone: (p) => {
         this.deletes!.noteMissing(p);
         this.armDeleteTimer();
       },
-      onUnstable: (p) => (this.settler && !this.flushing ? this.settler.note(p) : this.queue!.enqueueLater(p, this.options.settleMs ?? 200)),
+      onUnstable: (p) => (this.settler && !this.flushing ? this.settler.note(p) : this.queue!.enqueueLater(p, this.options.settleMs ?? DEFAULTS.settle)),
       // Watching, the newer version goes up once it settles (at shutdown, at once); a one-shot pass is done: it stored a complete version.
       onNewerVersion: (p) => {
-        if (this.flushing) this.queue!.enqueueLater(p, this.options.settleMs ?? 200);
+        if (this.flushing) this.queue!.enqueueLater(p, this.options.settleMs ?? DEFAULTS.settle);
         else this.settler?.note(p);
       },
       wantsNewerVersions: () => this.watcher !== undefined || this.flushing,
@@ -375,7 +375,7 @@ export class TreeSync {
   }
 
   private async maybePurge(): Promise<void> {
-    const keep = this.options.keepDeletedMs ?? 7 * DAY;
+    const keep = this.options.keepDeletedMs ?? DEFAULTS.keepDeleted;
     if (keep <= 0 || Date.now() - this.lastPurge < 60 * 60_000) return;
     this.lastPurge = Date.now();
     const purged = await purgeTrash(this.options.store, this.layout.trashPrefix, (k) => this.layout.parseTrash(k), keep, this.log);

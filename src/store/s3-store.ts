@@ -316,9 +316,10 @@ export class S3Store implements ObjectStore {
     if ((options.ifNoneMatch === '*' && current !== undefined) || stale) throw new PreconditionFailedError(key, { op: 'put' });
   }
 
-  /** Runs one SDK call and maps whatever it throws; `key` is relative to the prefix. */
-  // A body that breaks while it is read (reset, cut short, stalled) fails with a StoreError that names
-  // the key and says whether a retry may help, like every other store failure.
+  /**
+   * The body of a GET: one that breaks while it is read (reset, cut short, stalled) fails with a
+   * StoreError that names the key and says whether a retry may help, like every other store failure.
+   */
   private mappedBody(body: Readable, key: string): Readable {
     const out = new PassThrough();
     body.on('error', (err) => out.destroy(mapS3Error(err, this.context('get', key))));
@@ -328,6 +329,7 @@ export class S3Store implements ObjectStore {
     return body.pipe(out);
   }
 
+  /** Runs one SDK call and maps whatever it throws; `key` is relative to the prefix. */
   private async send<T>(op: string, key: string | undefined, signal: AbortSignal | undefined, call: (abortSignal: AbortSignal | undefined) => Promise<T>): Promise<T> {
     signal?.throwIfAborted();
     // The SDK adds an abort listener per request in flight; a restore's parallel downloads (files, WAL segments)

@@ -2,7 +2,6 @@
 // file, replica URLs, target specs, remote objects and keys), each bad in one way, run through the real CLI
 // (dist/). Each row states the exit code (README "Exit codes") and a fragment of the message, and ends with
 // the check that the local data (a SQLite database, an uploads tree, a token file) is byte-for-byte unchanged.
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCaptured } from '../support/child-process.js';
 import { runPersistd } from '../support/run-persistd.js';
 import { createTestBucket, rawS3Client, testS3 } from '../support/test-s3.js';
 import { bytes, digestTree, writeAppData } from './local-data.js';
@@ -176,22 +176,12 @@ const BATCH = fileURLToPath(new URL('./cli-batch.mjs', import.meta.url));
 interface Outcome { code: number | null; stdout: string; stderr: string }
 
 /** Runs every invocation through the built CLI's main() in one process (see cli-batch.mjs). */
-function runBatch(jobs: Array<{ argv: string[]; env: Record<string, string>; cwd: string }>): Promise<Outcome[]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BATCH], { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH, HOME: process.env.HOME } });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      if (code !== 0) reject(new Error(`the batch runner exited ${code}: ${err}`));
-      else resolve(JSON.parse(out) as Outcome[]);
-    });
-    child.stdin.end(JSON.stringify(jobs));
+async function runBatch(jobs: Array<{ argv: string[]; env: Record<string, string>; cwd: string }>): Promise<Outcome[]> {
+  const { code, stdout, stderr } = await runCaptured(process.execPath, [BATCH], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME }, input: JSON.stringify(jobs), killAfterMs: 120_000,
   });
+  if (code !== 0) throw new Error(`the batch runner exited ${code}: ${stderr}`);
+  return JSON.parse(stdout) as Outcome[];
 }
 
 /** Prepares a row's sandbox: the local data, config files, and an empty or damaged replica. */

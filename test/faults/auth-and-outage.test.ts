@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PermanentStoreError, TransientStoreError, type StoreError } from '../../src/store/store-errors.js';
 import { testS3 } from '../support/test-s3.js';
-import { pollUntil } from '../files/helpers.js';
+import { pollUntil } from '../support/poll.js';
 import { caught, digest, proxiedBucket, readAll, type ProxiedBucket } from './fault-fixtures.js';
 
 let p: ProxiedBucket;

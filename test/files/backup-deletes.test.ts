@@ -11,20 +11,14 @@ import type { ObjectStore } from '../../src/store/object-store.js';
 import { S3Store } from '../../src/store/s3-store.js';
 import { runPersistd } from '../support/run-persistd.js';
 import { createTestBucket, testS3 } from '../support/test-s3.js';
-import { keysUnder, removeAll, tempDir } from './helpers.js';
+import { keysUnder, tempDirs } from './helpers.js';
 
-const dirs: string[] = [];
+const { fresh, removeAll } = tempDirs();
 const stores: S3Store[] = [];
 afterAll(async () => {
   for (const s of stores) s.destroy();
-  await removeAll(dirs);
+  await removeAll();
 });
-
-async function fresh(label: string): Promise<string> {
-  const dir = await tempDir(label);
-  dirs.push(dir);
-  return dir;
-}
 
 async function writeFiles(root: string, count: number): Promise<string[]> {
   const names = Array.from({ length: count }, (_, i) => `d${i % 3}/f${i}.txt`);

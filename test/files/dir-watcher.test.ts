@@ -2,19 +2,19 @@ import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { DirWatcher } from '../../src/files/dir-watcher.js';
-import { pollUntil, removeAll, tempDir } from './helpers.js';
+import { tempDirs } from './helpers.js';
+import { pollUntil } from '../support/poll.js';
 
-const dirs: string[] = [];
+const { fresh, removeAll } = tempDirs();
 const watchers: DirWatcher[] = [];
 afterEach(async () => {
   for (const w of watchers.splice(0)) await w.close();
 });
-afterAll(() => removeAll(dirs));
+afterAll(removeAll);
 
 /** A started watcher on a fresh tree, recording every event as `kind path-relative-to-root`. */
 async function watched(build: (root: string) => Promise<void>, options: ConstructorParameters<typeof DirWatcher>[1] = {}): Promise<{ root: string; watcher: DirWatcher; seen: string[] }> {
-  const root = await tempDir('dir-watcher');
-  dirs.push(root);
+  const root = await fresh('dir-watcher');
   await build(root);
   const watcher = new DirWatcher(root, options);
   watchers.push(watcher);

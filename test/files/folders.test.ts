@@ -11,20 +11,15 @@ import type { ObjectStore } from '../../src/store/object-store.js';
 import { S3Store } from '../../src/store/s3-store.js';
 import { createTestBucket, testS3 } from '../support/test-s3.js';
 import { CountingStore } from './counting-store.js';
-import { objectBytes, pollUntil, removeAll, tempDir } from './helpers.js';
+import { objectBytes, tempDirs } from './helpers.js';
+import { pollUntil } from '../support/poll.js';
 
-const dirs: string[] = [];
+const { fresh, removeAll } = tempDirs();
 const s3Stores: S3Store[] = [];
 afterAll(async () => {
   for (const s of s3Stores) s.destroy();
-  await removeAll(dirs);
+  await removeAll();
 });
-
-async function fresh(label: string): Promise<string> {
-  const dir = await tempDir(label);
-  dirs.push(dir);
-  return dir;
-}
 
 /** Mode and mtime of every folder below `root` (the root is `''`). */
 async function folderStats(root: string): Promise<Map<string, { mode: number; mtimeMs: number }>> {

@@ -8,10 +8,10 @@ import { LocalIndex } from '../../src/files/local-index.js';
 import { PathFilter } from '../../src/files/path-filter.js';
 import { unsafeRelPathReason } from '../../src/files/safe-relative-path.js';
 import { formatTrashStamp, parseTrashKey, trashKey } from '../../src/format/files-keys.js';
-import { removeAll, tempDir } from './helpers.js';
+import { tempDirs } from './helpers.js';
 
-const dirs: string[] = [];
-afterAll(() => removeAll(dirs));
+const { fresh, removeAll } = tempDirs();
+afterAll(removeAll);
 
 describe('GlobMatcher', () => {
   it.each([
@@ -60,8 +60,7 @@ describe('trash keys', () => {
 
 describe('LocalIndex', () => {
   it('persists sets and deletes, survives a torn last line, and compacts', async () => {
-    const dir = await tempDir('index');
-    dirs.push(dir);
+    const dir = await fresh('index');
     const file = join(dir, 'files', 't.index');
     const index = await LocalIndex.load(file);
     expect(index.existed).toBe(false);
@@ -91,8 +90,7 @@ describe('LocalIndex', () => {
   });
 
   it('rewrites a large index in chunks, and reads a last line that has no newline', async () => {
-    const dir = await tempDir('index-large');
-    dirs.push(dir);
+    const dir = await fresh('index-large');
     const file = join(dir, 'files', 'big.index');
     const index = await LocalIndex.load(file);
     const entry = (i: number): IndexEntry => ({ size: i * 7, mtimeMs: 1_700_000_000_000 + i / 8, mode: 0o640, sha256: (i % 16).toString(16).repeat(64), etag: `${i}`.padStart(32, '0') });
@@ -114,8 +112,7 @@ describe('LocalIndex', () => {
   });
 
   it('treats a file without the header as no index', async () => {
-    const dir = await tempDir('index-foreign');
-    dirs.push(dir);
+    const dir = await fresh('index-foreign');
     const file = join(dir, 'x.index');
     await writeFile(file, '["a",1,2,420,"s","e"]\n');
     const loaded = await LocalIndex.load(file);

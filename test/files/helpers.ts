@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { ObjectStore } from '../../src/store/object-store.js';
 
-/** A fresh temp folder; removed by the returned cleanup. */
+/** A fresh temp folder (in test/files, use tempDirs(), which removes them all). */
 export async function tempDir(label: string): Promise<string> {
   return mkdtemp(join(tmpdir(), `persistd-files-${label}-`));
 }
@@ -24,16 +24,6 @@ export function tempDirs(): { fresh: (label: string) => Promise<string>; removeA
 /** Removes folders made by tempDir. */
 export async function removeAll(dirs: string[]): Promise<void> {
   await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-}
-
-/** Polls `check` until it returns true, failing after `timeoutMs`. */
-export async function pollUntil(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 5000): Promise<number> {
-  const start = Date.now();
-  for (;;) {
-    if (await check()) return Date.now() - start;
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 /** The bytes of an object, or undefined when absent. */

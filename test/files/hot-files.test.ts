@@ -1,7 +1,7 @@
 // Files that never go quiet: rewritten more often than the settle period (JSON state saved every 25 ms) they
 // are still backed up, at most once per longest wait and only ever as a complete version; a file held open
 // and still being written is never stored half done, however long it takes.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -10,35 +10,32 @@ import { heldOpenForWriting } from '../../src/files/open-writers.js';
 import { TreeSync } from '../../src/files/tree-sync.js';
 import { FsStore } from '../../src/store/fs-store.js';
 import { CountingStore } from './counting-store.js';
-import { objectBytes, pollUntil, removeAll, tempDir } from './helpers.js';
+import { objectBytes, tempDirs } from './helpers.js';
+import { spawnCaptured } from '../support/child-process.js';
+import { pollUntil } from '../support/poll.js';
 
-const dirs: string[] = [];
+const { fresh, removeAll } = tempDirs();
 const children: ChildProcess[] = [];
-afterAll(() => removeAll(dirs));
+afterAll(removeAll);
 afterEach(() => {
   for (const child of children.splice(0)) child.kill('SIGKILL');
 });
 
 async function dirsFor(...labels: string[]): Promise<string[]> {
-  const made = await Promise.all(labels.map(tempDir));
-  dirs.push(...made);
-  return made;
+  return Promise.all(labels.map(fresh));
 }
 
 /** Starts `node -e script` in `cwd` and resolves once it printed `ready`. */
 async function startChild(script: string, cwd: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['-e', script], { cwd, stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(child);
-  let out = '';
-  child.stdout!.setEncoding('utf8');
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (chunk: string) => {
-      out += chunk;
-      if (out.includes('ready')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`child exited (${code}) before it was ready`)));
-  });
-  return child;
+  const started = spawnCaptured(process.execPath, ['-e', script], { cwd });
+  children.push(started.child);
+  await Promise.race([
+    started.until('the child to print ready', () => started.stdout().includes('ready')),
+    started.exited.then(({ code, stderr }) => {
+      throw new Error(`child exited (${code}) before it was ready: ${stderr}`);
+    }),
+  ]);
+  return started.child;
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {

@@ -12,7 +12,8 @@ import { FsStore } from '../../src/store/fs-store.js';
 import type { ObjectStore } from '../../src/store/object-store.js';
 import { S3Store } from '../../src/store/s3-store.js';
 import { createTestBucket, testS3 } from '../support/test-s3.js';
-import { pollUntil, tempDirs } from './helpers.js';
+import { tempDirs } from './helpers.js';
+import { pollUntil } from '../support/poll.js';
 
 const { fresh, removeAll } = tempDirs();
 let s3: S3Store;

@@ -9,7 +9,8 @@ import type { ObjectStore } from '../../src/store/object-store.js';
 import { startPersistd } from '../run/persistd-process.js';
 import { cliReplicaBackends, type CliReplica } from '../support/cli-replicas.js';
 import { runPersistd } from '../support/run-persistd.js';
-import { pollUntil, tempDirs } from './helpers.js';
+import { tempDirs } from './helpers.js';
+import { pollUntil } from '../support/poll.js';
 
 const { fresh, removeAll } = tempDirs();
 const { backends, release } = cliReplicaBackends('replica-truth');

@@ -9,18 +9,17 @@ import { LocalIndex } from '../../src/files/local-index.js';
 import { restoreTree } from '../../src/files/restore-tree.js';
 import { TreeSync } from '../../src/files/tree-sync.js';
 import { FsStore } from '../../src/store/fs-store.js';
-import { removeAll, tempDir } from './helpers.js';
+import { tempDirs } from './helpers.js';
 
-const dirs: string[] = [];
-afterAll(() => removeAll(dirs));
+const { fresh, removeAll } = tempDirs();
+afterAll(removeAll);
 
 describe('restoreTree and the local index', () => {
   it('drops index entries of objects that are gone and indexes what it restored or found in place', async () => {
-    const replica = await tempDir('restore-index-replica');
-    const source = await tempDir('restore-index-source');
-    const target = await tempDir('restore-index-target');
-    const state = await tempDir('restore-index-state');
-    dirs.push(replica, source, target, state);
+    const replica = await fresh('restore-index-replica');
+    const source = await fresh('restore-index-source');
+    const target = await fresh('restore-index-target');
+    const state = await fresh('restore-index-state');
     const store = new FsStore(replica);
     await mkdir(join(source, 'a', 'b'), { recursive: true });
     await writeFile(join(source, 'a', 'b', 'one.txt'), 'one');

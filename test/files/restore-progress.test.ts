@@ -7,12 +7,13 @@ import { createLogger } from '../../src/log/logger.js';
 import { FsStore } from '../../src/store/fs-store.js';
 import type { GetOptions, ObjectStore, ObjectWithInfo } from '../../src/store/object-store.js';
 import { CaptureStream } from '../log/capture-stream.js';
-import { pollUntil, removeAll, tempDir } from './helpers.js';
+import { tempDirs } from './helpers.js';
+import { pollUntil } from '../support/poll.js';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-const dirs: string[] = [];
-afterAll(() => removeAll(dirs));
+const { fresh, removeAll } = tempDirs();
+afterAll(removeAll);
 
 interface Entry {
   msg: string;
@@ -41,8 +42,7 @@ function gatedStore(inner: ObjectStore, held: number): ObjectStore & { open(): v
 
 describe('restore progress', () => {
   it('logs files and bytes done of the total while a restore runs, then a summary', async () => {
-    const [src, bucket, stateA, target, stateB] = (await Promise.all(['src', 'bucket', 'stateA', 'target', 'stateB'].map(tempDir))) as [string, string, string, string, string];
-    dirs.push(src, bucket, stateA, target, stateB);
+    const [src, bucket, stateA, target, stateB] = (await Promise.all(['src', 'bucket', 'stateA', 'target', 'stateB'].map(fresh))) as [string, string, string, string, string];
     for (let i = 0; i < 10; i++) await writeFile(join(src, `f${i}.txt`), 'x'.repeat(100));
     const fs = new FsStore(bucket);
     const sync = new TreeSync({ store: fs, name: 'p', root: src, stateDir: stateA, rescanIntervalMs: 0 });
@@ -64,9 +64,8 @@ describe('restore progress', () => {
 
     // The same restore, quick and with the default delay: no progress line at all.
     const quiet = new CaptureStream();
-    const target2 = await tempDir('target2');
-    dirs.push(target2);
-    await restoreTree({ store: fs, name: 'p', root: target2, stateDir: await tempDir('stateC'), logger: createLogger({ level: 'info', destination: quiet, pretty: false }), progress: { stream: new CaptureStream() } });
+    const target2 = await fresh('target2');
+    await restoreTree({ store: fs, name: 'p', root: target2, stateDir: await fresh('stateC'), logger: createLogger({ level: 'info', destination: quiet, pretty: false }), progress: { stream: new CaptureStream() } });
     expect(entries(quiet).filter((e) => e.progress !== undefined)).toEqual([]);
     expect(entries(quiet).some((e) => e.msg === 'restored directory')).toBe(true);
   });

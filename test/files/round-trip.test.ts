@@ -4,15 +4,15 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { restoreTree } from '../../src/files/restore-tree.js';
 import { TreeSync } from '../../src/files/tree-sync.js';
 import { FsStore } from '../../src/store/fs-store.js';
-import { diffTrees, keysUnder, objectBytes, ODD_NAMES, pollUntil, removeAll, snapshotTree, tempDir, writeTree } from './helpers.js';
+import { diffTrees, keysUnder, objectBytes, ODD_NAMES, snapshotTree, tempDirs, writeTree } from './helpers.js';
+import { pollUntil } from '../support/poll.js';
 
-const dirs: string[] = [];
-afterAll(() => removeAll(dirs));
+const { fresh, removeAll } = tempDirs();
+afterAll(removeAll);
 
 describe('directories round-trip on FsStore', () => {
   it('restore → change → watch → upload → delete → restore again preserves content, mtime and mode', async () => {
-    const [src, bucket, stateA, restored, stateB, again] = await Promise.all(['src', 'bucket', 'stateA', 'restored', 'stateB', 'again'].map(tempDir));
-    dirs.push(src!, bucket!, stateA!, restored!, stateB!, again!);
+    const [src, bucket, stateA, restored, stateB, again] = await Promise.all(['src', 'bucket', 'stateA', 'restored', 'stateB', 'again'].map(fresh));
     const store = new FsStore(bucket!);
     await writeTree(src!);
 
@@ -45,8 +45,7 @@ describe('directories round-trip on FsStore', () => {
     expect(trash).toHaveLength(1);
     expect(trash[0]).toMatch(/^files\/uploads\/\.persistd\/trash\/\d{8}T\d{9}Z\/a\.txt$/);
 
-    const stateC = await tempDir('stateC');
-    dirs.push(stateC);
+    const stateC = await fresh('stateC');
     await restoreTree({ store, name: 'uploads', root: again!, stateDir: stateC });
     expect(diffTrees(await snapshotTree(restored!), await snapshotTree(again!))).toEqual([]);
     expect((await snapshotTree(again!)).has('.persistd')).toBe(false);

@@ -8,9 +8,10 @@ import { TreeSync } from '../../src/files/tree-sync.js';
 import { S3Store } from '../../src/store/s3-store.js';
 import { createTestBucket, testS3 } from '../support/test-s3.js';
 import { CountingStore } from './counting-store.js';
-import { diffTrees, keysUnder, objectBytes, ODD_NAMES, pollUntil, removeAll, snapshotTree, tempDir, writeTree } from './helpers.js';
+import { diffTrees, keysUnder, objectBytes, ODD_NAMES, snapshotTree, tempDirs, writeTree } from './helpers.js';
+import { pollUntil } from '../support/poll.js';
 
-const dirs: string[] = [];
+const { fresh, removeAll } = tempDirs();
 let store: S3Store;
 
 beforeAll(async () => {
@@ -20,13 +21,11 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   store?.destroy();
-  await removeAll(dirs);
+  await removeAll();
 });
 
 async function dirsFor(...labels: string[]): Promise<string[]> {
-  const made = await Promise.all(labels.map(tempDir));
-  dirs.push(...made);
-  return made;
+  return Promise.all(labels.map(fresh));
 }
 
 describe('directories round-trip on S3 (Ceph RGW)', () => {

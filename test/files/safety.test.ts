@@ -7,15 +7,13 @@ import { restoreTree } from '../../src/files/restore-tree.js';
 import { TreeSync } from '../../src/files/tree-sync.js';
 import { FsStore } from '../../src/store/fs-store.js';
 import { CountingStore, MemoryStore } from './counting-store.js';
-import { keysUnder, objectBytes, removeAll, tempDir } from './helpers.js';
+import { keysUnder, objectBytes, tempDirs } from './helpers.js';
 
-const dirs: string[] = [];
-afterAll(() => removeAll(dirs));
+const { fresh, removeAll } = tempDirs();
+afterAll(removeAll);
 
 async function dirsFor(...labels: string[]): Promise<string[]> {
-  const made = await Promise.all(labels.map(tempDir));
-  dirs.push(...made);
-  return made;
+  return Promise.all(labels.map(fresh));
 }
 
 async function fillTree(root: string, count: number): Promise<void> {

@@ -2,44 +2,41 @@
 // silently missing from a backup: a one-shot `persistd backup` stores everything else and exits 3
 // (partial), naming what it skipped; once access is fixed the next backup stores it and exits 0.
 // As root every file is readable, so the CLI runs as `nobody` there (setpriv); otherwise as this user.
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runCaptured } from '../support/child-process.js';
 import { PERSISTD_BIN } from '../support/run-persistd.js';
+import { tempDirs } from './helpers.js';
 
 const isRoot = process.getuid?.() === 0;
 const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
 const skip = isRoot && setpriv === undefined ? 'running as root without setpriv to drop privileges' : undefined;
-const made: string[] = [];
+const { fresh, removeAll } = tempDirs();
+/** The folder the test locks things in: given back its access before it is removed. */
+let lockedIn: string | undefined;
 afterAll(async () => {
-  for (const dir of made) {
-    await chmod(join(dir, 'src', 'locked.txt'), 0o644).catch(() => undefined);
-    await chmod(join(dir, 'src', 'private'), 0o755).catch(() => undefined);
-    await rm(dir, { recursive: true, force: true });
+  if (lockedIn) {
+    await chmod(join(lockedIn, 'src', 'locked.txt'), 0o644).catch(() => undefined);
+    await chmod(join(lockedIn, 'src', 'private'), 0o755).catch(() => undefined);
   }
+  await removeAll();
 });
 
 /** Runs the CLI as an unprivileged user (nobody when this is root). */
-function backupAsUser(args: string[]): Promise<{ code: number | null; out: string }> {
+async function backupAsUser(args: string[]): Promise<{ code: number | null; out: string }> {
   const argv = isRoot ? [setpriv!, '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, PERSISTD_BIN, ...args] : [process.execPath, PERSISTD_BIN, ...args];
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), { cwd: tmpdir(), env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, out }));
-  });
+  const { code, stdout, stderr } = await runCaptured(argv[0]!, argv.slice(1), { cwd: tmpdir(), env: { PATH: process.env.PATH } });
+  return { code, out: stdout + stderr };
 }
 
 describe.skipIf(skip !== undefined)(`unreadable files and folders${skip ? ` (skipped: ${skip})` : ''}`, () => {
   it('a backup stores everything else, exits 3 naming what it skipped, and stores it once it is readable', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'persistd-unreadable-'));
-    made.push(dir);
+    const dir = await fresh('unreadable');
+    lockedIn = dir;
     const [src, bucket, state] = [join(dir, 'src'), join(dir, 'bucket'), join(dir, 'state')];
     await mkdir(join(src, 'private'), { recursive: true });
     await mkdir(bucket);

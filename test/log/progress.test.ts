@@ -3,6 +3,7 @@ import { CLEAR_LINE } from '../../src/log/live-line.js';
 import { createLogger } from '../../src/log/logger.js';
 import { createProgress } from '../../src/log/progress.js';
 import { CaptureStream } from './capture-stream.js';
+import { pollUntil } from '../support/poll.js';
 
 interface Entry {
   level: number;
@@ -22,14 +23,6 @@ function jsonEntries(out: CaptureStream): Entry[] {
 function manualClock(): { now: () => number; advance: (ms: number) => void } {
   let t = 1000;
   return { now: () => t, advance: (ms) => (t += ms) };
-}
-
-async function until(condition: () => boolean, deadlineMs = 5000): Promise<void> {
-  const deadline = Date.now() + deadlineMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met before the deadline');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 afterEach(() => {
@@ -83,7 +76,7 @@ describe('createProgress off a terminal', () => {
     const logger = createLogger({ level: 'info', destination: logOut, pretty: false });
     const progress = createProgress({ label: 'upload snapshot', logger, stream: new CaptureStream(), intervalMs: 10 });
     progress.add(1, 100);
-    await until(() => jsonEntries(logOut).length >= 2);
+    await pollUntil('two log lines', () => jsonEntries(logOut).length >= 2);
     progress.setTotals({ items: 4 });
     progress.add(3, 300);
     progress.done();
@@ -126,9 +119,9 @@ describe('createProgress on a terminal', () => {
     const logger = createLogger({ level: 'info', destination: logOut, pretty: false });
     const progress = createProgress({ label: 'restore files', totalItems: 3, totalBytes: 3000, logger, stream: tty, intervalMs: 10 });
     progress.add(1, 1000);
-    await until(() => tty.chunks.some((c) => c.includes('1/3 items')));
+    await pollUntil('the 1/3 line', () => tty.chunks.some((c) => c.includes('1/3 items')));
     progress.add(2, 2000);
-    await until(() => tty.chunks.some((c) => c.includes('3/3 items')));
+    await pollUntil('the 3/3 line', () => tty.chunks.some((c) => c.includes('3/3 items')));
     progress.done();
 
     const redraws = tty.chunks.slice(0, -1);

@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { PERSISTD_BIN } from '../support/run-persistd.js';
+import { startPersistd } from './persistd-process.js';
 
 /** Every file under `dir` with its size and mtime: a fingerprint of what the replica holds. */
 function listing(dir: string): string[] {
@@ -31,25 +30,16 @@ describe('persistd run when nothing changes', () => {
     db.exec('CREATE TABLE t (v TEXT)');
     db.prepare('INSERT INTO t VALUES (?)').run('first');
     const replica = path.join(dir, 'replica');
-    const child = spawn(process.execPath, [PERSISTD_BIN, 'run', '--to', `file://${replica}`, '--db', dbPath, '--dir', path.join(dir, 'uploads'),
+    const run = startPersistd(['run', '--to', `file://${replica}`, '--db', dbPath, '--dir', path.join(dir, 'uploads'),
       '--state-dir', path.join(dir, 'state'), '--snapshot-interval', '1s', '--', process.execPath, '-e', 'setInterval(() => {}, 1000)'],
-    { env: { PATH: process.env.PATH, PERSISTD_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-    const until = async (what: () => boolean, label: string): Promise<void> => {
-      const deadline = Date.now() + 20_000;
-      while (!what()) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${label}; stderr: ${stderr}`);
-        await new Promise((r) => setTimeout(r, 25));
-      }
-    };
-    const snapshotsStored = (): number => stderr.split('\n').filter((line) => line.includes('snapshot stored') || line.includes('new generation started')).length;
+    { PERSISTD_LOG_LEVEL: 'info' });
+    const until = (what: () => boolean, label: string): Promise<void> => run.until(what, label);
+    const snapshotsStored = (): number => run.stderr().split('\n').filter((line) => line.includes('snapshot stored') || line.includes('new generation started')).length;
     const walSegments = (): number => listing(replica).filter((line) => /\/wal\/.*\.wal\.gz /.test(line) && !line.startsWith('.persistd-meta')).length;
     // The generation's first snapshot, then count how many sync and snapshot intervals pass with nothing written.
-    await until(() => snapshotsStored() === 1 && stderr.includes('took the lineage pointer'), 'the first snapshot');
+    await until(() => snapshotsStored() === 1 && run.stderr().includes('took the lineage pointer'), 'the first snapshot');
     const before = listing(replica);
-    const intervalsSeen = (): number => stderr.split('\n').length;
+    const intervalsSeen = (): number => run.stderr().split('\n').length;
     const start = Date.now();
     await until(() => Date.now() - start > 3500, 'three snapshot intervals');
     expect(listing(replica)).toEqual(before);
@@ -62,7 +52,7 @@ describe('persistd run when nothing changes', () => {
     await until(() => walSegments() === 1, 'a WAL segment with the change');
     await until(() => snapshotsStored() === 2, 'a snapshot of the change');
     expect(listing(replica)).not.toEqual(before);
-    child.kill('SIGTERM');
-    expect(await exited).toBe(143);
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(143);
   });
 });

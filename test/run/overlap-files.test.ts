@@ -13,6 +13,7 @@ import type { ObjectStore } from '../../src/store/object-store.js';
 import { cliReplicaBackends } from '../support/cli-replicas.js';
 import { runPersistd } from '../support/run-persistd.js';
 import { logLines, startPersistd, type PersistdProcess } from './persistd-process.js';
+import { pollUntil } from '../support/poll.js';
 
 const APP = fileURLToPath(new URL('./fixtures/files-app.mjs', import.meta.url));
 const made: string[] = [];
@@ -27,12 +28,9 @@ async function text(store: ObjectStore, key: string): Promise<string | undefined
   return readText(await store.get(key));
 }
 
+/** pollUntil with the instance's stderr in the timeout error. */
 async function until(what: string, check: () => Promise<boolean> | boolean, process?: PersistdProcess, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${process ? `; stderr: ${process.stderr()}` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await pollUntil(what, check, { timeoutMs, intervalMs: 50, ...(process ? { detail: () => `stderr: ${process.stderr()}` } : {}) });
 }
 
 describe.each(backends)('files during a deploy overlap (%s)', (_label, makeReplica) => {

@@ -1,6 +1,7 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { spawnCaptured } from '../support/child-process.js';
 import { PERSISTD_BIN } from '../support/run-persistd.js';
 
 /** A `persistd run` started as a real process, with its output collected as it comes. */
@@ -16,21 +17,14 @@ export interface PersistdProcess {
 
 /** Starts `persistd <args>` with a clean environment plus `env`. */
 export function startPersistd(args: readonly string[], env: NodeJS.ProcessEnv): PersistdProcess {
-  const child = spawn(process.execPath, [PERSISTD_BIN, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: 'pipe' });
-  child.stdin.end();
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  const until = async (what: () => boolean, label: string, timeoutMs = 20_000): Promise<void> => {
-    const deadline = Date.now() + timeoutMs;
-    while (!what()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${label}; stdout: ${stdout}; stderr: ${stderr}`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+  const run = spawnCaptured(process.execPath, [PERSISTD_BIN, ...args], { env: { PATH: process.env.PATH, ...env } });
+  return {
+    child: run.child,
+    exited: run.exited.then(({ code }) => code),
+    stdout: run.stdout,
+    stderr: run.stderr,
+    until: (what, label, timeoutMs) => run.until(label, what, timeoutMs),
   };
-  return { child, exited, stdout: () => stdout, stderr: () => stderr, until };
 }
 
 /** persistd's JSON log lines (stderr), parsed; other lines are skipped. */

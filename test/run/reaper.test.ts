@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -8,6 +8,7 @@ import { createLogger } from '../../src/log/logger.js';
 import { REAPER_ADDON_PATH } from '../../src/engine/reaper-addon.js';
 import { ZombieReaper } from '../../src/engine/zombie-reaper.js';
 import { CaptureStream } from '../log/capture-stream.js';
+import { runCaptured } from '../support/child-process.js';
 import { PERSISTD_BIN } from '../support/run-persistd.js';
 
 const ORPHAN_APP = fileURLToPath(new URL('./fixtures/orphan-maker.mjs', import.meta.url));
@@ -29,12 +30,7 @@ async function runOrphanApp(env: NodeJS.ProcessEnv, prefix: string[] = []): Prom
   const persistd = [process.execPath, PERSISTD_BIN, 'run', '--to', `file://${path.join(dir, 'replica')}`, '--db', path.join(dir, 'data', 'app.db'),
     '--state-dir', path.join(dir, 'state'), '--', process.execPath, ORPHAN_APP];
   const [command, ...args] = [...prefix, ...persistd];
-  const child = spawn(command!, args, { env: { PATH: process.env.PATH, PERSISTD_LOG_LEVEL: 'info', APP_EXIT_CODE: '7', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  const { code, stdout, stderr } = await runCaptured(command!, args, { env: { PATH: process.env.PATH, PERSISTD_LOG_LEVEL: 'info', APP_EXIT_CODE: '7', ...env } });
   return { code, stdout, stderr };
 }
 

@@ -1,11 +1,11 @@
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { PERSISTD_BIN, runPersistd } from '../support/run-persistd.js';
+import { runPersistd } from '../support/run-persistd.js';
+import { startPersistd } from './persistd-process.js';
 
 const APP = fileURLToPath(new URL('./fixtures/notes-app.mjs', import.meta.url));
 
@@ -36,22 +36,9 @@ function loseContainer(box: Sandbox): void {
 
 /** Starts persistd run as a real process; resolves helpers to wait for output and for exit. */
 function startRun(box: Sandbox, appArgs: string[], extra: string[] = []) {
-  const child = spawn(process.execPath, [PERSISTD_BIN, 'run', ...box.args, ...extra, '--', process.execPath, APP, box.db, ...appArgs], {
-    env: { PATH: process.env.PATH, ...box.env }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  const waitFor = async (text: string, timeoutMs = 20_000): Promise<void> => {
-    const deadline = Date.now() + timeoutMs;
-    while (!stdout.includes(text)) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for "${text}"; stdout: ${stdout}; stderr: ${stderr}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
-  return { child, exited, waitFor, output: () => ({ stdout, stderr }) };
+  const run = startPersistd(['run', ...box.args, ...extra, '--', process.execPath, APP, box.db, ...appArgs], box.env);
+  const waitFor = (text: string, timeoutMs = 20_000): Promise<void> => run.until(() => run.stdout().includes(text), `"${text}"`, timeoutMs);
+  return { child: run.child, exited: run.exited, waitFor, output: () => ({ stdout: run.stdout(), stderr: run.stderr() }) };
 }
 
 describe('persistd run', () => {

@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { runPersistd } from '../support/run-persistd.js';
 import { createTestBucket, testS3 } from '../support/test-s3.js';
 import { startPersistd } from './persistd-process.js';
+import { pollUntil } from '../support/poll.js';
 
 const BANK_APP = fileURLToPath(new URL('./fixtures/bank-app.py', import.meta.url));
 const ACCOUNTS = 600;
@@ -28,14 +29,6 @@ function bankState(file: string): { seq: number; sum: number; balances: string; 
     };
   } finally {
     db.close();
-  }
-}
-
-async function waitFor(check: () => boolean, label: string, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${label}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
 
@@ -74,11 +67,11 @@ describe.each(targets)('persistd run under a write burst with large pages ($labe
     // Stall persistd while the app keeps writing: far more than one read (16 MiB) piles up in the WAL...
     run.child.kill('SIGSTOP');
     const stalledAt = walBytes();
-    await waitFor(() => walBytes() > stalledAt + (48 << 20), 'the app to write 48 MiB of WAL while persistd is stopped', 60_000);
+    await pollUntil('the app to write 48 MiB of WAL while persistd is stopped', () => walBytes() > stalledAt + (48 << 20), 60_000);
     run.child.kill('SIGCONT');
     // ...and the app goes on at that rate while persistd catches up (its checkpoints let SQLite restart the WAL).
     const resumed = Date.now();
-    await waitFor(() => Date.now() - resumed > 2500, 'the app to write on after the stall');
+    await pollUntil('the app to write on after the stall', () => Date.now() - resumed > 2500, 30_000);
     writeFileSync(`${db}.calm`, '');
     await run.until(() => run.stdout().includes('calm'), 'the app to calm down');
     run.child.kill('SIGTERM');

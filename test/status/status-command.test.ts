@@ -1,10 +1,11 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
+import { spawnCaptured } from '../support/child-process.js';
+import { pollUntil } from '../support/poll.js';
 import { PERSISTD_BIN, runPersistd } from '../support/run-persistd.js';
 import { parseExposition } from './prometheus-text.js';
 
@@ -23,16 +24,6 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function poll<T>(what: string, attempt: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const result = await attempt().catch(() => undefined);
-    if (result !== undefined) return result;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 describe('persistd status against a real persistd run', () => {
   it('serves /healthz and /metrics while running, and persistd status reads the status file and the replica', { timeout: 90_000 }, async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'persistd-status-'));
@@ -47,29 +38,29 @@ describe('persistd status against a real persistd run', () => {
     const replica = `file://${path.join(dir, 'replica')}`;
     const stateDir = path.join(dir, 'state');
     const common = ['--to', replica, '--state-dir', stateDir];
-    const run = spawn(process.execPath, [
+    const persistd = spawnCaptured(process.execPath, [
       PERSISTD_BIN, 'run', ...common, '--db', dbPath, '--dir', `uploads=${path.join(dir, 'data', 'uploads')}`,
       '--snapshot-interval', '1s', '--metrics-addr', `127.0.0.1:${port}`, '--', process.execPath, '-e', 'setInterval(() => {}, 1000)',
-    ], { env: { PATH: process.env.PATH, AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE', AWS_SECRET_ACCESS_KEY: SECRET }, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    run.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => run.on('close', (code) => resolve(code)));
+    ], { env: { PATH: process.env.PATH, AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE', AWS_SECRET_ACCESS_KEY: SECRET } });
+    const run = persistd.child;
+    // Until the server listens, fetch fails: that is "not yet".
+    const untilServed = { timeoutMs: 20_000, intervalMs: 50, retryErrors: true, detail: () => `stderr: ${persistd.stderr()}` };
     const base = `http://127.0.0.1:${port}`;
     try {
-      const health = await poll('/healthz to answer 200', async () => {
+      const health = await pollUntil('/healthz to answer 200', async () => {
         const res = await fetch(`${base}/healthz`);
         return res.status === 200 ? (await res.json()) as Record<string, any> : undefined;
-      });
+      }, untilServed);
       expect(health).toMatchObject({ status: 'ok', restored: true, replicating: true, lastError: null });
       expect(health.targets.map((t: { kind: string; name: string }) => `${t.kind} ${t.name}`)).toEqual(['db app.db', 'dir uploads']);
 
       // The 1 s schedule stores a first snapshot; the initial reconcile uploads a.txt.
-      const metrics = await poll('a snapshot and an upload in /metrics', async () => {
+      const metrics = await pollUntil('a snapshot and an upload in /metrics', async () => {
         const m = parseExposition(await (await fetch(`${base}/metrics`)).text());
         return m.has('persistd_last_success_timestamp_seconds', { kind: 'db', target: 'app.db' })
           && m.value('persistd_uploaded_items_total', { kind: 'db', target: 'app.db' }) >= 1
           && m.value('persistd_uploaded_items_total', { kind: 'dir', target: 'uploads' }) >= 1 ? m : undefined;
-      });
+      }, untilServed);
       expect(metrics.value('persistd_up')).toBe(1);
       expect(metrics.value('persistd_phase', { phase: 'running' })).toBe(1);
       expect(metrics.value('persistd_healthy')).toBe(1);
@@ -80,9 +71,9 @@ describe('persistd status against a real persistd run', () => {
 
       // A deleted file goes to the trash under files/uploads/.persistd/, which --remote does not count.
       writeFileSync(path.join(dir, 'data', 'uploads', 'b.txt'), 'second');
-      await poll('b.txt to be uploaded', async () => (parseExposition(await (await fetch(`${base}/metrics`)).text()).value('persistd_uploaded_items_total', { kind: 'dir', target: 'uploads' }) >= 2 ? true : undefined));
+      await pollUntil('b.txt to be uploaded', async () => parseExposition(await (await fetch(`${base}/metrics`)).text()).value('persistd_uploaded_items_total', { kind: 'dir', target: 'uploads' }) >= 2, untilServed);
       unlinkSync(path.join(dir, 'data', 'uploads', 'a.txt'));
-      await poll('a.txt to move to the trash', async () => (existsSync(path.join(dir, 'replica', 'files', 'uploads', 'a.txt')) ? undefined : true));
+      await pollUntil('a.txt to move to the trash', () => !existsSync(path.join(dir, 'replica', 'files', 'uploads', 'a.txt')), untilServed);
 
       const text = await runPersistd(['status', ...common]);
       expect(text.code).toBe(0);
@@ -109,7 +100,8 @@ describe('persistd status against a real persistd run', () => {
       run.kill('SIGTERM');
     }
     // The app has no SIGTERM handler: it dies of the signal, and persistd passes 128 + 15 on.
-    expect(await exited).toBe(143);
+    const { code, stderr } = await persistd.exited;
+    expect(code).toBe(143);
     expect(stderr).toContain('final backup complete');
     await expect(fetch(`${base}/healthz`)).rejects.toThrow();
 
@@ -126,17 +118,17 @@ describe('persistd status against a real persistd run', () => {
     dirs.push(dir);
     const stateDir = path.join(dir, 'state');
     mkdirSync(stateDir);
-    const dead = spawn(process.execPath, ['-e', '']);
-    await new Promise((r) => dead.on('close', r));
+    const dead = spawnCaptured(process.execPath, ['-e', '']);
+    await dead.exited;
     const file = (pid: number, updatedAt: string): void => writeFileSync(path.join(stateDir, 'status.json'), JSON.stringify({
       format: 1, pid, phase: 'running', startedAt: updatedAt, updatedAt, restoredAt: updatedAt, appPid: null, replica: null,
       healthy: true, problems: [], lastError: null, queueLength: 0, requests: null, targets: [],
     }));
 
-    file(dead.pid!, new Date().toISOString());
+    file(dead.child.pid!, new Date().toISOString());
     const crashed = await runPersistd(['status', '--state-dir', stateDir]);
     expect(crashed.code).toBe(1);
-    expect(crashed.stdout).toContain(`persistd (pid ${dead.pid}) is not running (gone without stopping`);
+    expect(crashed.stdout).toContain(`persistd (pid ${dead.child.pid}) is not running (gone without stopping`);
 
     // A live pid (this test process) whose file stopped being rewritten an hour ago.
     file(process.pid, new Date(Date.now() - 3600_000).toISOString());

@@ -6,6 +6,7 @@ import { S3Store, type S3StoreOptions } from '../../src/store/s3-store.js';
 import { NotFoundError, PermanentStoreError, PreconditionFailedError, type StoreError, TransientStoreError } from '../../src/store/store-errors.js';
 import { createTestBucket, testS3 } from '../support/test-s3.js';
 import { expectSameBytes, readAll, runStoreContract } from './contract.js';
+import { pollUntil } from '../support/poll.js';
 
 let bucket: string;
 const stores: S3Store[] = [];
@@ -176,7 +177,7 @@ describe('S3Store against a real server', () => {
       const settled = (p: Promise<unknown>): Promise<unknown> => p.then(() => 'resolved', (e: unknown) => e);
       const underA = [settled(store.head('a1', { signal: a.signal })), settled(store.put('a2', 'x', { signal: a.signal })), settled(store.get('a3', { signal: a.signal }))];
       const underB = [settled(store.head('b1', { signal: b.signal })), settled(store.put('b2', 'x', { signal: b.signal })), settled(store.get('b3', { signal: b.signal }))];
-      await waitFor(() => silent.open() === 6);
+      await pollUntil('six open connections', () => silent.open() === 6, 10_000);
       const started = Date.now();
       a.abort();
       for (const outcome of await Promise.all(underA)) expect(outcome).toBeInstanceOf(Error);
@@ -197,15 +198,6 @@ describe('S3Store against a real server', () => {
     expect((err as NotFoundError).path).toBe('nope/here');
   });
 });
-
-/** Polls `condition` every 10 ms until it holds; fails after 10 s. */
-async function waitFor(condition: () => boolean): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met within 10 s');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 async function drain(iterable: AsyncIterable<unknown>): Promise<void> {
   for await (const _ of iterable) void _;

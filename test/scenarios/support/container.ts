@@ -3,6 +3,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { PERSISTD_BIN } from '../../support/run-persistd.js';
 import type { ScenarioReplica } from './replicas.js';
+import { pollUntil } from '../../support/poll.js';
 
 /** How a scenario's "container" is built and what persistd protects in it. */
 export interface ContainerOptions {
@@ -171,11 +172,5 @@ export class Deployment {
 
 /** Polls `check` until it returns a value or `timeoutMs` passes (for conditions outside any process's output). */
 export async function eventually<T>(check: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  return (await pollUntil(what, check, { timeoutMs, intervalMs: 50 })) as T;
 }

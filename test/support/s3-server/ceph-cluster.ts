@@ -7,6 +7,8 @@ import { freePort } from './free-port.js';
 import { OsdSupervisor } from './osd-supervisor.js';
 import { PidRecord } from './pid-registry.js';
 import { runTool } from './run-tool.js';
+import { messageOf } from '../../../src/errors.js';
+import { pollUntil } from '../poll.js';
 
 /** A single-node Ceph cluster serving S3 through RGW on 127.0.0.1. */
 export interface CephCluster {
@@ -110,12 +112,12 @@ export async function startCephCluster(options: StartAttemptOptions): Promise<Ce
     const rgw = spawnDaemon('client.rgw', 'radosgw', ['-c', conf, '-f', '-n', 'client.rgw'], dir);
     track(rgw);
     const endpoint = `http://127.0.0.1:${rgwPort}`;
-    await pollUntil(deadline, 'RGW answering GET / with 200', async () => {
+    await pollUntil('RGW answering GET / with 200', async () => {
       if (mon.exit !== undefined) throw new StartFailure(`ceph-mon exited (${describeExit(mon.exit)})`, 'mon.a');
       if (osd.error !== undefined) throw new StartFailure(osd.error.message, 'osd.0');
       if (rgw.exit !== undefined) throw new StartFailure(`radosgw exited (${describeExit(rgw.exit)}): ${lastLine(rgw.outputTail())}`, 'client.rgw');
       return isAnswering(endpoint);
-    });
+    }, { timeoutMs: Math.max(0, deadline - Date.now()), intervalMs: 200 });
     step(`RGW answering on ${endpoint}${osd.restartCount > 0 ? ` (OSD restarted ${osd.restartCount}x)` : ''}`);
 
     // RGW generates the keys: passing them as arguments would show the secret in the process list.
@@ -132,7 +134,7 @@ export async function startCephCluster(options: StartAttemptOptions): Promise<Ce
     await stop();
     // The log usually says more than the daemon's stderr (which repeats only its errors).
     const detail = tail !== '' ? `--- last lines of ${logName}.log ---\n${tail}` : output !== '' ? `--- ${logName} output ---\n${output}` : '';
-    throw new Error(`${err instanceof Error ? err.message : String(err)}${detail === '' ? '' : `\n${detail}`}`, { cause: err });
+    throw new Error(`${messageOf(err)}${detail === '' ? '' : `\n${detail}`}`, { cause: err });
   }
 }
 
@@ -152,7 +154,7 @@ function parseUserKeys(json: string): { accessKeyId: string; secretAccessKey: st
 
 function failWith(logName: string): (err: unknown) => never {
   return (err) => {
-    throw new StartFailure(err instanceof Error ? err.message : String(err), logName);
+    throw new StartFailure(messageOf(err), logName);
   };
 }
 
@@ -167,15 +169,7 @@ async function retryUntil<T>(deadline: number, what: string, attempt: () => Prom
       await delay(300);
     }
   }
-  throw new StartFailure(`${what} did not succeed before the start deadline: ${last instanceof Error ? last.message : String(last)}`, 'mon.a');
-}
-
-async function pollUntil(deadline: number, what: string, check: () => Promise<boolean>): Promise<void> {
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await delay(200);
-  }
-  throw new Error(`timed out waiting for ${what}`);
+  throw new StartFailure(`${what} did not succeed before the start deadline: ${messageOf(last)}`, 'mon.a');
 }
 
 async function isAnswering(endpoint: string): Promise<boolean> {

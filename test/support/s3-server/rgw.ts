@@ -2,6 +2,7 @@ import { tmpdir } from 'node:os';
 import { startCephCluster } from './ceph-cluster.js';
 import { ensureCephInstalled } from './ensure-ceph-installed.js';
 import { cleanUpStaleServers } from './pid-registry.js';
+import { messageOf } from '../../../src/errors.js';
 
 /** Options of startRgw. */
 export interface StartRgwOptions {
@@ -51,7 +52,7 @@ export async function startRgw(options: StartRgwOptions = {}): Promise<RunningRg
       log(`test S3 server (Ceph RGW) ready at ${cluster.endpoint} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
       return { ...cluster, region: 'us-east-1' };
     } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
+      const message = messageOf(err);
       if (attempt >= 2 || deadline - Date.now() < RETRY_MIN_REMAINING_MS) {
         throw new Error(
           `starting the test S3 server (Ceph RGW) failed: ${message}\n` +

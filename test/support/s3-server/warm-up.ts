@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { TestS3Config } from '../test-s3.js';
 import { createRawS3Client } from './raw-s3-client.js';
+import { messageOf } from '../../../src/errors.js';
 
 /**
  * Creates a bucket, writes and deletes one object, deletes the bucket: the server's first CreateBucket and
@@ -19,7 +20,7 @@ export async function warmUpS3(config: TestS3Config): Promise<number> {
     await client.send(new DeleteBucketCommand({ Bucket: bucket }));
   } catch (err) {
     const name = err instanceof Error ? err.name : 'Error';
-    const message = err instanceof Error ? err.message : String(err);
+    const message = messageOf(err);
     throw new Error(`the test S3 server at ${config.endpoint} did not accept a create-bucket/put/delete round trip: ${name}: ${message}`, { cause: err });
   } finally {
     client.destroy();
