@@ -32,7 +32,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { key: 'ageRecipients', flag: '--age-recipient <age1...>', env: ['PERSISTD_AGE_RECIPIENTS'], fileKey: 'age-recipients', type: 'list', scope: 'common',
     description: 'encrypt the replica to this age public key (repeatable, at most 4; age-keygen prints it)' },
   { key: 'ageIdentity', flag: '--age-identity <path|key>', env: ['PERSISTD_AGE_IDENTITY'], fileKey: 'age-identity', type: 'string', scope: 'common',
-    description: 'age identity to decrypt the replica with: the path of an age-keygen identity file, or the AGE-SECRET-KEY-1... string (restore needs it)' },
+    description: 'age identity to decrypt the replica with: the path of an age-keygen identity file, or the AGE-SECRET-KEY-1... string (restore, verify and run need it)' },
   { key: 'endpoint', flag: '--endpoint <url>', env: ['PERSISTD_S3_ENDPOINT', 'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL'], fileKey: 'endpoint',
     type: 'string', scope: 'common', description: 'S3-compatible endpoint (MinIO, B2, Tigris, Ceph, ...); implies path-style addressing' },
   { key: 'region', flag: '--region <region>', env: ['PERSISTD_S3_REGION', 'AWS_REGION', 'AWS_DEFAULT_REGION'], fileKey: 'region',

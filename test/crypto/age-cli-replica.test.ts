@@ -157,7 +157,8 @@ describe.each(backends)('age encryption through the CLI (%s)', (_label, makeRepl
     db.pragma('journal_mode = WAL');
     db.close();
     const runState = join(root, 'state-run');
-    const app = `import sqlite3, time\nc = sqlite3.connect(${JSON.stringify(paths.db)})\nc.execute("INSERT INTO notes (body) VALUES (?)", (${JSON.stringify(MARKER2)},))\nc.commit()\ntime.sleep(3)\nc.close()\n`;
+    // Two commits 2 s apart: at least two WAL segments (sync interval 1 s).
+    const app = `import sqlite3, time\nc = sqlite3.connect(${JSON.stringify(paths.db)})\nc.execute("INSERT INTO notes (body) VALUES (?)", (${JSON.stringify(MARKER2)},))\nc.commit()\ntime.sleep(2)\nc.execute("INSERT INTO notes (body) VALUES ('second')")\nc.commit()\ntime.sleep(2)\nc.close()\n`;
     const runArgs = ['run', '--to', replica.url, '--db', paths.db, '--dir', paths.up, '--file', paths.tokens, '--state-dir', runState, '--log-level', 'debug', '--', 'python3', '-c', app];
     const ran = await runPersistd(runArgs, { env: withKeys({ PERSISTD_AGE_RECIPIENTS: key.recipient, PERSISTD_AGE_IDENTITY: key.secret, PATH: process.env.PATH }), timeoutMs: 120_000 });
     expect(ran.code, ran.stderr).toBe(0);
@@ -207,6 +208,25 @@ describe.each(backends)('age encryption through the CLI (%s)', (_label, makeRepl
     const keyed = await runPersistd(['backup', ...plainArgs], { env: { ...plain.env, PERSISTD_AGE_RECIPIENTS: key.recipient }, timeoutMs: 120_000 });
     expect(keyed.code, keyed.stderr).toBe(EXIT_CODES.usage);
     expect(keyed.stderr).toContain('is not encrypted');
+  });
+
+  it('a WAL segment rolled back to an older one (its bytes copied over a newer key) is refused: the restore stops before it, as for a damaged one', async () => {
+    const segments: string[] = [];
+    for await (const info of replica.store.list('db/')) if (info.key.includes('/wal/')) segments.push(info.key);
+    expect(segments.length).toBeGreaterThan(1);
+    const [older, newer] = [segments[0]!, segments[segments.length - 1]!];
+    await replica.store.put(newer, await buffer(await replica.store.get(older)));
+    const out = join(root, 'rolled-back.db');
+    const restored = await runPersistd(['restore', '--to', replica.url, '--db', paths.db, '--state-dir', join(root, 'state-rb'), '-o', out],
+      { env: withKeys({ PERSISTD_AGE_IDENTITY: keyFile }), timeoutMs: 120_000 });
+    expect(restored.code, restored.stderr).toBe(0);
+    // The replaced segment is named, refused and not applied: the restore stops at the last transaction before it.
+    expect(restored.stderr).toContain(`${newer} failed authentication`);
+    expect(restored.stderr).toContain('moved or swapped');
+    expect(restored.stderr).toContain('restoring the last whole transaction before it');
+    const check = new Database(out, { readonly: true });
+    expect(check.prepare('SELECT count(*) AS n FROM notes WHERE body = ?').get('OKAPI-TOKEN-9320-memory')).toEqual({ n: 1 });
+    check.close();
   });
 });
 
