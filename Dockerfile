@@ -1,9 +1,11 @@
 # persistd image: node, the built package and its production dependencies in /opt/persistd.
 # Use it as a base for Node apps, or copy /opt/persistd into any glibc-based image (Python, Go, ...).
 
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /src
-# better-sqlite3 and zstd-napi compile from source when no prebuilt binary can be downloaded.
+# better-sqlite3 and zstd-napi compile from source when no prebuilt binary can be downloaded; node-gyp then takes
+# Node's headers from this image (/usr/local/include/node) instead of downloading them.
+ENV npm_config_nodedir=/usr/local
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
@@ -16,7 +18,7 @@ COPY binding.gyp ./
 COPY native ./native
 RUN npm ci && test -f build/Release/persistd_reaper.node && npm run build && npm prune --omit=dev
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 WORKDIR /opt/persistd
 COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/node_modules ./node_modules

@@ -13,7 +13,7 @@ elif command -v node >/dev/null 2>&1; then
   NODE="$(command -v node)"
 else
   echo "persistd: cannot find node: neither $PERSISTD_HOME/node/bin/node nor node on PATH" >&2
-  echo "hint: copy the whole /opt/persistd directory from the persistd image, or install Node >= 20.19" >&2
+  echo "hint: copy the whole /opt/persistd directory from the persistd image, or install Node 22 or 24" >&2
   exit 127
 fi
 

@@ -14,5 +14,13 @@ export default defineConfig({
     teardownTimeout: 30_000,
     // The SDK warns once per process that it will drop Node 20 in 2027; in every test worker that is noise.
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    // Off unless asked for (`vitest run --coverage`, as .ci/run does): the summary of src/ covered by the
+    // test workers. Commands the tests spawn as processes (bin/persistd.js) are not instrumented.
+    coverage: {
+      provider: 'v8',
+      include: ['src/**/*.ts'],
+      reporter: ['text-summary'],
+      reportsDirectory: 'coverage',
+    },
   },
 });

@@ -5,12 +5,13 @@ import { println, type CommandContext } from './command-context.js';
 import { checkEncryption } from './doctor-age-checks.js';
 import type { DoctorCheck } from './doctor-check.js';
 import { checkLocalPaths } from './doctor-local-checks.js';
+import { checkNodeVersion } from './doctor-node-check.js';
 import { probeStore } from './doctor-store-probes.js';
 import { openReplica } from './open-replica.js';
 import { requireReplica } from './require-replica.js';
 import { EXIT_CODES } from '../exit-codes.js';
 
-/** `persistd doctor`: prints a checklist of config, credentials, store probes and local paths; exit 0 when all pass, 4 otherwise. */
+/** `persistd doctor`: prints a checklist of config, credentials, store probes, local paths and the Node version; exit 0 when all pass, 4 otherwise. */
 export async function doctorCommand(ctx: CommandContext, invocation: CommandInvocation): Promise<number> {
   const { config } = ctx;
   requireReplica(config);
@@ -25,6 +26,7 @@ export async function doctorCommand(ctx: CommandContext, invocation: CommandInvo
   checks.push(...probes);
   if (probes[0]?.status !== 'fail') checks.push(...(await checkEncryption(config.age, replica.store, replica.backend, ctx.signal)));
   checks.push(...(await checkLocalPaths(config)));
+  checks.push(checkNodeVersion());
 
   const failed = checks.filter((check) => check.status === 'fail');
   if (invocation.options.json) {

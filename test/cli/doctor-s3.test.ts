@@ -26,6 +26,9 @@ describe('persistd doctor and backup against the real S3 server', () => {
     }
     expect(result.stdout).not.toContain(testS3().secretAccessKey);
     expect(result.stdout).not.toContain(testS3().accessKeyId);
+    // The Node version: fine from 22 on; on 20 a warning that says until when it is supported.
+    const major = Number(process.versions.node.split('.')[0]);
+    expect(result.stdout).toMatch(major >= 22 ? /\[ ok \] node +Node 2\d\./ : /\[warn\] node +Node 20\.\d+\.\d+: supported until January 2027/);
   });
 
   it('fails with exit 4 on a wrong secret, names the cause, and prints no secret', async () => {

@@ -24,6 +24,8 @@ describe('Dockerfile', () => {
     expect(text).toMatch(/npm prune --omit=dev/);
     expect(text).toMatch(/cp \/usr\/local\/bin\/node \/opt\/persistd\/node\/bin\/node/);
     expect(text).toMatch(/ENTRYPOINT \["\/opt\/persistd\/entrypoint.sh"\]/);
+    // Both stages on Node 24: the native addon built in the first must match the node copied in the second.
+    expect(text.match(/^FROM .*/gm)).toEqual(['FROM node:24-bookworm-slim AS build', 'FROM node:24-bookworm-slim']);
   });
 });
 
