@@ -1,8 +1,9 @@
 import type { CommandInvocation } from './command-invocation.js';
-import { usageError } from '../errors.js';
+import { PersistdError, usageError } from '../errors.js';
 import { restoreFile } from '../files/loose-file.js';
 import type { RestoreOutcome } from '../files/restore-entry.js';
 import { restoreTree } from '../files/restore-tree.js';
+import { parseSnapshotId } from '../format/db-keys.js';
 import { isInstanceId } from '../format/files-owner.js';
 import { readReplicaMarker } from '../format/replica-marker.js';
 import { continuationBaseOf } from '../sqlite/continuation-base.js';
@@ -13,7 +14,8 @@ import type { CommandContext } from './command-context.js';
 import { openReplica } from './open-replica.js';
 import { requireIdentityFor } from './require-identity.js';
 import { requireTargets } from './require-replica.js';
-import { exitCodeForOutcomes, printOutcomes, runTargetTasks, type TargetTask } from './target-outcomes.js';
+import type { RestoreTargetOutcome, RestoreTask } from './restore-results.js';
+import { exitCodeForOutcomes, printOutcomes, runTargetTasks } from './target-outcomes.js';
 
 /** Options of `persistd restore` (and of the restore step of `run`). */
 export interface RestoreCommandOptions {
@@ -42,13 +44,13 @@ export async function restoreCommand(ctx: CommandContext, invocation: CommandInv
 }
 
 /** Restores every target of the config; used by `restore` and by `run` before the app starts. */
-export async function restoreAll(ctx: CommandContext, options: RestoreCommandOptions) {
+export async function restoreAll(ctx: CommandContext, options: RestoreCommandOptions): Promise<RestoreTargetOutcome[]> {
   const { config, logger, signal } = ctx;
   requireTargets(config, 'restore');
   const { store } = openReplica(config, logger);
   requireIdentityFor(await readReplicaMarker(store, signal), config.age, store.description);
-  const tasks: TargetTask[] = [
-    ...config.databases.map((db): TargetTask => ({ kind: 'db', name: db.name, run: async () => {
+  const tasks: RestoreTask[] = [
+    ...config.databases.map((db): RestoreTask => ({ kind: 'db', name: db.name, run: async () => {
       if (options.aside !== undefined) {
         return { summary: 'skipped (--aside): a fenced instance\'s database writes stay in its own generation; restore it with --generation', details: { restored: false, reason: 'aside' } };
       }
@@ -67,25 +69,22 @@ export async function restoreAll(ctx: CommandContext, options: RestoreCommandOpt
         return { summary: result.reason === 'exists' ? `${result.path} exists: kept (--if-not-exists)` : 'no backup yet: nothing to restore',
           details: { restored: false, reason: result.reason } };
       }
+      const continuation = continuationBaseOf(result);
       const wal = result.segmentsApplied > 0 ? ` + ${result.segmentsApplied} WAL segment(s) (${result.transactionsApplied} transaction(s))` : '';
       const incomplete = `${result.incomplete !== undefined ? `; INCOMPLETE: ${result.incomplete}` : ''}${result.notice !== undefined ? `; WARNING: ${result.notice}` : ''}`;
       return {
         summary: `restored snapshot ${result.snapshotId}${wal} to ${result.path} (${formatBytes(result.manifest.db.size)} snapshot, verified), as of ${result.restoredTo.toISOString()}, in ${formatDuration(result.durationMs)}${incomplete}`,
         details: {
-          restored: true, snapshotId: result.snapshotId, path: result.path, segmentsApplied: result.segmentsApplied,
+          restored: true, snapshotId: result.snapshotId, generation: generationOf(result.snapshotId), path: result.path, segmentsApplied: result.segmentsApplied,
           transactionsApplied: result.transactionsApplied, restoredTo: result.restoredTo.toISOString(), bytes: result.manifest.db.size, wal: result.wal,
           ...(result.incomplete !== undefined ? { incomplete: result.incomplete } : {}),
-          // What a new generation of `run` continues from (format 2), when the chain is short enough.
-          continuation: continuationBaseOf(result),
+          ...(continuation !== undefined ? { continuation } : {}),
         },
       };
     } })),
-    ...config.directories.map((dir): TargetTask => ({ kind: 'dir', name: dir.name, run: async () => {
+    ...config.directories.map((dir): RestoreTask => ({ kind: 'dir', name: dir.name, run: async () => {
       const report = await restoreTree({ store, name: dir.name, root: dir.path, stateDir: config.stateDir, concurrency: config.concurrency,
         includeDeleted: options.includeDeleted === true, ...(options.aside !== undefined ? { aside: options.aside } : {}), restoreSpecialModes: config.restoreSpecialModes, logger, signal });
-      if (report.failed.length > 0) {
-        throw new Error(`${report.failed.length} of ${report.listed} file(s) could not be restored (first: ${report.failed[0]?.path}: ${report.failed[0]?.error}); local files were left untouched`);
-      }
       const notes = [
         report.conflicts.length ? `${report.conflicts.length} local file(s) differ and were kept` : '',
         report.refused.length ? `${report.refused.length} unsafe key(s) refused` : '',
@@ -95,9 +94,9 @@ export async function restoreAll(ctx: CommandContext, options: RestoreCommandOpt
         report.unverified.length ? `${report.unverified.length} UNVERIFIED (no persistd checksum on the object: written or changed by another tool; size checked only; first: ${report.unverified[0]})` : '',
       ].filter(Boolean);
       return { summary: `${report.downloaded} file(s) restored (${formatBytes(report.bytes)}), ${report.skipped} already present${notes.length ? `; ${notes.join('; ')}` : ''}`,
-        details: { ...report } };
+        details: report };
     } })),
-    ...config.files.map((file): TargetTask => ({ kind: 'file', name: file.name, run: async () => {
+    ...config.files.map((file): RestoreTask => ({ kind: 'file', name: file.name, run: async () => {
       const result = await restoreFile({
         store, name: file.name, path: file.path, stateDir: config.stateDir, restoreSpecialModes: config.restoreSpecialModes, logger, signal,
         ...(options.aside !== undefined ? { aside: options.aside } : {}),
@@ -106,6 +105,13 @@ export async function restoreAll(ctx: CommandContext, options: RestoreCommandOpt
     } })),
   ];
   return runTargetTasks(tasks);
+}
+
+/** The generation of a snapshot id a restore returned (always well-formed: it came from a listing). */
+function generationOf(snapshotId: string): string {
+  const ref = parseSnapshotId(snapshotId);
+  if (ref === undefined) throw new PersistdError(`restored snapshot id "${snapshotId}" is not <generation>/<seq>`, { kind: 'internal', op: 'restore' });
+  return ref.generation;
 }
 
 function describeFileOutcome(outcome: RestoreOutcome): string {

@@ -12,7 +12,6 @@ import { EXIT_CODES } from '../exit-codes.js';
 import { messageOf, PersistdError, usageError } from '../errors.js';
 import type { Config } from '../config/config.js';
 import type { RestoredFrom } from '../format/db-lineage.js';
-import type { ChainTally, ContinuationBase } from '../format/db-manifest.js';
 import { checkLocalDatabase } from '../sqlite/check-local-database.js';
 import { readFingerprint } from '../sqlite/db-fingerprint.js';
 import { keptDiskContinuation, logKeptDisk } from '../sqlite/kept-disk-continuation.js';
@@ -27,7 +26,8 @@ import type { CommandContext } from './command-context.js';
 import { openReplica } from './open-replica.js';
 import { requireReplica, requireTargets } from './require-replica.js';
 import { restoreAll } from './restore.js';
-import { exitCodeForOutcomes, printOutcomes, type TargetOutcome } from './target-outcomes.js';
+import type { RestoreTargetOutcome } from './restore-results.js';
+import { exitCodeForOutcomes, printOutcomes } from './target-outcomes.js';
 
 const STOP_SIGNALS: ReadonlySet<NodeJS.Signals> = new Set(['SIGTERM', 'SIGINT', 'SIGQUIT']);
 /** Exit code when --restore-timeout passed: the store is unreachable or too slow (README "Exit codes"). */
@@ -278,18 +278,19 @@ async function superviseWithoutPersistence(ctx: CommandContext, command: string,
  * continues from, with the file's fingerprint now, before anything else opens it. A database kept on
  * disk from before continues too when it is exactly what the last clean stop replicated (logged either way).
  */
-async function continuationsOf(outcomes: readonly TargetOutcome[], config: Config, store: ObjectStore, logger: Logger): Promise<Map<string, ContinueFrom>> {
+async function continuationsOf(outcomes: readonly RestoreTargetOutcome[], config: Config, store: ObjectStore, logger: Logger): Promise<Map<string, ContinueFrom>> {
   const map = new Map<string, ContinueFrom>();
   for (const outcome of outcomes) {
-    const details = outcome.details as { restored?: boolean; reason?: string; continuation?: { base: ContinuationBase; chain?: ChainTally } } | undefined;
+    if (outcome.kind !== 'db') continue;
+    const details = outcome.details;
     const path = config.databases.find((db) => db.name === outcome.name)?.path;
-    if (outcome.kind === 'db' && details?.restored === false && details.reason === 'exists' && path !== undefined) {
+    if (details?.restored === false && details.reason === 'exists' && path !== undefined) {
       const kept = await keptDiskContinuation({ store, name: outcome.name, path, stateDir: config.stateDir });
       logKeptDisk(logger, outcome.name, kept);
       if ('continueFrom' in kept) map.set(outcome.name, kept.continueFrom);
       continue;
     }
-    if (outcome.kind !== 'db' || details?.restored !== true || details.continuation === undefined || path === undefined) continue;
+    if (details?.restored !== true || details.continuation === undefined || path === undefined) continue;
     const chain = details.continuation.chain;
     map.set(outcome.name, { base: details.continuation.base, fingerprint: await readFingerprint(path), ...(chain ? { chain } : {}) });
   }
@@ -301,24 +302,20 @@ async function continuationsOf(outcomes: readonly TargetOutcome[], config: Confi
  * before replication snapshots it into a new generation: a damaged one stops `run` here (kind
  * `integrity`), before anything is stored and before the app starts.
  */
-async function checkUnrestoredDatabases(outcomes: readonly TargetOutcome[], databases: Config['databases']): Promise<void> {
+async function checkUnrestoredDatabases(outcomes: readonly RestoreTargetOutcome[], databases: Config['databases']): Promise<void> {
   for (const db of databases) {
-    const details = outcomes.find((o) => o.kind === 'db' && o.name === db.name)?.details as { restored?: boolean } | undefined;
-    if (details?.restored !== true) await checkLocalDatabase(db.path);
+    const outcome = outcomes.find((o) => o.kind === 'db' && o.name === db.name);
+    if (outcome?.kind !== 'db' || outcome.details?.restored !== true) await checkLocalDatabase(db.path);
   }
 }
 
 /** What each restored database was restored from, for the lineage pointer its new generation takes. */
-function restoredFromOutcomes(outcomes: readonly TargetOutcome[]): Map<string, RestoredFrom> {
+function restoredFromOutcomes(outcomes: readonly RestoreTargetOutcome[]): Map<string, RestoredFrom> {
   const map = new Map<string, RestoredFrom>();
   for (const outcome of outcomes) {
-    const details = outcome.details as { restored?: boolean; snapshotId?: string; restoredTo?: string; wal?: { epoch: number; frame: number } | null } | undefined;
-    if (outcome.kind !== 'db' || details?.restored !== true || typeof details.snapshotId !== 'string') continue;
-    map.set(outcome.name, {
-      generation: details.snapshotId.split('/')[0]!,
-      wal: details.wal ?? null,
-      restoredTo: details.restoredTo ?? new Date().toISOString(),
-    });
+    if (outcome.kind !== 'db' || outcome.details?.restored !== true) continue;
+    const { generation, wal, restoredTo } = outcome.details;
+    map.set(outcome.name, { generation, wal, restoredTo });
   }
   return map;
 }

@@ -71,7 +71,26 @@ export interface RestoreReport {
   modesMasked: { path: string; why: string }[];
 }
 
-/** Restores `files/<name>/` into `root`; throws a PersistdError (with `.report`) when any object failed. */
+/** A directory restore in which some objects failed: everything else was restored, and `report` says what happened to each. */
+export class RestoreTreeError extends PersistdError {
+  constructor(
+    root: string,
+    readonly report: RestoreReport,
+    onlyStorageFailures: boolean,
+  ) {
+    const first = report.failed[0];
+    super(`restore of ${root} failed: ${report.failed.length} file(s) could not be restored (first: ${first?.path}: ${first?.error})`, {
+      // Failures that were all the store's (network, auth) are a storage problem (exit 4), not damaged data.
+      kind: onlyStorageFailures ? 'storage' : 'integrity',
+      op: 'restore',
+      path: root,
+      hint: 'run the restore again; files that failed were not written, and everything else was restored',
+    });
+    this.name = 'RestoreTreeError';
+  }
+}
+
+/** Restores `files/<name>/` into `root`; throws a RestoreTreeError (which carries the report) when any object failed. */
 export async function restoreTree(options: RestoreTreeOptions): Promise<RestoreReport> {
   const { store, name, root, signal } = options;
   const log = options.logger ?? silentLogger();
@@ -188,19 +207,7 @@ export async function restoreTree(options: RestoreTreeOptions): Promise<RestoreR
     const first = report.modesMasked[0]!;
     log.warn({ tree: name, masked: report.modesMasked.length }, `${report.modesMasked.length} file(s) or folder(s) restored without the setuid/setgid or world-write bits the bucket gave them (first: ${first.path}: ${first.why}); set restoreSpecialModes (--restore-special-modes) if they are yours`);
   }
-  if (report.failed.length > 0) {
-    const first = report.failed[0]!;
-    throw Object.assign(
-      new PersistdError(`restore of ${root} failed: ${report.failed.length} file(s) could not be restored (first: ${first.path}: ${first.error})`, {
-        // Failures that were all the store's (network, auth) are a storage problem (exit 4), not damaged data.
-        kind: onlyStorageFailures ? 'storage' : 'integrity',
-        op: 'restore',
-        path: root,
-        hint: 'run the restore again; files that failed were not written, and everything else was restored',
-      }),
-      { report },
-    );
-  }
+  if (report.failed.length > 0) throw new RestoreTreeError(root, report, onlyStorageFailures);
   return report;
 }
 

@@ -2,10 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { PersistdError } from '../../src/errors.js';
 import { encodeFileMetadata } from '../../src/format/files-metadata.js';
 import { sha256Of } from '../../src/files/hash-file.js';
-import { restoreTree } from '../../src/files/restore-tree.js';
+import { restoreTree, RestoreTreeError } from '../../src/files/restore-tree.js';
 import { type StoreError, TransientStoreError } from '../../src/store/store-errors.js';
 import type { Fault } from '../support/fault-proxy/fault-rules.js';
 import { removeAll, tempDir } from '../files/helpers.js';
@@ -64,12 +63,12 @@ describe('a GET whose body breaks', () => {
     const [root, state] = await Promise.all([tempDir('bf-root'), tempDir('bf-state')]);
     dirs.push(root, state);
     p.proxy.setRules(BODY_FAULTS.map((fault) => ({ fault, operations: ['get-object'], share: 0.4 / BODY_FAULTS.length })));
-    const err = await restoreTree({ store, name: 'up', root, stateDir: state }).then(() => undefined, (e: unknown) => e as PersistdError & { report: { failed: { path: string; error: string }[] } });
+    const err = await restoreTree({ store, name: 'up', root, stateDir: state }).then(() => undefined, (e: unknown) => e);
     const present = (await readdir(root)).filter((n) => !n.startsWith('.'));
     for (const name of present) expect(digest(await readFile(join(root, name)))).toBe(digest(files.find((f) => f.name === name)!.body));
     expect(p.proxy.stats().injected).not.toEqual({});
     if (err !== undefined) {
-      expect(err).toBeInstanceOf(PersistdError);
+      if (!(err instanceof RestoreTreeError)) throw new Error(`expected a RestoreTreeError, got ${String(err)}`);
       expect(err.hint).toMatch(/run the restore again/);
       expect(present.length + err.report.failed.length).toBe(files.length);
     } else {
@@ -90,8 +89,9 @@ describe('a GET whose body breaks', () => {
     const [root, state] = await Promise.all([tempDir('net-root'), tempDir('net-state')]);
     dirs.push(root, state);
     p.proxy.setRules([{ fault: { kind: 'reset', when: 'mid-body' }, operations: ['get-object'] }]);
-    const err = (await caught(() => restoreTree({ store, name: 'net', root, stateDir: state }))) as PersistdError;
-    expect(err.kind).toBe('storage');
+    const err = await caught(() => restoreTree({ store, name: 'net', root, stateDir: state }));
+    expect(err).toBeInstanceOf(RestoreTreeError);
+    expect((err as RestoreTreeError).kind).toBe('storage');
   });
 });
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { encodeFileMetadata } from '../../src/format/files-metadata.js';
 import { sha256Of } from '../../src/files/hash-file.js';
-import { restoreTree } from '../../src/files/restore-tree.js';
+import { restoreTree, RestoreTreeError } from '../../src/files/restore-tree.js';
 import { TreeSync } from '../../src/files/tree-sync.js';
 import { FsStore } from '../../src/store/fs-store.js';
 import { CountingStore, MemoryStore } from './counting-store.js';
@@ -106,9 +106,9 @@ describe('restore safety', () => {
     await store.put('files/t/corrupt.txt', 'tampered', { metadata: meta });
     await store.put('files/t/fine.txt', 'original', { metadata: meta });
     const err = await restoreTree({ store, name: 't', root: root!, stateDir: state! }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(Error);
-    expect((err as { kind: string }).kind).toBe('integrity');
-    const report = (err as { report: { failed: { path: string }[]; downloaded: number } }).report;
+    if (!(err instanceof RestoreTreeError)) throw new Error(`expected a RestoreTreeError, got ${String(err)}`);
+    expect(err.kind).toBe('integrity');
+    const { report } = err;
     expect(report.failed.map((f) => f.path)).toEqual(['corrupt.txt']);
     expect(report.downloaded).toBe(1);
     expect(await readdir(root!)).toEqual(['fine.txt']); // no temp file left behind either
