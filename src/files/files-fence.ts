@@ -10,8 +10,12 @@ import { readTextWithEtag } from '../store/read-with-etag.js';
 import { PreconditionFailedError } from '../store/store-errors.js';
 import { PERSISTD_VERSION } from '../version.js';
 
-/** How long a check of the pointer is trusted while uploads keep coming (no check at all while idle). */
-const CHECK_EVERY_MS = 1000;
+/**
+ * How long a check of the pointer is trusted while uploads keep coming (no check at all while idle):
+ * an instance that took over within this window before a write does not stop that write from reaching
+ * the live files (at most 4 HEADs a second while writing).
+ */
+const CHECK_EVERY_MS = 250;
 
 /** Options of a FilesFence. */
 export interface FilesFenceOptions {

@@ -94,6 +94,7 @@ describe('scenario: Python app with a user database, an uploads vault and a toke
     expect([['alice', 'dave'], ['alice', 'dave', 'eve']]).toContainEqual(names);
     expect(fileDigests(box.path('uploads'))).toEqual(uploads);
     expect(readFileSync(box.path('security/admin_tokens.json'))).toEqual(tokens);
-    expect((await second.stop()).code).toBe(0);
+    const stopped = await second.stop();
+    expect(stopped.code, `${second.output.stderr}\n${second.output.stdout}`).toBe(0);
   });
 });
