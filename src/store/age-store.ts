@@ -1,6 +1,6 @@
 import { Readable, pipeline } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
-import { createAgeDecryptStream } from '../crypto/age-decrypt.js';
+import { AgeDecryptError, createAgeDecryptStream } from '../crypto/age-decrypt.js';
 import { ageEncrypt, createAgeEncryptStream } from '../crypto/age-encrypt.js';
 import { recipientFingerprint, type AgeIdentity, type AgeRecipient } from '../crypto/age-keys.js';
 import { PAYLOAD_NONCE_SIZE } from '../crypto/age-stream.js';
@@ -120,7 +120,7 @@ export class AgeStore implements ObjectStore {
       headerRead = resolve;
       pipeline(got.body, decrypt, (err) => (err ? reject(err) : resolve()));
     });
-    if (envelope === undefined) throw decryptFailure(new Error('the object ended before its age header'), key);
+    if (envelope === undefined) throw decryptFailure(new AgeDecryptError('corrupt', 'the object ended before its age header'), key);
     const size = plaintextSizeAfter(prefixLength, got.info.size) ?? got.info.size;
     return { info: this.plainInfo(got.info, size, envelope), body: decrypt };
   }
