@@ -1,4 +1,5 @@
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { DEFAULTS } from '../config/defaults.js';
 
 /** Connection settings of an S3 client. */
 export interface S3ClientSettings {
@@ -22,7 +23,7 @@ const MAX_CONNECT_TIMEOUT_MS = 5_000;
  * The socket timeout is an inactivity timeout, so a slow but moving transfer is not cut off.
  */
 export function createS3Client(settings: S3ClientSettings): S3Client {
-  const timeoutMs = settings.requestTimeoutMs ?? 30_000;
+  const timeoutMs = settings.requestTimeoutMs ?? DEFAULTS.requestTimeout;
   const agent = { keepAlive: true, maxSockets: settings.maxSockets ?? 50 };
   return new S3Client({
     region: settings.region,
