@@ -62,7 +62,14 @@ export default tseslint.config(
     rules: {
       'import-x/no-restricted-paths': ['error', { basePath: import.meta.dirname, zones: layerZones }],
       'no-restricted-syntax': ['error', ...EXIT_CODE_LITERALS, INLINED_MESSAGE_OF],
+      // Nothing below src/cli/ knows about commander or process.argv (docs/ARCHITECTURE.md "Layers").
+      'no-restricted-imports': ['error', { paths: [{ name: 'commander', message: 'commander belongs to src/cli/ only' }] }],
+      'no-restricted-properties': ['error', { object: 'process', property: 'argv', message: 'the command line is parsed in src/cli/ only' }],
     },
+  },
+  {
+    files: ['src/cli/**/*.ts'],
+    rules: { 'no-restricted-imports': 'off', 'no-restricted-properties': 'off' },
   },
   {
     // src/sqlite/ is being reworked for issue 13 in parallel; its ten inlined messageOf()s go with that work.

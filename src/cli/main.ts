@@ -3,21 +3,11 @@ import type { CommandContext } from '../commands/command-context.js';
 import type { CommandInvocation } from '../commands/command-invocation.js';
 import { EXIT_CODES, exitCodeFor } from '../exit-codes.js';
 import { formatError } from '../commands/format-error.js';
-import type { SignalSource } from '../engine/forward-signals.js';
 import { PERSISTD_VERSION } from '../version.js';
 import { buildProgram } from './program.js';
 
-/** The process-level things the CLI uses, injectable so tests can run it in-process. */
-export interface CliIo {
-  stdout: NodeJS.WritableStream & { isTTY?: boolean };
-  stderr: NodeJS.WritableStream & { isTTY?: boolean };
-  env: NodeJS.ProcessEnv;
-  cwd: string;
-  /** Fires when the user interrupts (SIGINT/SIGTERM); commands stop and exit 130. */
-  signal: AbortSignal;
-  /** Where OS signals come from; `run` forwards them to the app. */
-  signals: SignalSource;
-}
+/** The process-level things the CLI uses (what a command's context gets from the process), injectable so tests can run it in-process. */
+export type CliIo = Pick<CommandContext, 'stdout' | 'stderr' | 'env' | 'cwd' | 'signal' | 'signals'>;
 
 /** Runs the CLI on argv (as in process.argv) and resolves to the exit code; never throws. */
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {

@@ -1,28 +1,15 @@
-import { existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync, closeSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runPersistd } from '../support/run-persistd.js';
+import { fileListing } from '../support/file-listing.js';
 
 const dirs: string[] = [];
 afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
-
-/** Every file of the replica with its size and mtime. */
-function listing(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (current: string): void => {
-    for (const entry of readdirSync(current, { withFileTypes: true })) {
-      const full = path.join(current, entry.name);
-      if (entry.isDirectory()) walk(full);
-      else if (!entry.name.startsWith('.persistd-lock')) out.push(`${path.relative(dir, full)} ${statSync(full).size} ${statSync(full).mtimeMs}`);
-    }
-  };
-  walk(dir);
-  return out.sort();
-}
 
 describe('persistd run with a damaged local database it did not restore', () => {
   it('refuses it (exit 1, hint), starts no app, stores nothing and keeps the pointer; moved aside, the next run restores the good copy', async () => {
@@ -47,7 +34,7 @@ describe('persistd run with a damaged local database it did not restore', () => 
     expect(existsSync(marker)).toBe(true);
     rmSync(marker);
     const pointer = readFileSync(path.join(replicaDir, 'db', 'app.db', 'current.json'), 'utf8');
-    const before = listing(replicaDir);
+    const before = fileListing(replicaDir);
 
     // Page 5 zeroed, as a bad disk or a half-copied file leaves it.
     const fd = openSync(db, 'r+');
@@ -58,7 +45,7 @@ describe('persistd run with a damaged local database it did not restore', () => 
     expect(refused.stderr).toMatch(/the local database .*app\.db is damaged/);
     expect(refused.stderr).toMatch(/hint: move it aside/);
     expect(existsSync(marker)).toBe(false);
-    expect(listing(replicaDir)).toEqual(before);
+    expect(fileListing(replicaDir)).toEqual(before);
     expect(readFileSync(path.join(replicaDir, 'db', 'app.db', 'current.json'), 'utf8')).toBe(pointer);
 
     renameSync(db, `${db}.damaged`);

@@ -1,23 +1,10 @@
-import { mkdirSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { startPersistd } from './persistd-process.js';
-
-/** Every file under `dir` with its size and mtime: a fingerprint of what the replica holds. */
-function listing(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (current: string): void => {
-    for (const entry of readdirSync(current, { withFileTypes: true })) {
-      const full = path.join(current, entry.name);
-      if (entry.isDirectory()) walk(full);
-      else if (!entry.name.startsWith('.persistd-lock')) out.push(`${path.relative(dir, full)} ${statSync(full).size} ${statSync(full).mtimeMs}`);
-    }
-  };
-  walk(dir);
-  return out.sort();
-}
+import { fileListing } from '../support/file-listing.js';
 
 describe('persistd run when nothing changes', () => {
   it('writes nothing to the replica over many sync and snapshot intervals, then ships a change and compacts it', async () => {
@@ -35,14 +22,14 @@ describe('persistd run when nothing changes', () => {
     { PERSISTD_LOG_LEVEL: 'info' });
     const until = (what: () => boolean, label: string): Promise<void> => run.until(what, label);
     const snapshotsStored = (): number => run.stderr().split('\n').filter((line) => line.includes('snapshot stored') || line.includes('new generation started')).length;
-    const walSegments = (): number => listing(replica).filter((line) => /\/wal\/.*\.wal\.gz /.test(line) && !line.startsWith('.persistd-meta')).length;
+    const walSegments = (): number => fileListing(replica).filter((line) => /\/wal\/.*\.wal\.gz /.test(line) && !line.startsWith('.persistd-meta')).length;
     // The generation's first snapshot, then count how many sync and snapshot intervals pass with nothing written.
     await until(() => snapshotsStored() === 1 && run.stderr().includes('took the lineage pointer'), 'the first snapshot');
-    const before = listing(replica);
+    const before = fileListing(replica);
     const intervalsSeen = (): number => run.stderr().split('\n').length;
     const start = Date.now();
     await until(() => Date.now() - start > 3500, 'three snapshot intervals');
-    expect(listing(replica)).toEqual(before);
+    expect(fileListing(replica)).toEqual(before);
     expect(snapshotsStored()).toBe(1);
     expect(intervalsSeen()).toBeGreaterThan(0);
 
@@ -51,7 +38,7 @@ describe('persistd run when nothing changes', () => {
     // The change is shipped as a WAL segment within a sync interval, and the next scheduled snapshot compacts it.
     await until(() => walSegments() === 1, 'a WAL segment with the change');
     await until(() => snapshotsStored() === 2, 'a snapshot of the change');
-    expect(listing(replica)).not.toEqual(before);
+    expect(fileListing(replica)).not.toEqual(before);
     run.child.kill('SIGTERM');
     expect(await run.exited).toBe(143);
   });
