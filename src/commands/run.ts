@@ -1,10 +1,9 @@
 import type { Logger } from 'pino';
 import type { CommandInvocation } from './command-invocation.js';
-import { AppSupervisor, type AppExit } from '../engine/app-supervisor.js';
+import type { AppExit, AppSupervisor } from '../engine/app-supervisor.js';
 import { forwardSignals } from '../engine/forward-signals.js';
 import { startMetricsServer, type MetricsServer } from '../engine/metrics-server.js';
-import { ReplicationDaemon } from '../engine/replication-daemon.js';
-import { retryFinalBackup } from '../engine/retry-final-backup.js';
+import type { ReplicationDaemon } from '../engine/replication-daemon.js';
 import { RunStatusTracker } from '../engine/run-status.js';
 import { StatusFileWriter } from '../engine/status-file.js';
 import { ZombieReaper } from '../engine/zombie-reaper.js';
@@ -12,9 +11,6 @@ import { EXIT_CODES } from '../exit-codes.js';
 import { messageOf, PersistdError, usageError } from '../errors.js';
 import type { Config } from '../config/config.js';
 import type { RestoredFrom } from '../format/db-lineage.js';
-import { checkLocalDatabase } from '../sqlite/check-local-database.js';
-import { readFingerprint } from '../sqlite/db-fingerprint.js';
-import { keptDiskContinuation, logKeptDisk } from '../sqlite/kept-disk-continuation.js';
 import type { ContinueFrom } from '../sqlite/wal/wal-shipper.js';
 import { rememberReplicaMarker } from '../files/files-state-dir.js';
 import { ensureReplicaMarker } from '../format/replica-marker.js';
@@ -25,8 +21,9 @@ import type { OpenedStore } from '../store/open-store.js';
 import type { CommandContext } from './command-context.js';
 import { openReplica } from './open-replica.js';
 import { requireReplica, requireTargets } from './require-replica.js';
-import { restoreAll } from './restore.js';
+import type { restoreAll } from './restore.js';
 import type { RestoreTargetOutcome } from './restore-results.js';
+import { runModules } from './run-modules.js';
 import { exitCodeForOutcomes, printOutcomes } from './target-outcomes.js';
 
 const STOP_SIGNALS: ReadonlySet<NodeJS.Signals> = new Set(['SIGTERM', 'SIGINT', 'SIGQUIT']);
@@ -88,7 +85,12 @@ class RunSession {
       const restoreTimeout = new AbortController();
       const restoreTimer = setTimeout(() => restoreTimeout.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), config.restoreTimeoutMs);
       const restoreSignal = AbortSignal.any([this.restoreAbort.signal, restoreTimeout.signal]);
-      await this.markReplica(store, restoreSignal);
+      const marking = this.markReplica(store, restoreSignal);
+      // The rest of run's modules load while the marker's GET is in flight (not before it: see run-modules.ts).
+      const loading = runModules();
+      loading.catch(() => undefined); // awaited below; a failure to load is reported there, not as unhandled
+      await marking;
+      await loading;
       const outcomes = await this.restoreTargets(restoreSignal).finally(() => clearTimeout(restoreTimer));
       if (outcomes === undefined || this.restoreAbort.signal.aborted) {
         logger.warn('stopped during restore: the app was not started');
@@ -116,6 +118,7 @@ class RunSession {
         return EXIT_CODES.interrupted;
       }
       logger.info('starting the app');
+      const { AppSupervisor } = await runModules();
       this.app = await AppSupervisor.start({ command: this.command, args: this.args, env: ctx.env, cwd: ctx.cwd });
       this.status.setAppPid(this.app.pid);
       logger.info({ pid: this.app.pid, command: this.command }, 'app started');
@@ -166,6 +169,7 @@ class RunSession {
   private async restoreTargets(signal: AbortSignal): Promise<Awaited<ReturnType<typeof restoreAll>> | undefined> {
     const { config } = this.ctx;
     try {
+      const { restoreAll } = await runModules();
       return await Promise.race([restoreAll({ ...this.ctx, signal }, { ifNotExists: true, ifReplicaExists: true }), abandonAfterAbort(signal)]);
     } catch (err) {
       if (this.restoreAbort.signal.aborted) return undefined;
@@ -193,6 +197,7 @@ class RunSession {
       logger.error({ err }, 'could not write the replica format marker; retrying with the next backup');
     }
     try {
+      const { ReplicationDaemon } = await runModules();
       const daemon = new ReplicationDaemon(config, store, logger, { instance: this.instance, restoredFrom, continueFrom });
       await daemon.startDatabases();
       await daemon.claimFiles();
@@ -227,6 +232,7 @@ class RunSession {
 
   private async finalBackup(daemon: ReplicationDaemon, exit: AppExit): Promise<void> {
     const { logger, config } = this.ctx;
+    const { retryFinalBackup } = await runModules();
     const report = await retryFinalBackup((remainingMs) => daemon.finalBackup(remainingMs), config.shutdownTimeoutMs, (failed, remainingMs) => {
       logger.warn({ failures: failed.failures, remainingMs, appExitCode: exit.exitCode }, 'final backup failed; retrying until --shutdown-timeout');
     });
@@ -264,6 +270,7 @@ function abandonAfterAbort(signal: AbortSignal): Promise<never> {
 }
 
 async function superviseWithoutPersistence(ctx: CommandContext, command: string, args: string[]): Promise<number> {
+  const { AppSupervisor } = await runModules();
   const app = await AppSupervisor.start({ command, args, env: ctx.env, cwd: ctx.cwd });
   const stopForwarding = forwardSignals(ctx.signals, (signal) => app.forward(signal));
   try {
@@ -279,6 +286,7 @@ async function superviseWithoutPersistence(ctx: CommandContext, command: string,
  * disk from before continues too when it is exactly what the last clean stop replicated (logged either way).
  */
 async function continuationsOf(outcomes: readonly RestoreTargetOutcome[], config: Config, store: ObjectStore, logger: Logger): Promise<Map<string, ContinueFrom>> {
+  const { keptDiskContinuation, logKeptDisk, readFingerprint } = await runModules();
   const map = new Map<string, ContinueFrom>();
   for (const outcome of outcomes) {
     if (outcome.kind !== 'db') continue;
@@ -303,6 +311,7 @@ async function continuationsOf(outcomes: readonly RestoreTargetOutcome[], config
  * `integrity`), before anything is stored and before the app starts.
  */
 async function checkUnrestoredDatabases(outcomes: readonly RestoreTargetOutcome[], databases: Config['databases']): Promise<void> {
+  const { checkLocalDatabase } = await runModules();
   for (const db of databases) {
     const outcome = outcomes.find((o) => o.kind === 'db' && o.name === db.name);
     if (outcome?.kind !== 'db' || outcome.details?.restored !== true) await checkLocalDatabase(db.path);

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
+import type * as Yaml from 'yaml';
 import { usageError } from '../errors.js';
 import { FILE_KEYS } from './option-specs.js';
 
@@ -22,6 +23,8 @@ export function readConfigFile(file: string, env: NodeJS.ProcessEnv, cwd: string
     throw usageError(`cannot read config file ${absolute}: ${code === 'ENOENT' ? 'it does not exist' : code === 'EISDIR' ? 'it is a directory' : code ?? String(err)}`,
       'check --config / PERSISTD_CONFIG');
   }
+  // Loaded only when there is a file to read: a command configured by flags and env starts without it.
+  const { parse: parseYaml, YAMLParseError } = createRequire(import.meta.url)('yaml') as typeof Yaml;
   let parsed: unknown;
   try {
     parsed = parseYaml(text);

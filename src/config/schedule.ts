@@ -1,4 +1,5 @@
-import cron from 'node-cron';
+import { createRequire } from 'node:module';
+import type * as NodeCron from 'node-cron';
 import { usageError } from '../errors.js';
 import { parseDuration } from './duration.js';
 
@@ -15,7 +16,8 @@ export function parseSchedule(text: string): Schedule {
     return { kind: 'interval', ms, text: trimmed };
   }
   const fields = trimmed.split(/\s+/).length;
-  if ((fields === 5 || fields === 6) && cron.validate(trimmed)) return { kind: 'cron', expression: trimmed, text: trimmed };
+  // node-cron only for what may be a cron expression: a duration, the usual schedule, starts without it.
+  if ((fields === 5 || fields === 6) && (createRequire(import.meta.url)('node-cron') as typeof NodeCron).validate(trimmed)) return { kind: 'cron', expression: trimmed, text: trimmed };
   throw usageError(
     `"${text}" is neither a duration nor a cron expression`,
     'use a duration like 30s, 5m, 1h, or a cron expression like "0 2 * * *" (minute hour day month weekday)',

@@ -1,6 +1,7 @@
+import { createRequire } from 'node:module';
 import { isatty } from 'node:tty';
 import pino from 'pino';
-import { prettyFactory } from 'pino-pretty';
+import type * as PinoPretty from 'pino-pretty';
 import { REDACTED } from './redact.js';
 import { RedactingStream, type LineFormatter, type LogSink } from './redacting-stream.js';
 
@@ -71,7 +72,9 @@ function isTerminal(sink: LogSink): boolean {
 
 function prettyFormatter(colorize: boolean): LineFormatter {
   // prettyFactory formats synchronously in this thread; pino's `transport` would use a worker
-  // thread whose buffered lines are lost when a CLI exits right after an error.
+  // thread whose buffered lines are lost when a CLI exits right after an error. Loaded only for a
+  // terminal: JSON lines (a container's stderr) start without it.
+  const { prettyFactory } = createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
   return prettyFactory({
     colorize: colorize && process.env['NO_COLOR'] === undefined,
     translateTime: 'SYS:HH:MM:ss.l',
