@@ -1,5 +1,6 @@
-import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { DEFAULTS } from '../config/defaults.js';
+import { s3Sdk } from './s3-sdk.js';
 
 /** Connection settings of an S3 client. */
 export interface S3ClientSettings {
@@ -25,6 +26,7 @@ const MAX_CONNECT_TIMEOUT_MS = 5_000;
 export function createS3Client(settings: S3ClientSettings): S3Client {
   const timeoutMs = settings.requestTimeoutMs ?? DEFAULTS.requestTimeout;
   const agent = { keepAlive: true, maxSockets: settings.maxSockets ?? 50 };
+  const { S3Client } = s3Sdk();
   return new S3Client({
     region: settings.region,
     endpoint: settings.endpoint,

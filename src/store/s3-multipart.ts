@@ -1,13 +1,7 @@
 import type { Readable } from 'node:stream';
-import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  UploadPartCommand,
-  type CompletedPart,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+import type { CompletedPart, S3Client } from '@aws-sdk/client-s3';
 import { normalizeEtag } from './normalize-etag.js';
+import { s3Sdk } from './s3-sdk.js';
 import type { PartBufferPool } from './part-buffer-pool.js';
 import type { S3HandlerCache } from './s3-handler-cache.js';
 import { retryTransient, type RetryPolicy } from './retry-policy.js';
@@ -82,7 +76,7 @@ async function uploadParts(upload: StreamUpload, firstPart: Part, parts: AsyncGe
   let created;
   try {
     created = await send((abortSignal) =>
-      client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, Metadata: upload.metadata, ContentType: upload.contentType }), { abortSignal }),
+      client.send(new (s3Sdk().CreateMultipartUploadCommand)({ Bucket: bucket, Key: key, Metadata: upload.metadata, ContentType: upload.contentType }), { abortSignal }),
     );
   } catch (err) {
     upload.buffers.release(firstPart.buffer);
@@ -104,7 +98,7 @@ async function uploadParts(upload: StreamUpload, firstPart: Part, parts: AsyncGe
     const sending = retryTransient(
       () =>
         send((abortSignal) =>
-          upload.handlers.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: number, Body: data, ContentLength: data.length }), abortSignal),
+          upload.handlers.send(new (s3Sdk().UploadPartCommand)({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: number, Body: data, ContentLength: data.length }), abortSignal),
         ),
       PART_RETRY,
       { signal: upload.signal },
@@ -136,7 +130,7 @@ async function uploadParts(upload: StreamUpload, firstPart: Part, parts: AsyncGe
     completed.sort((a, b) => a.PartNumber! - b.PartNumber!);
     const done = await send((abortSignal) =>
       client.send(
-        new CompleteMultipartUploadCommand({
+        new (s3Sdk().CompleteMultipartUploadCommand)({
           Bucket: bucket,
           Key: key,
           UploadId: uploadId,
@@ -152,7 +146,7 @@ async function uploadParts(upload: StreamUpload, firstPart: Part, parts: AsyncGe
   } catch (err) {
     await Promise.allSettled(inFlight);
     // Not under the caller's signal: it may be the reason we are here, and the abort must still go out.
-    await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
+    await client.send(new (s3Sdk().AbortMultipartUploadCommand)({ Bucket: bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
     throw err;
   }
 }

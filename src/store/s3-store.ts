@@ -1,20 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { PassThrough, Readable } from 'node:stream';
-import {
-  CopyObjectCommand,
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  type GetObjectCommandOutput,
-  type S3Client,
-  type S3ClientConfig,
-} from '@aws-sdk/client-s3';
+import type { GetObjectCommandOutput, S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import type { CopyOptions, GetOptions, ListOptions, ObjectInfo, ObjectStore, ObjectWithInfo, PutBody, PutOptions, RequestOptions, StoreCapabilities } from './object-store.js';
 import { NotFoundError, PermanentStoreError, PreconditionFailedError } from './store-errors.js';
 import { createS3Client } from './s3-client.js';
+import { s3Sdk } from './s3-sdk.js';
 import { S3HandlerCache } from './s3-handler-cache.js';
 import { PartBufferPool } from './part-buffer-pool.js';
 import { addContentMd5 } from './s3-content-md5.js';
@@ -60,6 +51,8 @@ export class S3Store implements ObjectStore {
   readonly bucket: string;
   readonly prefix: string;
   private readonly client: S3Client;
+  /** The SDK's command classes (loaded with the first S3Store: see s3-sdk.ts). */
+  private readonly sdk = s3Sdk();
   /** The hot operations (put, get, head, part uploads) go through chains resolved once. */
   private readonly handlers: S3HandlerCache;
   private readonly endpoint: string;
@@ -121,7 +114,7 @@ export class S3Store implements ObjectStore {
     try {
       await this.send('copy', destKey, options.signal, (abortSignal) =>
         this.client.send(
-          new CopyObjectCommand({
+          new this.sdk.CopyObjectCommand({
             Bucket: this.bucket,
             Key: this.prefix + destKey,
             CopySource: source,
@@ -149,7 +142,7 @@ export class S3Store implements ObjectStore {
   async head(key: string, options: RequestOptions = {}): Promise<ObjectInfo | undefined> {
     try {
       const answer = await this.send('head', key, options.signal, (abortSignal) =>
-        this.handlers.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }), abortSignal),
+        this.handlers.send(new this.sdk.HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }), abortSignal),
       );
       return {
         key,
@@ -169,7 +162,7 @@ export class S3Store implements ObjectStore {
     do {
       const page = await this.send('list', prefix, options.signal, (abortSignal) =>
         this.client.send(
-          new ListObjectsV2Command({
+          new this.sdk.ListObjectsV2Command({
             Bucket: this.bucket,
             Prefix: this.prefix + prefix,
             StartAfter: token === undefined && options.startAfter !== undefined ? this.prefix + options.startAfter : undefined,
@@ -192,7 +185,7 @@ export class S3Store implements ObjectStore {
       const batch = keys.slice(i, i + MAX_DELETE_BATCH);
       const answer = await this.send('delete', batch.length === 1 ? batch[0] : undefined, options.signal, (abortSignal) =>
         this.client.send(
-          addContentMd5(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((key) => ({ Key: this.prefix + key })), Quiet: true } })),
+          addContentMd5(new this.sdk.DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((key) => ({ Key: this.prefix + key })), Quiet: true } })),
           { abortSignal },
         ),
       );
@@ -235,7 +228,7 @@ export class S3Store implements ObjectStore {
   private async getObject(key: string, options: GetOptions): Promise<{ answer: GetObjectCommandOutput; body: Readable }> {
     const range = options.range === undefined ? undefined : `bytes=${options.range.start}-${options.range.end ?? ''}`;
     const answer = await this.send('get', key, options.signal, (abortSignal) =>
-      this.handlers.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, Range: range }), abortSignal),
+      this.handlers.send(new this.sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, Range: range }), abortSignal),
     );
     if (!(answer.Body instanceof Readable)) throw new PermanentStoreError(`get ${key} failed: the response has no body stream`, { op: 'get', path: key });
     return { answer, body: this.mappedBody(answer.Body, key) };
@@ -249,7 +242,7 @@ export class S3Store implements ObjectStore {
       const signal = bodyFailed === undefined ? options.signal : options.signal === undefined ? bodyFailed : AbortSignal.any([options.signal, bodyFailed]);
       const answer = await this.send('put', key, signal, (abortSignal) =>
         this.handlers.send(
-          new PutObjectCommand({
+          new this.sdk.PutObjectCommand({
             Bucket: this.bucket,
             Key: fullKey,
             Body: bytes,

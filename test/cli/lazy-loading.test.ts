@@ -39,12 +39,19 @@ describe('what the CLI loads', () => {
     for (const name of [...HEAVY, '@aws-sdk/client-s3']) expect(loaded).not.toContain(name);
   });
 
-  it('run needs only the AWS SDK for its first request; restore, engine and databases load after it is sent', () => {
+  it('run loads the restore, the engine and the databases after its first request is sent, not before', () => {
     const before = packagesLoadedBy(`await import(${JSON.stringify(url('dist/commands/run.js'))});`);
-    expect(before).toContain('@aws-sdk/client-s3');
+    expect(before).toContain('pino'); // the check sees CommonJS packages (the AWS SDK loads with the S3 store: next test)
     for (const name of HEAVY) expect(before).not.toContain(name);
     const after = packagesLoadedBy(`await (await import(${JSON.stringify(url('dist/commands/run-modules.js'))})).runModules();`);
     expect(after).toContain('better-sqlite3');
     expect(after).toContain('zstd-napi');
+  });
+
+  it('a file:// replica opens without the AWS SDK; an S3 one loads it', () => {
+    const open = (target: string): string =>
+      `const { openStore } = await import(${JSON.stringify(url('dist/store/open-store.js'))}); openStore(${target}).close();`;
+    expect(packagesLoadedBy(open(`{ kind: 'fs', root: ${JSON.stringify(`${ROOT}tmp/lazy-loading`)} }`))).not.toContain('@aws-sdk/client-s3');
+    expect(packagesLoadedBy(open(`{ kind: 's3', bucket: 'b', prefix: '', region: 'us-east-1', forcePathStyle: true }`))).toContain('@aws-sdk/client-s3');
   });
 });
