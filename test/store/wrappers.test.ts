@@ -12,6 +12,7 @@ import { Semaphore } from '../../src/store/semaphore.js';
 import { NotFoundError, PermanentStoreError, TransientStoreError } from '../../src/store/store-errors.js';
 import { FaultInjectingStore } from './fault-injecting-store.js';
 import { forEachConcurrently, readAll } from './contract.js';
+import { pollUntil } from '../support/poll.js';
 
 const FAST = { baseDelayMs: 1, maxDelayMs: 5, maxAttempts: 4, maxElapsedMs: 10_000 };
 const transient = (): Error => new TransientStoreError('injected: connection reset', { op: 'test' });
@@ -111,8 +112,7 @@ describe('RetryingStore', () => {
     faulty.failNext('head', 10, transient);
     const controller = new AbortController();
     const pending = store.head('k', { signal: controller.signal });
-    const deadline = Date.now() + 5_000;
-    while (faulty.calls.head < 1 && Date.now() < deadline) await new Promise((resolve) => setImmediate(resolve));
+    await pollUntil('faulty.calls.head to reach 1', () => faulty.calls.head >= 1, { timeoutMs: 5_000, intervalMs: 0 });
     controller.abort(new Error('shutting down'));
     await expect(pending).rejects.toThrow('shutting down');
     expect(faulty.calls.head).toBe(1);
@@ -147,8 +147,7 @@ describe('LimitedStore', () => {
     const store = new LimitedStore(faulty, 3);
     faulty.closeGate();
     const puts = Array.from({ length: 10 }, (_, i) => store.put(`k${i}`, `v${i}`));
-    const deadline = Date.now() + 5_000;
-    while (faulty.inFlight < 3 && Date.now() < deadline) await new Promise((resolve) => setImmediate(resolve));
+    await pollUntil('faulty.inFlight to reach 3', () => faulty.inFlight >= 3, { timeoutMs: 5_000, intervalMs: 0 });
     // Give queued calls every chance to overtake the limit before checking.
     for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
     expect(faulty.inFlight).toBe(3);
@@ -165,8 +164,7 @@ describe('LimitedStore', () => {
     await fs.put('src', 'v');
     faulty.closeGate();
     const calls = [store.getWithInfo('src'), store.copy('src', 'c1'), store.getWithInfo('src'), store.copy('src', 'c2')];
-    const deadline = Date.now() + 5_000;
-    while (faulty.inFlight < 2 && Date.now() < deadline) await new Promise((resolve) => setImmediate(resolve));
+    await pollUntil('faulty.inFlight to reach 2', () => faulty.inFlight >= 2, { timeoutMs: 5_000, intervalMs: 0 });
     for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
     expect(faulty.inFlight).toBe(2);
     faulty.open();
