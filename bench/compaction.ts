@@ -20,6 +20,7 @@ import { WalShipper } from '../src/sqlite/wal/wal-shipper.js';
 import { CountingStore } from '../src/store/counting-store.js';
 import type { ObjectStore } from '../src/store/object-store.js';
 import { startBenchS3 } from './support/bench-s3.js';
+import { createIncompressibleDatabase } from './support/incompressible-db.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -35,18 +36,6 @@ const sizeMiB = Number(flags.size);
 const seconds = Number(flags.seconds);
 const rate = Number(flags.rate);
 const compactEveryMs = Number(flags['compact-every']) * 1000;
-
-/** Creates the database: rows of 1000 random bytes up to `sizeMiB`, in WAL mode, checkpointed. */
-function createSource(path: string): void {
-  const db = new Database(path);
-  db.pragma('journal_mode = wal');
-  db.exec('CREATE TABLE item (id INTEGER PRIMARY KEY, v INTEGER NOT NULL, pad BLOB NOT NULL)');
-  const insert = db.prepare('INSERT INTO item (v, pad) VALUES (0, randomblob(1000))');
-  const rows = Math.round((sizeMiB * 1024 * 1024) / 1100);
-  for (let done = 0; done < rows; done += 10_000) db.transaction(() => { for (let i = done; i < Math.min(rows, done + 10_000); i++) insert.run(); })();
-  db.pragma('wal_checkpoint(TRUNCATE)');
-  db.close();
-}
 
 interface Outcome {
   label: string;
@@ -150,7 +139,7 @@ async function main(): Promise<void> {
   const s3 = await startBenchS3({ bucket: `bench-compaction-${Date.now().toString(36)}` });
   try {
     const source = join(dir, 'source.db');
-    createSource(source);
+    createIncompressibleDatabase(source, sizeMiB);
     const store = new CountingStore(s3.store('persistd/'));
     const results: Outcome[] = [];
     if (flags.cases !== 'full') results.push(await runCase('incremental', source, dir, store, undefined));

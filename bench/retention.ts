@@ -21,6 +21,7 @@ import { applyRetention } from '../src/sqlite/apply-retention.js';
 import { restoreDatabase } from '../src/sqlite/restore-database.js';
 import { WalShipper } from '../src/sqlite/wal/wal-shipper.js';
 import { FsStore } from '../src/store/fs-store.js';
+import { createIncompressibleDatabase } from './support/incompressible-db.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -39,22 +40,11 @@ const fullIntervalMs = WEEK / scale;
 const runMs = Number(flags.periods) * retentionMs;
 const commitsPerInterval = Number(flags.commits);
 
-function createSource(path: string): void {
-  const db = new Database(path);
-  db.pragma('journal_mode = wal');
-  db.exec('CREATE TABLE item (id INTEGER PRIMARY KEY, v INTEGER NOT NULL, pad BLOB NOT NULL)');
-  const insert = db.prepare('INSERT INTO item (v, pad) VALUES (0, randomblob(1000))');
-  const rows = Math.round((sizeMiB * 1024 * 1024) / 1100);
-  for (let done = 0; done < rows; done += 10_000) db.transaction(() => { for (let i = done; i < Math.min(rows, done + 10_000); i++) insert.run(); })();
-  db.pragma('wal_checkpoint(TRUNCATE)');
-  db.close();
-}
-
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'persistd-bench-retention-'));
   try {
     const path = join(dir, 'app.db');
-    createSource(path);
+    createIncompressibleDatabase(path, sizeMiB);
     mkdirSync(join(dir, 'store'));
     const store = new FsStore(join(dir, 'store'));
     const ship = new WalShipper({ store, name: 'app', path, stateDir: join(dir, 'state'), fullSnapshotIntervalMs: fullIntervalMs });
