@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type * as Yaml from 'yaml';
-import { usageError } from '../errors.js';
+import { messageOf, usageError } from '../errors.js';
 import { FILE_KEYS } from './option-specs.js';
 
 /** The settings read from a persistd.yml, keyed by file key, with the directory relative paths resolve against. */
@@ -30,7 +30,7 @@ export function readConfigFile(file: string, env: NodeJS.ProcessEnv, cwd: string
     parsed = parseYaml(text);
   } catch (err) {
     const where = err instanceof YAMLParseError && err.linePos ? ` (line ${err.linePos[0].line})` : '';
-    throw usageError(`config file ${absolute} is not valid YAML${where}: ${(err as Error).message.split('\n')[0]}`,
+    throw usageError(`config file ${absolute} is not valid YAML${where}: ${messageOf(err).split('\n')[0]}`,
       'fix the YAML syntax; persistd.yml is a flat map such as `to: s3://bucket/app` and `dbs: [./data/app.db]`');
   }
   if (parsed === null || parsed === undefined) return { path: absolute, baseDir: path.dirname(absolute), values: {} };

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { usageError } from '../errors.js';
+import { messageOf, usageError } from '../errors.js';
 
 /** Where the replica lives, parsed from `--to`. */
 export type ReplicaUrl =
@@ -45,7 +45,7 @@ function parseFileUrl(text: string): ReplicaUrl {
   try {
     root = fileURLToPath(text);
   } catch (err) {
-    throw usageError(`invalid file URL "${text}": ${(err as Error).message}`, 'write it as file:///absolute/path (three slashes)');
+    throw usageError(`invalid file URL "${text}": ${messageOf(err)}`, 'write it as file:///absolute/path (three slashes)');
   }
   if (!path.isAbsolute(root)) {
     throw usageError(`file URL "${text}" is not an absolute path`, 'write it as file:///absolute/path (three slashes)');

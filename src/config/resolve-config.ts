@@ -1,7 +1,7 @@
 import { KeyObject } from 'node:crypto';
 import { statSync } from 'node:fs';
 import path from 'node:path';
-import { usageError } from '../errors.js';
+import { messageOf, usageError } from '../errors.js';
 import type { Config, LogLevel, SettingSource } from './config.js';
 import { readConfigFile, type ConfigFileSettings } from './config-file.js';
 import { DEFAULTS } from './defaults.js';
@@ -187,7 +187,7 @@ function schedule(value: string, label: Label): string {
     return parseSchedule(value).text;
   } catch (err) {
     const hint = (err as { hint?: string }).hint;
-    throw usageError(`${label(value)}: ${(err as Error).message}`, hint ?? 'e.g. 15m, 1h, or "0 2 * * *" for 02:00 every day');
+    throw usageError(`${label(value)}: ${messageOf(err)}`, hint ?? 'e.g. 15m, 1h, or "0 2 * * *" for 02:00 every day');
   }
 }
 

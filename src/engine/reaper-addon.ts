@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { messageOf } from '../errors.js';
 
 /** The functions of the native reaper (native/reaper.c, built by node-gyp into build/Release). */
 export interface ReaperAddon {
@@ -28,6 +29,6 @@ export function loadReaperAddon(file: string = REAPER_ADDON_PATH): ReaperAddonLo
     return { addon: addon as ReaperAddon };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    return { reason: code === 'MODULE_NOT_FOUND' ? `it was not built (${file} is missing)` : `it cannot be loaded: ${(err as Error).message}` };
+    return { reason: code === 'MODULE_NOT_FOUND' ? `it was not built (${file} is missing)` : `it cannot be loaded: ${messageOf(err)}` };
   }
 }

@@ -13,6 +13,7 @@ import { CountingStore } from './counting-store.js';
 import { objectBytes, tempDirs } from './helpers.js';
 import { spawnCaptured } from '../support/child-process.js';
 import { pollUntil } from '../support/poll.js';
+import { messageOf } from '../../src/errors.js';
 
 const { fresh, removeAll } = tempDirs();
 const children: ChildProcess[] = [];
@@ -99,7 +100,7 @@ describe('files that never go quiet', () => {
         }
         return Object.values(stored).every((seen) => seen.size >= 2);
       }, 20_000).catch((err: unknown) => {
-        throw new Error(`${(err as Error).message}; versions stored: ${Object.entries(stored).map(([n, s]) => `${n} ${s.size}`).join(', ')}; puts ${JSON.stringify([...store.putsByKey])}; status ${JSON.stringify(sync.status())}`);
+        throw new Error(`${messageOf(err)}; versions stored: ${Object.entries(stored).map(([n, s]) => `${n} ${s.size}`).join(', ')}; puts ${JSON.stringify([...store.putsByKey])}; status ${JSON.stringify(sync.status())}`);
       });
       expect(writer.exitCode).toBeNull();
     } finally {

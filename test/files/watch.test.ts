@@ -10,6 +10,7 @@ import { FsStore } from '../../src/store/fs-store.js';
 import { CountingStore } from './counting-store.js';
 import { keysUnder, objectBytes, tempDirs } from './helpers.js';
 import { pollUntil } from '../support/poll.js';
+import { messageOf } from '../../src/errors.js';
 
 const { fresh, removeAll } = tempDirs();
 afterAll(removeAll);
@@ -88,7 +89,7 @@ describe('watching', () => {
       await once(app, 'exit');
       await pollUntil('every file uploaded', async () => (await keysUnder(store, 'files/t/')).length === expected.length, 10_000).catch(async (err: unknown) => {
         const have = new Set(await keysUnder(store, 'files/t/'));
-        throw new Error(`${(err as Error).message}; missing: ${expected.filter((k) => !have.has(k)).join(', ')}`);
+        throw new Error(`${messageOf(err)}; missing: ${expected.filter((k) => !have.has(k)).join(', ')}`);
       });
       expect((await keysUnder(store, 'files/t/')).sort()).toEqual(expected.sort());
     } finally {
