@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { PersistdError } from '../errors.js';
+import { messageOf, PersistdError } from '../errors.js';
 import type { IncrementManifest } from '../format/db-manifest.js';
 import { readPageRecords } from '../format/db-pages.js';
 import type { ObjectStore } from '../store/object-store.js';
@@ -89,7 +89,7 @@ async function applyOne(handle: FileHandle, compressed: Buffer, entry: SnapshotE
     }
   } catch (err) {
     if (err instanceof PersistdError) throw err;
-    throw chainError(name, entry, `its data object is not a complete gzip stream (${err instanceof Error ? err.message : String(err)})`);
+    throw chainError(name, entry, `its data object is not a complete gzip stream (${messageOf(err)})`);
   }
   if (pageCount > before && nextNew <= pageCount) {
     throw chainError(name, entry, `the database grows from ${before} to ${pageCount} pages and the increment lacks page ${nextNew}`);

@@ -1,3 +1,4 @@
+import { messageOf } from '../errors.js';
 import type { Logger } from 'pino';
 import { parseSnapshotKey, snapshotId } from '../format/db-keys.js';
 import { segmentFollows, walPositionOf, type WalPosition } from '../format/db-wal-position.js';
@@ -191,7 +192,7 @@ async function garbagePosition(summary: GenerationSummary, oldestKept: SnapshotE
     return walPositionOf(await readManifest(options.store, options.name, oldestKept, options.signal));
   } catch (err) {
     options.signal?.throwIfAborted();
-    (options.logger ?? silentLogger()).warn({ db: options.name, snapshot: oldestKept.id, err: err instanceof Error ? err.message : String(err) },
+    (options.logger ?? silentLogger()).warn({ db: options.name, snapshot: oldestKept.id, err: messageOf(err) },
       'cannot read the manifest of the oldest kept snapshot; its generation keeps all its WAL segments this time');
     return undefined;
   }

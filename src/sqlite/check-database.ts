@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { unlink } from 'node:fs/promises';
-import { PersistdError } from '../errors.js';
+import { messageOf, PersistdError } from '../errors.js';
 import { SQLITE_SIDE_SUFFIXES } from './temp-files.js';
 
 /** Row count of one table of a checked database. */
@@ -48,7 +48,7 @@ export async function checkDatabaseFile(path: string, options: CheckOptions): Pr
     return tables.map((table) => ({ table, rows: db!.prepare(`SELECT count(*) FROM "${table.replace(/"/g, '""')}"`).pluck().get() as number }));
   } catch (err) {
     if (err instanceof PersistdError) throw err;
-    throw fail(err instanceof Error ? err.message : String(err), err);
+    throw fail(messageOf(err), err);
   } finally {
     db?.close();
     await Promise.all(SQLITE_SIDE_SUFFIXES.map((s) => unlink(path + s).catch(() => undefined)));

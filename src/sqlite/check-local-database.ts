@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { stat } from 'node:fs/promises';
-import { PersistdError } from '../errors.js';
+import { messageOf, PersistdError } from '../errors.js';
 
 /**
  * Checks a local database persistd did not restore itself before it becomes a new generation's
@@ -24,7 +24,7 @@ export async function checkLocalDatabase(path: string): Promise<void> {
     const messages = rows.map((row) => row.quick_check).filter((message) => message !== 'ok');
     if (messages.length > 0) problem = messages.join('; ');
   } catch (err) {
-    problem = err instanceof Error ? err.message : String(err);
+    problem = messageOf(err);
     cause = err;
   } finally {
     db?.close();

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { PersistdError } from '../errors.js';
+import { messageOf, PersistdError } from '../errors.js';
 import { assertDatabaseName } from '../format/db-keys.js';
 import { silentLogger } from '../log/logger.js';
 import type { ObjectStore } from '../store/object-store.js';
@@ -118,7 +118,7 @@ export class DatabaseReplicator {
       if (result.outcome === 'created' && this.options.retention) await this.retain(options.signal);
       return result;
     } catch (err) {
-      this.stats.lastError = { message: err instanceof Error ? err.message : String(err), at: new Date() };
+      this.stats.lastError = { message: messageOf(err), at: new Date() };
       this.stats.consecutiveFailures++;
       throw err;
     }
@@ -160,7 +160,7 @@ export class DatabaseReplicator {
       await applyRetention({ store: this.options.store, name: this.options.name, retentionMs, minKeep, logger: this.logger, signal });
     } catch (err) {
       // The snapshot itself succeeded; retention is retried after the next one.
-      this.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'retention failed');
+      this.logger.warn({ err: messageOf(err) }, 'retention failed');
     }
   }
 }

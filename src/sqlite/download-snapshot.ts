@@ -1,7 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
-import { PersistdError } from '../errors.js';
+import { messageOf, PersistdError } from '../errors.js';
 import type { FullSnapshotManifest } from '../format/db-manifest.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { snapshotDataKey } from '../format/db-keys.js';
@@ -71,7 +71,7 @@ export async function downloadSnapshot(
 /** A failure to write the restored file locally (full disk, permissions); nothing in place was touched. */
 export function localWriteError(err: unknown, path: string): PersistdError {
   const code = (err as NodeJS.ErrnoException).code;
-  return new PersistdError(`cannot write ${path}: ${err instanceof Error ? err.message : String(err)}`, {
+  return new PersistdError(`cannot write ${path}: ${messageOf(err)}`, {
     kind: 'internal', op: 'restore', path, cause: err,
     hint: code === 'ENOSPC' || code === 'EDQUOT'
       ? 'the disk is full: free space (the restore needs the database size beside the target), then run it again'

@@ -1,4 +1,4 @@
-import { PersistdError } from '../errors.js';
+import { messageOf, PersistdError } from '../errors.js';
 import {
   assertDatabaseName, continuationManifestKey, databaseNameOfKey, DB_ROOT, generationsPrefix, incrementDataKey, incrementManifestKey, parseSnapshotKey,
   parseTimeId, snapshotDataKey, snapshotId, snapshotManifestKey, type SnapshotKey, type SnapshotRef,
@@ -130,7 +130,7 @@ export function storageError(err: unknown, what: string, key: string): Error {
   if (err instanceof Error && err.name === 'AbortError') return err;
   if (err instanceof PersistdError && err.kind !== 'storage' && !(err instanceof StoreError)) return err;
   const missing = err instanceof NotFoundError;
-  return new PersistdError(`${what}: ${err instanceof Error ? err.message : String(err)}`, {
+  return new PersistdError(`${what}: ${messageOf(err)}`, {
     kind: missing ? 'integrity' : 'storage', op: 'read', path: key, cause: err,
     hint: missing
       ? 'the object was deleted from the store; restore another snapshot with --snapshot <id> (`persistd snapshots` lists them)'

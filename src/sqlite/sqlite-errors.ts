@@ -1,5 +1,5 @@
 import { dirname } from 'node:path';
-import { PersistdError } from '../errors.js';
+import { messageOf, PersistdError } from '../errors.js';
 
 /** Whether a better-sqlite3 error means "locked by another connection, try again later". */
 export function isBusyError(err: unknown): boolean {
@@ -11,7 +11,7 @@ export function isBusyError(err: unknown): boolean {
 export function sqliteOpenError(err: unknown, path: string): PersistdError {
   if (err instanceof PersistdError) return err;
   const code = String((err as { code?: unknown } | null)?.code ?? '');
-  const message = err instanceof Error ? err.message : String(err);
+  const message = messageOf(err);
   if (code === 'SQLITE_NOTADB') {
     return new PersistdError(`${path} is not a SQLite database: ${message}`, {
       kind: 'usage', op: 'open database', path, cause: err,
@@ -40,7 +40,7 @@ export function sqliteOpenError(err: unknown, path: string): PersistdError {
  */
 export function snapshotCopyError(err: unknown, dbPath: string, dest: string): PersistdError {
   if (err instanceof PersistdError) return err;
-  const message = err instanceof Error ? err.message : String(err);
+  const message = messageOf(err);
   return new PersistdError(`cannot copy ${dbPath} to ${dest} for a snapshot: ${message}`, {
     kind: 'internal', op: 'snapshot', path: dest, cause: err,
     hint: `check that the state directory ${dirname(dirname(dest))} exists, is writable and has room for a copy of the database (--state-dir)`,

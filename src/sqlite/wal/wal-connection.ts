@@ -98,8 +98,8 @@ export class WalConnection {
   }
 
   /**
-   * Runs a checkpoint without waiting for locks: on the locker connection (`unpinned: false`, which
-   * copies frames up to the pin only), or on the reader after the caller unpinned it.
+   * Runs a checkpoint without waiting for locks: `on: 'locker'` (the pin stays, so only frames up to
+   * it are copied), or `on: 'reader'` after the caller unpinned it.
    */
   checkpoint(mode: 'PASSIVE' | 'TRUNCATE', on: 'locker' | 'reader'): CheckpointResult {
     const db = on === 'locker' ? this.locker : this.reader;
