@@ -64,7 +64,10 @@ export default tseslint.config(
       'no-restricted-syntax': ['error', ...EXIT_CODE_LITERALS, INLINED_MESSAGE_OF],
       // Nothing below src/cli/ knows about commander or process.argv (docs/ARCHITECTURE.md "Layers").
       'no-restricted-imports': ['error', { paths: [{ name: 'commander', message: 'commander belongs to src/cli/ only' }] }],
-      'no-restricted-properties': ['error', { object: 'process', property: 'argv', message: 'the command line is parsed in src/cli/ only' }],
+      'no-restricted-properties': [
+        'error',
+        { object: 'process', property: 'argv', message: 'the command line is parsed in src/cli/ only' },
+      ],
     },
   },
   {

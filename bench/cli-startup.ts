@@ -69,14 +69,21 @@ async function firstRequestMs(): Promise<{ wall: number; cpu: number }> {
       const started = process.hrtime.bigint();
       child = spawn(process.execPath, [BIN, 'run', '--to', 's3://bench/app', '--db', path.join(dir, 'app.db'), '--', 'node', '-e', '0'], {
         env: {
-          ...process.env, PERSISTD_S3_ENDPOINT: `http://127.0.0.1:${port}`, AWS_ACCESS_KEY_ID: 'AKIABENCHEXAMPLE', AWS_SECRET_ACCESS_KEY: 'bench-secret-key-example',
-          AWS_REGION: 'us-east-1', PERSISTD_STATE_DIR: path.join(dir, 'state'),
+          ...process.env,
+          PERSISTD_S3_ENDPOINT: `http://127.0.0.1:${port}`,
+          AWS_ACCESS_KEY_ID: 'AKIABENCHEXAMPLE',
+          AWS_SECRET_ACCESS_KEY: 'bench-secret-key-example',
+          AWS_REGION: 'us-east-1',
+          PERSISTD_STATE_DIR: path.join(dir, 'state'),
         },
         stdio: 'ignore',
       });
       const running = child;
       const exited = new Promise<void>((resolve) => running.once('exit', () => resolve()));
-      await Promise.race([first, exited.then(() => Promise.reject(new Error(`persistd run exited (${running.exitCode}) before its first request`)))]);
+      await Promise.race([
+        first,
+        exited.then(() => Promise.reject(new Error(`persistd run exited (${running.exitCode}) before its first request`))),
+      ]);
       times.push(Number(process.hrtime.bigint() - started) / 1e6);
       cpuTimes.push(cpuAtArrival);
       child.kill('SIGKILL');

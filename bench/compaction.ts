@@ -64,11 +64,23 @@ async function storedBytes(store: ObjectStore, prefix: string): Promise<number> 
   return total;
 }
 
-async function runCase(label: string, source: string, dir: string, store: CountingStore, fullSnapshotIntervalMs: number | undefined): Promise<Outcome> {
+async function runCase(
+  label: string,
+  source: string,
+  dir: string,
+  store: CountingStore,
+  fullSnapshotIntervalMs: number | undefined,
+): Promise<Outcome> {
   const path = join(dir, `${label}.db`);
   copyFileSync(source, path);
   const name = label;
-  const ship = new WalShipper({ store, name, path, stateDir: join(dir, `state-${label}`), ...(fullSnapshotIntervalMs !== undefined ? { fullSnapshotIntervalMs } : {}) });
+  const ship = new WalShipper({
+    store,
+    name,
+    path,
+    stateDir: join(dir, `state-${label}`),
+    ...(fullSnapshotIntervalMs !== undefined ? { fullSnapshotIntervalMs } : {}),
+  });
   await ship.syncOnce();
   const start = store.snapshot().put.bytes;
   const app = new Database(path);
@@ -129,8 +141,14 @@ async function runCase(label: string, source: string, dir: string, store: Counti
   await restoreDatabase({ store, name: `${name}-full`, target: fullRestored });
   const fullRestoreMs = performance.now() - t1;
   return {
-    label, walBytes: walFrames * (pageSize + 24), uploadedAfterStart, points, storedBytes: stored,
-    restoreMs, fullRestoreMs, rowsOk: rows === expectedRows && countRows(fullRestored) === expectedRows && inserted > 0,
+    label,
+    walBytes: walFrames * (pageSize + 24),
+    uploadedAfterStart,
+    points,
+    storedBytes: stored,
+    restoreMs,
+    fullRestoreMs,
+    rowsOk: rows === expectedRows && countRows(fullRestored) === expectedRows && inserted > 0,
   };
 }
 
@@ -145,14 +163,20 @@ async function main(): Promise<void> {
     if (flags.cases !== 'full') results.push(await runCase('incremental', source, dir, store, undefined));
     if (flags.cases !== 'incremental') results.push(await runCase('full-every-time', source, dir, store, 0));
     const mib = (n: number): string => `${(n / 1024 / 1024).toFixed(1)} MiB`;
-    console.log(`\ncompaction: ${sizeMiB} MiB database, ${rate} commits/s for ${seconds} s, a compaction point every ${compactEveryMs / 1000} s (S3: ${s3.endpoint})`);
-    console.log('| compaction points | WAL committed | uploaded after the first snapshot | ratio | stored at the end | restore of the latest state | same state from one full snapshot | rows |');
+    console.log(
+      `\ncompaction: ${sizeMiB} MiB database, ${rate} commits/s for ${seconds} s, a compaction point every ${compactEveryMs / 1000} s (S3: ${s3.endpoint})`,
+    );
+    console.log(
+      '| compaction points | WAL committed | uploaded after the first snapshot | ratio | stored at the end | restore of the latest state | same state from one full snapshot | rows |',
+    );
     console.log('|---|---|---|---|---|---|---|---|');
     const count = (points: string[]): string => [...new Set(points)].map((k) => `${points.filter((p) => p === k).length} ${k}`).join(', ');
     for (const r of results) {
       const ratio = r.fullRestoreMs ? ` (${(r.restoreMs / r.fullRestoreMs).toFixed(2)}x)` : '';
-      console.log(`| ${r.label} (${count(r.points)}) | ${mib(r.walBytes)} | ${mib(r.uploadedAfterStart)} | ${(r.uploadedAfterStart / r.walBytes).toFixed(1)}x | ${mib(r.storedBytes)} `
-        + `| ${(r.restoreMs / 1000).toFixed(2)} s${ratio} | ${r.fullRestoreMs ? `${(r.fullRestoreMs / 1000).toFixed(2)} s` : ''} | ${r.rowsOk ? 'all' : 'MISSING'} |`);
+      console.log(
+        `| ${r.label} (${count(r.points)}) | ${mib(r.walBytes)} | ${mib(r.uploadedAfterStart)} | ${(r.uploadedAfterStart / r.walBytes).toFixed(1)}x | ${mib(r.storedBytes)} ` +
+          `| ${(r.restoreMs / 1000).toFixed(2)} s${ratio} | ${r.fullRestoreMs ? `${(r.fullRestoreMs / 1000).toFixed(2)} s` : ''} | ${r.rowsOk ? 'all' : 'MISSING'} |`,
+      );
     }
   } finally {
     await s3.stop();

@@ -73,7 +73,8 @@ async function makeTree(root: string): Promise<void> {
   await mkdir(join(root, 'media'), { recursive: true });
   for (let i = 0; i < LARGE_FILES; i++) {
     const out = createWriteStream(join(root, 'media', `video-${i}.bin`));
-    for (let written = 0; written < LARGE_BYTES; written += 1 << 20) if (!out.write(randomBytes(1 << 20))) await new Promise<void>((r) => out.once('drain', () => r()));
+    for (let written = 0; written < LARGE_BYTES; written += 1 << 20)
+      if (!out.write(randomBytes(1 << 20))) await new Promise<void>((r) => out.once('drain', () => r()));
     await new Promise<void>((r, j) => out.end((err?: Error | null) => (err ? j(err) : r())));
   }
 }
@@ -87,7 +88,10 @@ async function ceilings(store: ObjectStore): Promise<void> {
   });
   say('raw SDK', `PUT ${FILES} × ${SIZE} B`, `${secs(putMs)} (${Math.round((FILES * 1000) / putMs)}/s)`, '');
   const [, getMs] = await timed(async () => {
-    for (let i = 0; i < FILES; i++) await pool.add(async () => { for await (const _ of await store.get(`raw/${i}`)) void _; });
+    for (let i = 0; i < FILES; i++)
+      await pool.add(async () => {
+        for await (const _ of await store.get(`raw/${i}`)) void _;
+      });
     await pool.drain();
   });
   say('raw SDK', `GET ${FILES} × ${SIZE} B`, `${secs(getMs)} (${Math.round((FILES * 1000) / getMs)}/s)`, '');
@@ -102,47 +106,134 @@ async function step(tool: string, label: string, cmd: string, argv: string[], en
     const kib = Number((await readFile(rssFile, 'utf8')).trim().split('\n').at(-1));
     say(tool, label, `${secs(ms)} (${Math.round((FILES * 1000) / ms)} files/s)`, `${(kib / 1024).toFixed(0)} MiB`);
   } catch (err) {
-    say(tool, label, `failed: ${((err as { stderr?: string }).stderr || (err as Error).message).trim().split('\n').slice(-2).join(' ')}`, '');
+    say(
+      tool,
+      label,
+      `failed: ${((err as { stderr?: string }).stderr || (err as Error).message).trim().split('\n').slice(-2).join(' ')}`,
+      '',
+    );
   }
 }
 
 async function tools(s3: TestS3Config, bucket: string, root: string, work: string): Promise<void> {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_DEFAULT_REGION: s3.region, AWS_REGION: s3.region,
-    RCLONE_CONFIG_BENCH_TYPE: 's3', RCLONE_CONFIG_BENCH_PROVIDER: 'Ceph', RCLONE_CONFIG_BENCH_ENDPOINT: s3.endpoint, RCLONE_CONFIG_BENCH_ACCESS_KEY_ID: s3.accessKeyId,
-    RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY: s3.secretAccessKey, RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE: 'true', RCLONE_CONFIG_BENCH_REGION: s3.region,
+    AWS_ACCESS_KEY_ID: s3.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+    AWS_DEFAULT_REGION: s3.region,
+    AWS_REGION: s3.region,
+    RCLONE_CONFIG_BENCH_TYPE: 's3',
+    RCLONE_CONFIG_BENCH_PROVIDER: 'Ceph',
+    RCLONE_CONFIG_BENCH_ENDPOINT: s3.endpoint,
+    RCLONE_CONFIG_BENCH_ACCESS_KEY_ID: s3.accessKeyId,
+    RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY: s3.secretAccessKey,
+    RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE: 'true',
+    RCLONE_CONFIG_BENCH_REGION: s3.region,
     PERSISTD_LOG_LEVEL: 'warn',
   };
   delete env.AWS_CA_BUNDLE;
   const persistd = (stateDir: string, dir: string, prefix = 'persistd'): string[] => [
-    PERSISTD_BIN, '--to', `s3://${bucket}/${prefix}`, '--endpoint', s3.endpoint, '--region', s3.region, '--dir', `tree=${dir}`,
-    '--state-dir', stateDir, '--concurrency', String(CONCURRENCY),
+    PERSISTD_BIN,
+    '--to',
+    `s3://${bucket}/${prefix}`,
+    '--endpoint',
+    s3.endpoint,
+    '--region',
+    s3.region,
+    '--dir',
+    `tree=${dir}`,
+    '--state-dir',
+    stateDir,
+    '--concurrency',
+    String(CONCURRENCY),
   ];
   const withCommand = (command: string, rest: string[]): string[] => [rest[0]!, command, ...rest.slice(1)];
   if (runs('persistd')) {
-    await step('persistd', 'first upload (backup)', process.execPath, withCommand('backup', persistd(join(work, 'state'), root)), env, work);
-    await step('persistd', 'nothing changed (backup again)', process.execPath, withCommand('backup', persistd(join(work, 'state'), root)), env, work);
-    await step('persistd', 'restore to an empty dir', process.execPath, withCommand('restore', persistd(join(work, 'state-r'), join(work, 'persistd-restore'))), env, work);
+    await step(
+      'persistd',
+      'first upload (backup)',
+      process.execPath,
+      withCommand('backup', persistd(join(work, 'state'), root)),
+      env,
+      work,
+    );
+    await step(
+      'persistd',
+      'nothing changed (backup again)',
+      process.execPath,
+      withCommand('backup', persistd(join(work, 'state'), root)),
+      env,
+      work,
+    );
+    await step(
+      'persistd',
+      'restore to an empty dir',
+      process.execPath,
+      withCommand('restore', persistd(join(work, 'state-r'), join(work, 'persistd-restore'))),
+      env,
+      work,
+    );
   }
   if (runs('persistd-age')) {
     const key = generateIdentity();
     const aged = { ...env, PERSISTD_AGE_RECIPIENTS: key.recipient, PERSISTD_AGE_IDENTITY: key.secret };
-    await step('persistd-age', 'first upload (backup)', process.execPath, withCommand('backup', persistd(join(work, 'state-age'), root, 'persistd-age')), aged, work);
-    await step('persistd-age', 'nothing changed (backup again)', process.execPath, withCommand('backup', persistd(join(work, 'state-age'), root, 'persistd-age')), aged, work);
-    await step('persistd-age', 'restore to an empty dir', process.execPath, withCommand('restore', persistd(join(work, 'state-age-r'), join(work, 'persistd-age-restore'), 'persistd-age')), aged, work);
+    await step(
+      'persistd-age',
+      'first upload (backup)',
+      process.execPath,
+      withCommand('backup', persistd(join(work, 'state-age'), root, 'persistd-age')),
+      aged,
+      work,
+    );
+    await step(
+      'persistd-age',
+      'nothing changed (backup again)',
+      process.execPath,
+      withCommand('backup', persistd(join(work, 'state-age'), root, 'persistd-age')),
+      aged,
+      work,
+    );
+    await step(
+      'persistd-age',
+      'restore to an empty dir',
+      process.execPath,
+      withCommand('restore', persistd(join(work, 'state-age-r'), join(work, 'persistd-age-restore'), 'persistd-age')),
+      aged,
+      work,
+    );
   }
   if (runs('rclone')) {
     const rc = ['--transfers', String(CONCURRENCY), '--checkers', String(CONCURRENCY * 2)];
     await step('rclone', 'first upload (sync)', 'rclone', ['sync', root, `bench:${bucket}/rclone`, ...rc], env, work);
-    await step('rclone', 'nothing changed (--fast-list)', 'rclone', ['sync', root, `bench:${bucket}/rclone`, '--fast-list', ...rc], env, work);
-    await step('rclone', 'restore to an empty dir', 'rclone', ['sync', `bench:${bucket}/rclone`, join(work, 'rclone-restore'), '--fast-list', ...rc], env, work);
+    await step(
+      'rclone',
+      'nothing changed (--fast-list)',
+      'rclone',
+      ['sync', root, `bench:${bucket}/rclone`, '--fast-list', ...rc],
+      env,
+      work,
+    );
+    await step(
+      'rclone',
+      'restore to an empty dir',
+      'rclone',
+      ['sync', `bench:${bucket}/rclone`, join(work, 'rclone-restore'), '--fast-list', ...rc],
+      env,
+      work,
+    );
   }
   if (runs('aws')) {
     const aws = ['--endpoint-url', s3.endpoint, '--only-show-errors'];
     await step('aws', 'first upload (s3 sync)', '/usr/bin/aws', ['s3', 'sync', root, `s3://${bucket}/aws`, ...aws], env, work);
     await step('aws', 'nothing changed', '/usr/bin/aws', ['s3', 'sync', root, `s3://${bucket}/aws`, ...aws], env, work);
-    await step('aws', 'restore to an empty dir', '/usr/bin/aws', ['s3', 'sync', `s3://${bucket}/aws`, join(work, 'aws-restore'), ...aws], env, work);
+    await step(
+      'aws',
+      'restore to an empty dir',
+      '/usr/bin/aws',
+      ['s3', 'sync', `s3://${bucket}/aws`, join(work, 'aws-restore'), ...aws],
+      env,
+      work,
+    );
   }
 }
 
@@ -178,7 +269,12 @@ async function main(): Promise<void> {
   let rgw: RunningRgw | undefined;
   let s3: TestS3Config;
   if (process.env.PERSISTD_TEST_S3_ENDPOINT) {
-    s3 = { endpoint: process.env.PERSISTD_TEST_S3_ENDPOINT, region: process.env.PERSISTD_TEST_S3_REGION ?? 'us-east-1', accessKeyId: process.env.PERSISTD_TEST_S3_ACCESS_KEY_ID ?? '', secretAccessKey: process.env.PERSISTD_TEST_S3_SECRET_ACCESS_KEY ?? '' };
+    s3 = {
+      endpoint: process.env.PERSISTD_TEST_S3_ENDPOINT,
+      region: process.env.PERSISTD_TEST_S3_REGION ?? 'us-east-1',
+      accessKeyId: process.env.PERSISTD_TEST_S3_ACCESS_KEY_ID ?? '',
+      secretAccessKey: process.env.PERSISTD_TEST_S3_SECRET_ACCESS_KEY ?? '',
+    };
   } else {
     // Three copies of the tree (persistd, rclone, aws) plus the raw ceiling objects, in the OSD's RAM.
     rgw = await startRgw({ memstoreBytes: Math.max((small ? 3 : 6) * 1024 ** 3, Math.ceil(4 * TOTAL_BYTES * 1.5)) });
@@ -187,7 +283,14 @@ async function main(): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), 'persistd-bench-files-'));
   const bucket = `bench-files-${Date.now().toString(36)}`;
   const raw = createRawS3Client(s3);
-  const store = new S3Store({ bucket, prefix: '', endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } });
+  const store = new S3Store({
+    bucket,
+    prefix: '',
+    endpoint: s3.endpoint,
+    region: s3.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+  });
   try {
     await raw.send(new CreateBucketCommand({ Bucket: bucket }));
     await store.put('warm-up', 'x');
@@ -197,11 +300,20 @@ async function main(): Promise<void> {
     if (CEILING) await ceilings(store);
     await tools(s3, bucket, root, work);
     if (LATENCY_SAMPLES > 0 && runs('persistd')) {
-      const watched = new S3Store({ bucket, prefix: 'persistd/', endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } });
+      const watched = new S3Store({
+        bucket,
+        prefix: 'persistd/',
+        endpoint: s3.endpoint,
+        region: s3.region,
+        forcePathStyle: true,
+        credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+      });
       await latency(watched, root, join(work, 'state')).finally(() => watched.destroy());
     }
     const title = `${FILES} files × ${SIZE} B${LARGE_FILES > 0 ? ` + ${LARGE_FILES} × ${LARGE_BYTES / 2 ** 20} MiB` : ''}, concurrency ${CONCURRENCY}`;
-    process.stdout.write(`\n| tool | step (${title}) | wall time | peak RSS |\n|---|---|---|---|\n${rows.map((r) => `| ${r.join(' | ')} |`).join('\n')}\n`);
+    process.stdout.write(
+      `\n| tool | step (${title}) | wall time | peak RSS |\n|---|---|---|---|\n${rows.map((r) => `| ${r.join(' | ')} |`).join('\n')}\n`,
+    );
   } finally {
     store.destroy();
     raw.destroy();

@@ -38,11 +38,22 @@ const idleSeconds = Number(flags['idle-seconds']);
 const syncMs = Number(flags['sync-ms']);
 const BUCKET = 'bench';
 
-
-interface Commit { at: number; latencyMs: number }
+interface Commit {
+  at: number;
+  latencyMs: number;
+}
 interface RunFigures {
-  commits: number; lagP50: number; lagP99: number; busyPerMin: number; idlePerMin?: number;
-  writerP50: number; writerP99: number; cpuPct: number; rssMiB: number; restoreMs?: number; note?: string;
+  commits: number;
+  lagP50: number;
+  lagP99: number;
+  busyPerMin: number;
+  idlePerMin?: number;
+  writerP50: number;
+  writerP99: number;
+  cpuPct: number;
+  rssMiB: number;
+  restoreMs?: number;
+  note?: string;
 }
 
 const pct = (values: number[], p: number): number => {
@@ -80,7 +91,9 @@ function startPoller(client: S3Client, prefix: string): { seen: Map<string, numb
     while (!stopped) {
       let token: string | undefined;
       do {
-        const page = await client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix, ContinuationToken: token })).catch(() => undefined);
+        const page = await client
+          .send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix, ContinuationToken: token }))
+          .catch(() => undefined);
         const now = Date.now();
         for (const o of page?.Contents ?? []) if (o.Key && !seen.has(o.Key)) seen.set(o.Key, now);
         token = page?.IsTruncated ? page.NextContinuationToken : undefined;
@@ -115,7 +128,14 @@ async function runPersistd(dir: string, rate: number, env: Env, measureIdle: boo
   const path = join(dir, `persistd-${rate}.db`);
   createDb(path);
   const prefix = `persistd-${rate}/`;
-  const store = new S3Store({ bucket: BUCKET, prefix, endpoint: env.proxy.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: env.credentials });
+  const store = new S3Store({
+    bucket: BUCKET,
+    prefix,
+    endpoint: env.proxy.endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: env.credentials,
+  });
   const shipper = new WalShipper({ store, name: 'app', path, stateDir: join(dir, `state-${rate}`), syncIntervalMs: syncMs });
   await shipper.syncOnce();
   shipper.start();
@@ -141,9 +161,22 @@ async function runPersistd(dir: string, rate: number, env: Env, measureIdle: boo
   const restoreMs = Date.now() - restoreStarted;
   store.destroy();
   return {
-    commits: commits.length, lagP50: pct(lag, 50), lagP99: pct(lag, 99), busyPerMin: (busyRequests * 60_000) / busyMs, idlePerMin,
-    writerP50: pct(commits.map((c) => c.latencyMs), 50), writerP99: pct(commits.map((c) => c.latencyMs), 99),
-    cpuPct: ((cpu.user + cpu.system) / 1000 / busyMs) * 100, rssMiB: process.memoryUsage().rss / 2 ** 20, restoreMs,
+    commits: commits.length,
+    lagP50: pct(lag, 50),
+    lagP99: pct(lag, 99),
+    busyPerMin: (busyRequests * 60_000) / busyMs,
+    idlePerMin,
+    writerP50: pct(
+      commits.map((c) => c.latencyMs),
+      50,
+    ),
+    writerP99: pct(
+      commits.map((c) => c.latencyMs),
+      99,
+    ),
+    cpuPct: ((cpu.user + cpu.system) / 1000 / busyMs) * 100,
+    rssMiB: process.memoryUsage().rss / 2 ** 20,
+    restoreMs,
     note: 'in-process: CPU and RSS include the benchmark itself',
   };
 }
@@ -153,12 +186,24 @@ async function runLitestream(binary: string, dir: string, rate: number, env: Env
   createDb(path);
   const prefix = `litestream-${rate}`;
   const config = join(dir, `litestream-${rate}.yml`);
-  await writeFile(config, [
-    'dbs:', `  - path: ${path}`, '    replicas:', '      - type: s3', `        bucket: ${BUCKET}`, `        path: ${prefix}`,
-    `        endpoint: ${env.proxy.endpoint}`, '        region: us-east-1', '        force-path-style: true',
-    `        access-key-id: ${env.credentials.accessKeyId}`, `        secret-access-key: ${env.credentials.secretAccessKey}`,
-    `        sync-interval: ${syncMs}ms`, '',
-  ].join('\n'));
+  await writeFile(
+    config,
+    [
+      'dbs:',
+      `  - path: ${path}`,
+      '    replicas:',
+      '      - type: s3',
+      `        bucket: ${BUCKET}`,
+      `        path: ${prefix}`,
+      `        endpoint: ${env.proxy.endpoint}`,
+      '        region: us-east-1',
+      '        force-path-style: true',
+      `        access-key-id: ${env.credentials.accessKeyId}`,
+      `        secret-access-key: ${env.credentials.secretAccessKey}`,
+      `        sync-interval: ${syncMs}ms`,
+      '',
+    ].join('\n'),
+  );
   const child = spawn(binary, ['replicate', '-config', config], { stdio: ['ignore', 'ignore', 'ignore'] });
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   const poller = startPoller(env.client, `${prefix}/`);
@@ -178,14 +223,31 @@ async function runLitestream(binary: string, dir: string, rate: number, env: Env
   const objects = [...poller.seen].filter(([k]) => k.includes('/wal/')).map(([, seenAt]) => ({ readyAt: seenAt, covers: seenAt - 1 }));
   const lag = lags(commits, objects);
   return {
-    commits: commits.length, lagP50: pct(lag, 50), lagP99: pct(lag, 99), busyPerMin: (busyRequests * 60_000) / busyMs, idlePerMin,
-    writerP50: pct(commits.map((c) => c.latencyMs), 50), writerP99: pct(commits.map((c) => c.latencyMs), 99),
-    cpuPct: ((after.cpuMs - cpuBefore) / busyMs) * 100, rssMiB: after.hwmKiB / 1024,
+    commits: commits.length,
+    lagP50: pct(lag, 50),
+    lagP99: pct(lag, 99),
+    busyPerMin: (busyRequests * 60_000) / busyMs,
+    idlePerMin,
+    writerP50: pct(
+      commits.map((c) => c.latencyMs),
+      50,
+    ),
+    writerP99: pct(
+      commits.map((c) => c.latencyMs),
+      99,
+    ),
+    cpuPct: ((after.cpuMs - cpuBefore) / busyMs) * 100,
+    rssMiB: after.hwmKiB / 1024,
     note: 'lag from the first listing that shows a new WAL object (50 ms polls; its content is not checked)',
   };
 }
 
-interface Env { s3: BenchS3; proxy: FaultProxy; client: S3Client; credentials: { accessKeyId: string; secretAccessKey: string } }
+interface Env {
+  s3: BenchS3;
+  proxy: FaultProxy;
+  client: S3Client;
+  credentials: { accessKeyId: string; secretAccessKey: string };
+}
 
 const findLitestream = (): string | undefined => findLitestreamBinary(flags.litestream);
 
@@ -200,7 +262,21 @@ async function main(): Promise<void> {
   try {
     for (const [i, rate] of flags.rates!.split(',').map(Number).entries()) {
       const base = await runWriter(join(dir, `base-${rate}.db`), rate);
-      rows.push(['writer alone', rate, { commits: base.length, writerP50: pct(base.map((c) => c.latencyMs), 50), writerP99: pct(base.map((c) => c.latencyMs), 99) }]);
+      rows.push([
+        'writer alone',
+        rate,
+        {
+          commits: base.length,
+          writerP50: pct(
+            base.map((c) => c.latencyMs),
+            50,
+          ),
+          writerP99: pct(
+            base.map((c) => c.latencyMs),
+            99,
+          ),
+        },
+      ]);
       process.stderr.write(`rate ${rate}: baseline done\n`);
       rows.push(['persistd', rate, await runPersistd(dir, rate, env, i === 0)]);
       process.stderr.write(`rate ${rate}: persistd done\n`);
@@ -216,10 +292,14 @@ async function main(): Promise<void> {
   }
   const f = (n: number | undefined, d = 0): string => (n === undefined || Number.isNaN(n) ? '-' : n.toFixed(d));
   console.log(`\nreplication benchmark: ${seconds} s per run, sync interval ${syncMs} ms, test RGW through a counting proxy`);
-  console.log('tool               tx/s  commits  lag p50/p99 ms   req/min busy  req/min idle  writer p50/p99 ms  cpu %  rss MiB  PIT restore ms');
+  console.log(
+    'tool               tx/s  commits  lag p50/p99 ms   req/min busy  req/min idle  writer p50/p99 ms  cpu %  rss MiB  PIT restore ms',
+  );
   for (const [tool, rate, r] of rows) {
     const x = r as Partial<RunFigures> & { writerP50: number; writerP99: number; commits: number };
-    console.log(`${tool.padEnd(18)} ${String(rate).padStart(5)}  ${String(x.commits).padStart(7)}  ${`${f(x.lagP50)}/${f(x.lagP99)}`.padStart(13)}  ${f(x.busyPerMin).padStart(12)}  ${f(x.idlePerMin).padStart(12)}  ${`${f(x.writerP50, 2)}/${f(x.writerP99, 2)}`.padStart(17)}  ${f(x.cpuPct, 1).padStart(5)}  ${f(x.rssMiB).padStart(7)}  ${f(x.restoreMs).padStart(14)}`);
+    console.log(
+      `${tool.padEnd(18)} ${String(rate).padStart(5)}  ${String(x.commits).padStart(7)}  ${`${f(x.lagP50)}/${f(x.lagP99)}`.padStart(13)}  ${f(x.busyPerMin).padStart(12)}  ${f(x.idlePerMin).padStart(12)}  ${`${f(x.writerP50, 2)}/${f(x.writerP99, 2)}`.padStart(17)}  ${f(x.cpuPct, 1).padStart(5)}  ${f(x.rssMiB).padStart(7)}  ${f(x.restoreMs).padStart(14)}`,
+    );
   }
   for (const [tool, , r] of rows) if ('note' in r && r.note) console.log(`note (${tool}): ${r.note}`);
   if (!litestream) console.log(LITESTREAM_MISSING_NOTE);

@@ -47,14 +47,18 @@ async function main(): Promise<void> {
   try {
     const to = `s3://${s3.bucket}/app`;
     const env = {
-      AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey, AWS_REGION: s3.region,
-      PERSISTD_S3_ENDPOINT: s3.endpoint, PERSISTD_LOG_LEVEL: 'info',
+      AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
+      AWS_REGION: s3.region,
+      PERSISTD_S3_ENDPOINT: s3.endpoint,
+      PERSISTD_LOG_LEVEL: 'info',
     };
     const container = (name: string) => {
       mkdirSync(path.join(dir, name, 'data'), { recursive: true });
       return { db: path.join(dir, name, 'data', 'app.db'), state: path.join(dir, name, 'state') };
     };
-    const run = (c: { db: string; state: string }) => startPersistd(['run', '--to', to, '--db', c.db, '--state-dir', c.state, '--', process.execPath, JOURNAL_APP, c.db], env);
+    const run = (c: { db: string; state: string }) =>
+      startPersistd(['run', '--to', to, '--db', c.db, '--state-dir', c.state, '--', process.execPath, JOURNAL_APP, c.db], env);
 
     const one = container('one');
     const seed = new Database(one.db);
@@ -67,7 +71,11 @@ async function main(): Promise<void> {
     seed.pragma('wal_checkpoint(TRUNCATE)');
     seed.close();
     const first = run(one);
-    await first.until(() => first.stderr().includes('took the lineage pointer') && first.stdout().includes('journal ready'), 'the first run', 600_000);
+    await first.until(
+      () => first.stderr().includes('took the lineage pointer') && first.stdout().includes('journal ready'),
+      'the first run',
+      600_000,
+    );
     await new Promise((resolve) => setTimeout(resolve, 2000));
     first.child.kill('SIGTERM');
     await first.exited;
@@ -110,13 +118,21 @@ async function main(): Promise<void> {
     console.log('| figure | persistd |');
     console.log('|---|---|');
     console.log(`| one full snapshot stored | ${(fullSnapshot / 2 ** 20).toFixed(1)} MiB |`);
-    console.log(`| stored by the restart (before the app's first commit) | ${(restartBytes / 1024).toFixed(1)} KiB (${((100 * restartBytes) / fullSnapshot).toFixed(3)}% of a full snapshot; continuation: ${continued ? 'yes' : 'NO'}) |`);
+    console.log(
+      `| stored by the restart (before the app's first commit) | ${(restartBytes / 1024).toFixed(1)} KiB (${((100 * restartBytes) / fullSnapshot).toFixed(3)}% of a full snapshot; continuation: ${continued ? 'yes' : 'NO'}) |`,
+    );
     const appStartedAt = timeOf('app started');
     const pointer = pointerAt();
-    console.log(`| stored by the restart up to the kill (4 s of commits) | ${(restartBytesAtKill / 2 ** 20).toFixed(2)} MiB (${((100 * restartBytesAtKill) / fullSnapshot).toFixed(1)}%) |`);
-    console.log(`| launch -> lineage pointer | ${pointer !== undefined ? `${pointer - launchedAt} ms` : 'not taken before the kill'} (app started at ${appStartedAt !== undefined ? `${appStartedAt - launchedAt} ms` : '?'}) |`);
+    console.log(
+      `| stored by the restart up to the kill (4 s of commits) | ${(restartBytesAtKill / 2 ** 20).toFixed(2)} MiB (${((100 * restartBytesAtKill) / fullSnapshot).toFixed(1)}%) |`,
+    );
+    console.log(
+      `| launch -> lineage pointer | ${pointer !== undefined ? `${pointer - launchedAt} ms` : 'not taken before the kill'} (app started at ${appStartedAt !== undefined ? `${appStartedAt - launchedAt} ms` : '?'}) |`,
+    );
     console.log(`| launch -> app running | ${appUpAt - launchedAt} ms |`);
-    console.log(`| commits lost at SIGKILL 4 s after the app started | ${lost.length} of ${committed.length}; oldest lost was ${oldestLostAge} ms old (bound: sync interval + 1 s = 2000 ms) |`);
+    console.log(
+      `| commits lost at SIGKILL 4 s after the app started | ${lost.length} of ${committed.length}; oldest lost was ${oldestLostAge} ms old (bound: sync interval + 1 s = 2000 ms) |`,
+    );
   } finally {
     await s3.stop();
     rmSync(dir, { recursive: true, force: true });

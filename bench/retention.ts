@@ -66,7 +66,8 @@ async function main(): Promise<void> {
       for (let i = 0; i < commitsPerInterval; i++) commit();
       await ship.syncOnce();
       const result = await ship.snapshotOnce();
-      if (result.outcome === 'synced' && result.newGeneration) kinds.set(result.newGeneration.kind, (kinds.get(result.newGeneration.kind) ?? 0) + 1);
+      if (result.outcome === 'synced' && result.newGeneration)
+        kinds.set(result.newGeneration.kind, (kinds.get(result.newGeneration.kind) ?? 0) + 1);
       points++;
       await applyRetention({ store, name: 'app', retentionMs, minKeep: 2 });
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, compactionMs - (Date.now() - intervalStart))));
@@ -103,16 +104,24 @@ async function main(): Promise<void> {
 
     const mib = (n: number): string => `${(n / 1024 / 1024).toFixed(1)} MiB`;
     const pointsPerRetention = Math.round(retentionMs / compactionMs);
-    console.log(`\nretention: ${sizeMiB} MiB database, defaults scaled down ${scale}x (retention ${(retentionMs / 1000).toFixed(0)} s, a compaction point every ${compactionMs.toFixed(0)} ms), `
-      + `${commitsPerInterval} commits per interval, ${(runMs / 1000).toFixed(0)} s (${flags.periods} retention periods), ${points} compaction points (${[...kinds].map(([k, n]) => `${n} ${k}`).join(', ')})`);
+    console.log(
+      `\nretention: ${sizeMiB} MiB database, defaults scaled down ${scale}x (retention ${(retentionMs / 1000).toFixed(0)} s, a compaction point every ${compactionMs.toFixed(0)} ms), ` +
+        `${commitsPerInterval} commits per interval, ${(runMs / 1000).toFixed(0)} s (${flags.periods} retention periods), ${points} compaction points (${[...kinds].map(([k, n]) => `${n} ${k}`).join(', ')})`,
+    );
     console.log('| what | bytes | x one full copy |');
     console.log('|---|---|---|');
     console.log(`| one full copy of the database at the end (compressed) | ${mib(fullCopy)} | 1.0 |`);
     console.log(`| stored at the end: everything | ${mib(stored)} | ${(stored / fullCopy).toFixed(2)} |`);
     console.log(`| of which full snapshots (${fulls}) | ${mib(fullBytes)} | ${(fullBytes / fullCopy).toFixed(2)} |`);
-    console.log(`| of which changed pages (increments and WAL segments) | ${mib(changedBytes)} | ${(changedBytes / fullCopy).toFixed(2)} |`);
-    console.log(`| a full copy per compaction point over one retention period (persistd 0.1) | ${mib(pointsPerRetention * fullCopy)} | ${pointsPerRetention} |`);
-    console.log(`stored - changed pages = ${((stored - changedBytes) / fullCopy).toFixed(2)} full copies (target: at most 3); latest state restored with ${restoredRows === rows ? 'every row' : `${restoredRows} of ${rows} rows`}`);
+    console.log(
+      `| of which changed pages (increments and WAL segments) | ${mib(changedBytes)} | ${(changedBytes / fullCopy).toFixed(2)} |`,
+    );
+    console.log(
+      `| a full copy per compaction point over one retention period (persistd 0.1) | ${mib(pointsPerRetention * fullCopy)} | ${pointsPerRetention} |`,
+    );
+    console.log(
+      `stored - changed pages = ${((stored - changedBytes) / fullCopy).toFixed(2)} full copies (target: at most 3); latest state restored with ${restoredRows === rows ? 'every row' : `${restoredRows} of ${rows} rows`}`,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

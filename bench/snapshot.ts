@@ -51,8 +51,14 @@ function parseSize(text: string): number {
   return Math.round(Number(match[1]) * (unit.startsWith('g') ? 1024 * MiB : MiB));
 }
 
-
-interface Row { step: string; ms?: number; bytes?: number; rssMiB?: number; storedBytes?: number; note?: string }
+interface Row {
+  step: string;
+  ms?: number;
+  bytes?: number;
+  rssMiB?: number;
+  storedBytes?: number;
+  note?: string;
+}
 
 function buildDatabase(path: string): void {
   // ~1 KiB per row of hex text: compresses about 2:1, like a typical app database.
@@ -156,9 +162,13 @@ async function litestreamSnapshot(binary: string, s3: BenchS3, dbPath: string, c
     child.kill('SIGTERM');
     await exited;
   }
-  if (ms === undefined) return { step: 'litestream 0.3.13: first snapshot (lz4)', note: `no snapshot appeared: ${log.trim().split('\n').slice(-2).join(' ')}` };
+  if (ms === undefined)
+    return { step: 'litestream 0.3.13: first snapshot (lz4)', note: `no snapshot appeared: ${log.trim().split('\n').slice(-2).join(' ')}` };
   return {
-    step: 'litestream 0.3.13 replicate: first snapshot (lz4) listed', ms, bytes: (await stat(dbPath)).size, rssMiB: hwmKiB / 1024,
+    step: 'litestream 0.3.13 replicate: first snapshot (lz4) listed',
+    ms,
+    bytes: (await stat(dbPath)).size,
+    rssMiB: hwmKiB / 1024,
     storedBytes: await storedBytes(s3, 'litestream/', (k) => k.includes('/snapshots/')),
     note: 'from process start, polled every 100 ms',
   };
@@ -173,15 +183,44 @@ async function main(): Promise<void> {
   const sizeGiB = sizeBytes / (1024 * MiB);
   const s3 = await startBenchS3({ bucket: BUCKET, memstoreBytes: Math.max(4, Math.ceil(sizeGiB * 7) + 2) * 1024 ** 3 });
   const env: NodeJS.ProcessEnv = {
-    PATH: process.env['PATH'], HOME: process.env['HOME'], AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey, AWS_DEFAULT_REGION: s3.region,
-    RCLONE_CONFIG_BENCH_TYPE: 's3', RCLONE_CONFIG_BENCH_PROVIDER: 'Ceph', RCLONE_CONFIG_BENCH_ENDPOINT: s3.endpoint,
-    RCLONE_CONFIG_BENCH_ACCESS_KEY_ID: s3.credentials.accessKeyId, RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
-    RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE: 'true', RCLONE_CONFIG_BENCH_REGION: s3.region,
+    PATH: process.env['PATH'],
+    HOME: process.env['HOME'],
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
+    AWS_DEFAULT_REGION: s3.region,
+    RCLONE_CONFIG_BENCH_TYPE: 's3',
+    RCLONE_CONFIG_BENCH_PROVIDER: 'Ceph',
+    RCLONE_CONFIG_BENCH_ENDPOINT: s3.endpoint,
+    RCLONE_CONFIG_BENCH_ACCESS_KEY_ID: s3.credentials.accessKeyId,
+    RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
+    RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE: 'true',
+    RCLONE_CONFIG_BENCH_REGION: s3.region,
   };
-  const persistd = (args: string[], variant: { prefix: string; extraEnv: NodeJS.ProcessEnv } = { prefix: 'persistd', extraEnv: {} }): Promise<MeasuredRun> =>
-    runMeasured(process.execPath, [PERSISTD_BIN, ...args, '--to', `s3://${BUCKET}/${variant.prefix}`, '--endpoint', s3.endpoint, '--region', s3.region,
-      '--db', `app=${path}`, '--state-dir', join(dir, `state-${variant.prefix}`), '--log-level', 'info'], { env: { ...env, ...variant.extraEnv } });
+  const persistd = (
+    args: string[],
+    variant: { prefix: string; extraEnv: NodeJS.ProcessEnv } = { prefix: 'persistd', extraEnv: {} },
+  ): Promise<MeasuredRun> =>
+    runMeasured(
+      process.execPath,
+      [
+        PERSISTD_BIN,
+        ...args,
+        '--to',
+        `s3://${BUCKET}/${variant.prefix}`,
+        '--endpoint',
+        s3.endpoint,
+        '--region',
+        s3.region,
+        '--db',
+        `app=${path}`,
+        '--state-dir',
+        join(dir, `state-${variant.prefix}`),
+        '--log-level',
+        'info',
+      ],
+      { env: { ...env, ...variant.extraEnv } },
+    );
   const key = generateIdentity();
   const encrypted = { prefix: 'persistd-age', extraEnv: { PERSISTD_AGE_RECIPIENTS: key.recipient, PERSISTD_AGE_IDENTITY: key.secret } };
   const bash = (script: string, extraEnv: Record<string, string>): Promise<MeasuredRun> =>
@@ -208,37 +247,80 @@ async function main(): Promise<void> {
     const backup = await persistd(['backup']);
     const snapEnd = Date.now();
     const logged = snapshotLog(backup);
-    rows.push({ step: 'persistd backup (CLI; zstd -1, one frame per MiB)', ms: backup.ms, bytes: dbBytes, rssMiB: backup.peakRssMiB,
-      storedBytes: logged?.compressed, note: logged ? `copy ${(logged.copyMs / 1000).toFixed(2)} s, compress + upload ${((logged.ms - logged.copyMs) / 1000).toFixed(2)} s` : 'no snapshot log line' });
+    rows.push({
+      step: 'persistd backup (CLI; zstd -1, one frame per MiB)',
+      ms: backup.ms,
+      bytes: dbBytes,
+      rssMiB: backup.peakRssMiB,
+      storedBytes: logged?.compressed,
+      note: logged
+        ? `copy ${(logged.copyMs / 1000).toFixed(2)} s, compress + upload ${((logged.ms - logged.copyMs) / 1000).toFixed(2)} s`
+        : 'no snapshot log line',
+    });
 
     if (!flags['no-age']) {
       process.stderr.write('persistd backup, age-encrypted...\n');
       const aged = await persistd(['backup'], encrypted);
       const agedLog = snapshotLog(aged);
-      rows.push({ step: 'persistd backup, age-encrypted (CLI)', ms: aged.ms, bytes: dbBytes, rssMiB: aged.peakRssMiB,
+      rows.push({
+        step: 'persistd backup, age-encrypted (CLI)',
+        ms: aged.ms,
+        bytes: dbBytes,
+        rssMiB: aged.peakRssMiB,
         storedBytes: await storedBytes(s3, 'persistd-age/', (k) => /\.db\.(gz|zst)$/.test(k)),
-        note: agedLog ? `copy ${(agedLog.copyMs / 1000).toFixed(2)} s, compress + encrypt + upload ${((agedLog.ms - agedLog.copyMs) / 1000).toFixed(2)} s; ${f(aged.ms / backup.ms * 100, 0)}% of the plain backup's time` : 'no snapshot log line' });
+        note: agedLog
+          ? `copy ${(agedLog.copyMs / 1000).toFixed(2)} s, compress + encrypt + upload ${((agedLog.ms - agedLog.copyMs) / 1000).toFixed(2)} s; ${f((aged.ms / backup.ms) * 100, 0)}% of the plain backup's time`
+          : 'no snapshot log line',
+      });
     }
 
     if (!flags['no-variants']) {
-      for (const [label, level, threads] of [['gzip -1 (format 1), 1 member at a time (as one zlib stream)', 1, 1], [`gzip -1 (format 1), ${defaultCompressionConcurrency()} parallel members`, 1, undefined]] as const) {
+      for (const [label, level, threads] of [
+        ['gzip -1 (format 1), 1 member at a time (as one zlib stream)', 1, 1],
+        [`gzip -1 (format 1), ${defaultCompressionConcurrency()} parallel members`, 1, undefined],
+      ] as const) {
         process.stderr.write(`in-process snapshot, ${label}...\n`);
-        const variant = await timed(() => snapshotDatabase({
-          store: s3.store(`variant-${level}-${threads ?? 'p'}/`), name: 'app', path, stateDir: join(dir, `state-${level}-${threads ?? 'p'}`),
-          gzipLevel: level, encoding: 'gzip', ...(threads !== undefined ? { compressionConcurrency: threads } : {}),
-        }));
+        const variant = await timed(() =>
+          snapshotDatabase({
+            store: s3.store(`variant-${level}-${threads ?? 'p'}/`),
+            name: 'app',
+            path,
+            stateDir: join(dir, `state-${level}-${threads ?? 'p'}`),
+            gzipLevel: level,
+            encoding: 'gzip',
+            ...(threads !== undefined ? { compressionConcurrency: threads } : {}),
+          }),
+        );
         const created = variant.value.outcome === 'created' ? variant.value.manifest.data.size : undefined;
-        rows.push({ step: `in-process snapshot, ${label}`, ms: variant.ms, bytes: dbBytes, storedBytes: created, note: 'library call, RSS not separable' });
+        rows.push({
+          step: `in-process snapshot, ${label}`,
+          ms: variant.ms,
+          bytes: dbBytes,
+          storedBytes: created,
+          note: 'library call, RSS not separable',
+        });
       }
     }
 
     const litestreamConfig = join(dir, 'litestream.yml');
     if (litestream) {
-      await writeFile(litestreamConfig, [
-        'dbs:', `  - path: ${path}`, '    replicas:', '      - type: s3', `        bucket: ${BUCKET}`, '        path: litestream',
-        `        endpoint: ${s3.endpoint}`, `        region: ${s3.region}`, '        force-path-style: true',
-        `        access-key-id: ${s3.credentials.accessKeyId}`, `        secret-access-key: ${s3.credentials.secretAccessKey}`, '',
-      ].join('\n'));
+      await writeFile(
+        litestreamConfig,
+        [
+          'dbs:',
+          `  - path: ${path}`,
+          '    replicas:',
+          '      - type: s3',
+          `        bucket: ${BUCKET}`,
+          '        path: litestream',
+          `        endpoint: ${s3.endpoint}`,
+          `        region: ${s3.region}`,
+          '        force-path-style: true',
+          `        access-key-id: ${s3.credentials.accessKeyId}`,
+          `        secret-access-key: ${s3.credentials.secretAccessKey}`,
+          '',
+        ].join('\n'),
+      );
       process.stderr.write('litestream replicate...\n');
       rows.push(await litestreamSnapshot(litestream, s3, path, litestreamConfig));
     }
@@ -250,19 +332,41 @@ async function main(): Promise<void> {
       const deadlineS = Math.max(10, Math.ceil((3 * backup.ms) / 1000));
       process.stderr.write(`sqlite3 .backup (deadline ${deadlineS} s)...\n`);
       const dotBackup = await runMeasured('timeout', [String(deadlineS), 'sqlite3', path, `.backup ${copy}`], { env, check: false });
-      rows.push(dotBackup.code === 0
-        ? { step: 'sqlite3 .backup alone (copy only)', ms: dotBackup.ms, bytes: dbBytes, rssMiB: dotBackup.peakRssMiB }
-        : { step: 'sqlite3 .backup alone (copy only)', rssMiB: dotBackup.peakRssMiB, note: `not done after ${deadlineS} s (restarts on every commit of the writer)` });
+      rows.push(
+        dotBackup.code === 0
+          ? { step: 'sqlite3 .backup alone (copy only)', ms: dotBackup.ms, bytes: dbBytes, rssMiB: dotBackup.peakRssMiB }
+          : {
+              step: 'sqlite3 .backup alone (copy only)',
+              rssMiB: dotBackup.peakRssMiB,
+              note: `not done after ${deadlineS} s (restarts on every commit of the writer)`,
+            },
+      );
       await rm(copy, { force: true });
       // So the scripts copy with VACUUM INTO, which reads inside one transaction like persistd does.
       process.stderr.write('backup script (aws)...\n');
-      const aws = await bash('sqlite3 "$DB" "VACUUM INTO \'$COPY\'"; gzip -1 -c "$COPY" | aws s3 cp - "s3://$BUCKET/script/app.db.gz" --endpoint-url "$EP" --only-show-errors; rm -f "$COPY"',
-        { DB: path, COPY: copy, BUCKET, EP: s3.endpoint });
-      rows.push({ step: 'script: sqlite3 VACUUM INTO + gzip -1 + aws s3 cp -', ms: aws.ms, bytes: dbBytes, rssMiB: aws.peakRssMiB, storedBytes: await storedBytes(s3, 'script/') });
+      const aws = await bash(
+        'sqlite3 "$DB" "VACUUM INTO \'$COPY\'"; gzip -1 -c "$COPY" | aws s3 cp - "s3://$BUCKET/script/app.db.gz" --endpoint-url "$EP" --only-show-errors; rm -f "$COPY"',
+        { DB: path, COPY: copy, BUCKET, EP: s3.endpoint },
+      );
+      rows.push({
+        step: 'script: sqlite3 VACUUM INTO + gzip -1 + aws s3 cp -',
+        ms: aws.ms,
+        bytes: dbBytes,
+        rssMiB: aws.peakRssMiB,
+        storedBytes: await storedBytes(s3, 'script/'),
+      });
       process.stderr.write('backup script (rclone)...\n');
-      const rclone = await bash('sqlite3 "$DB" "VACUUM INTO \'$COPY\'"; gzip -1 -c "$COPY" | rclone rcat "bench:$BUCKET/rclone/app.db.gz"; rm -f "$COPY"',
-        { DB: path, COPY: copy, BUCKET });
-      rows.push({ step: 'script: sqlite3 VACUUM INTO + gzip -1 + rclone rcat', ms: rclone.ms, bytes: dbBytes, rssMiB: rclone.peakRssMiB, storedBytes: await storedBytes(s3, 'rclone/') });
+      const rclone = await bash(
+        'sqlite3 "$DB" "VACUUM INTO \'$COPY\'"; gzip -1 -c "$COPY" | rclone rcat "bench:$BUCKET/rclone/app.db.gz"; rm -f "$COPY"',
+        { DB: path, COPY: copy, BUCKET },
+      );
+      rows.push({
+        step: 'script: sqlite3 VACUUM INTO + gzip -1 + rclone rcat',
+        ms: rclone.ms,
+        bytes: dbBytes,
+        rssMiB: rclone.peakRssMiB,
+        storedBytes: await storedBytes(s3, 'rclone/'),
+      });
     }
 
     const commits = await writer.stop();
@@ -281,16 +385,31 @@ async function main(): Promise<void> {
     if (!flags['no-age']) {
       process.stderr.write('persistd restore, age-encrypted...\n');
       const aged = await persistd(['restore', '-o', join(dir, 'restored-age.db')], encrypted);
-      rows.push({ step: 'persistd restore, age-encrypted (CLI)', ms: aged.ms, bytes: dbBytes, rssMiB: aged.peakRssMiB, note: `${f(aged.ms / restore.ms * 100, 0)}% of the plain restore's time` });
+      rows.push({
+        step: 'persistd restore, age-encrypted (CLI)',
+        ms: aged.ms,
+        bytes: dbBytes,
+        rssMiB: aged.peakRssMiB,
+        note: `${f((aged.ms / restore.ms) * 100, 0)}% of the plain restore's time`,
+      });
       await rm(join(dir, 'restored-age.db'), { force: true });
     }
 
     if (!flags['no-peers']) {
       const out = join(dir, 'script-restored.db');
-      const aws = await bash('aws s3 cp "s3://$BUCKET/script/app.db.gz" - --endpoint-url "$EP" --only-show-errors | gunzip > "$OUT"', { BUCKET, EP: s3.endpoint, OUT: out });
+      const aws = await bash('aws s3 cp "s3://$BUCKET/script/app.db.gz" - --endpoint-url "$EP" --only-show-errors | gunzip > "$OUT"', {
+        BUCKET,
+        EP: s3.endpoint,
+        OUT: out,
+      });
       rows.push({ step: 'script restore: aws s3 cp - | gunzip (no check)', ms: aws.ms, bytes: dbBytes, rssMiB: aws.peakRssMiB });
       const check = await bash('test "$(sqlite3 "$OUT" "PRAGMA integrity_check")" = ok', { OUT: out });
-      rows.push({ step: 'script restore + sqlite3 integrity_check', ms: aws.ms + check.ms, bytes: dbBytes, rssMiB: Math.max(aws.peakRssMiB ?? 0, check.peakRssMiB ?? 0) });
+      rows.push({
+        step: 'script restore + sqlite3 integrity_check',
+        ms: aws.ms + check.ms,
+        bytes: dbBytes,
+        rssMiB: Math.max(aws.peakRssMiB ?? 0, check.peakRssMiB ?? 0),
+      });
       await rm(out, { force: true });
       const rclone = await bash('rclone cat "bench:$BUCKET/rclone/app.db.gz" | gunzip > "$OUT"', { BUCKET, OUT: out });
       rows.push({ step: 'script restore: rclone cat | gunzip (no check)', ms: rclone.ms, bytes: dbBytes, rssMiB: rclone.peakRssMiB });
@@ -299,20 +418,30 @@ async function main(): Promise<void> {
     if (litestream) {
       const out = join(dir, 'litestream-restored.db');
       const restored = await runMeasured(litestream, ['restore', '-config', litestreamConfig, '-o', out, path], { env, check: false });
-      rows.push(restored.code === 0
-        ? { step: 'litestream 0.3.13 restore', ms: restored.ms, bytes: dbBytes, rssMiB: restored.peakRssMiB }
-        : { step: 'litestream 0.3.13 restore', note: `failed: ${restored.stderr.trim().split('\n').slice(-1)[0] ?? ''}` });
+      rows.push(
+        restored.code === 0
+          ? { step: 'litestream 0.3.13 restore', ms: restored.ms, bytes: dbBytes, rssMiB: restored.peakRssMiB }
+          : { step: 'litestream 0.3.13 restore', note: `failed: ${restored.stderr.trim().split('\n').slice(-1)[0] ?? ''}` },
+      );
       await rm(out, { force: true });
     }
 
-    console.log(`\nsnapshot benchmark: database ${f(dbBytes / MiB, 0)} MiB (WAL), writer ${writerRate} commits/s; ${availableParallelism()} cores, load ${loadavg().map((l) => l.toFixed(1)).join(' ')}; ${s3.endpoint}\n`);
+    console.log(
+      `\nsnapshot benchmark: database ${f(dbBytes / MiB, 0)} MiB (WAL), writer ${writerRate} commits/s; ${availableParallelism()} cores, load ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')}; ${s3.endpoint}\n`,
+    );
     console.log('| step | seconds | MiB/s of DB | peak RSS MiB | stored MiB | note |');
     console.log('|---|---|---|---|---|---|');
     for (const row of rows) {
       const rate = row.ms !== undefined && row.bytes !== undefined ? row.bytes / MiB / (row.ms / 1000) : undefined;
-      console.log(`| ${row.step.replaceAll('|', '\\|')} | ${f(row.ms === undefined ? undefined : row.ms / 1000, 2)} | ${f(rate)} | ${f(row.rssMiB, 0)} | ${f(row.storedBytes === undefined ? undefined : row.storedBytes / MiB, 0)} | ${row.note ?? ''} |`);
+      console.log(
+        `| ${row.step.replaceAll('|', '\\|')} | ${f(row.ms === undefined ? undefined : row.ms / 1000, 2)} | ${f(rate)} | ${f(row.rssMiB, 0)} | ${f(row.storedBytes === undefined ? undefined : row.storedBytes / MiB, 0)} | ${row.note ?? ''} |`,
+      );
     }
-    console.log(`\nwriter p99 commit latency: ${f(p99(before), 2)} ms without a snapshot (${before.length} commits), ${f(p99(during), 2)} ms during \`persistd backup\` (${during.length} commits)`);
+    console.log(
+      `\nwriter p99 commit latency: ${f(p99(before), 2)} ms without a snapshot (${before.length} commits), ${f(p99(during), 2)} ms during \`persistd backup\` (${during.length} commits)`,
+    );
     if (!litestream && !flags['no-peers']) console.log(LITESTREAM_MISSING_NOTE);
   } finally {
     if (writer) await writer.stop();

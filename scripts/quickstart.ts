@@ -48,7 +48,7 @@ persistd('doctor', ...common);
 persistd('backup', ...common);
 persistd('snapshots', ...common);
 
-console.log('\n# losing the container: deleting the database, the uploads and persistd\'s local state');
+console.log("\n# losing the container: deleting the database, the uploads and persistd's local state");
 for (const dir of [dataDir, uploads, path.join(here, '.persistd')]) rmSync(dir, { recursive: true, force: true });
 mkdirSync(dataDir);
 

@@ -33,15 +33,23 @@ if (store !== 'fs') {
 }
 try {
   const summary = await runBankStress({
-    seed, rounds: Number(values.rounds), seconds: Number(values.seconds), roundSeconds: Number(values['round-seconds']), store,
+    seed,
+    rounds: Number(values.rounds),
+    seconds: Number(values.seconds),
+    roundSeconds: Number(values['round-seconds']),
+    store,
     ...(s3 ? { s3Store: (prefix: string) => s3!.store(prefix) } : {}),
-    cpuBurners: Number(values['cpu-burners']), keepFailures: values['keep-failures'], log,
+    cpuBurners: Number(values['cpu-burners']),
+    keepFailures: values['keep-failures'],
+    log,
   });
   const { failures, ...totals } = summary;
   log(`\nsummary: ${JSON.stringify(totals)}`);
   log(`failures: ${failures.length}`);
   for (const f of failures) {
-    log(`- round ${f.round}, round seed ${f.roundSeed}: ${f.what}: ${f.problems.join('; ')}${values['keep-failures'] ? ` (kept in ${f.dir})` : ''}`);
+    log(
+      `- round ${f.round}, round seed ${f.roundSeed}: ${f.what}: ${f.problems.join('; ')}${values['keep-failures'] ? ` (kept in ${f.dir})` : ''}`,
+    );
     for (const action of f.recentActions.slice(-12)) log(`    ${action}`);
   }
   if (failures.length > 0) log(`replay: npm run torture:bank -- --seed ${seed} --store ${store} --keep-failures`);

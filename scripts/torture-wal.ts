@@ -23,14 +23,21 @@ const seed = values.seed !== undefined ? Number(values.seed) : Math.floor(Math.r
 const log = (line: string): void => void process.stdout.write(`${line}\n`);
 log(`torture-wal: seed ${seed}`);
 const summary = await runWalStress({
-  seed, rounds: Number(values.rounds), seconds: Number(values.seconds), roundSeconds: Number(values['round-seconds']),
-  cpuBurners: Number(values['cpu-burners']), keepFailures: values['keep-failures'], log,
+  seed,
+  rounds: Number(values.rounds),
+  seconds: Number(values.seconds),
+  roundSeconds: Number(values['round-seconds']),
+  cpuBurners: Number(values['cpu-burners']),
+  keepFailures: values['keep-failures'],
+  log,
 });
 const { failures, ...totals } = summary;
 log(`\nsummary: ${JSON.stringify(totals)}`);
 log(`failures: ${failures.length}`);
 for (const f of failures) {
-  log(`- round ${f.round}, round seed ${f.roundSeed}: ${f.what}: ${f.problems.join('; ')}${values['keep-failures'] ? ` (kept in ${f.dir})` : ''}`);
+  log(
+    `- round ${f.round}, round seed ${f.roundSeed}: ${f.what}: ${f.problems.join('; ')}${values['keep-failures'] ? ` (kept in ${f.dir})` : ''}`,
+  );
   for (const action of f.recentActions.slice(-12)) log(`    ${action}`);
 }
 if (failures.length > 0) log(`replay: npx tsx scripts/torture-wal.ts --seed ${seed} --keep-failures`);

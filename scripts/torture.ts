@@ -28,7 +28,8 @@ const { values } = parseArgs({
 const seed = values.seed !== undefined ? Number(values.seed) : Math.floor(Math.random() * 2 ** 31);
 if (values.store !== 'fs' && values.store !== 's3') throw new Error(`--store must be fs or s3, not ${values.store}`);
 const maxLossMs = values['max-loss-ms'] !== undefined ? Number(values['max-loss-ms']) : defaultMaxLossMs(values['sync-interval']);
-if (!Number.isInteger(maxLossMs) || maxLossMs < 0) throw new Error(`--max-loss-ms must be a whole number of ms (0: off), not ${values['max-loss-ms']}`);
+if (!Number.isInteger(maxLossMs) || maxLossMs < 0)
+  throw new Error(`--max-loss-ms must be a whole number of ms (0: off), not ${values['max-loss-ms']}`);
 
 let s3: BenchS3 | undefined;
 let store: TortureStore = { kind: 'fs' };
@@ -37,10 +38,18 @@ if (values.store === 's3') {
   store = { kind: 's3', endpoint: s3.endpoint, region: s3.region, bucket: s3.bucket, ...s3.credentials };
 }
 try {
-  console.log(`torture: seed ${seed}, ${values.rounds} rounds on ${values.store}${values.age ? ' (age-encrypted)' : ''}, snapshot interval ${values['snapshot-interval']}, sync interval ${values['sync-interval']}, loss bound ${maxLossMs === 0 ? 'off (reported only)' : `${maxLossMs} ms from the app's first commit`}`);
+  console.log(
+    `torture: seed ${seed}, ${values.rounds} rounds on ${values.store}${values.age ? ' (age-encrypted)' : ''}, snapshot interval ${values['snapshot-interval']}, sync interval ${values['sync-interval']}, loss bound ${maxLossMs === 0 ? 'off (reported only)' : `${maxLossMs} ms from the app's first commit`}`,
+  );
   const summary = await runTorture({
-    rounds: Number(values.rounds), seed, store, keepFailures: values['keep-failures'], maxLossMs,
-    snapshotInterval: values['snapshot-interval'], syncInterval: values['sync-interval'], age: values.age,
+    rounds: Number(values.rounds),
+    seed,
+    store,
+    keepFailures: values['keep-failures'],
+    maxLossMs,
+    snapshotInterval: values['snapshot-interval'],
+    syncInterval: values['sync-interval'],
+    age: values.age,
   });
   const replay = `npm run torture -- --seed ${seed} --store ${values.store} --max-loss-ms ${maxLossMs}${values.age ? ' --age' : ''}`;
   console.log(['', ...formatSummary(summary, replay)].join('\n'));

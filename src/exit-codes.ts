@@ -29,5 +29,5 @@ const BY_KIND: Record<ErrorKind, number> = {
 
 /** The exit code for a thrown value: the one place where error kinds become process exit codes. */
 export function exitCodeFor(err: unknown): number {
-  return err instanceof PersistdError ? err.exitCode ?? BY_KIND[err.kind] : EXIT_CODES.unexpected;
+  return err instanceof PersistdError ? (err.exitCode ?? BY_KIND[err.kind]) : EXIT_CODES.unexpected;
 }

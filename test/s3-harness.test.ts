@@ -35,7 +35,9 @@ describe('test S3 server', () => {
 
   it('answers 412 to PutObject with If-None-Match: * on an existing key', async () => {
     await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'exists', Body: 'first', IfNoneMatch: '*' }));
-    expect(await statusOf(client.send(new PutObjectCommand({ Bucket: bucket, Key: 'exists', Body: 'second', IfNoneMatch: '*' })))).toBe(412);
+    expect(await statusOf(client.send(new PutObjectCommand({ Bucket: bucket, Key: 'exists', Body: 'second', IfNoneMatch: '*' })))).toBe(
+      412,
+    );
   });
 
   it('paginates a listing of more than 1000 keys', async () => {
@@ -52,7 +54,9 @@ describe('test S3 server', () => {
     const first = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'many/' }));
     expect(first.IsTruncated).toBe(true);
     expect(first.KeyCount).toBe(1000);
-    const second = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'many/', ContinuationToken: first.NextContinuationToken }));
+    const second = await client.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: 'many/', ContinuationToken: first.NextContinuationToken }),
+    );
     expect(second.IsTruncated).toBe(false);
     const listed = [...(first.Contents ?? []), ...(second.Contents ?? [])].map((object) => object.Key);
     expect(listed).toEqual(keys);

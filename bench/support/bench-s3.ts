@@ -37,8 +37,10 @@ export async function startBenchS3(options: StartBenchS3Options): Promise<BenchS
   const external = process.env['PERSISTD_TEST_S3_ENDPOINT'];
   if (external) {
     server = {
-      endpoint: external, region: process.env['PERSISTD_TEST_S3_REGION'] ?? 'us-east-1',
-      accessKeyId: process.env['PERSISTD_TEST_S3_ACCESS_KEY_ID'] ?? '', secretAccessKey: process.env['PERSISTD_TEST_S3_SECRET_ACCESS_KEY'] ?? '',
+      endpoint: external,
+      region: process.env['PERSISTD_TEST_S3_REGION'] ?? 'us-east-1',
+      accessKeyId: process.env['PERSISTD_TEST_S3_ACCESS_KEY_ID'] ?? '',
+      secretAccessKey: process.env['PERSISTD_TEST_S3_SECRET_ACCESS_KEY'] ?? '',
     };
   } else {
     rgw = await startRgw({ log, ...(options.memstoreBytes !== undefined ? { memstoreBytes: options.memstoreBytes } : {}) });
@@ -61,7 +63,14 @@ export async function startBenchS3(options: StartBenchS3Options): Promise<BenchS
     credentials,
     client,
     store(prefix) {
-      const store = new S3Store({ bucket: options.bucket, prefix, endpoint: server.endpoint, region: server.region, forcePathStyle: true, credentials });
+      const store = new S3Store({
+        bucket: options.bucket,
+        prefix,
+        endpoint: server.endpoint,
+        region: server.region,
+        forcePathStyle: true,
+        credentials,
+      });
       stores.push(store);
       return store;
     },

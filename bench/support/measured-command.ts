@@ -19,7 +19,9 @@ export interface MeasuredRun {
 
 /** Runs `command args` (through /usr/bin/time when installed) and resolves when it exits; rejects when it fails and `check` is not false. */
 export async function runMeasured(
-  command: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv; check?: boolean; onSpawn?: (pid: number) => void } = {},
+  command: string,
+  args: readonly string[],
+  options: { env?: NodeJS.ProcessEnv; check?: boolean; onSpawn?: (pid: number) => void } = {},
 ): Promise<MeasuredRun> {
   const timed = existsSync(GNU_TIME);
   const rssFile = join(tmpdir(), `persistd-bench-rss-${process.pid}-${Math.random().toString(36).slice(2)}`);

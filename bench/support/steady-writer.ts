@@ -30,8 +30,12 @@ export interface SteadyCommit {
 
 /** Parses the writer's output (after its "ready" line). */
 export function parseSteadyCommits(out: string): SteadyCommit[] {
-  return out.split('\n').slice(1).filter(Boolean).map((line) => {
-    const [startMs, endMs, latencyMs] = line.split(' ').map(Number) as [number, number, number];
-    return { startMs, endMs, latencyMs };
-  });
+  return out
+    .split('\n')
+    .slice(1)
+    .filter(Boolean)
+    .map((line) => {
+      const [startMs, endMs, latencyMs] = line.split(' ').map(Number) as [number, number, number];
+      return { startMs, endMs, latencyMs };
+    });
 }

@@ -30,10 +30,17 @@ async function startContainer(port: number): Promise<ChildProcess> {
   mkdirSync(path.join(root, 'data'), { recursive: true });
   console.log(`\n$ persistd run -- node examples/notes-app/server.mjs   (PERSISTD_URL=${env.PERSISTD_URL})`);
   const child = spawn(process.execPath, ['bin/persistd.js', 'run', '--', process.execPath, 'examples/notes-app/server.mjs'], {
-    env: { ...env, PORT: String(port) }, stdio: 'inherit',
+    env: { ...env, PORT: String(port) },
+    stdio: 'inherit',
   });
   for (let i = 0; i < 300; i++) {
-    if (await fetch(`http://127.0.0.1:${port}/notes`).then(() => true, () => false)) return child;
+    if (
+      await fetch(`http://127.0.0.1:${port}/notes`).then(
+        () => true,
+        () => false,
+      )
+    )
+      return child;
     if (child.exitCode !== null) throw new Error(`persistd exited with ${child.exitCode}`);
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -19,13 +19,15 @@ db.pragma('journal_mode = WAL');
 db.exec('CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL, created_at TEXT NOT NULL)');
 const count = db.prepare('SELECT count(*) AS n FROM notes').get().n;
 // Seed a welcome note only into a fresh database: after a restore the seed must not run again.
-if (count === 0) db.prepare('INSERT INTO notes (body, created_at) VALUES (?, ?)').run('welcome to the notes demo', new Date().toISOString());
+if (count === 0)
+  db.prepare('INSERT INTO notes (body, created_at) VALUES (?, ?)').run('welcome to the notes demo', new Date().toISOString());
 
-const body = (req) => new Promise((resolve) => {
-  const parts = [];
-  req.on('data', (part) => parts.push(part));
-  req.on('end', () => resolve(Buffer.concat(parts)));
-});
+const body = (req) =>
+  new Promise((resolve) => {
+    const parts = [];
+    req.on('data', (part) => parts.push(part));
+    req.on('end', () => resolve(Buffer.concat(parts)));
+  });
 
 const server = http.createServer(async (req, res) => {
   const url = new URL(req.url ?? '/', 'http://localhost');

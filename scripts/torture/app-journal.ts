@@ -24,7 +24,8 @@ export function readLaunchJournal(path: string, launch: number): LaunchJournal {
   // The last element is '' after a complete line, or a line cut short by SIGKILL.
   for (const line of lines.slice(0, -1)) {
     const f = line.split(' ');
-    if (f[0] === 'S' && f.length === 6) journal.start = { at: Number(f[1]), pid: Number(f[2]), n: Number(f[3]), integrity: f[4]!, consistent: f[5] === '1' };
+    if (f[0] === 'S' && f.length === 6)
+      journal.start = { at: Number(f[1]), pid: Number(f[2]), n: Number(f[3]), integrity: f[4]!, consistent: f[5] === '1' };
     else if (f[0] === 'T' && f.length === 3) journal.commits.push({ at: Number(f[1]), i: Number(f[2]) });
     else if (f[0] === 'F' && f.length === 4) journal.files.push({ at: Number(f[1]), name: f[2]!, j: Number(f[3]) });
   }

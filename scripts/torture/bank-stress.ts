@@ -66,10 +66,22 @@ export interface BankStressSummary {
  */
 export async function runBankStress(options: BankStressOptions): Promise<BankStressSummary> {
   const summary: BankStressSummary = {
-    rounds: 0, roundsByStore: { fs: 0, s3: 0 }, roundsByPageSize: {}, syncs: 0, stalls: 0, snapshots: 0, shipperRestarts: 0,
-    latestChecked: 0, pointInTimeChecked: 0, transactions: 0, walBytesShipped: 0, failures: [],
+    rounds: 0,
+    roundsByStore: { fs: 0, s3: 0 },
+    roundsByPageSize: {},
+    syncs: 0,
+    stalls: 0,
+    snapshots: 0,
+    shipperRestarts: 0,
+    latestChecked: 0,
+    pointInTimeChecked: 0,
+    transactions: 0,
+    walBytesShipped: 0,
+    failures: [],
   };
-  const burners = Array.from({ length: options.cpuBurners }, (): ChildProcess => spawn('nice', ['-n', '5', process.execPath, '-e', 'for(;;){}'], { stdio: 'ignore' }));
+  const burners = Array.from({ length: options.cpuBurners }, (): ChildProcess =>
+    spawn('nice', ['-n', '5', process.execPath, '-e', 'for(;;){}'], { stdio: 'ignore' }),
+  );
   const rng = new Prng(options.seed);
   const deadline = Date.now() + options.seconds * 1000;
   try {
@@ -86,7 +98,13 @@ export async function runBankStress(options: BankStressOptions): Promise<BankStr
   return summary;
 }
 
-async function runRound(round: number, roundSeed: number, kind: 'fs' | 's3', options: BankStressOptions, summary: BankStressSummary): Promise<void> {
+async function runRound(
+  round: number,
+  roundSeed: number,
+  kind: 'fs' | 's3',
+  options: BankStressOptions,
+  summary: BankStressSummary,
+): Promise<void> {
   const rng = new Prng(roundSeed);
   const dir = await mkdtemp(join(tmpdir(), 'persistd-torture-bank-'));
   await mkdir(join(dir, 'data'));
@@ -98,7 +116,9 @@ async function runRound(round: number, roundSeed: number, kind: 'fs' | 's3', opt
   const pageSize = rng.pick([4096, 16384, 65536]);
   const accounts = rng.pick([100, 300]);
   const settings = {
-    store: kind, pageSize, accounts,
+    store: kind,
+    pageSize,
+    accounts,
     maxSegmentBytes: rng.pick([256 << 10, 1 << 20, 16 << 20]),
     checkpointFrames: rng.pick([20, 100, 1000]),
     truncateFactor: rng.pick([2, 10]),
@@ -115,10 +135,16 @@ async function runRound(round: number, roundSeed: number, kind: 'fs' | 's3', opt
     summary.failures.push({ round, roundSeed, dir, what, problems, recentActions: [...actions] });
     options.log(`FAILURE round ${round} (seed ${roundSeed}): ${what}: ${problems.join('; ')}`);
   };
-  const newShipper = (): WalShipper => new WalShipper({
-    store, name: 'bank', path, stateDir: join(dir, 'state'), maxSegmentBytes: settings.maxSegmentBytes,
-    checkpointFrames: settings.checkpointFrames, truncateFrames: settings.checkpointFrames * settings.truncateFactor,
-  });
+  const newShipper = (): WalShipper =>
+    new WalShipper({
+      store,
+      name: 'bank',
+      path,
+      stateDir: join(dir, 'state'),
+      maxSegmentBytes: settings.maxSegmentBytes,
+      checkpointFrames: settings.checkpointFrames,
+      truncateFrames: settings.checkpointFrames * settings.truncateFactor,
+    });
   const writer = startWriter(path, journal, pageSize, accounts, rng.int(0, 2 ** 31));
   let shipper: WalShipper | undefined;
   let probe: Database.Database | undefined;
@@ -206,7 +232,9 @@ async function runRound(round: number, roundSeed: number, kind: 'fs' | 's3', opt
       summary.latestChecked++;
     }
     summary.walBytesShipped += shipper.status().bytesStored;
-    options.log(`round ${round} (seed ${roundSeed}) ${JSON.stringify(settings)}: ${last} transfers, ${restores} restores checked, ${failed ? 'FAILED' : 'ok'}`);
+    options.log(
+      `round ${round} (seed ${roundSeed}) ${JSON.stringify(settings)}: ${last} transfers, ${restores} restores checked, ${failed ? 'FAILED' : 'ok'}`,
+    );
   } finally {
     writer.kill();
     probe?.close();
@@ -215,8 +243,16 @@ async function runRound(round: number, roundSeed: number, kind: 'fs' | 's3', opt
   }
 }
 
-function startWriter(path: string, journal: string, pageSize: number, accounts: number, seed: number): { ready: Promise<void>; stop(): Promise<number>; kill(): void } {
-  const child = spawn('python3', [WRITER, path, journal, String(pageSize), String(accounts), String(seed)], { stdio: ['ignore', 'pipe', 'inherit'] });
+function startWriter(
+  path: string,
+  journal: string,
+  pageSize: number,
+  accounts: number,
+  seed: number,
+): { ready: Promise<void>; stop(): Promise<number>; kill(): void } {
+  const child = spawn('python3', [WRITER, path, journal, String(pageSize), String(accounts), String(seed)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));

@@ -43,7 +43,10 @@ export function checkBankDb(path: string, transfers: readonly [number, number][]
         expected[to]!++;
       }
       const wrong = rows.filter((row) => row.bal !== expected[row.id]);
-      if (wrong.length > 0) problems.push(`${wrong.length} balance(s) differ from the state after transfer ${seq} (first: account ${wrong[0]!.id} has ${wrong[0]!.bal}, expected ${expected[wrong[0]!.id]})`);
+      if (wrong.length > 0)
+        problems.push(
+          `${wrong.length} balance(s) differ from the state after transfer ${seq} (first: account ${wrong[0]!.id} has ${wrong[0]!.bal}, expected ${expected[wrong[0]!.id]})`,
+        );
     }
     return { seq, problems };
   } finally {

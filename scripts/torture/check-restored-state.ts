@@ -38,22 +38,31 @@ function checkDatabase(dbPath: string, launches: ReadonlyMap<number, LaunchJourn
     if (integrity !== 'ok') problem(`integrity_check: ${integrity.slice(0, 300)}`);
     const n = (db.prepare("SELECT n FROM meta WHERE k = 'n'").pluck().get() as number | undefined) ?? 0;
     const lengths = new Map<number, number>();
-    for (const row of db.prepare('SELECT id, len FROM u ORDER BY id').iterate() as Iterable<{ id: number; len: number }>) lengths.set(row.id, row.len);
+    for (const row of db.prepare('SELECT id, len FROM u ORDER BY id').iterate() as Iterable<{ id: number; len: number }>)
+      lengths.set(row.id, row.len);
     const committed = new Map<number, Set<number>>();
     for (const [launch, journal] of launches) committed.set(launch, new Set(journal.commits.map((c) => c.i)));
     let expected = 1;
     let lastLaunch = 0;
-    for (const row of db.prepare('SELECT id, round, pad FROM t ORDER BY id').iterate() as Iterable<{ id: number; round: number; pad: Buffer }>) {
+    for (const row of db.prepare('SELECT id, round, pad FROM t ORDER BY id').iterate() as Iterable<{
+      id: number;
+      round: number;
+      pad: Buffer;
+    }>) {
       if (row.id !== expected) problem(`rows ${expected}..${row.id - 1} are missing (gap before row ${row.id})`);
       expected = row.id + 1;
       const journal = launches.get(row.round);
       const inFlight = journal ? (journal.commits.at(-1)?.i ?? journal.start?.n ?? -1) + 1 : -1;
-      if (!journal || (!committed.get(row.round)!.has(row.id) && row.id !== inFlight)) problem(`row ${row.id} was written by launch ${row.round}, which never committed it`);
-      else if (journal.start !== undefined && row.id <= journal.start.n) problem(`row ${row.id} is from launch ${row.round}, which started after row ${journal.start.n}`);
+      if (!journal || (!committed.get(row.round)!.has(row.id) && row.id !== inFlight))
+        problem(`row ${row.id} was written by launch ${row.round}, which never committed it`);
+      else if (journal.start !== undefined && row.id <= journal.start.n)
+        problem(`row ${row.id} is from launch ${row.round}, which started after row ${journal.start.n}`);
       if (row.round < lastLaunch) problem(`row ${row.id} is from launch ${row.round}, older than a row before it (launch ${lastLaunch})`);
       lastLaunch = row.round;
-      if (!row.pad.equals(expectedPad(row.id, row.round, row.pad.length))) problem(`row ${row.id}: pad is not the one launch ${row.round} wrote`);
-      if (lengths.get(row.id) !== row.pad.length) problem(`row ${row.id}: table u says ${lengths.get(row.id) ?? 'nothing'}, t has ${row.pad.length} bytes (torn transaction)`);
+      if (!row.pad.equals(expectedPad(row.id, row.round, row.pad.length)))
+        problem(`row ${row.id}: pad is not the one launch ${row.round} wrote`);
+      if (lengths.get(row.id) !== row.pad.length)
+        problem(`row ${row.id}: table u says ${lengths.get(row.id) ?? 'nothing'}, t has ${row.pad.length} bytes (torn transaction)`);
       lengths.delete(row.id);
     }
     if (expected - 1 !== n) problem(`meta.n is ${n} but the rows end at ${expected - 1} (torn transaction)`);

@@ -26,16 +26,19 @@ export function checkWalStressDb(path: string): WalStressDbCheck {
     const problems: string[] = [];
     if (integrity !== 'ok') problems.push(`integrity_check: ${integrity.slice(0, 300)}`);
     const lengths = new Map<number, number>();
-    for (const row of db.prepare('SELECT id, len FROM u ORDER BY id').iterate() as Iterable<{ id: number; len: number }>) lengths.set(row.id, row.len);
+    for (const row of db.prepare('SELECT id, len FROM u ORDER BY id').iterate() as Iterable<{ id: number; len: number }>)
+      lengths.set(row.id, row.len);
     let expected = 1;
     for (const row of db.prepare('SELECT id, pad FROM t ORDER BY id').iterate() as Iterable<{ id: number; pad: Buffer }>) {
-      if (row.id !== expected && problems.length < 10) problems.push(`t: expected row ${expected}, found ${row.id} (missing ${expected}..${row.id - 1})`);
+      if (row.id !== expected && problems.length < 10)
+        problems.push(`t: expected row ${expected}, found ${row.id} (missing ${expected}..${row.id - 1})`);
       expected = row.id + 1;
       if (!Buffer.isBuffer(row.pad) || !row.pad.equals(pad(row.id, row.pad.length)) || row.pad.length === 0) {
         if (problems.length < 10) problems.push(`t: row ${row.id} has a pad that is not its own (${row.pad?.length} bytes)`);
       }
       const len = lengths.get(row.id);
-      if (len !== row.pad.length && problems.length < 10) problems.push(`u: row ${row.id} says ${len ?? 'nothing'}, t has ${row.pad.length} bytes (torn transaction)`);
+      if (len !== row.pad.length && problems.length < 10)
+        problems.push(`u: row ${row.id} says ${len ?? 'nothing'}, t has ${row.pad.length} bytes (torn transaction)`);
       lengths.delete(row.id);
     }
     if (expected - 1 !== n) problems.push(`meta.n is ${n} but t ends at ${expected - 1}`);

@@ -29,13 +29,19 @@ export function formatLossReport(report: LossReport, maxLossMs: number | undefin
     `loss, persistd killed after the launch's first snapshot (${bound}): ${stats(lossMs.after)}`,
     `loss, persistd killed before the launch's first snapshot (${bound}): ${stats(lossMs.before)}`,
   ];
-  if (lossMs.unclaimed.length > 0) lines.push(`loss, persistd killed after the first snapshot but before the lineage pointer named it (${bound}): ${stats(lossMs.unclaimed)}`);
+  if (lossMs.unclaimed.length > 0)
+    lines.push(
+      `loss, persistd killed after the first snapshot but before the lineage pointer named it (${bound}): ${stats(lossMs.unclaimed)}`,
+    );
   const snapshot = windows.flatMap((w) => (w.snapshotMs === undefined ? [] : [w.snapshotMs]));
   const pointer = windows.flatMap((w) => (w.pointerMs === undefined ? [] : [w.pointerMs]));
   // Commits exposed to the window: those after the app started; a pointer taken before that exposes none.
   const exposed = windows.flatMap((w) => (w.pointerMs === undefined ? [] : [Math.max(0, w.pointerMs - w.appStartMs)]));
   const early = windows.filter((w) => w.pointerMs !== undefined && w.pointerMs <= w.appStartMs).length;
-  const cut = windows.filter((w) => w.pointerMs === undefined).map((w) => w.killMs).sort((a, b) => a - b);
+  const cut = windows
+    .filter((w) => w.pointerMs === undefined)
+    .map((w) => w.killMs)
+    .sort((a, b) => a - b);
   lines.push(
     `first-snapshot window, launch -> first snapshot stored: ${spread(snapshot)}`,
     `  launch -> lineage pointer taken: ${spread(pointer)}`,

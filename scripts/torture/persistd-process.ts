@@ -19,7 +19,9 @@ export interface ContainerProcess {
 /** Starts `persistd run <args> -- <app...>` in a new process group with a clean environment (plus `env`). */
 export function startContainer(args: readonly string[], app: readonly string[], env: NodeJS.ProcessEnv): ContainerProcess {
   const child = spawn(process.execPath, [PERSISTD_BIN, 'run', ...args, '--', ...app], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ['ignore', 'ignore', 'pipe'], detached: true,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+    detached: true,
   });
   let logs = '';
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (logs += chunk));
@@ -38,14 +40,15 @@ export function startContainer(args: readonly string[], app: readonly string[], 
     child,
     exited,
     logs: () => logs,
-    events: () => logs.split('\n').flatMap((line) => {
-      if (!line.startsWith('{')) return [];
-      try {
-        return [JSON.parse(line) as Record<string, unknown>];
-      } catch {
-        return [];
-      }
-    }),
+    events: () =>
+      logs.split('\n').flatMap((line) => {
+        if (!line.startsWith('{')) return [];
+        try {
+          return [JSON.parse(line) as Record<string, unknown>];
+        } catch {
+          return [];
+        }
+      }),
     killPersistd: () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     },

@@ -29,7 +29,12 @@ function parsePointer(text: string | undefined): ReplicaLineage['pointer'] {
   try {
     const p = JSON.parse(text) as { generation?: unknown; pid?: unknown; instanceStartedAt?: unknown; takenAt?: unknown };
     if (typeof p.generation !== 'string' || typeof p.pid !== 'number') return undefined;
-    return { generation: p.generation, pid: p.pid, instanceStartedAt: Date.parse(String(p.instanceStartedAt)), takenAt: Date.parse(String(p.takenAt)) };
+    return {
+      generation: p.generation,
+      pid: p.pid,
+      instanceStartedAt: Date.parse(String(p.instanceStartedAt)),
+      takenAt: Date.parse(String(p.takenAt)),
+    };
   } catch {
     return undefined;
   }
@@ -62,14 +67,19 @@ function readFsReplica(root: string, name: string): { pointerText: string | unde
   return { pointerText, keys };
 }
 
-async function readS3Replica(replica: Extract<ReplicaLocation, { kind: 's3' }>, name: string): Promise<{ pointerText: string | undefined; keys: string[] }> {
+async function readS3Replica(
+  replica: Extract<ReplicaLocation, { kind: 's3' }>,
+  name: string,
+): Promise<{ pointerText: string | undefined; keys: string[] }> {
   const client = createRawS3Client(replica);
   try {
     const base = `${replica.prefix}/`;
     const keys: string[] = [];
     let token: string | undefined;
     do {
-      const page = await client.send(new ListObjectsV2Command({ Bucket: replica.bucket, Prefix: base + generationsPrefix(name), ContinuationToken: token }));
+      const page = await client.send(
+        new ListObjectsV2Command({ Bucket: replica.bucket, Prefix: base + generationsPrefix(name), ContinuationToken: token }),
+      );
       for (const o of page.Contents ?? []) if (o.Key !== undefined) keys.push(o.Key.slice(base.length));
       token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
     } while (token !== undefined);

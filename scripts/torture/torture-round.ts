@@ -85,10 +85,25 @@ export async function runRound(lineage: Lineage, rng: Prng, settings: RoundSetti
   }
   const { container, launch, spawnedAt } = start(lineage, rng, settings);
   const started = await waitForStart(lineage, container, launch, problems);
-  if (!started) return { kill: 'both', restoreKill, ranMs: 0, committed: 0, restoredRows: 0, restoredFiles: 0, lossMs: 0, phase: undefined, window: undefined, problems };
+  if (!started)
+    return {
+      kill: 'both',
+      restoreKill,
+      ranMs: 0,
+      committed: 0,
+      restoredRows: 0,
+      restoredFiles: 0,
+      lossMs: 0,
+      phase: undefined,
+      window: undefined,
+      problems,
+    };
   const journal = readLaunchJournal(journalPath(sandbox, launch), launch);
   const s = journal.start!;
-  if (s.integrity !== 'ok' || !s.consistent) problems.push(`the app started on a restored database that is not consistent (integrity ${s.integrity}, rows consistent: ${s.consistent})`);
+  if (s.integrity !== 'ok' || !s.consistent)
+    problems.push(
+      `the app started on a restored database that is not consistent (integrity ${s.integrity}, rows consistent: ${s.consistent})`,
+    );
   if (s.n < lowerBound) problems.push(`persistd run restored ${s.n} rows, an earlier restore of the same replica had ${lowerBound}`);
 
   let kill = rng.pick<KillKind>(['app', 'persistd', 'both', 'snapshot']);
@@ -99,7 +114,8 @@ export async function runRound(lineage: Lineage, rng: Prng, settings: RoundSetti
     process.kill(s.pid, 'SIGKILL');
     const exit = await Promise.race([container.exited, sleep(60_000).then(() => undefined)]);
     if (exit === undefined) problems.push('persistd did not exit within 60 s after the app was killed');
-    else if (exit.code !== 137) problems.push(`persistd exited with ${exit.code ?? exit.signal} after the app was SIGKILLed (expected 137)`);
+    else if (exit.code !== 137)
+      problems.push(`persistd exited with ${exit.code ?? exit.signal} after the app was SIGKILLed (expected 137)`);
   } else if (kill === 'both') {
     container.killAll();
   } else {
@@ -110,30 +126,53 @@ export async function runRound(lineage: Lineage, rng: Prng, settings: RoundSetti
   const ranMs = killAt - s.at;
   const final = lineage.launches.get(launch)!;
   const milestones = launchMilestones(container.events());
-  const phase = kill === 'app' ? phaseFromLog(milestones, killAt) : await phaseAtKill(sandbox, container, spawnedAt, milestones, killAt, problems);
+  const phase =
+    kill === 'app' ? phaseFromLog(milestones, killAt) : await phaseAtKill(sandbox, container, spawnedAt, milestones, killAt, problems);
   const since = (at: number | undefined): number | undefined => (at === undefined || at > killAt ? undefined : at - spawnedAt);
-  const window: LaunchWindow = { appStartMs: s.at - spawnedAt, snapshotMs: since(milestones.snapshotAt), pointerMs: since(milestones.pointerAt), killMs: killAt - spawnedAt };
+  const window: LaunchWindow = {
+    appStartMs: s.at - spawnedAt,
+    snapshotMs: since(milestones.snapshotAt),
+    pointerMs: since(milestones.pointerAt),
+    killMs: killAt - spawnedAt,
+  };
 
   loseContainer(sandbox);
   const restore = await runPersistd(['restore', ...sandbox.targetArgs], { env: sandbox.env, timeoutMs: 180_000 });
   writeFileSync(join(sandbox.logDir, `restore-${launch}.log`), restore.stderr);
-  if (restore.code !== 0 && !(restore.code === 5 && lowerBound === 0)) problems.push(`persistd restore exited with ${restore.code}: ${lastLines(restore.stderr)}`);
+  if (restore.code !== 0 && !(restore.code === 5 && lowerBound === 0))
+    problems.push(`persistd restore exited with ${restore.code}: ${lastLines(restore.stderr)}`);
   const state = checkRestoredState(sandbox.dbPath, sandbox.uploadsDir, lineage.launches);
   problems.push(...state.problems);
   if (state.k < lowerBound) problems.push(`restored ${state.k} rows, an earlier restore of the same replica had ${lowerBound}`);
   const lastCommitted = final.commits.at(-1)?.i ?? s.n;
-  if (kill === 'app' && state.k < lastCommitted) problems.push(`the app was killed and persistd took its final backup, yet only ${state.k} of ${lastCommitted} committed rows were restored`);
+  if (kill === 'app' && state.k < lastCommitted)
+    problems.push(
+      `the app was killed and persistd took its final backup, yet only ${state.k} of ${lastCommitted} committed rows were restored`,
+    );
   const firstLost = final.commits.find((c) => c.i > state.k);
   const lossMs = firstLost ? Math.max(0, killAt - firstLost.at) : 0;
   if (settings.maxLossMs !== undefined && kill !== 'app' && lossMs > settings.maxLossMs) {
-    problems.push(`transaction ${firstLost!.i}, committed ${lossMs} ms before persistd was killed, was lost (bound ${settings.maxLossMs} ms; `
-      + `the launch's first snapshot was stored ${window.snapshotMs ?? '?'} ms and its lineage pointer taken ${window.pointerMs ?? '?'} ms after launch, the kill came at ${window.killMs} ms)`);
+    problems.push(
+      `transaction ${firstLost!.i}, committed ${lossMs} ms before persistd was killed, was lost (bound ${settings.maxLossMs} ms; ` +
+        `the launch's first snapshot was stored ${window.snapshotMs ?? '?'} ms and its lineage pointer taken ${window.pointerMs ?? '?'} ms after launch, the kill came at ${window.killMs} ms)`,
+    );
   }
   lineage.k = Math.max(lineage.k, state.k);
   // Next round: either the container restored by `persistd restore`, or a fresh one that `persistd run` must restore.
   lineage.localPresent = rng.chance(0.5);
   if (!lineage.localPresent) loseContainer(sandbox);
-  return { kill, restoreKill, ranMs, committed: final.commits.length, restoredRows: state.k, restoredFiles: state.files, lossMs, phase, window, problems };
+  return {
+    kill,
+    restoreKill,
+    ranMs,
+    committed: final.commits.length,
+    restoredRows: state.k,
+    restoredFiles: state.files,
+    lossMs,
+    phase,
+    window,
+    problems,
+  };
 }
 
 /**
@@ -141,7 +180,12 @@ export async function runRound(lineage: Lineage, rng: Prng, settings: RoundSetti
  * taken before the kill must be there, naming a generation with a committed snapshot.
  */
 async function phaseAtKill(
-  sandbox: TortureSandbox, container: ContainerProcess, spawnedAt: number, milestones: LaunchMilestones, killAt: number, problems: string[],
+  sandbox: TortureSandbox,
+  container: ContainerProcess,
+  spawnedAt: number,
+  milestones: LaunchMilestones,
+  killAt: number,
+  problems: string[],
 ): Promise<KillPhase> {
   const replica = await readReplicaLineage(sandbox.replica, basename(sandbox.dbPath));
   const phase = phaseFromReplica(replica, container.child.pid, spawnedAt);
@@ -149,7 +193,9 @@ async function phaseAtKill(
     problems.push(`the lineage pointer names generation ${replica.pointer!.generation}, which has no committed snapshot`);
   }
   if (phaseFromLog(milestones, killAt) === 'after' && phase !== 'after') {
-    problems.push(`persistd logged 'took the lineage pointer' ${killAt - milestones.pointerAt!} ms before it was killed, yet the replica's pointer is not this launch's`);
+    problems.push(
+      `persistd logged 'took the lineage pointer' ${killAt - milestones.pointerAt!} ms before it was killed, yet the replica's pointer is not this launch's`,
+    );
   }
   return phase;
 }
@@ -158,10 +204,29 @@ function start(lineage: Lineage, rng: Prng, settings: RoundSettings): { containe
   const launch = lineage.nextLaunch++;
   const { sandbox } = lineage;
   const args = [
-    ...sandbox.targetArgs, '--snapshot-interval', settings.snapshotInterval, '--sync-interval', settings.syncInterval,
-    '--app-stop-timeout', '5s', '--shutdown-timeout', '30s', '--restore-timeout', '2m', '--log-level', 'info',
+    ...sandbox.targetArgs,
+    '--snapshot-interval',
+    settings.snapshotInterval,
+    '--sync-interval',
+    settings.syncInterval,
+    '--app-stop-timeout',
+    '5s',
+    '--shutdown-timeout',
+    '30s',
+    '--restore-timeout',
+    '2m',
+    '--log-level',
+    'info',
   ];
-  const app = ['python3', APP, sandbox.dbPath, sandbox.uploadsDir, journalPath(sandbox, launch), String(launch), String(rng.int(0, 2 ** 31))];
+  const app = [
+    'python3',
+    APP,
+    sandbox.dbPath,
+    sandbox.uploadsDir,
+    journalPath(sandbox, launch),
+    String(launch),
+    String(rng.int(0, 2 ** 31)),
+  ];
   const spawnedAt = Date.now();
   return { container: startContainer(args, app, sandbox.env), launch, spawnedAt };
 }
@@ -172,7 +237,11 @@ async function waitForStart(lineage: Lineage, container: ContainerProcess, launc
     if (readLaunchJournal(journalPath(lineage.sandbox, launch), launch).start !== undefined) return true;
     const exited = container.child.exitCode !== null || container.child.signalCode !== null;
     if (exited || Date.now() > deadline) {
-      problems.push(exited ? `persistd run exited with ${container.child.exitCode} before starting the app: ${lastLines(container.logs())}` : 'the app did not start within 120 s');
+      problems.push(
+        exited
+          ? `persistd run exited with ${container.child.exitCode} before starting the app: ${lastLines(container.logs())}`
+          : 'the app did not start within 120 s',
+      );
       container.killAll();
       await finish(lineage, container, launch);
       return false;

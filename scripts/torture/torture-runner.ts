@@ -60,10 +60,21 @@ export async function runTorture(options: TortureOptions): Promise<TortureSummar
   const log = options.log ?? ((line: string) => void process.stdout.write(`${line}\n`));
   const syncInterval = options.syncInterval ?? '1s';
   const bound = options.maxLossMs ?? defaultMaxLossMs(syncInterval);
-  const settings: RoundSettings = { snapshotInterval: options.snapshotInterval ?? '1s', syncInterval, maxLossMs: bound > 0 ? bound : undefined };
+  const settings: RoundSettings = {
+    snapshotInterval: options.snapshotInterval ?? '1s',
+    syncInterval,
+    maxLossMs: bound > 0 ? bound : undefined,
+  };
   const perLineage = options.roundsPerLineage ?? 20;
   const rng = new Prng(options.seed);
-  const summary: TortureSummary = { rounds: 0, kills: { app: 0, persistd: 0, both: 0, snapshot: 0, restore: 0 }, transactions: 0, maxLossMs: settings.maxLossMs, loss: emptyLossReport(), failures: [] };
+  const summary: TortureSummary = {
+    rounds: 0,
+    kills: { app: 0, persistd: 0, both: 0, snapshot: 0, restore: 0 },
+    transactions: 0,
+    maxLossMs: settings.maxLossMs,
+    loss: emptyLossReport(),
+    failures: [],
+  };
   let lineage: Lineage | undefined;
   const retire = (keep: boolean): void => {
     if (lineage && !keep) rmSync(lineage.sandbox.dir, { recursive: true, force: true });
@@ -72,7 +83,13 @@ export async function runTorture(options: TortureOptions): Promise<TortureSummar
   try {
     for (let round = 1; round <= options.rounds; round++) {
       const roundRng = rng.fork();
-      lineage ??= { sandbox: makeSandbox(options.store, options.store.kind, options.age === true), launches: new Map(), nextLaunch: 1, k: 0, localPresent: false };
+      lineage ??= {
+        sandbox: makeSandbox(options.store, options.store.kind, options.age === true),
+        launches: new Map(),
+        nextLaunch: 1,
+        k: 0,
+        localPresent: false,
+      };
       const result = await runRound(lineage, roundRng, settings, log);
       summary.rounds++;
       summary.kills[result.kill]++;
@@ -81,11 +98,19 @@ export async function runTorture(options: TortureOptions): Promise<TortureSummar
       if (result.phase !== undefined && result.kill !== 'app') summary.loss.lossMs[result.phase].push(result.lossMs);
       if (result.window !== undefined) summary.loss.windows.push(result.window);
       const failed = result.problems.length > 0;
-      log(`round ${round}: kill ${result.kill}${result.restoreKill ? ' (and once during restore)' : ''} after ${result.ranMs} ms, ${result.committed} committed, `
-        + `restored ${result.restoredRows} rows and ${result.restoredFiles} files, loss window ${result.lossMs} ms${phaseNote(result)}: ${failed ? 'FAILED' : 'ok'}`);
+      log(
+        `round ${round}: kill ${result.kill}${result.restoreKill ? ' (and once during restore)' : ''} after ${result.ranMs} ms, ${result.committed} committed, ` +
+          `restored ${result.restoredRows} rows and ${result.restoredFiles} files, loss window ${result.lossMs} ms${phaseNote(result)}: ${failed ? 'FAILED' : 'ok'}`,
+      );
       if (failed) {
         for (const problem of result.problems) log(`  ${problem}`);
-        summary.failures.push({ round, seed: options.seed, dir: options.keepFailures ? lineage.sandbox.dir : undefined, kill: result.kill, problems: result.problems });
+        summary.failures.push({
+          round,
+          seed: options.seed,
+          dir: options.keepFailures ? lineage.sandbox.dir : undefined,
+          kill: result.kill,
+          problems: result.problems,
+        });
         retire(options.keepFailures);
       } else if (round % perLineage === 0) {
         retire(false);
@@ -99,7 +124,9 @@ export async function runTorture(options: TortureOptions): Promise<TortureSummar
 
 /** The summary as printed lines. */
 export function formatSummary(summary: TortureSummary, replay: string): string[] {
-  const kills = Object.entries(summary.kills).map(([kind, n]) => `${kind} ${n}`).join(', ');
+  const kills = Object.entries(summary.kills)
+    .map(([kind, n]) => `${kind} ${n}`)
+    .join(', ');
   const lines = [
     `rounds: ${summary.rounds}`,
     `kills: ${kills}`,

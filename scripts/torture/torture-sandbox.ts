@@ -5,13 +5,10 @@ import { generateIdentity } from '../../src/crypto/age-keys.js';
 
 /** Where the torture's replica lives: a file:// directory in the sandbox, or a bucket on an S3 server. */
 export type TortureStore =
-  | { kind: 'fs' }
-  | { kind: 's3'; endpoint: string; region: string; accessKeyId: string; secretAccessKey: string; bucket: string };
+  { kind: 'fs' } | { kind: 's3'; endpoint: string; region: string; accessKeyId: string; secretAccessKey: string; bucket: string };
 
 /** Where one lineage's replica is, for reading it back: a file:// root, or a bucket and key prefix on an S3 server. */
-export type ReplicaLocation =
-  | { kind: 'fs'; root: string }
-  | (Extract<TortureStore, { kind: 's3' }> & { prefix: string });
+export type ReplicaLocation = { kind: 'fs'; root: string } | (Extract<TortureStore, { kind: 's3' }> & { prefix: string });
 
 /** One lineage's directories: the container's data and state (lost at every crash), the app's journals and the logs (kept). */
 export interface TortureSandbox {
@@ -33,8 +30,16 @@ export function makeSandbox(store: TortureStore, label: string, age = false): To
   const dir = mkdtempSync(join(tmpdir(), `persistd-torture-${label}-`));
   const dataDir = join(dir, 'data');
   const sandbox: TortureSandbox = {
-    dir, dataDir, dbPath: join(dataDir, 'app.db'), uploadsDir: join(dataDir, 'uploads'), stateDir: join(dir, 'state'),
-    journalDir: join(dir, 'journal'), logDir: join(dir, 'logs'), targetArgs: [], env: {}, replica: { kind: 'fs', root: join(dir, 'replica') },
+    dir,
+    dataDir,
+    dbPath: join(dataDir, 'app.db'),
+    uploadsDir: join(dataDir, 'uploads'),
+    stateDir: join(dir, 'state'),
+    journalDir: join(dir, 'journal'),
+    logDir: join(dir, 'logs'),
+    targetArgs: [],
+    env: {},
+    replica: { kind: 'fs', root: join(dir, 'replica') },
   };
   for (const d of [dataDir, sandbox.journalDir, sandbox.logDir]) mkdirSync(d, { recursive: true });
   const targets = ['--db', sandbox.dbPath, '--dir', sandbox.uploadsDir, '--state-dir', sandbox.stateDir];

@@ -58,7 +58,16 @@ export interface WalStressSummary {
  */
 export async function runWalStress(options: WalStressOptions): Promise<WalStressSummary> {
   const summary: WalStressSummary = {
-    rounds: 0, syncs: 0, snapshots: 0, shipperRestarts: 0, restoresChecked: 0, pointInTimeChecked: 0, generationsStarted: 0, checkpoints: 0, transactions: 0, failures: [],
+    rounds: 0,
+    syncs: 0,
+    snapshots: 0,
+    shipperRestarts: 0,
+    restoresChecked: 0,
+    pointInTimeChecked: 0,
+    generationsStarted: 0,
+    checkpoints: 0,
+    transactions: 0,
+    failures: [],
   };
   const burners = startBurners(options.cpuBurners);
   const rng = new Prng(options.seed);
@@ -84,7 +93,12 @@ async function runRound(round: number, roundSeed: number, options: WalStressOpti
   const store = new FsStore(join(dir, 'store'));
   const checkpointFrames = rng.pick([8, 20, 50, 200]);
   const truncateFrames = checkpointFrames * rng.pick([2, 3, 10]);
-  const settings = { checkpointFrames, truncateFrames, synchronous: rng.pick(['FULL', 'NORMAL']), appCheckpoint: rng.pick([0, 0.001, 0.005, 0.02]) };
+  const settings = {
+    checkpointFrames,
+    truncateFrames,
+    synchronous: rng.pick(['FULL', 'NORMAL']),
+    appCheckpoint: rng.pick([0, 0.001, 0.005, 0.02]),
+  };
   const writer = startWriter(path, rng.int(0, 2 ** 31), settings.synchronous, settings.appCheckpoint);
   const actions: string[] = [];
   const note = (action: string): void => {
@@ -98,7 +112,8 @@ async function runRound(round: number, roundSeed: number, options: WalStressOpti
     options.log(`FAILURE round ${round} (seed ${roundSeed}): ${what}: ${problems.join('; ')}`);
   };
   let shipper: WalShipper | undefined;
-  const newShipper = (): WalShipper => new WalShipper({ store, name: 'app', path, stateDir: join(dir, 'state'), checkpointFrames, truncateFrames });
+  const newShipper = (): WalShipper =>
+    new WalShipper({ store, name: 'app', path, stateDir: join(dir, 'state'), checkpointFrames, truncateFrames });
   let probe: Database.Database | undefined;
   let restores = 0;
   const restoreAndCheck = async (label: string, atLeast: number, timestamp?: Date): Promise<number | undefined> => {
@@ -177,7 +192,9 @@ async function runRound(round: number, roundSeed: number, options: WalStressOpti
     }
     summary.generationsStarted += shipper.status().generationsStarted;
     summary.checkpoints += shipper.status().checkpoints;
-    options.log(`round ${round} (seed ${roundSeed}) ${JSON.stringify(settings)}: ${last} transactions, ${restores} restores, ${failed ? 'FAILED' : 'ok'}`);
+    options.log(
+      `round ${round} (seed ${roundSeed}) ${JSON.stringify(settings)}: ${last} transactions, ${restores} restores, ${failed ? 'FAILED' : 'ok'}`,
+    );
   } finally {
     writer.kill();
     probe?.close();
@@ -186,7 +203,12 @@ async function runRound(round: number, roundSeed: number, options: WalStressOpti
   }
 }
 
-function startWriter(path: string, seed: number, synchronous: string, checkpointP: number): { ready: Promise<void>; stop(): Promise<number>; kill(): void } {
+function startWriter(
+  path: string,
+  seed: number,
+  synchronous: string,
+  checkpointP: number,
+): { ready: Promise<void>; stop(): Promise<number>; kill(): void } {
   const child = spawn('python3', [WRITER, path, String(seed), synchronous, String(checkpointP)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));

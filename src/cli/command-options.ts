@@ -13,7 +13,11 @@ export const COMMAND_OPTIONS: Partial<Record<CommandName, Array<() => Option>>> 
     () => new Option('--if-replica-exists', 'succeed quietly when there is no backup yet'),
     () => new Option('--quick-check', 'verify with PRAGMA quick_check instead of integrity_check (large databases)'),
     () => new Option('--include-deleted', 'also bring back files deleted within the keep-deleted period'),
-    () => new Option('--aside <instance>', 'restore the files and directories a fenced instance kept aside (see persistd snapshots), not the live ones'),
+    () =>
+      new Option(
+        '--aside <instance>',
+        'restore the files and directories a fenced instance kept aside (see persistd snapshots), not the live ones',
+      ),
   ],
   backup: [() => new Option('--json', 'print the result as JSON')],
   snapshots: [() => new Option('--json', 'print as JSON')],
@@ -23,8 +27,5 @@ export const COMMAND_OPTIONS: Partial<Record<CommandName, Array<() => Option>>> 
     () => new Option('--json', 'print the result as JSON'),
   ],
   doctor: [() => new Option('--json', 'print the checklist as JSON')],
-  status: [
-    () => new Option('--remote', 'also show what the replica holds'),
-    () => new Option('--json', 'print as JSON'),
-  ],
+  status: [() => new Option('--remote', 'also show what the replica holds'), () => new Option('--json', 'print as JSON')],
 };

@@ -21,6 +21,7 @@ const HANDLERS: Partial<Record<CommandInvocation['name'], () => Promise<CommandH
 /** Runs the handler of the invoked command; commands not built yet fail with a usage error (exit 2). */
 export async function dispatchCommand(invocation: CommandInvocation, ctx: CommandContext): Promise<number> {
   const load = HANDLERS[invocation.name];
-  if (!load) throw usageError(`persistd ${invocation.name} is not yet implemented in this version`, 'see persistd --help for the commands that are');
+  if (!load)
+    throw usageError(`persistd ${invocation.name} is not yet implemented in this version`, 'see persistd --help for the commands that are');
   return (await load())(ctx, invocation);
 }

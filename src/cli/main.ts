@@ -12,9 +12,12 @@ export type CliIo = Pick<CommandContext, 'stdout' | 'stderr' | 'env' | 'cwd' | '
 /** Runs the CLI on argv (as in process.argv) and resolves to the exit code; never throws. */
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
   let exitCode: number = EXIT_CODES.ok;
-  const program = buildProgram(async (invocation) => {
-    exitCode = await execute(invocation, io);
-  }, { writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.stderr.write(text) });
+  const program = buildProgram(
+    async (invocation) => {
+      exitCode = await execute(invocation, io);
+    },
+    { writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.stderr.write(text) },
+  );
   if (argv.length <= 2) {
     io.stderr.write(program.helpInformation());
     return EXIT_CODES.usage;
@@ -23,7 +26,9 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     await program.parseAsync([...argv]);
   } catch (err) {
     if (err instanceof CommanderError) {
-      return err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? EXIT_CODES.ok : EXIT_CODES.usage;
+      return err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version'
+        ? EXIT_CODES.ok
+        : EXIT_CODES.usage;
     }
     io.stderr.write(`${formatError(err)}\n`);
     return exitCodeFor(err);
@@ -38,7 +43,9 @@ async function execute(invocation: CommandInvocation, io: CliIo): Promise<number
   }
   // Loaded here, not at the top: `version` and `--help` answer without the config, logging and command modules.
   const [{ resolveConfig }, { createLogger }, { dispatchCommand }] = await Promise.all([
-    import('../config/resolve-config.js'), import('../log/logger.js'), import('./dispatch-command.js'),
+    import('../config/resolve-config.js'),
+    import('../log/logger.js'),
+    import('./dispatch-command.js'),
   ]);
   let ctx: CommandContext;
   try {

@@ -18,9 +18,16 @@ export function buildProgram(dispatch: (invocation: CommandInvocation) => Promis
     .version(PERSISTD_VERSION, '-V, --version', 'print the persistd version')
     .enablePositionalOptions()
     .showHelpAfterError('(run persistd <command> --help for usage)')
-    .configureOutput({ writeOut: output.writeOut, writeErr: output.writeErr, outputError: (text, write) => write(`persistd: ${text.replace(/^error: /, '')}`) })
+    .configureOutput({
+      writeOut: output.writeOut,
+      writeErr: output.writeErr,
+      outputError: (text, write) => write(`persistd: ${text.replace(/^error: /, '')}`),
+    })
     .exitOverride();
-  program.addHelpText('after', '\nExamples:\n  persistd run --to s3://my-bucket/myapp --db ./data/app.db --dir ./uploads -- node server.js\n  persistd doctor --to file:///mnt/backups\n\nDocs: README.md (configuration reference, exit codes, platform recipes).');
+  program.addHelpText(
+    'after',
+    '\nExamples:\n  persistd run --to s3://my-bucket/myapp --db ./data/app.db --dir ./uploads -- node server.js\n  persistd doctor --to file:///mnt/backups\n\nDocs: README.md (configuration reference, exit codes, platform recipes).',
+  );
 
   for (const spec of COMMAND_SPECS) {
     const command = program.command(spec.name).description(spec.summary).exitOverride().configureOutput(program.configureOutput());

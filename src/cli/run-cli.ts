@@ -20,7 +20,14 @@ export function runCli(): void {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   }
-  main(process.argv, { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd(), signal: controller.signal, signals: process })
+  main(process.argv, {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    cwd: process.cwd(),
+    signal: controller.signal,
+    signals: process,
+  })
     .then((code) => {
       // Exit explicitly: idle keep-alive sockets or a watcher must not keep a finished command alive.
       process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));

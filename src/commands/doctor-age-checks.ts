@@ -22,38 +22,59 @@ export async function checkEncryption(age: AgeSettings, store: ObjectStore, raw:
   const ids = age.identities.map((i) => recipientFingerprint(i.recipient));
   const checks: DoctorCheck[] = [];
   const keys = await runCheck('encryption keys', async () => {
-    if (!keyed) return { status: 'ok', detail: 'none: objects are stored as they are (set PERSISTD_AGE_RECIPIENTS to encrypt a new replica)' };
+    if (!keyed)
+      return { status: 'ok', detail: 'none: objects are stored as they are (set PERSISTD_AGE_RECIPIENTS to encrypt a new replica)' };
     const marker = await readReplicaMarker(store, signal);
     const replica = marker?.encryption?.recipients ?? [];
-    const parts = [`recipients ${given.join(', ') || `none (encrypting to the identity's own: ${ids.join(', ')})`}`, `identity ${age.identitySource === undefined ? 'none (backups only; restores need it)' : `${ids.join(', ')} (${age.identitySource})`}`];
+    const parts = [
+      `recipients ${given.join(', ') || `none (encrypting to the identity's own: ${ids.join(', ')})`}`,
+      `identity ${age.identitySource === undefined ? 'none (backups only; restores need it)' : `${ids.join(', ')} (${age.identitySource})`}`,
+    ];
     if (marker?.encryption) parts.push(`replica encrypted to ${replica.join(', ') || 'unrecorded recipients'}`);
     else parts.push(marker ? 'replica not created by an encrypting persistd' : 'replica new: it will be created encrypted');
     if (ids.length > 0 && given.length > 0 && !ids.some((f) => given.includes(f))) {
-      return { status: 'fail', detail: `${parts.join('; ')}: the identity is none of the recipients, so it cannot read what is written`, hint: 'give the identity of one of the --age-recipient keys (age-keygen -y key.txt prints its recipient)' };
+      return {
+        status: 'fail',
+        detail: `${parts.join('; ')}: the identity is none of the recipients, so it cannot read what is written`,
+        hint: 'give the identity of one of the --age-recipient keys (age-keygen -y key.txt prints its recipient)',
+      };
     }
     if (replica.length > 0 && ids.length > 0 && !ids.some((f) => replica.includes(f))) {
-      return { status: 'fail', detail: `${parts.join('; ')}: the identity is not one the replica is encrypted to`, hint: 'give the identity whose public key the replica was set up with' };
+      return {
+        status: 'fail',
+        detail: `${parts.join('; ')}: the identity is not one the replica is encrypted to`,
+        hint: 'give the identity whose public key the replica was set up with',
+      };
     }
     return { status: 'ok', detail: parts.join('; ') };
   });
   checks.push(keys);
   if (!keyed || keys.status === 'fail') return checks;
-  checks.push(await runCheck('encrypted objects', async () => {
-    const sample: string[] = [];
-    for await (const info of raw.list('', { signal })) {
-      if (!isPlaintextKey(info.key) && info.size > 0) sample.push(info.key);
-      if (sample.length >= SAMPLE) break;
-    }
-    if (sample.length === 0) return { status: 'ok', detail: 'no encrypted object yet' };
-    for (const key of sample) {
-      const head = await buffer(await raw.get(key, { range: { start: 0, end: AGE_VERSION_LINE.length }, signal }));
-      if (head.toString('latin1') !== `${AGE_VERSION_LINE}\n`) {
-        return { status: 'fail', detail: `${key} is not an age file: the replica holds plaintext`, hint: 'point --to at a new prefix for an encrypted replica' };
+  checks.push(
+    await runCheck('encrypted objects', async () => {
+      const sample: string[] = [];
+      for await (const info of raw.list('', { signal })) {
+        if (!isPlaintextKey(info.key) && info.size > 0) sample.push(info.key);
+        if (sample.length >= SAMPLE) break;
       }
-      // Reading one byte opens the header with the identity and checks the key the object is bound to.
-      if (ids.length > 0) await buffer((await store.getWithInfo(key, { range: { start: 0, end: 0 }, signal })).body);
-    }
-    return { status: 'ok', detail: `${sample.length} object(s) looked at: age files${ids.length > 0 ? ' this identity decrypts' : ' (no identity to try them with)'}` };
-  }));
+      if (sample.length === 0) return { status: 'ok', detail: 'no encrypted object yet' };
+      for (const key of sample) {
+        const head = await buffer(await raw.get(key, { range: { start: 0, end: AGE_VERSION_LINE.length }, signal }));
+        if (head.toString('latin1') !== `${AGE_VERSION_LINE}\n`) {
+          return {
+            status: 'fail',
+            detail: `${key} is not an age file: the replica holds plaintext`,
+            hint: 'point --to at a new prefix for an encrypted replica',
+          };
+        }
+        // Reading one byte opens the header with the identity and checks the key the object is bound to.
+        if (ids.length > 0) await buffer((await store.getWithInfo(key, { range: { start: 0, end: 0 }, signal })).body);
+      }
+      return {
+        status: 'ok',
+        detail: `${sample.length} object(s) looked at: age files${ids.length > 0 ? ' this identity decrypts' : ' (no identity to try them with)'}`,
+      };
+    }),
+  );
   return checks;
 }

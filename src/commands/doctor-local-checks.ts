@@ -7,30 +7,39 @@ import { runCheck, type DoctorCheck } from './doctor-check.js';
 /** Checks the local side: the state directory is writable, protected paths exist and are usable, databases are SQLite. */
 export async function checkLocalPaths(config: Config): Promise<DoctorCheck[]> {
   const checks: DoctorCheck[] = [];
-  checks.push(await runCheck(`state dir ${config.stateDir}`, async () => {
-    await mkdir(config.stateDir, { recursive: true });
-    const probe = path.join(config.stateDir, `.doctor-${randomBytes(4).toString('hex')}`);
-    await writeFile(probe, 'probe');
-    await rm(probe);
-    return { status: 'ok', detail: 'writable' };
-  }));
+  checks.push(
+    await runCheck(`state dir ${config.stateDir}`, async () => {
+      await mkdir(config.stateDir, { recursive: true });
+      const probe = path.join(config.stateDir, `.doctor-${randomBytes(4).toString('hex')}`);
+      await writeFile(probe, 'probe');
+      await rm(probe);
+      return { status: 'ok', detail: 'writable' };
+    }),
+  );
   for (const db of config.databases) {
     checks.push(await runCheck(`database ${db.name}`, async () => describeDatabase(db.path)));
   }
   for (const dir of config.directories) {
-    checks.push(await runCheck(`directory ${dir.name}`, async () => {
-      const stats = await stat(dir.path).catch(() => undefined);
-      if (!stats) return { status: 'warn', detail: `${dir.path} does not exist yet; restore creates it` };
-      await access(dir.path, constants.R_OK | constants.W_OK | constants.X_OK);
-      return { status: 'ok', detail: `${dir.path} exists and is writable` };
-    }));
+    checks.push(
+      await runCheck(`directory ${dir.name}`, async () => {
+        const stats = await stat(dir.path).catch(() => undefined);
+        if (!stats) return { status: 'warn', detail: `${dir.path} does not exist yet; restore creates it` };
+        await access(dir.path, constants.R_OK | constants.W_OK | constants.X_OK);
+        return { status: 'ok', detail: `${dir.path} exists and is writable` };
+      }),
+    );
   }
   for (const file of config.files) {
-    checks.push(await runCheck(`file ${file.name}`, async () => {
-      await access(path.dirname(file.path), constants.W_OK);
-      const stats = await stat(file.path).catch(() => undefined);
-      return { status: 'ok', detail: stats ? `${file.path} exists (${stats.size} bytes)` : `${file.path} does not exist yet; its directory is writable` };
-    }));
+    checks.push(
+      await runCheck(`file ${file.name}`, async () => {
+        await access(path.dirname(file.path), constants.W_OK);
+        const stats = await stat(file.path).catch(() => undefined);
+        return {
+          status: 'ok',
+          detail: stats ? `${file.path} exists (${stats.size} bytes)` : `${file.path} does not exist yet; its directory is writable`,
+        };
+      }),
+    );
   }
   return checks;
 }

@@ -18,8 +18,13 @@ export async function doctorCommand(ctx: CommandContext, invocation: CommandInvo
   const checks: DoctorCheck[] = [];
   checks.push({ name: 'configuration', status: 'ok', detail: describeConfig(config).join('; ') });
   if (config.s3) {
-    checks.push({ name: 'credentials', status: 'ok',
-      detail: config.s3.credentials ? `${config.s3.credentialSource}: key ${maskSecret(config.s3.credentials.accessKeyId)}` : config.s3.credentialSource });
+    checks.push({
+      name: 'credentials',
+      status: 'ok',
+      detail: config.s3.credentials
+        ? `${config.s3.credentialSource}: key ${maskSecret(config.s3.credentials.accessKeyId)}`
+        : config.s3.credentialSource,
+    });
   }
   const replica = openReplica(config, ctx.logger);
   const probes = await probeStore(replica.store, ctx.signal);
@@ -38,9 +43,12 @@ export async function doctorCommand(ctx: CommandContext, invocation: CommandInvo
       if (check.hint && check.status !== 'ok') println(ctx, `       ${''.padEnd(width)}  hint: ${check.hint}`);
     }
     const warned = checks.filter((check) => check.status === 'warn').length;
-    println(ctx, failed.length === 0
-      ? `all ${checks.length} checks passed${warned ? ` (${warned} with a warning)` : ''}`
-      : `${failed.length} of ${checks.length} checks failed`);
+    println(
+      ctx,
+      failed.length === 0
+        ? `all ${checks.length} checks passed${warned ? ` (${warned} with a warning)` : ''}`
+        : `${failed.length} of ${checks.length} checks failed`,
+    );
   }
   return failed.length === 0 ? EXIT_CODES.ok : EXIT_CODES.storage;
 }
@@ -52,8 +60,12 @@ function label(status: DoctorCheck['status']): string {
 function describeConfig(config: Config): string[] {
   const parts = [`replica ${config.replica?.display ?? 'none'} (${config.sources.to ?? 'default'})`];
   if (config.s3) {
-    parts.push(`provider ${config.s3.provider}`, `endpoint ${config.s3.endpoint ?? 'AWS'}`, `region ${config.s3.region}`,
-      `${config.s3.forcePathStyle ? 'path-style' : 'virtual-hosted'} addressing`);
+    parts.push(
+      `provider ${config.s3.provider}`,
+      `endpoint ${config.s3.endpoint ?? 'AWS'}`,
+      `region ${config.s3.region}`,
+      `${config.s3.forcePathStyle ? 'path-style' : 'virtual-hosted'} addressing`,
+    );
   }
   parts.push(`${config.databases.length} database(s), ${config.directories.length} dir(s), ${config.files.length} file(s)`);
   if (config.configFile) parts.push(`config file ${config.configFile}`);

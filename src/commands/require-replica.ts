@@ -15,5 +15,8 @@ export function requireReplica(config: Config): NonNullable<Config['replica']> {
 /** Fails with a usage error when no database, directory or file is configured for a command that needs one. */
 export function requireTargets(config: Config, command: string): void {
   if (config.databases.length + config.directories.length + config.files.length > 0) return;
-  throw usageError(`${command}: nothing to protect is configured`, 'give --db, --dir or --file (or PERSISTD_DBS, PERSISTD_DIRS, PERSISTD_FILES)');
+  throw usageError(
+    `${command}: nothing to protect is configured`,
+    'give --db, --dir or --file (or PERSISTD_DBS, PERSISTD_DIRS, PERSISTD_FILES)',
+  );
 }

@@ -50,59 +50,119 @@ export async function restoreAll(ctx: CommandContext, options: RestoreCommandOpt
   const { store } = openReplica(config, logger);
   requireIdentityFor(await readReplicaMarker(store, signal), config.age, store.description);
   const tasks: RestoreTask[] = [
-    ...config.databases.map((db): RestoreTask => ({ kind: 'db', name: db.name, run: async () => {
-      if (options.aside !== undefined) {
-        return { summary: 'skipped (--aside): a fenced instance\'s database writes stay in its own generation; restore it with --generation', details: { restored: false, reason: 'aside' } };
-      }
-      const preferredGeneration = options.snapshotId || options.generation ? undefined : await lineageGeneration(store, db.name, logger, signal);
-      const result = await restoreDatabase({
-        ...(preferredGeneration ? { preferredGeneration } : {}),
-        store, name: db.name, target: db.path, stateDir: config.stateDir, logger, signal,
-        ...(options.output ? { output: options.output } : {}),
-        ...(options.timestamp ? { timestamp: options.timestamp } : {}),
-        ...(options.snapshotId ? { snapshotId: options.snapshotId } : {}),
-        ...(options.generation ? { generation: options.generation } : {}),
-        force: options.force === true, ifNotExists: options.ifNotExists === true,
-        ifReplicaExists: options.ifReplicaExists === true, quickCheck: options.quickCheck === true,
-      });
-      if (!result.restored) {
-        return { summary: result.reason === 'exists' ? `${result.path} exists: kept (--if-not-exists)` : 'no backup yet: nothing to restore',
-          details: { restored: false, reason: result.reason } };
-      }
-      const continuation = continuationBaseOf(result);
-      const wal = result.segmentsApplied > 0 ? ` + ${result.segmentsApplied} WAL segment(s) (${result.transactionsApplied} transaction(s))` : '';
-      const incomplete = `${result.incomplete !== undefined ? `; INCOMPLETE: ${result.incomplete}` : ''}${result.notice !== undefined ? `; WARNING: ${result.notice}` : ''}`;
-      return {
-        summary: `restored snapshot ${result.snapshotId}${wal} to ${result.path} (${formatBytes(result.manifest.db.size)} snapshot, verified), as of ${result.restoredTo.toISOString()}, in ${formatDuration(result.durationMs)}${incomplete}`,
-        details: {
-          restored: true, snapshotId: result.snapshotId, generation: generationOf(result.snapshotId), path: result.path, segmentsApplied: result.segmentsApplied,
-          transactionsApplied: result.transactionsApplied, restoredTo: result.restoredTo.toISOString(), bytes: result.manifest.db.size, wal: result.wal,
-          ...(result.incomplete !== undefined ? { incomplete: result.incomplete } : {}),
-          ...(continuation !== undefined ? { continuation } : {}),
-        },
-      };
-    } })),
-    ...config.directories.map((dir): RestoreTask => ({ kind: 'dir', name: dir.name, run: async () => {
-      const report = await restoreTree({ store, name: dir.name, root: dir.path, stateDir: config.stateDir, concurrency: config.concurrency,
-        includeDeleted: options.includeDeleted === true, ...(options.aside !== undefined ? { aside: options.aside } : {}), restoreSpecialModes: config.restoreSpecialModes, logger, signal });
-      const notes = [
-        report.conflicts.length ? `${report.conflicts.length} local file(s) differ and were kept` : '',
-        report.refused.length ? `${report.refused.length} unsafe key(s) refused` : '',
-        report.undeleted.length ? `${report.undeleted.length} brought back from the trash` : '',
-        report.metadataProblems.length ? `${report.metadataProblems.length} with INVALID metadata, not used (first: ${report.metadataProblems[0]?.path}: ${report.metadataProblems[0]?.why})` : '',
-        report.modesMasked.length ? `${report.modesMasked.length} without setuid/setgid or world-write (first: ${report.modesMasked[0]?.path}: ${report.modesMasked[0]?.why}; --restore-special-modes keeps them)` : '',
-        report.unverified.length ? `${report.unverified.length} UNVERIFIED (no persistd checksum on the object: written or changed by another tool; size checked only; first: ${report.unverified[0]})` : '',
-      ].filter(Boolean);
-      return { summary: `${report.downloaded} file(s) restored (${formatBytes(report.bytes)}), ${report.skipped} already present${notes.length ? `; ${notes.join('; ')}` : ''}`,
-        details: report };
-    } })),
-    ...config.files.map((file): RestoreTask => ({ kind: 'file', name: file.name, run: async () => {
-      const result = await restoreFile({
-        store, name: file.name, path: file.path, stateDir: config.stateDir, restoreSpecialModes: config.restoreSpecialModes, logger, signal,
-        ...(options.aside !== undefined ? { aside: options.aside } : {}),
-      });
-      return { summary: result.kind === 'absent' ? 'no backup yet: nothing to restore' : describeFileOutcome(result), details: { outcome: result.kind, ...(result.kind === 'downloaded' ? { verified: result.verified } : {}) } };
-    } })),
+    ...config.databases.map((db): RestoreTask => ({
+      kind: 'db',
+      name: db.name,
+      run: async () => {
+        if (options.aside !== undefined) {
+          return {
+            summary: "skipped (--aside): a fenced instance's database writes stay in its own generation; restore it with --generation",
+            details: { restored: false, reason: 'aside' },
+          };
+        }
+        const preferredGeneration =
+          options.snapshotId || options.generation ? undefined : await lineageGeneration(store, db.name, logger, signal);
+        const result = await restoreDatabase({
+          ...(preferredGeneration ? { preferredGeneration } : {}),
+          store,
+          name: db.name,
+          target: db.path,
+          stateDir: config.stateDir,
+          logger,
+          signal,
+          ...(options.output ? { output: options.output } : {}),
+          ...(options.timestamp ? { timestamp: options.timestamp } : {}),
+          ...(options.snapshotId ? { snapshotId: options.snapshotId } : {}),
+          ...(options.generation ? { generation: options.generation } : {}),
+          force: options.force === true,
+          ifNotExists: options.ifNotExists === true,
+          ifReplicaExists: options.ifReplicaExists === true,
+          quickCheck: options.quickCheck === true,
+        });
+        if (!result.restored) {
+          return {
+            summary: result.reason === 'exists' ? `${result.path} exists: kept (--if-not-exists)` : 'no backup yet: nothing to restore',
+            details: { restored: false, reason: result.reason },
+          };
+        }
+        const continuation = continuationBaseOf(result);
+        const wal =
+          result.segmentsApplied > 0 ? ` + ${result.segmentsApplied} WAL segment(s) (${result.transactionsApplied} transaction(s))` : '';
+        const incomplete = `${result.incomplete !== undefined ? `; INCOMPLETE: ${result.incomplete}` : ''}${result.notice !== undefined ? `; WARNING: ${result.notice}` : ''}`;
+        return {
+          summary: `restored snapshot ${result.snapshotId}${wal} to ${result.path} (${formatBytes(result.manifest.db.size)} snapshot, verified), as of ${result.restoredTo.toISOString()}, in ${formatDuration(result.durationMs)}${incomplete}`,
+          details: {
+            restored: true,
+            snapshotId: result.snapshotId,
+            generation: generationOf(result.snapshotId),
+            path: result.path,
+            segmentsApplied: result.segmentsApplied,
+            transactionsApplied: result.transactionsApplied,
+            restoredTo: result.restoredTo.toISOString(),
+            bytes: result.manifest.db.size,
+            wal: result.wal,
+            ...(result.incomplete !== undefined ? { incomplete: result.incomplete } : {}),
+            ...(continuation !== undefined ? { continuation } : {}),
+          },
+        };
+      },
+    })),
+    ...config.directories.map((dir): RestoreTask => ({
+      kind: 'dir',
+      name: dir.name,
+      run: async () => {
+        const report = await restoreTree({
+          store,
+          name: dir.name,
+          root: dir.path,
+          stateDir: config.stateDir,
+          concurrency: config.concurrency,
+          includeDeleted: options.includeDeleted === true,
+          ...(options.aside !== undefined ? { aside: options.aside } : {}),
+          restoreSpecialModes: config.restoreSpecialModes,
+          logger,
+          signal,
+        });
+        const notes = [
+          report.conflicts.length ? `${report.conflicts.length} local file(s) differ and were kept` : '',
+          report.refused.length ? `${report.refused.length} unsafe key(s) refused` : '',
+          report.undeleted.length ? `${report.undeleted.length} brought back from the trash` : '',
+          report.metadataProblems.length
+            ? `${report.metadataProblems.length} with INVALID metadata, not used (first: ${report.metadataProblems[0]?.path}: ${report.metadataProblems[0]?.why})`
+            : '',
+          report.modesMasked.length
+            ? `${report.modesMasked.length} without setuid/setgid or world-write (first: ${report.modesMasked[0]?.path}: ${report.modesMasked[0]?.why}; --restore-special-modes keeps them)`
+            : '',
+          report.unverified.length
+            ? `${report.unverified.length} UNVERIFIED (no persistd checksum on the object: written or changed by another tool; size checked only; first: ${report.unverified[0]})`
+            : '',
+        ].filter(Boolean);
+        return {
+          summary: `${report.downloaded} file(s) restored (${formatBytes(report.bytes)}), ${report.skipped} already present${notes.length ? `; ${notes.join('; ')}` : ''}`,
+          details: report,
+        };
+      },
+    })),
+    ...config.files.map((file): RestoreTask => ({
+      kind: 'file',
+      name: file.name,
+      run: async () => {
+        const result = await restoreFile({
+          store,
+          name: file.name,
+          path: file.path,
+          stateDir: config.stateDir,
+          restoreSpecialModes: config.restoreSpecialModes,
+          logger,
+          signal,
+          ...(options.aside !== undefined ? { aside: options.aside } : {}),
+        });
+        return {
+          summary: result.kind === 'absent' ? 'no backup yet: nothing to restore' : describeFileOutcome(result),
+          details: { outcome: result.kind, ...(result.kind === 'downloaded' ? { verified: result.verified } : {}) },
+        };
+      },
+    })),
   ];
   return runTargetTasks(tasks);
 }
@@ -110,23 +170,31 @@ export async function restoreAll(ctx: CommandContext, options: RestoreCommandOpt
 /** The generation of a snapshot id a restore returned (always well-formed: it came from a listing). */
 function generationOf(snapshotId: string): string {
   const ref = parseSnapshotId(snapshotId);
-  if (ref === undefined) throw new PersistdError(`restored snapshot id "${snapshotId}" is not <generation>/<seq>`, { kind: 'internal', op: 'restore' });
+  if (ref === undefined)
+    throw new PersistdError(`restored snapshot id "${snapshotId}" is not <generation>/<seq>`, { kind: 'internal', op: 'restore' });
   return ref.generation;
 }
 
 function describeFileOutcome(outcome: RestoreOutcome): string {
-  if (outcome.kind === 'downloaded') return outcome.verified ? 'restored (verified)' : 'restored, UNVERIFIED: the object has no persistd checksum (written or changed by another tool); size checked only';
+  if (outcome.kind === 'downloaded')
+    return outcome.verified
+      ? 'restored (verified)'
+      : 'restored, UNVERIFIED: the object has no persistd checksum (written or changed by another tool); size checked only';
   return outcome.kind === 'skipped' ? 'already present and identical' : 'a different local file exists: kept (local wins)';
 }
 
 function parseRestoreOptions(raw: Record<string, unknown>): RestoreCommandOptions {
   const options: RestoreCommandOptions = {
-    force: raw.force === true, ifNotExists: raw.ifNotExists === true, ifReplicaExists: raw.ifReplicaExists === true,
-    quickCheck: raw.quickCheck === true, includeDeleted: raw.includeDeleted === true,
+    force: raw.force === true,
+    ifNotExists: raw.ifNotExists === true,
+    ifReplicaExists: raw.ifReplicaExists === true,
+    quickCheck: raw.quickCheck === true,
+    includeDeleted: raw.includeDeleted === true,
   };
   if (typeof raw.timestamp === 'string') {
     const time = new Date(raw.timestamp);
-    if (Number.isNaN(time.getTime())) throw usageError(`--timestamp "${raw.timestamp}" is not a date`, 'use ISO 8601, e.g. 2026-11-20T10:00:00Z');
+    if (Number.isNaN(time.getTime()))
+      throw usageError(`--timestamp "${raw.timestamp}" is not a date`, 'use ISO 8601, e.g. 2026-11-20T10:00:00Z');
     options.timestamp = time;
   }
   if (typeof raw.snapshot === 'string') options.snapshotId = raw.snapshot;
@@ -136,14 +204,19 @@ function parseRestoreOptions(raw: Record<string, unknown>): RestoreCommandOption
   }
   if (typeof raw.output === 'string') options.output = raw.output;
   if (typeof raw.aside === 'string') {
-    if (!isInstanceId(raw.aside)) throw usageError(`--aside "${raw.aside}" is not an instance id`, 'copy the id from persistd snapshots (section "kept aside")');
-    if (options.includeDeleted) throw usageError('--aside and --include-deleted cannot be combined', 'a fenced instance keeps no trash aside: give one of them');
+    if (!isInstanceId(raw.aside))
+      throw usageError(`--aside "${raw.aside}" is not an instance id`, 'copy the id from persistd snapshots (section "kept aside")');
+    if (options.includeDeleted)
+      throw usageError('--aside and --include-deleted cannot be combined', 'a fenced instance keeps no trash aside: give one of them');
     options.aside = raw.aside;
   }
   if (options.force && options.ifNotExists) throw usageError('--force and --if-not-exists contradict each other', 'give one of them');
   if (options.timestamp && options.snapshotId) throw usageError('--timestamp and --snapshot both choose a snapshot', 'give one of them');
   if (options.generation && options.snapshotId) {
-    throw usageError('--generation and --snapshot both choose where to restore from', 'a snapshot id already names its generation: give one of them');
+    throw usageError(
+      '--generation and --snapshot both choose where to restore from',
+      'a snapshot id already names its generation: give one of them',
+    );
   }
   return options;
 }

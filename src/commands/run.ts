@@ -33,7 +33,10 @@ const STOP_SIGNALS: ReadonlySet<NodeJS.Signals> = new Set(['SIGTERM', 'SIGINT', 
 export async function runCommand(ctx: CommandContext, invocation: CommandInvocation): Promise<number> {
   const [command, ...args] = invocation.args;
   if (!command) {
-    throw usageError('run: no app command given', 'put the app command after --, e.g. persistd run --to s3://bucket/app --db ./app.db -- node server.js');
+    throw usageError(
+      'run: no app command given',
+      'put the app command after --, e.g. persistd run --to s3://bucket/app --db ./app.db -- node server.js',
+    );
   }
   // As PID 1 (or with PERSISTD_SUBREAPER=1) orphans of the app become persistd's children: reap them.
   const reaper = ZombieReaper.start({ env: ctx.env, logger: ctx.logger });
@@ -60,7 +63,11 @@ class RunSession {
   /** This process in lineage pointers. */
   private readonly instance = newInstanceIdentity();
 
-  constructor(private readonly ctx: CommandContext, private readonly command: string, private readonly args: string[]) {
+  constructor(
+    private readonly ctx: CommandContext,
+    private readonly command: string,
+    private readonly args: string[],
+  ) {
     this.status = new RunStatusTracker(ctx.config);
   }
 
@@ -70,7 +77,10 @@ class RunSession {
     const removeListeners = forwardSignals(ctx.signals, (signal) => this.onSignal(signal));
     let daemon: ReplicationDaemon | undefined;
     const statusFile = new StatusFileWriter({
-      stateDir: config.stateDir, snapshot: () => this.status.snapshot(), logger, onWritten: (problem) => this.status.setStateDirProblem(problem),
+      stateDir: config.stateDir,
+      snapshot: () => this.status.snapshot(),
+      logger,
+      onWritten: (problem) => this.status.setStateDirProblem(problem),
     });
     let metrics: MetricsServer | undefined;
     try {
@@ -83,7 +93,10 @@ class RunSession {
       // Not AbortSignal.timeout(): AbortSignal.any() holds its sources weakly, and a timeout signal nothing
       // else references can be garbage-collected before it fires (Node 20), leaving the restore unbounded.
       const restoreTimeout = new AbortController();
-      const restoreTimer = setTimeout(() => restoreTimeout.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), config.restoreTimeoutMs);
+      const restoreTimer = setTimeout(
+        () => restoreTimeout.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')),
+        config.restoreTimeoutMs,
+      );
       const restoreSignal = AbortSignal.any([this.restoreAbort.signal, restoreTimeout.signal]);
       const marking = this.markReplica(store, restoreSignal);
       // The rest of run's modules load while the marker's GET is in flight (not before it: see run-modules.ts).
@@ -99,14 +112,20 @@ class RunSession {
       if (outcomes.some((outcome) => !outcome.ok)) {
         this.status.setError('restore failed while a backup exists: the app was not started');
         printOutcomes(ctx, outcomes, false);
-        if (restoreSignal.aborted) logger.error(`restore did not finish within --restore-timeout ${formatDuration(config.restoreTimeoutMs)}`);
-        logger.error('restore failed while a backup exists: the app is NOT started, so it cannot run on missing or stale data (the platform will restart persistd)');
+        if (restoreSignal.aborted)
+          logger.error(`restore did not finish within --restore-timeout ${formatDuration(config.restoreTimeoutMs)}`);
+        logger.error(
+          'restore failed while a backup exists: the app is NOT started, so it cannot run on missing or stale data (the platform will restart persistd)',
+        );
         return restoreSignal.aborted ? EXIT_CODES.storage : exitCodeForOutcomes(outcomes, false);
       }
       const restoredFrom = restoredFromOutcomes(outcomes);
       const continueFrom = await continuationsOf(outcomes, config, store, logger);
       await checkUnrestoredDatabases(outcomes, config.databases);
-      logger.info({ durationMs: Date.now() - started, targets: outcomes.map((o) => `${o.kind} ${o.name}: ${o.summary}`) }, 'restore complete');
+      logger.info(
+        { durationMs: Date.now() - started, targets: outcomes.map((o) => `${o.kind} ${o.name}: ${o.summary}`) },
+        'restore complete',
+      );
 
       this.status.markRestored();
       // Databases first: a restored one continues its generation before the app can commit anything.
@@ -160,7 +179,10 @@ class RunSession {
       rememberReplicaMarker(store, await ensureReplicaMarker(store, signal));
     } catch (err) {
       if (err instanceof PersistdError && err.kind === 'usage') throw err;
-      this.ctx.logger.warn({ err: messageOf(err) }, 'could not write the replica format marker before the restore; retrying once replication starts');
+      this.ctx.logger.warn(
+        { err: messageOf(err) },
+        'could not write the replica format marker before the restore; retrying once replication starts',
+      );
     }
   }
 
@@ -170,15 +192,23 @@ class RunSession {
     const { config } = this.ctx;
     try {
       const { restoreAll } = await runModules();
-      return await Promise.race([restoreAll({ ...this.ctx, signal }, { ifNotExists: true, ifReplicaExists: true }), abandonAfterAbort(signal)]);
+      return await Promise.race([
+        restoreAll({ ...this.ctx, signal }, { ifNotExists: true, ifReplicaExists: true }),
+        abandonAfterAbort(signal),
+      ]);
     } catch (err) {
       if (this.restoreAbort.signal.aborted) return undefined;
       if (!signal.aborted) throw err;
       this.status.setError('restore timed out: the app was not started');
-      throw new PersistdError(`restore did not finish within --restore-timeout ${formatDuration(config.restoreTimeoutMs)}: the app is NOT started`, {
-        kind: 'storage', op: 'restore', cause: err,
-        hint: 'check that the store is reachable from here (persistd doctor), or raise --restore-timeout for a large backup; the platform will restart persistd',
-      });
+      throw new PersistdError(
+        `restore did not finish within --restore-timeout ${formatDuration(config.restoreTimeoutMs)}: the app is NOT started`,
+        {
+          kind: 'storage',
+          op: 'restore',
+          cause: err,
+          hint: 'check that the store is reachable from here (persistd doctor), or raise --restore-timeout for a large backup; the platform will restart persistd',
+        },
+      );
     }
   }
 
@@ -187,7 +217,10 @@ class RunSession {
   // Every database starts a generation of this instance right away (a snapshot, then WAL frames or
   // scheduled snapshots) and takes the lineage pointer with it.
   private async startReplication(
-    store: ObjectStore, backend: OpenedStore['backend'], restoredFrom: ReadonlyMap<string, RestoredFrom>, continueFrom: ReadonlyMap<string, ContinueFrom>,
+    store: ObjectStore,
+    backend: OpenedStore['backend'],
+    restoredFrom: ReadonlyMap<string, RestoredFrom>,
+    continueFrom: ReadonlyMap<string, ContinueFrom>,
   ): Promise<ReplicationDaemon | undefined> {
     const { config, logger } = this.ctx;
     await checkConditionalWrites(backend, config.databases.length > 0, logger);
@@ -233,11 +266,21 @@ class RunSession {
   private async finalBackup(daemon: ReplicationDaemon, exit: AppExit): Promise<void> {
     const { logger, config } = this.ctx;
     const { retryFinalBackup } = await runModules();
-    const report = await retryFinalBackup((remainingMs) => daemon.finalBackup(remainingMs), config.shutdownTimeoutMs, (failed, remainingMs) => {
-      logger.warn({ failures: failed.failures, remainingMs, appExitCode: exit.exitCode }, 'final backup failed; retrying until --shutdown-timeout');
-    });
+    const report = await retryFinalBackup(
+      (remainingMs) => daemon.finalBackup(remainingMs),
+      config.shutdownTimeoutMs,
+      (failed, remainingMs) => {
+        logger.warn(
+          { failures: failed.failures, remainingMs, appExitCode: exit.exitCode },
+          'final backup failed; retrying until --shutdown-timeout',
+        );
+      },
+    );
     const fields = {
-      durationMs: report.durationMs, deadlineMs: report.deadlineMs, attempts: report.attempts, appExitCode: exit.exitCode,
+      durationMs: report.durationMs,
+      deadlineMs: report.deadlineMs,
+      attempts: report.attempts,
+      appExitCode: exit.exitCode,
       ...(report.keptAside ? { fenced: true, keptAside: report.keptAside } : {}),
     };
     if (!report.complete) {
@@ -245,9 +288,12 @@ class RunSession {
       logger.error({ ...fields, failures: report.failures }, 'final backup INCOMPLETE: changes since the last successful sync may be lost');
     } else if (report.keptAside) {
       const aside = report.keptAside;
-      logger.warn(fields, `final backup kept aside (fenced: another instance took over the files): ${aside.files} file(s) (${aside.bytes} B) under this instance's aside prefix, ${aside.deletesHeld} delete(s) held; persistd restore --aside ${aside.instance} brings them back`);
+      logger.warn(
+        fields,
+        `final backup kept aside (fenced: another instance took over the files): ${aside.files} file(s) (${aside.bytes} B) under this instance's aside prefix, ${aside.deletesHeld} delete(s) held; persistd restore --aside ${aside.instance} brings them back`,
+      );
     } else if (report.durationMs > report.deadlineMs * 0.8) {
-      logger.warn(fields, 'final backup took most of --shutdown-timeout; raise it (and the platform\'s grace period) to be safe');
+      logger.warn(fields, "final backup took most of --shutdown-timeout; raise it (and the platform's grace period) to be safe");
     } else {
       logger.info(fields, 'final backup complete');
     }
@@ -285,7 +331,12 @@ async function superviseWithoutPersistence(ctx: CommandContext, command: string,
  * continues from, with the file's fingerprint now, before anything else opens it. A database kept on
  * disk from before continues too when it is exactly what the last clean stop replicated (logged either way).
  */
-async function continuationsOf(outcomes: readonly RestoreTargetOutcome[], config: Config, store: ObjectStore, logger: Logger): Promise<Map<string, ContinueFrom>> {
+async function continuationsOf(
+  outcomes: readonly RestoreTargetOutcome[],
+  config: Config,
+  store: ObjectStore,
+  logger: Logger,
+): Promise<Map<string, ContinueFrom>> {
   const { keptDiskContinuation, logKeptDisk, readFingerprint } = await runModules();
   const map = new Map<string, ContinueFrom>();
   for (const outcome of outcomes) {
@@ -342,8 +393,10 @@ async function checkConditionalWrites(backend: OpenedStore['backend'], needed: b
     return;
   }
   if (backend.capabilities.conditionalWrites === false) {
-    logger.warn({ store: backend.description },
-      'the store does not support conditional writes (If-Match/If-None-Match): the lineage pointer is checked before it is written and after every shipped sync, '
-      + 'but two instances starting within the same instant could both write until the next check. Avoid overlapping deploys on this store, or use one that supports them');
+    logger.warn(
+      { store: backend.description },
+      'the store does not support conditional writes (If-Match/If-None-Match): the lineage pointer is checked before it is written and after every shipped sync, ' +
+        'but two instances starting within the same instant could both write until the next check. Avoid overlapping deploys on this store, or use one that supports them',
+    );
   }
 }

@@ -23,7 +23,11 @@ export async function snapshotsCommand(ctx: CommandContext, invocation: CommandI
     const snapshots = await listSnapshots({ store, name, entries, signal: ctx.signal });
     const latest = latestGeneration(generations, { preferred: await lineageGeneration(store, name, ctx.logger, ctx.signal) })?.generation;
     const plain = (s: SnapshotListing) => ({
-      id: s.id, generation: s.generation, createdAt: s.createdAt.toISOString(), size: s.size, compressedSize: s.compressedSize,
+      id: s.id,
+      generation: s.generation,
+      createdAt: s.createdAt.toISOString(),
+      size: s.size,
+      compressedSize: s.compressedSize,
       kind: s.manifest.kind === 'sqlite-continuation' ? 'continuation' : s.manifest.kind === 'sqlite-increment' ? 'increment' : 'full',
       continues: s.manifest.kind === 'sqlite-continuation' ? s.manifest.base : null,
       appliesOn: s.manifest.kind === 'sqlite-increment' ? `${s.generation}/${s.manifest.base.seq}` : null,
@@ -33,20 +37,36 @@ export async function snapshotsCommand(ctx: CommandContext, invocation: CommandI
       database: name,
       latestGeneration: latest ?? null,
       generations: generations.map((g) => ({
-        generation: g.generation, latest: g.generation === latest, restorableUntil: newestRestorablePoint(g)?.toISOString() ?? null,
-        snapshots: snapshots.filter((s) => s.generation === g.generation).map(plain), wal: walCoverage(g),
+        generation: g.generation,
+        latest: g.generation === latest,
+        restorableUntil: newestRestorablePoint(g)?.toISOString() ?? null,
+        snapshots: snapshots.filter((s) => s.generation === g.generation).map(plain),
+        wal: walCoverage(g),
       })),
       snapshots: snapshots.map(plain),
     });
     if (json) continue;
-    println(ctx, `${name}: ${snapshots.length === 0 ? 'no snapshots' : `${snapshots.length} snapshot(s) in ${generations.length} generation(s)`}`);
+    println(
+      ctx,
+      `${name}: ${snapshots.length === 0 ? 'no snapshots' : `${snapshots.length} snapshot(s) in ${generations.length} generation(s)`}`,
+    );
     for (const g of [...generations].reverse()) {
       const wal = walCoverage(g);
-      const coverage = wal.segments === 0 ? 'no WAL segments'
-        : `WAL ${wal.segments} segment(s), ${formatBytes(wal.bytes)}, shipped ${wal.firstShippedAt} .. ${wal.lastShippedAt}`;
+      const coverage =
+        wal.segments === 0
+          ? 'no WAL segments'
+          : `WAL ${wal.segments} segment(s), ${formatBytes(wal.bytes)}, shipped ${wal.firstShippedAt} .. ${wal.lastShippedAt}`;
       println(ctx, `  generation ${g.generation}${g.generation === latest ? ' (latest)' : ''}: ${coverage}`);
-      const rows = snapshots.filter((s) => s.generation === g.generation).reverse().map((snapshot) => [snapshot.id, snapshot.createdAt.toISOString(), formatBytes(snapshot.size),
-        storedAs(snapshot), `${formatDuration(now - snapshot.createdAt.getTime())} ago`]);
+      const rows = snapshots
+        .filter((s) => s.generation === g.generation)
+        .reverse()
+        .map((snapshot) => [
+          snapshot.id,
+          snapshot.createdAt.toISOString(),
+          formatBytes(snapshot.size),
+          storedAs(snapshot),
+          `${formatDuration(now - snapshot.createdAt.getTime())} ago`,
+        ]);
       if (rows.length > 0) printTable(ctx, ['ID', 'TIME', 'SIZE', 'STORED', 'AGE'], rows);
     }
   }
@@ -70,7 +90,12 @@ function storedAs(snapshot: SnapshotListing): string {
 }
 
 /** Segment count, stored bytes and first/last shipping time of a generation's WAL segments. */
-function walCoverage(g: GenerationSummary): { segments: number; bytes: number; firstShippedAt: string | null; lastShippedAt: string | null } {
+function walCoverage(g: GenerationSummary): {
+  segments: number;
+  bytes: number;
+  firstShippedAt: string | null;
+  lastShippedAt: string | null;
+} {
   let first = Infinity;
   let last = -Infinity;
   let bytes = 0;
@@ -85,5 +110,12 @@ function walCoverage(g: GenerationSummary): { segments: number; bytes: number; f
 
 function printTable(ctx: CommandContext, header: string[], rows: string[][]): void {
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
-  for (const row of [header, ...rows]) println(ctx, `    ${row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd()}`);
+  for (const row of [header, ...rows])
+    println(
+      ctx,
+      `    ${row
+        .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+        .join('  ')
+        .trimEnd()}`,
+    );
 }

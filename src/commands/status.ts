@@ -68,9 +68,17 @@ async function readRemote(ctx: CommandContext): Promise<RemoteSummary> {
   const databases: RemoteSummary['databases'] = [];
   for (const name of await listDatabaseNames(store, ctx.signal)) {
     const { entries } = await scanSnapshots(store, name, ctx.signal);
-    databases.push({ name, snapshots: entries.map((e) => ({ id: e.id, createdAt: e.createdAt.toISOString(), compressedSize: e.compressedSize ?? null })) });
+    databases.push({
+      name,
+      snapshots: entries.map((e) => ({ id: e.id, createdAt: e.createdAt.toISOString(), compressedSize: e.compressedSize ?? null })),
+    });
   }
-  return { replica: store.description, databases, directories: await summarizeTrees(store, ctx.signal), keptAside: await listKeptAside(store, ctx.signal) };
+  return {
+    replica: store.description,
+    databases,
+    directories: await summarizeTrees(store, ctx.signal),
+    keptAside: await listKeptAside(store, ctx.signal),
+  };
 }
 
 /** Object count and bytes per tree under `files/`, without persistd's reserved `.persistd/` entries (trash). */
@@ -91,31 +99,47 @@ async function summarizeTrees(store: ObjectStore, signal: AbortSignal): Promise<
   } catch (err) {
     throw storageError(err, 'cannot list the directories in the store', FILES_ROOT);
   }
-  return [...trees].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+  return [...trees]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([name, t]) => ({ name, kind: name === LOOSE_TREE ? 'files' : 'dir', ...t }));
 }
 
 /** One line about what a fenced instance kept aside (shared with `snapshots`). */
 export function describeAside(aside: KeptAside): string {
   const by = aside.fencedBy ? `, fenced by ${aside.fencedBy.host} at ${aside.fencedBy.takenAt}` : '';
-  return `kept aside by instance ${aside.instance}${aside.host ? ` (${aside.host})` : ''}${by}: ${aside.files} file(s), ${formatBytes(aside.bytes)}`
-    + `${aside.newestAt ? `, newest ${aside.newestAt}` : ''}; restore with --aside ${aside.instance}`;
+  return (
+    `kept aside by instance ${aside.instance}${aside.host ? ` (${aside.host})` : ''}${by}: ${aside.files} file(s), ${formatBytes(aside.bytes)}` +
+    `${aside.newestAt ? `, newest ${aside.newestAt}` : ''}; restore with --aside ${aside.instance}`
+  );
 }
 
 function printLocal(ctx: CommandContext, local: LocalInstance): void {
   const { status } = local;
   const now = Date.now();
   const ago = (iso: string | null): string => (iso === null ? '-' : `${formatDuration(now - Date.parse(iso))} ago`);
-  const state = local.stale ? `is not updating its status (last update ${ago(status.updatedAt)}; hung, or the pid was reused)`
-    : local.running ? `is ${status.phase === 'running' ? 'running' : status.phase}, ${status.healthy ? 'healthy' : 'UNHEALTHY'}`
+  const state = local.stale
+    ? `is not updating its status (last update ${ago(status.updatedAt)}; hung, or the pid was reused)`
+    : local.running
+      ? `is ${status.phase === 'running' ? 'running' : status.phase}, ${status.healthy ? 'healthy' : 'UNHEALTHY'}`
       : `is not running (${status.phase === 'stopped' ? 'stopped' : 'gone without stopping'}; last update ${ago(status.updatedAt)})`;
   println(ctx, `persistd (pid ${status.pid}) ${state}`);
-  println(ctx, `  started ${status.startedAt} (${ago(status.startedAt)}), restored ${status.restoredAt === null ? 'not yet' : ago(status.restoredAt)}, app pid ${status.appPid ?? '-'}`);
+  println(
+    ctx,
+    `  started ${status.startedAt} (${ago(status.startedAt)}), restored ${status.restoredAt === null ? 'not yet' : ago(status.restoredAt)}, app pid ${status.appPid ?? '-'}`,
+  );
   if (status.replica) println(ctx, `  replica ${status.replica}`);
   if (local.running) for (const problem of status.problems) println(ctx, `  problem: ${problem}`);
   else println(ctx, '  figures below are as of its last update');
   if (status.targets.length > 0) {
-    const rows = status.targets.map((t) => [t.kind, t.name, t.lastSuccessAt === null ? 'never' : ago(t.lastSuccessAt), lag(t), String(t.queued), formatBytes(t.bytesUploaded), targetState(t)]);
+    const rows = status.targets.map((t) => [
+      t.kind,
+      t.name,
+      t.lastSuccessAt === null ? 'never' : ago(t.lastSuccessAt),
+      lag(t),
+      String(t.queued),
+      formatBytes(t.bytesUploaded),
+      targetState(t),
+    ]);
     printTable(ctx, ['KIND', 'NAME', 'LAST SUCCESS', 'LAG', 'QUEUE', 'UPLOADED', 'STATE'], rows);
   }
   if (status.requests) {
@@ -134,7 +158,10 @@ function lag(t: TargetStatus): string {
 
 function targetState(t: TargetStatus): string {
   // Status files of older versions have no mode.
-  const mode = t.kind === 'db' && typeof t.mode === 'string' ? ` (${t.mode === 'wal' ? `WAL, ${t.transactionsShipped ?? 0} tx shipped${t.lagBytes ? `, ${formatBytes(t.lagBytes)} waiting` : ''}` : t.mode})` : '';
+  const mode =
+    t.kind === 'db' && typeof t.mode === 'string'
+      ? ` (${t.mode === 'wal' ? `WAL, ${t.transactionsShipped ?? 0} tx shipped${t.lagBytes ? `, ${formatBytes(t.lagBytes)} waiting` : ''}` : t.mode})`
+      : '';
   if (t.fenced === true) return `FENCED${mode}`;
   if (!t.healthy) return `UNHEALTHY${mode}`;
   return `${t.failing ? 'failing' : 'ok'}${mode}`;
@@ -146,15 +173,28 @@ function printRemote(ctx: CommandContext, remote: RemoteSummary): void {
   const now = Date.now();
   for (const db of remote.databases) {
     const latest = db.snapshots.at(-1);
-    println(ctx, `  db ${db.name}: ${db.snapshots.length} snapshot(s)${latest ? `, latest ${latest.id} at ${latest.createdAt} (${formatDuration(now - Date.parse(latest.createdAt))} ago${latest.compressedSize === null ? '' : `, ${formatBytes(latest.compressedSize)} stored`})` : ''}`);
+    println(
+      ctx,
+      `  db ${db.name}: ${db.snapshots.length} snapshot(s)${latest ? `, latest ${latest.id} at ${latest.createdAt} (${formatDuration(now - Date.parse(latest.createdAt))} ago${latest.compressedSize === null ? '' : `, ${formatBytes(latest.compressedSize)} stored`})` : ''}`,
+    );
   }
   for (const tree of remote.directories) {
-    println(ctx, `  ${tree.kind === 'files' ? 'files (loose)' : `dir ${tree.name}`}: ${tree.objects} object(s), ${formatBytes(tree.bytes)}`);
+    println(
+      ctx,
+      `  ${tree.kind === 'files' ? 'files (loose)' : `dir ${tree.name}`}: ${tree.objects} object(s), ${formatBytes(tree.bytes)}`,
+    );
   }
   for (const aside of remote.keptAside) println(ctx, `  ${describeAside(aside)}`);
 }
 
 function printTable(ctx: CommandContext, header: string[], rows: string[][]): void {
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
-  for (const row of [header, ...rows]) println(ctx, `  ${row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd()}`);
+  for (const row of [header, ...rows])
+    println(
+      ctx,
+      `  ${row
+        .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+        .join('  ')
+        .trimEnd()}`,
+    );
 }

@@ -44,7 +44,14 @@ export async function runTargetTasks<T extends TargetTask<TargetKind, unknown>>(
 /** Prints the outcomes, as a table for people or as JSON, with each failure's hint. */
 export function printOutcomes(ctx: CommandContext, outcomes: readonly TargetOutcome<TargetKind, unknown>[], json: boolean): void {
   if (json) {
-    println(ctx, JSON.stringify(outcomes.map(({ error, ...rest }) => ({ ...rest, ...(error ? { error: formatError(error) } : {}) })), null, 2));
+    println(
+      ctx,
+      JSON.stringify(
+        outcomes.map(({ error, ...rest }) => ({ ...rest, ...(error ? { error: formatError(error) } : {}) })),
+        null,
+        2,
+      ),
+    );
     return;
   }
   const width = Math.max(0, ...outcomes.map((outcome) => outcome.name.length));

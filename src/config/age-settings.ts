@@ -20,17 +20,26 @@ export interface AgeSettings {
  * `AGE-SECRET-KEY-1...` string). Every secret line is registered with the redactor; no error repeats one.
  */
 export function resolveAgeSettings(
-  recipients: readonly string[], identity: { value: string; baseDir: string } | undefined, label: (key: string, value: string) => string,
+  recipients: readonly string[],
+  identity: { value: string; baseDir: string } | undefined,
+  label: (key: string, value: string) => string,
 ): AgeSettings {
   const parsedRecipients = recipients.map((text) => {
     try {
       return parseRecipient(text);
     } catch (err) {
-      throw usageError(`${label('ageRecipients', printable(text))}: ${(err as Error).message}`, 'give the age1... line that age-keygen prints as "Public key" (or age-keygen -y key.txt)');
+      throw usageError(
+        `${label('ageRecipients', printable(text))}: ${(err as Error).message}`,
+        'give the age1... line that age-keygen prints as "Public key" (or age-keygen -y key.txt)',
+      );
     }
   });
   const unique = [...new Map(parsedRecipients.map((r) => [r.text, r])).values()];
-  if (unique.length > MAX_RECIPIENTS) throw usageError(`${unique.length} age recipients given; persistd encrypts to at most ${MAX_RECIPIENTS}`, 'give fewer --age-recipient values');
+  if (unique.length > MAX_RECIPIENTS)
+    throw usageError(
+      `${unique.length} age recipients given; persistd encrypts to at most ${MAX_RECIPIENTS}`,
+      'give fewer --age-recipient values',
+    );
   if (identity === undefined) return { recipients: unique, identities: [], identitySource: undefined };
   const value = identity.value.trim();
   if (value.toUpperCase().startsWith('AGE-SECRET-KEY-')) {
@@ -38,7 +47,10 @@ export function resolveAgeSettings(
     try {
       return { recipients: unique, identities: [parseIdentity(value)], identitySource: 'inline' };
     } catch {
-      throw usageError(`${label('ageIdentity', 'AGE-SECRET-KEY-…')} is not a valid age identity`, 'give the whole AGE-SECRET-KEY-1... line of the identity file, or the path of that file');
+      throw usageError(
+        `${label('ageIdentity', 'AGE-SECRET-KEY-…')} is not a valid age identity`,
+        'give the whole AGE-SECRET-KEY-1... line of the identity file, or the path of that file',
+      );
     }
   }
   const file = path.resolve(identity.baseDir, value);
@@ -46,15 +58,20 @@ export function resolveAgeSettings(
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw usageError(`cannot read the age identity file ${label('ageIdentity', value)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-      'give the path of the file age-keygen -o wrote (readable by this user), or the AGE-SECRET-KEY-1... string itself');
+    throw usageError(
+      `cannot read the age identity file ${label('ageIdentity', value)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      'give the path of the file age-keygen -o wrote (readable by this user), or the AGE-SECRET-KEY-1... string itself',
+    );
   }
   for (const line of text.split(/\r?\n/)) if (line.trim().toUpperCase().startsWith('AGE-SECRET-KEY-')) registerSecret(line.trim());
   try {
     return { recipients: unique, identities: parseIdentityFile(text), identitySource: file };
   } catch (err) {
     const why = err instanceof AgeKeyError ? err.message : 'unreadable';
-    throw usageError(`the age identity file ${file} is not usable: ${why}`, 'give a file written by age-keygen (X25519 identities; passphrase-protected or plugin identities are not supported)');
+    throw usageError(
+      `the age identity file ${file} is not usable: ${why}`,
+      'give a file written by age-keygen (X25519 identities; passphrase-protected or plugin identities are not supported)',
+    );
   }
 }
 

@@ -4,8 +4,7 @@ import { messageOf, usageError } from '../errors.js';
 
 /** Where the replica lives, parsed from `--to`. */
 export type ReplicaUrl =
-  | { scheme: 'file'; root: string; display: string }
-  | { scheme: 's3' | 'r2' | 'gs'; bucket: string; prefix: string; display: string };
+  { scheme: 'file'; root: string; display: string } | { scheme: 's3' | 'r2' | 'gs'; bucket: string; prefix: string; display: string };
 
 const SUPPORTED = 's3://bucket/prefix, r2://bucket/prefix, gs://bucket/prefix or file:///absolute/path';
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.\-_]{2,254}$/i;
@@ -24,14 +23,20 @@ export function parseReplicaUrl(raw: string): ReplicaUrl {
     throw usageError(`unsupported replica URL scheme "${scheme}://"`, `use ${SUPPORTED}`);
   }
   if (rest.includes('@')) {
-    throw usageError('the replica URL must not contain credentials', 'set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (or R2_*) in the environment instead');
+    throw usageError(
+      'the replica URL must not contain credentials',
+      'set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (or R2_*) in the environment instead',
+    );
   }
   const [bucket = '', ...prefixParts] = rest.split('/');
   if (bucket === '') {
     throw usageError(`replica URL "${text}" has no bucket`, `write it as ${scheme}://<bucket>/<optional/prefix>`);
   }
   if (!BUCKET_NAME.test(bucket)) {
-    throw usageError(`"${bucket}" is not a valid bucket name`, 'bucket names use letters, digits, dots, dashes and underscores, 3 to 255 characters');
+    throw usageError(
+      `"${bucket}" is not a valid bucket name`,
+      'bucket names use letters, digits, dots, dashes and underscores, 3 to 255 characters',
+    );
   }
   const prefix = prefixParts.filter((part) => part !== '').join('/');
   if (prefix.split('/').some((part) => part === '.' || part === '..')) {

@@ -53,11 +53,17 @@ export function resolveConfig(input: ConfigInput): Config {
     const found = raw.get(key);
     sources[key] = found?.source ?? 'default';
     if (!found) return { items: [], baseDir: cwd };
-    const items = (Array.isArray(found.value) ? found.value : [found.value]).flatMap((item) => item.split(',')).map((item) => item.trim()).filter(Boolean);
+    const items = (Array.isArray(found.value) ? found.value : [found.value])
+      .flatMap((item) => item.split(','))
+      .map((item) => item.trim())
+      .filter(Boolean);
     return { items, baseDir: found.baseDir };
   };
   // How a bad value is named in an error: the way the user wrote it (flag, variable or config file key).
-  const named = (key: string) => (value: string): string => settingLabel(key, value, raw.get(key)?.source, file?.path);
+  const named =
+    (key: string) =>
+    (value: string): string =>
+      settingLabel(key, value, raw.get(key)?.source, file?.path);
 
   const disabled = disabledSwitch(env.PERSISTD_DISABLED);
   const toText = text('to') ?? r2BucketFromEnv(env);
@@ -71,7 +77,10 @@ export function resolveConfig(input: ConfigInput): Config {
   sources.ageIdentity = ageIdentityRaw?.source ?? 'default';
   const age = resolveAgeSettings(
     list('ageRecipients').items,
-    ageIdentityRaw && { value: Array.isArray(ageIdentityRaw.value) ? ageIdentityRaw.value.join(',') : ageIdentityRaw.value, baseDir: ageIdentityRaw.baseDir },
+    ageIdentityRaw && {
+      value: Array.isArray(ageIdentityRaw.value) ? ageIdentityRaw.value.join(',') : ageIdentityRaw.value,
+      baseDir: ageIdentityRaw.baseDir,
+    },
     (key, value) => settingLabel(key, value, raw.get(key)?.source, file?.path),
   );
 
@@ -122,7 +131,13 @@ export function resolveConfig(input: ConfigInput): Config {
   return deepFreeze(config);
 }
 
-function pick(spec: OptionSpec, flags: ConfigInput['flags'], env: NodeJS.ProcessEnv, file: ConfigFileSettings | undefined, cwd: string): RawValue | undefined {
+function pick(
+  spec: OptionSpec,
+  flags: ConfigInput['flags'],
+  env: NodeJS.ProcessEnv,
+  file: ConfigFileSettings | undefined,
+  cwd: string,
+): RawValue | undefined {
   const flag = flags[spec.key];
   if (flag !== undefined && !(Array.isArray(flag) && flag.length === 0)) return { value: flag, source: 'flag', baseDir: cwd };
   for (const name of spec.env) {
@@ -168,7 +183,8 @@ function duration(label: Label, value: string | undefined, fallback: number, all
   if (value === undefined) return fallback;
   const parsed = parseDuration(value);
   if (parsed === undefined) throw usageError(`${label(value)} is not a duration`, 'write a number with a unit: 500ms, 30s, 5m, 1h, 7d');
-  if (!allowZero && parsed <= 0) throw usageError(`${label(value)} must be longer than 0`, 'write a positive duration: 500ms, 30s, 5m, 1h, 7d');
+  if (!allowZero && parsed <= 0)
+    throw usageError(`${label(value)} must be longer than 0`, 'write a positive duration: 500ms, 30s, 5m, 1h, 7d');
   return parsed;
 }
 
@@ -209,7 +225,11 @@ function checkStateDir(stateDir: string, label: string): void {
   } catch {
     return; // missing: created on first use
   }
-  if (!isDirectory) throw usageError(`state dir ${label} is not a directory`, 'point --state-dir (PERSISTD_STATE_DIR) at a folder persistd may create and write, e.g. ./.persistd');
+  if (!isDirectory)
+    throw usageError(
+      `state dir ${label} is not a directory`,
+      'point --state-dir (PERSISTD_STATE_DIR) at a folder persistd may create and write, e.g. ./.persistd',
+    );
 }
 
 // PERSISTD_DISABLED turns persistence off: an unreadable value is refused rather than guessed.
@@ -225,8 +245,10 @@ function disabledSwitch(value: string | undefined): boolean {
   if (value === undefined || value.trim() === '') return false;
   if (/^(1|true|yes|on)$/i.test(value.trim())) return true;
   if (/^(0|false|no|off)$/i.test(value.trim())) return false;
-  throw usageError(`PERSISTD_DISABLED="${value}" is neither on (1, true, yes, on) nor off (0, false, no, off)`,
-    'set PERSISTD_DISABLED=1 to run the app without persistence on purpose, or unset it');
+  throw usageError(
+    `PERSISTD_DISABLED="${value}" is neither on (1, true, yes, on) nor off (0, false, no, off)`,
+    'set PERSISTD_DISABLED=1 to run the app without persistence on purpose, or unset it',
+  );
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -17,7 +17,8 @@ export function parseSchedule(text: string): Schedule {
   }
   const fields = trimmed.split(/\s+/).length;
   // node-cron only for what may be a cron expression: a duration, the usual schedule, starts without it.
-  if ((fields === 5 || fields === 6) && (createRequire(import.meta.url)('node-cron') as typeof NodeCron).validate(trimmed)) return { kind: 'cron', expression: trimmed, text: trimmed };
+  if ((fields === 5 || fields === 6) && (createRequire(import.meta.url)('node-cron') as typeof NodeCron).validate(trimmed))
+    return { kind: 'cron', expression: trimmed, text: trimmed };
   throw usageError(
     `"${text}" is neither a duration nor a cron expression`,
     'use a duration like 30s, 5m, 1h, or a cron expression like "0 2 * * *" (minute hour day month weekday)',

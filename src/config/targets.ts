@@ -19,23 +19,40 @@ export function parseTargets(kind: 'db' | 'dir' | 'file', entries: readonly stri
     const eq = trimmed.indexOf('=');
     const named = eq > 0 && NAME.test(trimmed.slice(0, eq));
     if (eq > 0 && !named && looksLikeName(trimmed.slice(0, eq)) && !existsSync(path.resolve(baseDir, trimmed))) {
-      throw usageError(`--${kind} ${entry}: "${trimmed.slice(0, eq)}" is not a valid name in the replica`,
-        'a name starts with a letter or digit and has only letters, digits, ".", "_" and "-" (e.g. --' + kind + ' main=' + trimmed.slice(eq + 1) + ')');
+      throw usageError(
+        `--${kind} ${entry}: "${trimmed.slice(0, eq)}" is not a valid name in the replica`,
+        'a name starts with a letter or digit and has only letters, digits, ".", "_" and "-" (e.g. --' +
+          kind +
+          ' main=' +
+          trimmed.slice(eq + 1) +
+          ')',
+      );
     }
     const rawPath = named ? trimmed.slice(eq + 1) : trimmed;
     const absolute = path.resolve(baseDir, rawPath);
     const name = named ? trimmed.slice(0, eq) : path.basename(absolute);
     if (!NAME.test(name)) {
-      throw usageError(`--${kind} ${entry}: "${name}" cannot be used as its name in the replica`,
-        `name it explicitly: --${kind} myname=${rawPath} (letters, digits, ".", "_", "-")`);
+      throw usageError(
+        `--${kind} ${entry}: "${name}" cannot be used as its name in the replica`,
+        `name it explicitly: --${kind} myname=${rawPath} (letters, digits, ".", "_", "-")`,
+      );
     }
     return { name, path: absolute };
   });
 }
 
 /** Checks the targets against each other and the disk: duplicates, nesting, missing parents, non-SQLite files. */
-export function validateTargets(dbs: readonly Target[], dirs: readonly Target[], files: readonly Target[], options: { createParents?: boolean } = {}): void {
-  const all = [...dbs.map((t) => ({ ...t, kind: 'db' })), ...dirs.map((t) => ({ ...t, kind: 'dir' })), ...files.map((t) => ({ ...t, kind: 'file' }))];
+export function validateTargets(
+  dbs: readonly Target[],
+  dirs: readonly Target[],
+  files: readonly Target[],
+  options: { createParents?: boolean } = {},
+): void {
+  const all = [
+    ...dbs.map((t) => ({ ...t, kind: 'db' })),
+    ...dirs.map((t) => ({ ...t, kind: 'dir' })),
+    ...files.map((t) => ({ ...t, kind: 'file' })),
+  ];
   const seenPaths = new Map<string, string>();
   for (const target of all) {
     const earlier = seenPaths.get(target.path);
@@ -47,8 +64,10 @@ export function validateTargets(dbs: readonly Target[], dirs: readonly Target[],
     for (const target of group) {
       const other = names.get(target.name);
       if (other) {
-        throw usageError(`${other} and ${target.path} would both be stored as "${target.name}"`,
-          `give one of them its own name: name=${target.path}`);
+        throw usageError(
+          `${other} and ${target.path} would both be stored as "${target.name}"`,
+          `give one of them its own name: name=${target.path}`,
+        );
       }
       names.set(target.name, target.path);
     }
@@ -56,8 +75,12 @@ export function validateTargets(dbs: readonly Target[], dirs: readonly Target[],
   for (const dir of dirs) {
     for (const other of all) {
       if (other.path !== dir.path && isInside(other.path, dir.path)) {
-        throw usageError(`--${other.kind} ${other.path} is inside --dir ${dir.path}`,
-          other.kind === 'dir' ? 'protect only the outer directory' : 'a database inside a protected directory must not also be mirrored as a file: move it or protect a narrower directory');
+        throw usageError(
+          `--${other.kind} ${other.path} is inside --dir ${dir.path}`,
+          other.kind === 'dir'
+            ? 'protect only the outer directory'
+            : 'a database inside a protected directory must not also be mirrored as a file: move it or protect a narrower directory',
+        );
       }
     }
     if (existsAs(dir.path) === 'file') throw usageError(`--dir ${dir.path} is a file, not a directory`, 'use --file for single files');
@@ -74,7 +97,10 @@ function checkDatabasePath(dbPath: string, createParents: boolean): void {
   const kind = existsAs(dbPath);
   if (kind === 'dir') throw usageError(`--db ${dbPath} is a directory`, 'give the path of the SQLite database file');
   if (kind === 'file' && !looksLikeSqlite(dbPath)) {
-    throw usageError(`--db ${dbPath} is not a SQLite database`, 'check the path: persistd protects SQLite 3 database files; use --file for other files');
+    throw usageError(
+      `--db ${dbPath} is not a SQLite database`,
+      'check the path: persistd protects SQLite 3 database files; use --file for other files',
+    );
   }
 }
 
@@ -92,7 +118,10 @@ function checkParent(flag: string, target: string, createParents: boolean, hint:
     if (existsAs(ancestor) === 'dir') return;
     throw usageError(`the directory of ${flag} ${target} cannot be created: ${ancestor} is a file`, 'fix the path');
   }
-  throw usageError(kind === 'file' ? `the directory of ${flag} ${target} is a file` : `the directory of ${flag} ${target} does not exist`, hint);
+  throw usageError(
+    kind === 'file' ? `the directory of ${flag} ${target} is a file` : `the directory of ${flag} ${target} does not exist`,
+    hint,
+  );
 }
 
 /** True when the file is empty (a database not yet written) or starts with the SQLite 3 header. */

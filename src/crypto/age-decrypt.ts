@@ -44,7 +44,9 @@ export function fileKeyOf(header: AgeHeader, identities: readonly AgeIdentity[])
   }
   throw new AgeDecryptError(
     'no-identity',
-    recipients === 0 ? 'the age file has no X25519 recipient' : `none of the ${identities.length} identities given is one of the file's ${recipients} recipients`,
+    recipients === 0
+      ? 'the age file has no X25519 recipient'
+      : `none of the ${identities.length} identities given is one of the file's ${recipients} recipients`,
   );
 }
 
@@ -105,7 +107,11 @@ export class AgeDecoder {
     if (!final) return out;
     if (pending.length < TAG_SIZE) throw new AgeDecryptError('corrupt', 'the age payload is truncated');
     const last = openChunk(state.key, state.counter, pending.takeAll(), true);
-    if (last === undefined) throw new AgeDecryptError('corrupt', `age payload chunk ${state.counter} does not authenticate as the last one (altered or truncated)`);
+    if (last === undefined)
+      throw new AgeDecryptError(
+        'corrupt',
+        `age payload chunk ${state.counter} does not authenticate as the last one (altered or truncated)`,
+      );
     if (last.length === 0 && state.counter > 0) throw new AgeDecryptError('corrupt', 'the age payload ends with an empty chunk');
     state.key.fill(0);
     out.push(last);
@@ -140,7 +146,8 @@ function parseHeaderOrFail(bytes: Buffer): AgeHeader | undefined {
   try {
     return parseHeader(bytes);
   } catch (err) {
-    if (err instanceof AgeFormatError) throw new AgeDecryptError(err.message.startsWith('not an age file') ? 'not-age' : 'corrupt', err.message);
+    if (err instanceof AgeFormatError)
+      throw new AgeDecryptError(err.message.startsWith('not an age file') ? 'not-age' : 'corrupt', err.message);
     throw err;
   }
 }

@@ -21,7 +21,8 @@ export interface AgeEncryptOptions {
 function start(options: AgeEncryptOptions): { header: Buffer; key: Buffer } {
   if (options.recipients.length === 0) throw new Error('age encryption needs at least one recipient');
   const fileKey = randomBytes(16);
-  const extra = typeof options.extraStanzas === 'function' ? options.extraStanzas(fileKey, options.recipients.length) : options.extraStanzas ?? [];
+  const extra =
+    typeof options.extraStanzas === 'function' ? options.extraStanzas(fileKey, options.recipients.length) : (options.extraStanzas ?? []);
   const stanzas = [...options.recipients.map((r) => wrapFileKey(fileKey, r)), ...extra];
   const header = encodeHeader(stanzas, fileKey);
   const nonce = randomBytes(PAYLOAD_NONCE_SIZE);

@@ -92,7 +92,8 @@ export function parseHeader(bytes: Buffer): AgeHeader | undefined {
   const version = nextLine();
   if (version === undefined) {
     const start = bytes.toString('latin1', 0, AGE_VERSION_LINE.length + 1);
-    if (!`${AGE_VERSION_LINE}\n`.startsWith(start)) throw new AgeFormatError('not an age file (it does not start with age-encryption.org/v1)');
+    if (!`${AGE_VERSION_LINE}\n`.startsWith(start))
+      throw new AgeFormatError('not an age file (it does not start with age-encryption.org/v1)');
     return undefined;
   }
   if (version !== AGE_VERSION_LINE) throw new AgeFormatError('not an age file (it does not start with age-encryption.org/v1)');

@@ -60,7 +60,9 @@ export function parseIdentityFile(text: string): AgeIdentity[] {
     try {
       identities.push(parseIdentity(trimmed));
     } catch {
-      throw new AgeKeyError(`line ${index + 1} is not an age X25519 identity (only AGE-SECRET-KEY-1... lines and # comments are supported)`);
+      throw new AgeKeyError(
+        `line ${index + 1} is not an age X25519 identity (only AGE-SECRET-KEY-1... lines and # comments are supported)`,
+      );
     }
   }
   if (identities.length === 0) throw new AgeKeyError('no AGE-SECRET-KEY-1... line in it');

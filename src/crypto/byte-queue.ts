@@ -42,7 +42,7 @@ export class ByteQueue {
     if (n > this.total) throw new RangeError(`takeParts(${n}) of ${this.total} queued bytes`);
     this.total -= n;
     const out: Buffer[] = [];
-    for (let left = n; left > 0; ) {
+    for (let left = n; left > 0;) {
       const part = this.parts[0]!;
       if (part.length <= left) {
         out.push(part);

@@ -83,7 +83,11 @@ export function openEnvelope(header: AgeHeader, fileKey: Buffer, keys: readonly 
     throw new AgeDecryptError('corrupt', 'the persistd-object stanza does not authenticate');
   }
   const boundKey = plain.subarray(0, plain.length - 32).toString('utf8');
-  if (!keys.includes(boundKey)) throw new AgeDecryptError('corrupt', `the object was written under another key (${JSON.stringify(boundKey)}): it was moved or swapped in the store`);
+  if (!keys.includes(boundKey))
+    throw new AgeDecryptError(
+      'corrupt',
+      `the object was written under another key (${JSON.stringify(boundKey)}): it was moved or swapped in the store`,
+    );
   const hash = plain.subarray(plain.length - 32);
   return { sha256: hash.equals(NO_HASH) ? undefined : hash.toString('hex') };
 }
@@ -103,7 +107,8 @@ export function openEnvelopePrefix(prefix: Buffer, keys: readonly string[], iden
   } catch (err) {
     throw new AgeDecryptError((err as Error).message.startsWith('not an age file') ? 'not-age' : 'corrupt', (err as Error).message);
   }
-  if (header === undefined || prefix.length < header.length + PAYLOAD_NONCE_SIZE) throw new AgeDecryptError('corrupt', 'the age header is truncated');
+  if (header === undefined || prefix.length < header.length + PAYLOAD_NONCE_SIZE)
+    throw new AgeDecryptError('corrupt', 'the age header is truncated');
   const fileKey = fileKeyOf(header, identities);
   const opened = openEnvelope(header, fileKey, keys);
   const key32 = payloadKey(fileKey, prefix.subarray(header.length, header.length + PAYLOAD_NONCE_SIZE));

@@ -84,7 +84,7 @@ export class AppSupervisor {
 
 /** The number of a signal (SIGTERM → 15), 0 when unknown. */
 export function signalNumber(signal: NodeJS.Signals | null): number {
-  return signal ? (constants.signals as Record<string, number>)[signal] ?? 0 : 0;
+  return signal ? ((constants.signals as Record<string, number>)[signal] ?? 0) : 0;
 }
 
 function spawnError(command: string, err: NodeJS.ErrnoException): PersistdError {

@@ -85,10 +85,23 @@ export class DatabaseSync {
     this.logger = options.logger.child({ db: options.name });
     const { store, name, path, stateDir } = options;
     this.shipper = new WalShipper({
-      store, name, path, stateDir, logger: options.logger, syncIntervalMs: options.syncIntervalMs, ...options.compaction, ...(options.continueFrom ? { continueFrom: options.continueFrom } : {}),
+      store,
+      name,
+      path,
+      stateDir,
+      logger: options.logger,
+      syncIntervalMs: options.syncIntervalMs,
+      ...options.compaction,
+      ...(options.continueFrom ? { continueFrom: options.continueFrom } : {}),
     });
     this.replicator = new DatabaseReplicator({ store, name, path, stateDir, logger: options.logger, retention: options.retention });
-    this.lineage = new LineageGuard({ store, name, instance: options.instance, logger: this.logger, onFenced: (holder) => this.onFenced(holder) });
+    this.lineage = new LineageGuard({
+      store,
+      name,
+      instance: options.instance,
+      logger: this.logger,
+      onFenced: (holder) => this.onFenced(holder),
+    });
   }
 
   /** Starts syncing every sync interval (the first sync runs at once: it starts the generation); resolves when that first sync is done. */
@@ -136,11 +149,21 @@ export class DatabaseSync {
     const { store, name, stateDir } = this.options;
     try {
       const live = this.lineage.fenced ? undefined : this.generation;
-      const result = await verifySnapshot({ store, name, stateDir, logger: this.logger, signal: options.signal, ...(live ? { preferredGeneration: live } : {}) });
+      const result = await verifySnapshot({
+        store,
+        name,
+        stateDir,
+        logger: this.logger,
+        signal: options.signal,
+        ...(live ? { preferredGeneration: live } : {}),
+      });
       this.lastVerify = { at: new Date(), ok: true, message: `${result.snapshotId} verified` };
     } catch (err) {
       this.lastVerify = { at: new Date(), ok: false, message: messageOf(err) };
-      this.logger.error({ err: messageOf(err) }, 'replica verification FAILED: the latest replicated state of this database does not restore cleanly');
+      this.logger.error(
+        { err: messageOf(err) },
+        'replica verification FAILED: the latest replicated state of this database does not restore cleanly',
+      );
     }
   }
 
@@ -185,8 +208,16 @@ export class DatabaseSync {
       // Until the first sync succeeds (mode 'waiting'), its failures are the database's errors: nothing is protected yet.
       const waitingError = this.mode === 'waiting' ? this.lastError : undefined;
       return {
-        ...base, mode: this.mode, generation: this.generation, lagSeconds, lagBytes: 0, stalled: false, transactionsShipped: 0, segmentsShipped: 0,
-        lastVerify: this.lastVerify, fencedBy: fenced && describeHolder(fenced),
+        ...base,
+        mode: this.mode,
+        generation: this.generation,
+        lagSeconds,
+        lagBytes: 0,
+        stalled: false,
+        transactionsShipped: 0,
+        segmentsShipped: 0,
+        lastVerify: this.lastVerify,
+        fencedBy: fenced && describeHolder(fenced),
         ...(waitingError ? { lastError: waitingError, consecutiveFailures: this.failures } : {}),
       };
     }
@@ -225,7 +256,8 @@ export class DatabaseSync {
       this.lastError = undefined;
     } catch (err) {
       const message = messageOf(err);
-      if (this.failures === 0 || message !== this.lastError?.message) this.logger.error({ err: message }, 'WAL shipping failed; retrying every sync interval');
+      if (this.failures === 0 || message !== this.lastError?.message)
+        this.logger.error({ err: message }, 'WAL shipping failed; retrying every sync interval');
       this.failures++;
       this.lastError = { message, at: new Date() };
     }
@@ -236,7 +268,10 @@ export class DatabaseSync {
     if (result.outcome === 'missing') return;
     if (result.outcome === 'not-wal') {
       if (this.mode !== 'snapshots') {
-        this.logger.info({ journalMode: result.journalMode }, 'database is not in WAL mode: scheduled snapshots only (set PRAGMA journal_mode=WAL in the app for continuous replication)');
+        this.logger.info(
+          { journalMode: result.journalMode },
+          'database is not in WAL mode: scheduled snapshots only (set PRAGMA journal_mode=WAL in the app for continuous replication)',
+        );
       }
       this.mode = 'snapshots';
       return;
@@ -250,7 +285,11 @@ export class DatabaseSync {
         this.segmentsAtLastSnapshot = this.shipper.status().segmentsStored;
         this.snapshotsStored++;
         this.lastSnapshotAt = new Date();
-        await this.lineage.claim(this.generation, this.generation === this.firstGeneration() ? this.options.restoredFrom : undefined, signal);
+        await this.lineage.claim(
+          this.generation,
+          this.generation === this.firstGeneration() ? this.options.restoredFrom : undefined,
+          signal,
+        );
         return;
       }
     }
@@ -281,7 +320,11 @@ export class DatabaseSync {
     if (this.lineage.fenced || this.mode !== 'wal') return;
     try {
       await applyRetention({
-        store: this.options.store, name: this.options.name, ...this.options.retention, logger: this.logger, signal,
+        store: this.options.store,
+        name: this.options.name,
+        ...this.options.retention,
+        logger: this.logger,
+        signal,
         ...(this.generation ? { preferredGeneration: this.generation } : {}),
       });
     } catch (err) {
@@ -299,17 +342,21 @@ export class DatabaseSync {
     } else {
       lacking = `the other instance did not restore from this instance's generation; everything this instance stored since ${holder.takenAt} is NOT in the live lineage`;
     }
-    this.logger.error({ holder: describeHolder(holder), ownGeneration: mine },
-      `fenced: another persistd instance (${holder.host}, pid ${holder.pid}) took over this database's lineage; ${lacking}. `
-      + `This instance keeps writing only its own generation ${mine ?? '(none)'}, restorable with \`persistd restore --generation ${mine ?? '<id>'}\``);
+    this.logger.error(
+      { holder: describeHolder(holder), ownGeneration: mine },
+      `fenced: another persistd instance (${holder.host}, pid ${holder.pid}) took over this database's lineage; ${lacking}. ` +
+        `This instance keeps writing only its own generation ${mine ?? '(none)'}, restorable with \`persistd restore --generation ${mine ?? '<id>'}\``,
+    );
   }
 
   private reportStall(): void {
     const status = this.status();
     if (status.stalled && !this.stallLogged) {
       this.stallLogged = true;
-      this.logger.error({ lagSeconds: Math.round(status.lagSeconds), lagBytes: status.lagBytes, lastError: this.lastError?.message },
-        'WAL shipping is stalled: committed transactions are not reaching the replica');
+      this.logger.error(
+        { lagSeconds: Math.round(status.lagSeconds), lagBytes: status.lagBytes, lastError: this.lastError?.message },
+        'WAL shipping is stalled: committed transactions are not reaching the replica',
+      );
     } else if (!status.stalled && this.stallLogged) {
       this.stallLogged = false;
       this.logger.info('WAL shipping caught up');
@@ -326,4 +373,3 @@ async function waitOrAbort(work: Promise<unknown> | undefined, signal: AbortSign
   const aborted = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
   await Promise.race([work.catch(() => undefined), aborted]);
 }
-

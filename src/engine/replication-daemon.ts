@@ -50,22 +50,48 @@ export class ReplicationDaemon {
   private readonly jobs: ScheduledJob[] = [];
   private readonly continuing: ReadonlySet<string>;
 
-  constructor(private readonly config: Config, store: ObjectStore, private readonly logger: Logger, start: DaemonStart) {
-    this.databases = config.databases.map((db) => new DatabaseSync({
-      store, name: db.name, path: db.path, stateDir: config.stateDir, logger, instance: start.instance,
-      syncIntervalMs: config.syncIntervalMs, compaction: { fullSnapshotIntervalMs: config.fullSnapshotIntervalMs, fullSnapshotShare: config.fullSnapshotShare }, retention: { retentionMs: config.retentionMs, minKeep: config.retentionMin },
-      stallAfterMs: stallLimitMs(config), ...(start.restoredFrom.has(db.name) ? { restoredFrom: start.restoredFrom.get(db.name)! } : {}),
-      ...(start.continueFrom?.has(db.name) ? { continueFrom: start.continueFrom.get(db.name)! } : {}),
-    }));
+  constructor(
+    private readonly config: Config,
+    store: ObjectStore,
+    private readonly logger: Logger,
+    start: DaemonStart,
+  ) {
+    this.databases = config.databases.map(
+      (db) =>
+        new DatabaseSync({
+          store,
+          name: db.name,
+          path: db.path,
+          stateDir: config.stateDir,
+          logger,
+          instance: start.instance,
+          syncIntervalMs: config.syncIntervalMs,
+          compaction: { fullSnapshotIntervalMs: config.fullSnapshotIntervalMs, fullSnapshotShare: config.fullSnapshotShare },
+          retention: { retentionMs: config.retentionMs, minKeep: config.retentionMin },
+          stallAfterMs: stallLimitMs(config),
+          ...(start.restoredFrom.has(db.name) ? { restoredFrom: start.restoredFrom.get(db.name)! } : {}),
+          ...(start.continueFrom?.has(db.name) ? { continueFrom: start.continueFrom.get(db.name)! } : {}),
+        }),
+    );
     this.continuing = new Set(start.continueFrom?.keys() ?? []);
     // run restores every tree before the app starts: files gone before the first scan were deleted by the app.
-    this.fence = config.directories.length + config.files.length > 0 ? new FilesFence({ store, instance: start.instance, logger }) : undefined;
+    this.fence =
+      config.directories.length + config.files.length > 0 ? new FilesFence({ store, instance: start.instance, logger }) : undefined;
     const common = {
-      fence: this.fence, store, stateDir: config.stateDir, keepDeletedMs: config.keepDeletedMs, maxDeleteFraction: config.maxDelete, concurrency: config.concurrency,
-      reconcileIntervalMs: config.reconcileIntervalMs, logger, restoredBeforeStart: true,
+      fence: this.fence,
+      store,
+      stateDir: config.stateDir,
+      keepDeletedMs: config.keepDeletedMs,
+      maxDeleteFraction: config.maxDelete,
+      concurrency: config.concurrency,
+      reconcileIntervalMs: config.reconcileIntervalMs,
+      logger,
+      restoredBeforeStart: true,
     };
     this.trees = [
-      ...config.directories.map((dir) => new TreeSync({ ...common, name: dir.name, root: dir.path, include: [...config.include], exclude: [...config.exclude] })),
+      ...config.directories.map(
+        (dir) => new TreeSync({ ...common, name: dir.name, root: dir.path, include: [...config.include], exclude: [...config.exclude] }),
+      ),
       ...config.files.map((file) => createLooseFileSync({ ...common, name: file.name, path: file.path })),
     ];
   }
@@ -99,7 +125,8 @@ export class ReplicationDaemon {
     const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), CONTINUATION_WAIT_MS)));
     const done = await Promise.race([Promise.all(continuations), late]);
     clearTimeout(timer);
-    if (done === 'late') this.logger.warn({ waitedMs: CONTINUATION_WAIT_MS }, 'the first sync after the restore is taking long; starting the app anyway');
+    if (done === 'late')
+      this.logger.warn({ waitedMs: CONTINUATION_WAIT_MS }, 'the first sync after the restore is taking long; starting the app anyway');
   }
 
   /**
@@ -114,7 +141,11 @@ export class ReplicationDaemon {
   async startWatching(): Promise<void> {
     const started = await Promise.allSettled(this.trees.map((tree) => tree.start()));
     started.forEach((result, i) => {
-      if (result.status === 'rejected') this.logger.error({ err: result.reason, tree: this.trees[i]?.status().label }, 'could not start watching; changes are picked up by the next sync');
+      if (result.status === 'rejected')
+        this.logger.error(
+          { err: result.reason, tree: this.trees[i]?.status().label },
+          'could not start watching; changes are picked up by the next sync',
+        );
     });
   }
 
@@ -146,7 +177,9 @@ export class ReplicationDaemon {
     if (this.fence?.fenced) {
       const trees = this.trees.map((tree) => tree.status());
       report.keptAside = {
-        instance: this.fence.instance, files: trees.reduce((n, t) => n + t.keptAside, 0), bytes: trees.reduce((n, t) => n + t.keptAsideBytes, 0),
+        instance: this.fence.instance,
+        files: trees.reduce((n, t) => n + t.keptAside, 0),
+        bytes: trees.reduce((n, t) => n + t.keptAsideBytes, 0),
         deletesHeld: trees.reduce((n, t) => n + t.pendingDeletes, 0),
       };
     }

@@ -117,7 +117,11 @@ export class RunStatusTracker {
   private readonly dbLimitMs: number;
   private readonly walLimitMs: number;
 
-  constructor(private readonly config: Config, private readonly pid = process.pid, now = Date.now()) {
+  constructor(
+    private readonly config: Config,
+    private readonly pid = process.pid,
+    now = Date.now(),
+  ) {
     this.startedAt = now;
     this.dbLimitMs = Math.max(DATABASE_STALE_FLOOR_MS, 2 * schedulePeriodMs(config.snapshotSchedule));
     this.walLimitMs = stallLimitMs(config);
@@ -172,7 +176,8 @@ export class RunStatusTracker {
     });
     const trees = new Map((daemon?.trees ?? []).map((tree) => [tree.label, tree]));
     for (const dir of this.config.directories) targets.push(this.treeTarget('dir', dir.name, dir.path, trees.get(dir.name), base, now));
-    for (const file of this.config.files) targets.push(this.treeTarget('file', file.name, file.path, trees.get(`${LOOSE_TREE}/${file.name}`), base, now));
+    for (const file of this.config.files)
+      targets.push(this.treeTarget('file', file.name, file.path, trees.get(`${LOOSE_TREE}/${file.name}`), base, now));
 
     const problems: string[] = [];
     if (this.phase === 'restoring') problems.push('restore has not completed');
@@ -180,12 +185,19 @@ export class RunStatusTracker {
     if (this.stateDirProblem !== undefined) problems.push(this.stateDirProblem);
     for (const t of targets) {
       if (t.healthy) continue;
-      if (t.kind !== 'db' && t.fenced) problems.push(`${t.kind} ${t.name}: fenced, another instance took over the files; this one keeps its changes aside`);
+      if (t.kind !== 'db' && t.fenced)
+        problems.push(`${t.kind} ${t.name}: fenced, another instance took over the files; this one keeps its changes aside`);
       else if (t.kind !== 'db') problems.push(`${t.kind} ${t.name}: uploads failing for more than ${t.unhealthyAfterSeconds}s`);
       else if (t.fenced) problems.push(`db ${t.name}: fenced, another instance took over its lineage`);
       else if (t.lastVerify?.ok === false) problems.push(`db ${t.name}: replica verification failed: ${t.lastVerify.message}`);
-      else if (t.unprotected) problems.push(`db ${t.name}: NOT PROTECTED, no generation stored after ${Math.round(t.lagSeconds ?? 0)}s (limit ${t.unhealthyAfterSeconds}s): ${t.lastError?.message ?? 'every attempt fails'}`);
-      else if (t.mode === 'wal') problems.push(`db ${t.name}: WAL shipping stalled, transactions waiting ${Math.round(t.lagSeconds ?? 0)}s (limit ${t.unhealthyAfterSeconds}s)`);
+      else if (t.unprotected)
+        problems.push(
+          `db ${t.name}: NOT PROTECTED, no generation stored after ${Math.round(t.lagSeconds ?? 0)}s (limit ${t.unhealthyAfterSeconds}s): ${t.lastError?.message ?? 'every attempt fails'}`,
+        );
+      else if (t.mode === 'wal')
+        problems.push(
+          `db ${t.name}: WAL shipping stalled, transactions waiting ${Math.round(t.lagSeconds ?? 0)}s (limit ${t.unhealthyAfterSeconds}s)`,
+        );
       else problems.push(`db ${t.name}: no successful snapshot for ${Math.round(t.lagSeconds ?? 0)}s (limit ${t.unhealthyAfterSeconds}s)`);
     }
     const errors = [this.error, ...targets.map((t) => t.lastError)].filter((e): e is StatusError => e !== undefined && e !== null);
@@ -207,7 +219,13 @@ export class RunStatusTracker {
     };
   }
 
-  private databaseTarget(name: string, path: string, status: DatabaseSyncStatus | undefined, base: number | undefined, now: number): TargetStatus {
+  private databaseTarget(
+    name: string,
+    path: string,
+    status: DatabaseSyncStatus | undefined,
+    base: number | undefined,
+    now: number,
+  ): TargetStatus {
     const success = status?.lastSuccessAt?.getTime();
     const wal = status?.mode === 'wal';
     const since = success ?? base;
@@ -218,14 +236,18 @@ export class RunStatusTracker {
     const verifyFailed = status?.lastVerify?.ok === false;
     // The database exists (a sync reached it and failed) but no generation was ever stored: nothing is
     // protected. Unhealthy once that lasts longer than the WAL lag limit, whatever the snapshot schedule.
-    const unprotected = status !== undefined && status.generation === undefined && status.mode === 'waiting' && status.lastError !== undefined;
+    const unprotected =
+      status !== undefined && status.generation === undefined && status.mode === 'waiting' && status.lastError !== undefined;
     const unprotectedFor = unprotected ? Math.max(0, now - (base ?? this.startedAt)) / 1000 : 0;
     return {
-      kind: 'db', name, path,
+      kind: 'db',
+      name,
+      path,
       lastSuccessAt: success === undefined ? null : iso(success),
       lagSeconds: unprotected ? unprotectedFor : lagSeconds,
       unhealthyAfterSeconds: unprotected ? this.walLimitMs / 1000 : limit,
-      healthy: !fenced && !verifyFailed && (unprotected ? unprotectedFor <= this.walLimitMs / 1000 : lagSeconds === null || lagSeconds <= limit),
+      healthy:
+        !fenced && !verifyFailed && (unprotected ? unprotectedFor <= this.walLimitMs / 1000 : lagSeconds === null || lagSeconds <= limit),
       unprotected,
       failing: (status?.consecutiveFailures ?? 0) > 0,
       queued: 0,
@@ -237,11 +259,20 @@ export class RunStatusTracker {
       transactionsShipped: status?.transactionsShipped ?? 0,
       generation: status?.generation ?? null,
       fenced,
-      lastVerify: status?.lastVerify ? { at: status.lastVerify.at.toISOString(), ok: status.lastVerify.ok, message: redact(status.lastVerify.message) } : null,
+      lastVerify: status?.lastVerify
+        ? { at: status.lastVerify.at.toISOString(), ok: status.lastVerify.ok, message: redact(status.lastVerify.message) }
+        : null,
     };
   }
 
-  private treeTarget(kind: TargetKind, name: string, path: string, status: TreeSyncStatus | undefined, base: number | undefined, now: number): TargetStatus {
+  private treeTarget(
+    kind: TargetKind,
+    name: string,
+    path: string,
+    status: TreeSyncStatus | undefined,
+    base: number | undefined,
+    now: number,
+  ): TargetStatus {
     const memory = this.trees.get(`${kind}:${name}`) ?? {};
     this.trees.set(`${kind}:${name}`, memory);
     const waiting = status ? status.queued + status.inFlight + status.settling : 0;
@@ -249,12 +280,14 @@ export class RunStatusTracker {
     const errorAt = status?.lastError?.at.getTime();
     // Failing: work is waiting and nothing was uploaded since the last error.
     const failing = status !== undefined && waiting > 0 && errorAt !== undefined && errorAt >= (uploaded ?? 0);
-    memory.failingSince = failing ? memory.failingSince ?? errorAt : undefined;
+    memory.failingSince = failing ? (memory.failingSince ?? errorAt) : undefined;
     if (status !== undefined && base !== undefined && waiting === 0 && !failing) memory.cleanAt = now;
     const success = Math.max(memory.cleanAt ?? 0, uploaded ?? 0) || undefined;
     const since = success ?? base;
     return {
-      kind, name, path,
+      kind,
+      name,
+      path,
       lastSuccessAt: success === undefined ? null : iso(success),
       lagSeconds: since === undefined ? null : waiting === 0 && !failing ? 0 : Math.max(0, now - since) / 1000,
       unhealthyAfterSeconds: TREE_FAILING_LIMIT_MS / 1000,
@@ -264,7 +297,12 @@ export class RunStatusTracker {
       bytesUploaded: status?.uploadedBytes ?? 0,
       itemsUploaded: status?.uploadedItems ?? 0,
       lastError: status?.lastError ? { message: redact(status.lastError.message), at: status.lastError.at.toISOString() } : null,
-      mode: null, lagBytes: 0, transactionsShipped: 0, generation: null, fenced: status?.fenced === true, lastVerify: null,
+      mode: null,
+      lagBytes: 0,
+      transactionsShipped: 0,
+      generation: null,
+      fenced: status?.fenced === true,
+      lastVerify: null,
     };
   }
 }

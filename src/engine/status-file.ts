@@ -76,7 +76,11 @@ export class StatusFileWriter {
       await unlink(tmp).catch(() => undefined);
       this.options.onWritten?.(`the state directory ${path.dirname(this.path)} cannot be written: ${messageOf(err)}`);
       // One warning per failing streak: a read-only state dir must not flood the log every 2 s.
-      if (!this.warned) this.options.logger.warn({ path: this.path, err: messageOf(err) }, 'could not write the status file; persistd status will not see this instance');
+      if (!this.warned)
+        this.options.logger.warn(
+          { path: this.path, err: messageOf(err) },
+          'could not write the status file; persistd status will not see this instance',
+        );
       this.warned = true;
     }
   }
@@ -90,14 +94,24 @@ export async function readStatusFile(stateDir: string): Promise<RunStatus | unde
     text = await readFile(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new PersistdError(`cannot read ${file}: ${messageOf(err)}`, { op: 'read status', path: file, hint: 'run persistd status as the user persistd run runs as', cause: err });
+    throw new PersistdError(`cannot read ${file}: ${messageOf(err)}`, {
+      op: 'read status',
+      path: file,
+      hint: 'run persistd status as the user persistd run runs as',
+      cause: err,
+    });
   }
   try {
     const parsed = JSON.parse(text) as RunStatus;
-    if (parsed.format !== 1 || typeof parsed.pid !== 'number' || !Array.isArray(parsed.targets)) throw new Error('not a persistd status file of format 1');
+    if (parsed.format !== 1 || typeof parsed.pid !== 'number' || !Array.isArray(parsed.targets))
+      throw new Error('not a persistd status file of format 1');
     return parsed;
   } catch (err) {
-    throw new PersistdError(`cannot parse ${file}: ${messageOf(err)}`, { op: 'read status', path: file, hint: 'a newer or older persistd may have written it; it is rewritten every few seconds by a running persistd run' });
+    throw new PersistdError(`cannot parse ${file}: ${messageOf(err)}`, {
+      op: 'read status',
+      path: file,
+      hint: 'a newer or older persistd may have written it; it is rewritten every few seconds by a running persistd run',
+    });
   }
 }
 

@@ -24,7 +24,10 @@ export class ZombieReaper {
   private timer: NodeJS.Timeout | undefined;
   private reaped = 0;
 
-  private constructor(private readonly addon: ReaperAddon | undefined, private readonly logger: Logger) {}
+  private constructor(
+    private readonly addon: ReaperAddon | undefined,
+    private readonly logger: Logger,
+  ) {}
 
   /** Starts reaping when persistd is PID 1 or PERSISTD_SUBREAPER is set; warns once when it should but cannot. */
   static start(options: ZombieReaperOptions): ZombieReaper {
@@ -35,12 +38,16 @@ export class ZombieReaper {
     const loaded = (options.load ?? loadReaperAddon)();
     if (!loaded.addon) {
       const role = isPid1 ? 'persistd runs as PID 1' : 'PERSISTD_SUBREAPER is set';
-      logger.warn(`${role} but its zombie reaper is unavailable (${loaded.reason}): exited orphans of the app will stay zombies; `
-        + 'run the container with `docker run --init` (or tini as the entrypoint), or rebuild persistd where a C compiler exists (npm run build:native)');
+      logger.warn(
+        `${role} but its zombie reaper is unavailable (${loaded.reason}): exited orphans of the app will stay zombies; ` +
+          'run the container with `docker run --init` (or tini as the entrypoint), or rebuild persistd where a C compiler exists (npm run build:native)',
+      );
       return new ZombieReaper(undefined, logger);
     }
     if (!isPid1 && !loaded.addon.setSubreaper()) {
-      logger.warn('PERSISTD_SUBREAPER is set but this kernel refused PR_SET_CHILD_SUBREAPER: orphans of the app are not reaped by persistd');
+      logger.warn(
+        'PERSISTD_SUBREAPER is set but this kernel refused PR_SET_CHILD_SUBREAPER: orphans of the app are not reaped by persistd',
+      );
       return new ZombieReaper(undefined, logger);
     }
     const reaper = new ZombieReaper(loaded.addon, logger);

@@ -116,7 +116,8 @@ export class ChangeSettler {
       return this.handOn(relPath, { hot: false });
     }
     if (this.maxWaitMs > 0 && Date.now() - entry.since >= this.maxWaitMs) {
-      const writing = seen === null || seen === 'error' ? false : await this.isBeingWritten(localPathOf(this.root, relPath) ?? '').catch(() => undefined);
+      const writing =
+        seen === null || seen === 'error' ? false : await this.isBeingWritten(localPathOf(this.root, relPath) ?? '').catch(() => undefined);
       if (this.pending.get(relPath) !== entry) return;
       if (writing === false) return this.handOn(relPath, { hot: true });
       entry.since = Date.now(); // still being written (or unknown): wait for quiet, asking again after another longest wait

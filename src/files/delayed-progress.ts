@@ -56,7 +56,12 @@ export class DelayedProgress {
 
   private show(): void {
     if (this.ended) return;
-    this.reporter = createProgress({ ...this.options, startedAt: this.startedAt, totalItems: this.totals.items, totalBytes: this.totals.bytes });
+    this.reporter = createProgress({
+      ...this.options,
+      startedAt: this.startedAt,
+      totalItems: this.totals.items,
+      totalBytes: this.totals.bytes,
+    });
     this.reporter.add(this.items, this.bytes);
   }
 }

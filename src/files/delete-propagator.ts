@@ -78,7 +78,12 @@ export class DeletePropagator {
     for (const relPath of due) {
       // An index entry that names no local path (persistd 0.1 stored a name with a backslash as it was) is gone: its file has another key now.
       const path = localPathOf(this.layout.root, relPath);
-      const back = path !== undefined && (await lstat(path).then((st) => st.isFile(), () => false));
+      const back =
+        path !== undefined &&
+        (await lstat(path).then(
+          (st) => st.isFile(),
+          () => false,
+        ));
       if (back || !this.index.has(relPath)) this.missing.delete(relPath);
       else confirmed.push(relPath);
     }
@@ -103,7 +108,14 @@ export class DeletePropagator {
         const entry = this.index.get(relPath)!;
         try {
           if (this.options.keepDeletedMs > 0) {
-            await copyToTrash(this.store, this.layout.objectKey(relPath), this.layout.trashKey(relPath, deletedAt), entry, deletedAt, signal);
+            await copyToTrash(
+              this.store,
+              this.layout.objectKey(relPath),
+              this.layout.trashKey(relPath, deletedAt),
+              entry,
+              deletedAt,
+              signal,
+            );
           }
           ready.push(relPath);
         } catch (err) {
@@ -116,7 +128,10 @@ export class DeletePropagator {
     for (let i = 0; i < ready.length; i += 1000) {
       const batch = ready.slice(i, i + 1000);
       try {
-        await this.store.delete(batch.map((p) => this.layout.objectKey(p)), { signal });
+        await this.store.delete(
+          batch.map((p) => this.layout.objectKey(p)),
+          { signal },
+        );
       } catch (err) {
         this.onError(err, undefined);
         continue;

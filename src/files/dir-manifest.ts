@@ -14,7 +14,10 @@ export async function readText(body: AsyncIterable<unknown>): Promise<string> {
 }
 
 /** A manifest's rows by relative path (persistd's local text of it); rows whose path is not a safe key text go to `rejected`. */
-export function dirsFromKeyTexts(dirs: ReadonlyMap<string, DirStat>): { dirs: Map<string, DirStat>; rejected: { path: string; why: string }[] } {
+export function dirsFromKeyTexts(dirs: ReadonlyMap<string, DirStat>): {
+  dirs: Map<string, DirStat>;
+  rejected: { path: string; why: string }[];
+} {
   const out = { dirs: new Map<string, DirStat>(), rejected: [] as { path: string; why: string }[] };
   for (const [text, dir] of dirs) {
     if (text === '') {

@@ -155,6 +155,9 @@ export class DirWatcher extends EventEmitter {
       this.watchers.delete(dir);
       this.emitPath('unlinkDir', dir);
     }
-    void lstat(this.fsPath(rel)).then((now) => now.isFile() && !this.closed && this.emitPath('change', rel), () => undefined);
+    void lstat(this.fsPath(rel)).then(
+      (now) => now.isFile() && !this.closed && this.emitPath('change', rel),
+      () => undefined,
+    );
   }
 }

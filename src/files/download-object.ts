@@ -45,7 +45,13 @@ export interface DownloadResult {
  * into place. All-zero blocks are skipped, so a sparse file comes back sparse. On any mismatch the temp
  * file is removed and `dest` is untouched. `dest` is a Buffer for names that are not valid UTF-8.
  */
-export async function downloadObject(store: ObjectStore, key: string, listedSize: number, dest: string | Buffer, options: DownloadOptions = {}): Promise<DownloadResult> {
+export async function downloadObject(
+  store: ObjectStore,
+  key: string,
+  listedSize: number,
+  dest: string | Buffer,
+  options: DownloadOptions = {},
+): Promise<DownloadResult> {
   const threshold = options.rangeThresholdBytes ?? 64 * 1024 * 1024;
   const tmp = siblingPath(dest, `.persistd-dl-${randomBytes(6).toString('hex')}.part`);
   // One handle for writing, mode, mtime, fsync and stat: a restore of small files is bound by these calls.
@@ -65,10 +71,20 @@ export async function downloadObject(store: ObjectStore, key: string, listedSize
     const meta = decodeFileMetadata(info.metadata);
     const what = `restore of ${key.slice(key.lastIndexOf('/') + 1)} failed`;
     if (got.size !== info.size) {
-      throw new PersistdError(`${what}: got ${got.size} bytes, the object has ${info.size}`, { kind: 'integrity', op: 'restore', path: key, hint: 'run the restore again; if it repeats, the remote object is damaged' });
+      throw new PersistdError(`${what}: got ${got.size} bytes, the object has ${info.size}`, {
+        kind: 'integrity',
+        op: 'restore',
+        path: key,
+        hint: 'run the restore again; if it repeats, the remote object is damaged',
+      });
     }
     if (meta !== undefined && got.sha256 !== meta.sha256) {
-      throw new PersistdError(`${what}: sha256 does not match the object's metadata`, { kind: 'integrity', op: 'restore', path: key, hint: 'the remote object is damaged or was overwritten by another tool; the local file was left untouched' });
+      throw new PersistdError(`${what}: sha256 does not match the object's metadata`, {
+        kind: 'integrity',
+        op: 'restore',
+        path: key,
+        hint: 'the remote object is damaged or was overwritten by another tool; the local file was left untouched',
+      });
     }
     const used = meta ?? { mtimeMs: info.lastModified.getTime(), mode: 0o644, sha256: got.sha256, problems: [] };
     const mode = restoredMode(used.mode, options.restoreSpecialModes === true);
@@ -77,7 +93,11 @@ export async function downloadObject(store: ObjectStore, key: string, listedSize
     await fh.close();
     await rename(tmp, dest);
     return {
-      local, sha256: got.sha256, etag: info.etag, verified: meta !== undefined, metadataProblems: used.problems,
+      local,
+      sha256: got.sha256,
+      etag: info.etag,
+      verified: meta !== undefined,
+      metadataProblems: used.problems,
       ...(mode === (used.mode & 0o7777) ? {} : { modeMasked: describeMasked(used.mode, mode) }),
     };
   } catch (err) {
@@ -116,7 +136,14 @@ async function writeBody(body: AsyncIterable<unknown>, fh: FileHandle, signal?: 
   return { sha256: hash.digest('hex'), size };
 }
 
-async function downloadRanges(store: ObjectStore, key: string, size: number, fh: FileHandle, tmp: string | Buffer, options: DownloadOptions): Promise<{ sha256: string; size: number }> {
+async function downloadRanges(
+  store: ObjectStore,
+  key: string,
+  size: number,
+  fh: FileHandle,
+  tmp: string | Buffer,
+  options: DownloadOptions,
+): Promise<{ sha256: string; size: number }> {
   const rangeSize = options.rangeSizeBytes ?? 16 * 1024 * 1024;
   await fh.truncate(size);
   const starts: number[] = [];
@@ -128,17 +155,31 @@ async function downloadRanges(store: ObjectStore, key: string, size: number, fh:
       let pos = start;
       for await (const chunk of body) {
         const buf = chunk as Buffer;
-        if (pos + buf.length > end + 1) throw new PersistdError(`restore of ${key} failed: range ${start}-${end} returned too many bytes`, { kind: 'integrity', op: 'restore', path: key });
+        if (pos + buf.length > end + 1)
+          throw new PersistdError(`restore of ${key} failed: range ${start}-${end} returned too many bytes`, {
+            kind: 'integrity',
+            op: 'restore',
+            path: key,
+          });
         await writeSparse(fh, buf, pos);
         pos += buf.length;
       }
-      if (pos !== end + 1) throw new PersistdError(`restore of ${key} failed: range ${start}-${end} returned ${pos - start} bytes`, { kind: 'integrity', op: 'restore', path: key });
+      if (pos !== end + 1)
+        throw new PersistdError(`restore of ${key} failed: range ${start}-${end} returned ${pos - start} bytes`, {
+          kind: 'integrity',
+          op: 'restore',
+          path: key,
+        });
     }
   });
-  const settled = await Promise.allSettled(workers.map((w) => w.catch((err: unknown) => {
-    starts.length = 0; // stop the other workers at their next range
-    throw err;
-  })));
+  const settled = await Promise.allSettled(
+    workers.map((w) =>
+      w.catch((err: unknown) => {
+        starts.length = 0; // stop the other workers at their next range
+        throw err;
+      }),
+    ),
+  );
   const failed = settled.find((r) => r.status === 'rejected');
   if (failed) throw failed.reason;
   // Ranges land out of order, so the checksum is taken by reading the finished file back.

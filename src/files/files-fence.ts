@@ -2,7 +2,13 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { messageOf } from '../errors.js';
 import {
-  asideRecordKey, FILES_OWNER_FORMAT, FILES_OWNER_KEY, parseFilesOwner, serializeOwnerJson, type AsideRecord, type FilesOwner,
+  asideRecordKey,
+  FILES_OWNER_FORMAT,
+  FILES_OWNER_KEY,
+  parseFilesOwner,
+  serializeOwnerJson,
+  type AsideRecord,
+  type FilesOwner,
 } from '../format/files-owner.js';
 import { silentLogger } from '../log/logger.js';
 import type { ObjectStore } from '../store/object-store.js';
@@ -71,10 +77,12 @@ export class FilesFence {
   async live(signal?: AbortSignal): Promise<boolean> {
     if (this.fencedBy) return false;
     if (Date.now() - this.checkedAt < CHECK_EVERY_MS) return true;
-    this.pending ??= this.serialize(() => this.checkNow(signal)).catch((err: unknown) => {
-      this.logger.warn({ err: messageOf(err) }, 'could not check the files owner pointer');
-      return this.fencedBy === undefined;
-    }).finally(() => (this.pending = undefined));
+    this.pending ??= this.serialize(() => this.checkNow(signal))
+      .catch((err: unknown) => {
+        this.logger.warn({ err: messageOf(err) }, 'could not check the files owner pointer');
+        return this.fencedBy === undefined;
+      })
+      .finally(() => (this.pending = undefined));
     return this.pending;
   }
 
@@ -82,8 +90,14 @@ export class FilesFence {
     if (this.fencedBy) return false;
     const { store, instance } = this.options;
     const mine: FilesOwner = {
-      format: FILES_OWNER_FORMAT, kind: 'files-owner', instance: instance.id, host: hostname(), pid: process.pid,
-      instanceStartedAt: instance.startedAt.toISOString(), takenAt: new Date().toISOString(), createdBy: `persistd ${PERSISTD_VERSION}`,
+      format: FILES_OWNER_FORMAT,
+      kind: 'files-owner',
+      instance: instance.id,
+      host: hostname(),
+      pid: process.pid,
+      instanceStartedAt: instance.startedAt.toISOString(),
+      takenAt: new Date().toISOString(),
+      createdBy: `persistd ${PERSISTD_VERSION}`,
     };
     for (let attempt = 0; attempt < 5; attempt++) {
       const current = await this.read(signal);
@@ -98,7 +112,9 @@ export class FilesFence {
         this.checkedAt = Date.now();
         this.logger.info({ conditional: store.capabilities.conditionalWrites }, 'took the files owner pointer');
         if (!store.capabilities.conditionalWrites) {
-          this.logger.warn('the store does not honour conditional writes: an overlapping instance is found by the check before each upload, not prevented');
+          this.logger.warn(
+            'the store does not honour conditional writes: an overlapping instance is found by the check before each upload, not prevented',
+          );
         }
         return true;
       } catch (err) {
@@ -144,15 +160,23 @@ export class FilesFence {
     this.fencedBy = holder;
     const { store, instance } = this.options;
     const record: AsideRecord = {
-      format: 1, kind: 'files-aside', instance: instance.id, host: hostname(), pid: process.pid, fencedAt: new Date().toISOString(),
+      format: 1,
+      kind: 'files-aside',
+      instance: instance.id,
+      host: hostname(),
+      pid: process.pid,
+      fencedAt: new Date().toISOString(),
       fencedBy: { instance: holder.instance, host: holder.host, takenAt: holder.takenAt },
     };
-    await store.put(asideRecordKey(instance.id), serializeOwnerJson(record), { contentType: 'application/json', signal })
-      .catch((err: unknown) => this.logger.warn({ err: messageOf(err) }, 'could not record this instance\'s aside writes'));
-    this.logger.error({ holder: { instance: holder.instance, host: holder.host, pid: holder.pid, takenAt: holder.takenAt } },
-      `fenced: another persistd instance (${holder.host}, pid ${holder.pid}) took over the files and directories at ${holder.takenAt}; `
-      + `this instance's later changes to them are kept aside under ${asideRecordKey(instance.id).replace(/aside\.json$/, '')} and never replace the live ones `
-      + `(persistd restore --aside ${instance.id} brings them back on purpose)`);
+    await store
+      .put(asideRecordKey(instance.id), serializeOwnerJson(record), { contentType: 'application/json', signal })
+      .catch((err: unknown) => this.logger.warn({ err: messageOf(err) }, "could not record this instance's aside writes"));
+    this.logger.error(
+      { holder: { instance: holder.instance, host: holder.host, pid: holder.pid, takenAt: holder.takenAt } },
+      `fenced: another persistd instance (${holder.host}, pid ${holder.pid}) took over the files and directories at ${holder.takenAt}; ` +
+        `this instance's later changes to them are kept aside under ${asideRecordKey(instance.id).replace(/aside\.json$/, '')} and never replace the live ones ` +
+        `(persistd restore --aside ${instance.id} brings them back on purpose)`,
+    );
     this.options.onFenced?.(holder);
   }
 

@@ -36,8 +36,11 @@ export async function filesStateDir(stateDir: string, store: ObjectStore, signal
 
 async function resolveFilesDir(stateDir: string, store: ObjectStore, signal?: AbortSignal): Promise<string> {
   // Transient failures are retried here too: every tree's first pass depends on this one read.
-  const marker = known.get(store) ?? await retryTransient(() => readReplicaMarker(store, signal), DEFAULT_RETRY_POLICY, signal ? { signal } : {});
-  const digest = createHash('sha256').update(`${store.description}\n${marker?.id ?? ''}`).digest('hex');
+  const marker =
+    known.get(store) ?? (await retryTransient(() => readReplicaMarker(store, signal), DEFAULT_RETRY_POLICY, signal ? { signal } : {}));
+  const digest = createHash('sha256')
+    .update(`${store.description}\n${marker?.id ?? ''}`)
+    .digest('hex');
   const dir = join(stateDir, 'files', `r-${digest.slice(0, 16)}`);
   if (!(await exists(dir))) await adoptUnboundCaches(join(stateDir, 'files'), dir);
   return dir;
@@ -50,7 +53,10 @@ async function resolveFilesDir(stateDir: string, store: ObjectStore, signal?: Ab
  */
 async function adoptUnboundCaches(filesRoot: string, dir: string): Promise<void> {
   await mkdir(join(dir, LOOSE_TREE), { recursive: true });
-  for (const [from, to] of [[filesRoot, dir], [join(filesRoot, LOOSE_TREE), join(dir, LOOSE_TREE)]] as const) {
+  for (const [from, to] of [
+    [filesRoot, dir],
+    [join(filesRoot, LOOSE_TREE), join(dir, LOOSE_TREE)],
+  ] as const) {
     const names = await readdir(from).catch(() => [] as string[]);
     for (const name of names) {
       if (name.endsWith('.index') || name.endsWith('.dirs.json')) await rename(join(from, name), join(to, name)).catch(() => undefined);

@@ -26,7 +26,7 @@ export function relPathOfBytes(bytes: Buffer): string {
   if (!drive && isUtf8(bytes) && !bytes.includes(BACKSLASH)) return bytes.toString('utf8');
   let out = '';
   let run = 0;
-  for (let i = 0; i < bytes.length; ) {
+  for (let i = 0; i < bytes.length;) {
     const b = bytes[i]!;
     const len = b === BACKSLASH || (drive && i === 1) ? 0 : utf8SequenceLength(bytes, i);
     if (len > 0) {

@@ -39,21 +39,33 @@ export async function restoreFile(options: RestoreFileOptions): Promise<RestoreF
   const info = await options.store.head(key, { signal: options.signal });
   if (info === undefined) return { kind: 'absent' };
   const filesDir = await filesStateDir(options.stateDir, options.store, options.signal);
-  const index = await LocalIndex.load(options.aside === undefined ? looseIndexPath(filesDir, options.name) : join(filesDir, 'aside-restore.none'));
+  const index = await LocalIndex.load(
+    options.aside === undefined ? looseIndexPath(filesDir, options.name) : join(filesDir, 'aside-restore.none'),
+  );
   await mkdir(dirname(dest), { recursive: true });
   let outcome: RestoreOutcome;
   try {
     outcome = await restoreEntry(options.store, info, dest, basename(dest), index, { ...options });
   } catch (err) {
     if (err instanceof PersistdError) throw err;
-    throw new PersistdError(`restore of ${dest} failed: ${messageOf(err)}`, { kind: 'storage', op: 'restore', path: dest, cause: err, hint: 'run the restore again' });
+    throw new PersistdError(`restore of ${dest} failed: ${messageOf(err)}`, {
+      kind: 'storage',
+      op: 'restore',
+      path: dest,
+      cause: err,
+      hint: 'run the restore again',
+    });
   }
   if (options.aside === undefined) await index.flush();
   if (outcome.kind === 'conflict') log.warn({ file: dest }, `restore kept the local file (local wins): ${outcome.why}`);
   else log.info({ file: dest, outcome: outcome.kind }, 'restored file');
   if (outcome.kind === 'downloaded') {
     for (const why of outcome.metadataProblems) log.warn({ file: dest, key }, `restored without invalid metadata: ${why}`);
-    if (outcome.modeMasked !== undefined) log.warn({ file: dest }, `restored without the setuid/setgid or world-write bits the bucket gave it (${outcome.modeMasked}); set restoreSpecialModes (--restore-special-modes) if they are yours`);
+    if (outcome.modeMasked !== undefined)
+      log.warn(
+        { file: dest },
+        `restored without the setuid/setgid or world-write bits the bucket gave it (${outcome.modeMasked}); set restoreSpecialModes (--restore-special-modes) if they are yours`,
+      );
   }
   return outcome;
 }

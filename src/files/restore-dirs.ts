@@ -66,7 +66,10 @@ export async function restoreDirs(options: RestoreDirsOptions): Promise<RestoreD
   for (const bad of result.problems) logger.warn({ tree: name, dir: bad.path }, `folder manifest row not used: ${bad.why}`);
   const usable = [...dirs].filter(([rel]) => !isReservedRelPath(rel));
   for (const [rel] of usable) {
-    if (rel !== '') await mkdirInside(root, rel, known, created).catch((err: unknown) => logger.warn({ tree: name, dir: rel, err: messageOf(err) }, 'folder not restored'));
+    if (rel !== '')
+      await mkdirInside(root, rel, known, created).catch((err: unknown) =>
+        logger.warn({ tree: name, dir: rel, err: messageOf(err) }, 'folder not restored'),
+      );
   }
   // Local terms of what the replica now matches, so the next sync uploads no manifest unless something differs.
   const local = new Map<string, DirStat>(dirs);

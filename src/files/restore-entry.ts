@@ -34,13 +34,21 @@ export async function restoreEntry(
   if (st === undefined) {
     const got = await downloadObject(store, object.key, object.size, dest, options);
     index.set(relPath, { ...got.local, sha256: got.sha256, etag: got.etag });
-    return { kind: 'downloaded', bytes: got.local.size, verified: got.verified, metadataProblems: got.metadataProblems, ...(got.modeMasked === undefined ? {} : { modeMasked: got.modeMasked }) };
+    return {
+      kind: 'downloaded',
+      bytes: got.local.size,
+      verified: got.verified,
+      metadataProblems: got.metadataProblems,
+      ...(got.modeMasked === undefined ? {} : { modeMasked: got.modeMasked }),
+    };
   }
-  if (!st.isFile()) return { kind: 'conflict', why: st.isSymbolicLink() ? 'a symlink is there locally' : 'something other than a file is there locally' };
+  if (!st.isFile())
+    return { kind: 'conflict', why: st.isSymbolicLink() ? 'a symlink is there locally' : 'something other than a file is there locally' };
   const local = toLocalStat(st);
   const known = index.get(relPath);
   if (known && known.etag === object.etag && known.size === local.size && known.mtimeMs === local.mtimeMs) return { kind: 'skipped' };
-  if (local.size !== object.size) return { kind: 'conflict', why: `local file differs (${local.size} bytes locally, ${object.size} remotely)` };
+  if (local.size !== object.size)
+    return { kind: 'conflict', why: `local file differs (${local.size} bytes locally, ${object.size} remotely)` };
   // Same size and unknown to the index: compare checksums (one HEAD; only for files that exist on both sides).
   const info = await headRequired(store, object.key, options.signal);
   const meta = decodeFileMetadata(info.metadata);

@@ -95,7 +95,20 @@ export async function restoreTree(options: RestoreTreeOptions): Promise<RestoreR
   const { store, name, root, signal } = options;
   const log = options.logger ?? silentLogger();
   let onlyStorageFailures = true;
-  const report: RestoreReport = { listed: 0, downloaded: 0, bytes: 0, skipped: 0, conflicts: [], refused: [], failed: [], unverified: [], undeleted: [], folders: 0, metadataProblems: [], modesMasked: [] };
+  const report: RestoreReport = {
+    listed: 0,
+    downloaded: 0,
+    bytes: 0,
+    skipped: 0,
+    conflicts: [],
+    refused: [],
+    failed: [],
+    unverified: [],
+    undeleted: [],
+    folders: 0,
+    metadataProblems: [],
+    modesMasked: [],
+  };
   const created = new Set<string>();
   if (await ensureRootDir(root)) created.add('');
   const filesDir = await filesStateDir(options.stateDir, store, signal);
@@ -108,9 +121,10 @@ export async function restoreTree(options: RestoreTreeOptions): Promise<RestoreR
   // Live paths matter only to skip trash copies of files that still exist.
   const live = options.includeDeleted ? new Set<string>() : undefined;
   const download = { ...options, signal };
-  const progress = options.logger === undefined || options.progress === false
-    ? undefined
-    : new DelayedProgress({ label: `restore ${name}`, logger: log, ...options.progress });
+  const progress =
+    options.logger === undefined || options.progress === false
+      ? undefined
+      : new DelayedProgress({ label: `restore ${name}`, logger: log, ...options.progress });
   const totals = { items: 0, bytes: 0 };
 
   const restoreOne = async (object: ObjectInfo, relPath: string, fromTrash: boolean): Promise<void> => {
@@ -160,7 +174,10 @@ export async function restoreTree(options: RestoreTreeOptions): Promise<RestoreR
       const local = relPathOfKeyText(keyText);
       if ('why' in local) {
         report.refused.push({ key: object.key, why: local.why });
-        log.error({ tree: name, key: object.key }, `refused a remote key: ${local.why} (it would escape the tree, or is not a name persistd writes)`);
+        log.error(
+          { tree: name, key: object.key },
+          `refused a remote key: ${local.why} (it would escape the tree, or is not a name persistd writes)`,
+        );
         continue;
       }
       const relPath = flatCopy(local.relPath);
@@ -188,11 +205,24 @@ export async function restoreTree(options: RestoreTreeOptions): Promise<RestoreR
       progress?.setTotals(totals);
       await pool.drain();
     }
-    const folders = options.aside !== undefined ? { applied: 0, problems: [], masked: [] } : await restoreDirs({ store, name, root, filesDir, known: dirs, created, restoreSpecialModes: options.restoreSpecialModes, logger: log, signal }).catch((err: unknown) => {
-      if (signal?.aborted) throw err;
-      log.warn({ tree: name, err: messageOf(err) }, 'folder modes and mtimes were not restored');
-      return { applied: 0, problems: [{ path: '.', why: `folder modes and mtimes not restored: ${messageOf(err)}` }], masked: [] };
-    });
+    const folders =
+      options.aside !== undefined
+        ? { applied: 0, problems: [], masked: [] }
+        : await restoreDirs({
+            store,
+            name,
+            root,
+            filesDir,
+            known: dirs,
+            created,
+            restoreSpecialModes: options.restoreSpecialModes,
+            logger: log,
+            signal,
+          }).catch((err: unknown) => {
+            if (signal?.aborted) throw err;
+            log.warn({ tree: name, err: messageOf(err) }, 'folder modes and mtimes were not restored');
+            return { applied: 0, problems: [{ path: '.', why: `folder modes and mtimes not restored: ${messageOf(err)}` }], masked: [] };
+          });
     report.folders = folders.applied;
     report.metadataProblems.push(...folders.problems);
     report.modesMasked.push(...folders.masked);
@@ -202,10 +232,24 @@ export async function restoreTree(options: RestoreTreeOptions): Promise<RestoreR
   }
   progress?.done();
   if (options.aside === undefined) await index.flush();
-  log.info({ tree: name, downloaded: report.downloaded, skipped: report.skipped, bytes: report.bytes, conflicts: report.conflicts.length, refused: report.refused.length, failed: report.failed.length }, 'restored directory');
+  log.info(
+    {
+      tree: name,
+      downloaded: report.downloaded,
+      skipped: report.skipped,
+      bytes: report.bytes,
+      conflicts: report.conflicts.length,
+      refused: report.refused.length,
+      failed: report.failed.length,
+    },
+    'restored directory',
+  );
   if (report.modesMasked.length > 0) {
     const first = report.modesMasked[0]!;
-    log.warn({ tree: name, masked: report.modesMasked.length }, `${report.modesMasked.length} file(s) or folder(s) restored without the setuid/setgid or world-write bits the bucket gave them (first: ${first.path}: ${first.why}); set restoreSpecialModes (--restore-special-modes) if they are yours`);
+    log.warn(
+      { tree: name, masked: report.modesMasked.length },
+      `${report.modesMasked.length} file(s) or folder(s) restored without the setuid/setgid or world-write bits the bucket gave them (first: ${first.path}: ${first.why}); set restoreSpecialModes (--restore-special-modes) if they are yours`,
+    );
   }
   if (report.failed.length > 0) throw new RestoreTreeError(root, report, onlyStorageFailures);
   return report;
@@ -223,7 +267,12 @@ function flatCopy(relPath: string): string {
 async function ensureRootDir(root: string): Promise<boolean> {
   const st = await stat(root).catch(() => undefined);
   if (st && !st.isDirectory()) {
-    throw new PersistdError(`cannot restore into ${root}: it exists and is not a directory`, { kind: 'usage', op: 'restore', path: root, hint: 'point the directory option at a folder, or move the file away' });
+    throw new PersistdError(`cannot restore into ${root}: it exists and is not a directory`, {
+      kind: 'usage',
+      op: 'restore',
+      path: root,
+      hint: 'point the directory option at a folder, or move the file away',
+    });
   }
   await mkdir(root, { recursive: true });
   return st === undefined;

@@ -14,16 +14,20 @@ export async function mkdirInside(root: string, relDir: string, known: Set<strin
     rel = rel === '' ? segment : `${rel}/${segment}`;
     if (known.has(rel)) continue;
     const abs = localPathOf(root, rel);
-    if (abs === undefined) throw new PersistdError(`cannot restore into ${rel}: not a valid path text`, { kind: 'internal', op: 'restore', path: rel });
+    if (abs === undefined)
+      throw new PersistdError(`cannot restore into ${rel}: not a valid path text`, { kind: 'internal', op: 'restore', path: rel });
     const st = await lstat(abs).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') return undefined;
       throw err;
     });
     if (st === undefined) {
-      const made = await mkdir(abs).then(() => true, (err: NodeJS.ErrnoException) => {
-        if (err.code !== 'EEXIST') throw err;
-        return false;
-      });
+      const made = await mkdir(abs).then(
+        () => true,
+        (err: NodeJS.ErrnoException) => {
+          if (err.code !== 'EEXIST') throw err;
+          return false;
+        },
+      );
       if (made) created?.add(rel);
     } else if (!st.isDirectory()) {
       throw new PersistdError(`cannot restore into ${rel}: it is ${st.isSymbolicLink() ? 'a symlink' : 'not a folder'} locally`, {

@@ -111,10 +111,13 @@ export class SyncQueue {
   /** Queues a path after `ms` (used for files that changed during upload when nothing watches them). */
   enqueueLater(relPath: string, ms: number): void {
     clearTimeout(this.delayed.get(relPath));
-    this.delayed.set(relPath, setTimeout(() => {
-      this.delayed.delete(relPath);
-      this.enqueue(relPath);
-    }, ms));
+    this.delayed.set(
+      relPath,
+      setTimeout(() => {
+        this.delayed.delete(relPath);
+        this.enqueue(relPath);
+      }, ms),
+    );
   }
 
   /** Whether the path is queued, in flight, or waiting to be retried. */
@@ -202,9 +205,15 @@ export class SyncQueue {
       }
       const key = this.layout.objectKey(relPath);
       const listed = this.replica()?.get(key);
-      const outcome = path === undefined ? ({ kind: 'gone' } as const) : await uploadFile(this.store, key, path, this.index.get(relPath), {
-        signal, confirm, checkNewer: this.hooks.wantsNewerVersions?.() ?? true, ...(listed ? { listed } : {}),
-      });
+      const outcome =
+        path === undefined
+          ? ({ kind: 'gone' } as const)
+          : await uploadFile(this.store, key, path, this.index.get(relPath), {
+              signal,
+              confirm,
+              checkNewer: this.hooks.wantsNewerVersions?.() ?? true,
+              ...(listed ? { listed } : {}),
+            });
       if (outcome.kind === 'gone') {
         if (this.index.has(relPath) && this.seen.has(relPath)) this.hooks.onGone(relPath);
       } else if (outcome.kind === 'unstable') {
@@ -238,7 +247,9 @@ export class SyncQueue {
     if (st === undefined || !st.isFile()) return;
     const version = `${st.size}:${st.mtimeMs}`;
     if (this.aside.get(relPath) === version) return;
-    const outcome = await uploadFile(this.store, asideKey(this.fence!.instance, this.layout.objectKey(relPath)), path, undefined, { signal });
+    const outcome = await uploadFile(this.store, asideKey(this.fence!.instance, this.layout.objectKey(relPath)), path, undefined, {
+      signal,
+    });
     if (outcome.kind === 'unstable') {
       this.hooks.onUnstable(relPath);
       return;

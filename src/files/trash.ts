@@ -5,7 +5,14 @@ import type { ObjectStore } from '../store/object-store.js';
 import type { IndexEntry } from './index-entry.js';
 
 /** Copies a live object to its trash key (server-side) before it is deleted, so `keepDeleted` can bring it back. */
-export async function copyToTrash(store: ObjectStore, key: string, trashKey: string, entry: IndexEntry, deletedAt: Date, signal?: AbortSignal): Promise<void> {
+export async function copyToTrash(
+  store: ObjectStore,
+  key: string,
+  trashKey: string,
+  entry: IndexEntry,
+  deletedAt: Date,
+  signal?: AbortSignal,
+): Promise<void> {
   const metadata = { ...encodeFileMetadata(entry), [META_DELETED_AT]: deletedAt.toISOString() };
   await store.copy(key, trashKey, { metadata, signal });
 }

@@ -1,5 +1,15 @@
 import { basename, dirname, resolve } from 'node:path';
-import { dirsManifestKey, isReservedRelPath, LOOSE_TREE, looseFileKey, parseTrashKey, trashKey, trashPrefix, treeObjectKey, treePrefix } from '../format/files-keys.js';
+import {
+  dirsManifestKey,
+  isReservedRelPath,
+  LOOSE_TREE,
+  looseFileKey,
+  parseTrashKey,
+  trashKey,
+  trashPrefix,
+  treeObjectKey,
+  treePrefix,
+} from '../format/files-keys.js';
 import { looseIndexPath, treeDirsPath, treeIndexPath } from './index-path.js';
 import { keyTextOf, relPathOfKeyText } from './local-name.js';
 import { PathFilter, type PathFilterOptions } from './path-filter.js';

@@ -92,7 +92,6 @@ export interface SyncOnceOptions {
   reconcile?: boolean;
 }
 
-
 /**
  * Keeps one local tree mirrored to the store: an initial reconcile (uploads only; never deletes because
  * something is absent at startup), then folder-watch events (`DirWatcher`) → settle → bounded upload queue, with deletes
@@ -122,7 +121,10 @@ export class TreeSync {
   /** The final flush is running: nothing waits for the watcher any more. */
   private flushing = false;
 
-  constructor(private readonly options: TreeSyncOptions, layout?: TreeLayout) {
+  constructor(
+    private readonly options: TreeSyncOptions,
+    layout?: TreeLayout,
+  ) {
     this.layout = layout ?? directoryLayout(options.name, options.root, options);
     this.log = (options.logger ?? silentLogger()).child({ tree: this.layout.label });
     this.guard = new DeleteGuard(options);
@@ -140,7 +142,10 @@ export class TreeSync {
     }
     const reconcile = this.options.reconcileIntervalMs ?? DEFAULTS.reconcileInterval;
     if (reconcile > 0) {
-      this.reconcileTimer = setInterval(() => void this.syncOnce({ reconcile: true }).catch((err: unknown) => this.queue!.recordError(err, undefined)), reconcile);
+      this.reconcileTimer = setInterval(
+        () => void this.syncOnce({ reconcile: true }).catch((err: unknown) => this.queue!.recordError(err, undefined)),
+        reconcile,
+      );
       this.reconcileTimer.unref();
     }
   }
@@ -160,7 +165,11 @@ export class TreeSync {
     ]);
     if (listing !== undefined) await this.reconcile(listing);
     this.unreadableDirs = scan.unreadable;
-    for (const p of scan.unreadable) queue.recordError(new PersistdError(`cannot read ${p}: permission denied`, { op: 'scan', path: p, hint: 'fix its permissions; persistd retries' }), p);
+    for (const p of scan.unreadable)
+      queue.recordError(
+        new PersistdError(`cannot read ${p}: permission denied`, { op: 'scan', path: p, hint: 'fix its permissions; persistd retries' }),
+        p,
+      );
     if (scan.symlinks.length > 0) this.log.debug({ symlinks: scan.symlinks.length }, 'symlinks are not synced');
     queue.symlinks = scan.symlinks.length;
     for (const [relPath, local] of scan.files) {
@@ -205,7 +214,9 @@ export class TreeSync {
     })();
     const left = options.deadline === undefined ? undefined : options.deadline - Date.now();
     let timer: NodeJS.Timeout | undefined;
-    const done = await (left === undefined ? work.then(() => true) : Promise.race([work.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), Math.max(0, left))))]));
+    const done = await (left === undefined
+      ? work.then(() => true)
+      : Promise.race([work.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), Math.max(0, left))))]));
     if (timer) clearTimeout(timer);
     if (!done) await this.index!.flush().catch(() => undefined);
     return { done, status: this.status() };
@@ -239,7 +250,17 @@ export class TreeSync {
   /** Queue length, last success and error, bytes and items uploaded, delete state. */
   status(): TreeSyncStatus {
     const base = this.queue?.stats() ?? {
-      queued: 0, inFlight: 0, uploadedItems: 0, uploadedBytes: 0, lastSuccessAt: undefined, lastError: undefined, unreadable: [], failing: 0, symlinks: 0, keptAside: 0, keptAsideBytes: 0,
+      queued: 0,
+      inFlight: 0,
+      uploadedItems: 0,
+      uploadedBytes: 0,
+      lastSuccessAt: undefined,
+      lastError: undefined,
+      unreadable: [],
+      failing: 0,
+      symlinks: 0,
+      keptAside: 0,
+      keptAsideBytes: 0,
     };
     return {
       ...base,
@@ -261,7 +282,13 @@ export class TreeSync {
     if (this.index) return;
     const root = this.layout.root;
     const st = await stat(root).catch(() => undefined);
-    if (st && !st.isDirectory()) throw new PersistdError(`cannot sync ${root}: it is not a directory`, { kind: 'usage', op: 'sync', path: root, hint: 'point the option at a folder' });
+    if (st && !st.isDirectory())
+      throw new PersistdError(`cannot sync ${root}: it is not a directory`, {
+        kind: 'usage',
+        op: 'sync',
+        path: root,
+        hint: 'point the option at a folder',
+      });
     if (!st) await mkdir(root, { recursive: true });
     const filesDir = await filesStateDir(this.options.stateDir, this.options.store);
     const index = await LocalIndex.load(this.layout.indexPath(filesDir));
@@ -270,25 +297,55 @@ export class TreeSync {
     const onDeleted = (p: string): void => this.replica?.removed(this.layout.objectKey(p));
     const fence = this.options.fence;
     const mayWrite = async (): Promise<boolean> => fence === undefined || (await fence.live());
-    this.deletes = new DeletePropagator(this.options.store, this.layout, index, this.guard, {
-      graceMs: this.options.deleteGraceMs ?? DEFAULTS.deleteGrace, keepDeletedMs: this.options.keepDeletedMs ?? DEFAULTS.keepDeleted, concurrency, onDeleted, mayDelete: mayWrite,
-    }, this.log, onError);
-    this.queue = new SyncQueue(this.options.store, this.layout, index, concurrency, this.log, {
-      onGone: (p) => {
-        this.deletes!.noteMissing(p);
-        this.armDeleteTimer();
+    this.deletes = new DeletePropagator(
+      this.options.store,
+      this.layout,
+      index,
+      this.guard,
+      {
+        graceMs: this.options.deleteGraceMs ?? DEFAULTS.deleteGrace,
+        keepDeletedMs: this.options.keepDeletedMs ?? DEFAULTS.keepDeleted,
+        concurrency,
+        onDeleted,
+        mayDelete: mayWrite,
       },
-      onUnstable: (p) => (this.settler && !this.flushing ? this.settler.note(p) : this.queue!.enqueueLater(p, this.options.settleMs ?? DEFAULTS.settle)),
-      // Watching, the newer version goes up once it settles (at shutdown, at once); a one-shot pass is done: it stored a complete version.
-      onNewerVersion: (p) => {
-        if (this.flushing) this.queue!.enqueueLater(p, this.options.settleMs ?? DEFAULTS.settle);
-        else this.settler?.note(p);
+      this.log,
+      onError,
+    );
+    this.queue = new SyncQueue(
+      this.options.store,
+      this.layout,
+      index,
+      concurrency,
+      this.log,
+      {
+        onGone: (p) => {
+          this.deletes!.noteMissing(p);
+          this.armDeleteTimer();
+        },
+        onUnstable: (p) =>
+          this.settler && !this.flushing ? this.settler.note(p) : this.queue!.enqueueLater(p, this.options.settleMs ?? DEFAULTS.settle),
+        // Watching, the newer version goes up once it settles (at shutdown, at once); a one-shot pass is done: it stored a complete version.
+        onNewerVersion: (p) => {
+          if (this.flushing) this.queue!.enqueueLater(p, this.options.settleMs ?? DEFAULTS.settle);
+          else this.settler?.note(p);
+        },
+        wantsNewerVersions: () => this.watcher !== undefined || this.flushing,
+        onIdle: () => void index.flush().catch((err: unknown) => this.log.warn({ err: messageOf(err) }, 'saving the local index failed')),
       },
-      wantsNewerVersions: () => this.watcher !== undefined || this.flushing,
-      onIdle: () => void index.flush().catch((err: unknown) => this.log.warn({ err: messageOf(err) }, 'saving the local index failed')),
-    }, () => this.replica, fence);
+      () => this.replica,
+      fence,
+    );
     if (this.options.restoredBeforeStart === true) for (const p of index.paths()) this.queue.seen.add(p);
-    if (this.layout.dirs) this.dirs = new DirManifest(this.options.store, this.layout.dirs.key, this.layout.dirs.localPath(filesDir), root, this.options.restoredBeforeStart === true, mayWrite);
+    if (this.layout.dirs)
+      this.dirs = new DirManifest(
+        this.options.store,
+        this.layout.dirs.key,
+        this.layout.dirs.localPath(filesDir),
+        root,
+        this.options.restoredBeforeStart === true,
+        mayWrite,
+      );
     this.index = index;
   }
 
@@ -302,8 +359,10 @@ export class TreeSync {
     if (view.dirsListed === false) await this.dirs?.markRemoteMissing();
     if (dropped.length === 0) return;
     this.lostFromReplica += dropped.length;
-    this.log.warn({ files: dropped.length, first: dropped[0] },
-      `${dropped.length} file(s) this instance had stored are missing from the replica or were replaced there (deleted or written behind persistd's back, or another replica at the same address): uploading them again`);
+    this.log.warn(
+      { files: dropped.length, first: dropped[0] },
+      `${dropped.length} file(s) this instance had stored are missing from the replica or were replaced there (deleted or written behind persistd's back, or another replica at the same address): uploading them again`,
+    );
   }
 
   /** Uploads the folder manifest if it changed; a failure is recorded and retried by the next pass. */
@@ -323,11 +382,14 @@ export class TreeSync {
     if (this.dirsTimer !== undefined || this.stopped) return;
     // Within a second of the first change, then at most every 10 s: a folder whose files are renamed into place
     // many times a second changes its mtime as often, and one manifest PUT per change would be a steady cost.
-    this.dirsTimer = setTimeout(() => {
-      this.dirsTimer = undefined;
-      this.dirsFlushedAt = Date.now();
-      void this.flushDirs();
-    }, Math.max(1000, this.dirsFlushedAt + 10_000 - Date.now()));
+    this.dirsTimer = setTimeout(
+      () => {
+        this.dirsTimer = undefined;
+        this.dirsFlushedAt = Date.now();
+        void this.flushDirs();
+      },
+      Math.max(1000, this.dirsFlushedAt + 10_000 - Date.now()),
+    );
     this.dirsTimer.unref();
   }
 
@@ -368,9 +430,15 @@ export class TreeSync {
     clearTimeout(this.deleteTimer);
     const due = this.deletes?.nextDue();
     if (due === undefined || this.stopped || this.guard.paused) return;
-    this.deleteTimer = setTimeout(() => {
-      void this.deletes!.run().then(() => this.index!.flush()).catch((err: unknown) => this.queue!.recordError(err, undefined)).finally(() => this.armDeleteTimer());
-    }, Math.max(50, due - Date.now()));
+    this.deleteTimer = setTimeout(
+      () => {
+        void this.deletes!.run()
+          .then(() => this.index!.flush())
+          .catch((err: unknown) => this.queue!.recordError(err, undefined))
+          .finally(() => this.armDeleteTimer());
+      },
+      Math.max(50, due - Date.now()),
+    );
     this.deleteTimer.unref();
   }
 

@@ -48,7 +48,9 @@ export interface UploadFileOptions {
 
 /** The fields that move whenever a file's content does (ctime too: it moves even where mtime is coarse or set back). */
 function sameVersion(a: Stats, b: Stats): boolean {
-  return a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs && (a.mode & 0o7777) === (b.mode & 0o7777);
+  return (
+    a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs && (a.mode & 0o7777) === (b.mode & 0o7777)
+  );
 }
 
 function isMissing(err: unknown): boolean {
@@ -142,7 +144,13 @@ class VerifyingTap extends Transform {
  * through a check that fails the upload if the bytes sent differ. Skips the PUT when the content hash and
  * mode equal `known` (an mtime-only change).
  */
-export async function uploadFile(store: ObjectStore, key: string, path: string | Buffer, known: IndexEntry | undefined, options: UploadFileOptions = {}): Promise<UploadOutcome> {
+export async function uploadFile(
+  store: ObjectStore,
+  key: string,
+  path: string | Buffer,
+  known: IndexEntry | undefined,
+  options: UploadFileOptions = {},
+): Promise<UploadOutcome> {
   for (let attempt = 1; ; attempt++) {
     const outcome = await uploadOnce(store, key, path, known, options);
     if (outcome.kind !== 'caught-mid-write') return outcome;
@@ -154,7 +162,13 @@ export async function uploadFile(store: ObjectStore, key: string, path: string |
 }
 
 /** One attempt; a small file that never goes quiet and was caught mid-rewrite is read again at once by the caller. */
-async function uploadOnce(store: ObjectStore, key: string, path: string | Buffer, known: IndexEntry | undefined, options: UploadFileOptions): Promise<UploadOutcome | { kind: 'caught-mid-write' }> {
+async function uploadOnce(
+  store: ObjectStore,
+  key: string,
+  path: string | Buffer,
+  known: IndexEntry | undefined,
+  options: UploadFileOptions,
+): Promise<UploadOutcome | { kind: 'caught-mid-write' }> {
   const { signal } = options;
   const opened = await openRegular(path);
   if (opened === undefined) return { kind: 'gone' };
@@ -176,7 +190,8 @@ async function uploadOnce(store: ObjectStore, key: string, path: string | Buffer
       sha256 = hashed.sha256;
     }
     signal?.throwIfAborted();
-    const unstable = options.confirm === true && body !== undefined ? ({ kind: 'caught-mid-write' } as const) : ({ kind: 'unstable' } as const);
+    const unstable =
+      options.confirm === true && body !== undefined ? ({ kind: 'caught-mid-write' } as const) : ({ kind: 'unstable' } as const);
     if (!sameVersion(before, fstatSync(handle.fd))) return unstable;
     if (options.confirm === true) {
       // A writer that truncated before our first stat and writes after our last one holds the file open all along;
@@ -185,7 +200,8 @@ async function uploadOnce(store: ObjectStore, key: string, path: string | Buffer
       if (!sameVersion(before, fstatSync(handle.fd))) return unstable;
     }
     const version = toLocalStat(before);
-    if (known && known.sha256 === sha256 && known.mode === version.mode) return { kind: 'unchanged', entry: { ...version, sha256, etag: known.etag } };
+    if (known && known.sha256 === sha256 && known.mode === version.mode)
+      return { kind: 'unchanged', entry: { ...version, sha256, etag: known.etag } };
     if (known === undefined && options.listed?.size === before.size) {
       const stored = await store.head(key, { signal });
       const meta = decodeFileMetadata(stored?.metadata);

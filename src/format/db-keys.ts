@@ -12,13 +12,16 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 /** `YYYYMMDDTHHMMSSmmmZ`: UTC, millisecond precision, sorts by time as a string. */
 const TIME_ID = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z$/;
 const GENERATION = /^\d{8}T\d{9}Z-[0-9a-f]{8}$/;
-const SNAPSHOT_KEY = /^db\/([^/]+)\/gen\/([^/]+)\/snap\/([^/.]+)(?:\.from\.([^/.]+)\.([^/.]+)|\.after\.([^/.]+))?\.(json|db\.gz|db\.zst|pages\.gz)$/;
+const SNAPSHOT_KEY =
+  /^db\/([^/]+)\/gen\/([^/]+)\/snap\/([^/.]+)(?:\.from\.([^/.]+)\.([^/.]+)|\.after\.([^/.]+))?\.(json|db\.gz|db\.zst|pages\.gz)$/;
 
 /** Throws a usage error unless `name` can be a database name in the replica (one path segment, safe characters). */
 export function assertDatabaseName(name: string): void {
   if (!NAME.test(name)) {
-    throw usageError(`"${name}" cannot be used as a database name in the replica`,
-      'use letters, digits, ".", "_" and "-" (at most 128 characters, not starting with "." or "-")');
+    throw usageError(
+      `"${name}" cannot be used as a database name in the replica`,
+      'use letters, digits, ".", "_" and "-" (at most 128 characters, not starting with "." or "-")',
+    );
   }
 }
 
@@ -98,8 +101,16 @@ export interface SnapshotKey {
 export function parseSnapshotKey(key: string): SnapshotKey | undefined {
   const match = SNAPSHOT_KEY.exec(key);
   if (!match) return undefined;
-  const [, name, generation, seq, baseGeneration, baseSeq, afterSeq, ext] = match as unknown as
-    [string, string, string, string, string | undefined, string | undefined, string | undefined, string];
+  const [, name, generation, seq, baseGeneration, baseSeq, afterSeq, ext] = match as unknown as [
+    string,
+    string,
+    string,
+    string,
+    string | undefined,
+    string | undefined,
+    string | undefined,
+    string,
+  ];
   if (!NAME.test(name) || !GENERATION.test(generation) || parseTimeId(seq) === undefined) return undefined;
   if (afterSeq !== undefined) {
     if (ext !== 'json' || parseTimeId(afterSeq) === undefined || afterSeq >= seq) return undefined;
@@ -116,7 +127,8 @@ export function parseSnapshotKey(key: string): SnapshotKey | undefined {
 /** Parses a snapshot id `<generation>/<seq>`; undefined when `id` is not one. */
 export function parseSnapshotId(id: string): SnapshotRef | undefined {
   const [generation, seq, ...rest] = id.split('/');
-  if (rest.length > 0 || generation === undefined || seq === undefined || !GENERATION.test(generation) || parseTimeId(seq) === undefined) return undefined;
+  if (rest.length > 0 || generation === undefined || seq === undefined || !GENERATION.test(generation) || parseTimeId(seq) === undefined)
+    return undefined;
   return { generation, seq };
 }
 

@@ -51,29 +51,44 @@ export function parseLineage(text: string, key: string): LineagePointer {
   if (p === null || typeof p !== 'object' || p.kind !== 'lineage') throw lineageError(key, 'is not a lineage pointer');
   if (typeof p.format !== 'number' || p.format > LINEAGE_FORMAT) {
     throw new PersistdError(`${key} has lineage format ${String(p.format)}, newer than this persistd reads (${LINEAGE_FORMAT})`, {
-      kind: 'usage', op: 'read lineage', path: key, hint: 'upgrade persistd on this machine',
+      kind: 'usage',
+      op: 'read lineage',
+      path: key,
+      hint: 'upgrade persistd on this machine',
     });
   }
   const strings = ['database', 'generation', 'instance', 'host', 'instanceStartedAt', 'takenAt'] as const;
   for (const field of strings) if (typeof p[field] !== 'string') throw lineageError(key, `has no ${field}`);
   if (Number.isNaN(Date.parse(p.instanceStartedAt!)) || Number.isNaN(Date.parse(p.takenAt!))) throw lineageError(key, 'has a bad time');
   return {
-    format: LINEAGE_FORMAT, kind: 'lineage', database: p.database!, generation: p.generation!, instance: p.instance!, host: p.host!,
-    pid: typeof p.pid === 'number' ? p.pid : 0, instanceStartedAt: p.instanceStartedAt!, takenAt: p.takenAt!,
-    restoredFrom: parseRestoredFrom(p.restoredFrom), createdBy: typeof p.createdBy === 'string' ? p.createdBy : 'unknown',
+    format: LINEAGE_FORMAT,
+    kind: 'lineage',
+    database: p.database!,
+    generation: p.generation!,
+    instance: p.instance!,
+    host: p.host!,
+    pid: typeof p.pid === 'number' ? p.pid : 0,
+    instanceStartedAt: p.instanceStartedAt!,
+    takenAt: p.takenAt!,
+    restoredFrom: parseRestoredFrom(p.restoredFrom),
+    createdBy: typeof p.createdBy === 'string' ? p.createdBy : 'unknown',
   };
 }
 
 function parseRestoredFrom(value: unknown): RestoredFrom | null {
   const r = value as Partial<RestoredFrom> | null | undefined;
-  if (r === null || r === undefined || typeof r !== 'object' || typeof r.generation !== 'string' || typeof r.restoredTo !== 'string') return null;
-  const wal = r.wal && typeof r.wal.epoch === 'number' && typeof r.wal.frame === 'number' ? { epoch: r.wal.epoch, frame: r.wal.frame } : null;
+  if (r === null || r === undefined || typeof r !== 'object' || typeof r.generation !== 'string' || typeof r.restoredTo !== 'string')
+    return null;
+  const wal =
+    r.wal && typeof r.wal.epoch === 'number' && typeof r.wal.frame === 'number' ? { epoch: r.wal.epoch, frame: r.wal.frame } : null;
   return { generation: r.generation, wal, restoredTo: r.restoredTo };
 }
 
 function lineageError(key: string, what: string): PersistdError {
   return new PersistdError(`the lineage pointer ${key} ${what}`, {
-    kind: 'integrity', op: 'read lineage', path: key,
+    kind: 'integrity',
+    op: 'read lineage',
+    path: key,
     hint: 'delete it to let the next persistd take the lineage afresh (restores then pick the newest generation by time)',
   });
 }

@@ -147,7 +147,9 @@ export interface ManifestLocation {
 export function parseManifest(text: string, where: ManifestLocation): SnapshotManifest {
   const fail = (why: string, hint?: string): PersistdError =>
     new PersistdError(`snapshot manifest ${where.key} is not usable: ${why}`, {
-      kind: 'integrity', op: 'read manifest', path: where.key,
+      kind: 'integrity',
+      op: 'read manifest',
+      path: where.key,
       hint: hint ?? 'restore an older snapshot (`persistd snapshots` lists them) with --snapshot <id>',
     });
   let raw: unknown;
@@ -159,16 +161,23 @@ export function parseManifest(text: string, where: ManifestLocation): SnapshotMa
   if (!isObject(raw)) throw fail('it is not a JSON object');
   if (typeof raw['format'] === 'number' && raw['format'] > DB_FORMAT_MAX) {
     // Newer than this persistd, like a newer replica marker: a usage problem (upgrade), not damage.
-    throw new PersistdError(`snapshot manifest ${where.key} has format version ${raw['format']}, newer than this persistd reads (${DB_FORMAT_MAX})`, {
-      kind: 'usage', op: 'read manifest', path: where.key,
-      hint: `it was written by ${typeof raw['createdBy'] === 'string' ? raw['createdBy'] : 'a newer persistd'}; upgrade persistd to read it`,
-    });
+    throw new PersistdError(
+      `snapshot manifest ${where.key} has format version ${raw['format']}, newer than this persistd reads (${DB_FORMAT_MAX})`,
+      {
+        kind: 'usage',
+        op: 'read manifest',
+        path: where.key,
+        hint: `it was written by ${typeof raw['createdBy'] === 'string' ? raw['createdBy'] : 'a newer persistd'}; upgrade persistd to read it`,
+      },
+    );
   }
   if (raw['kind'] === 'sqlite-increment' || where.point === 'increment') return parseIncrement(raw, where, fail);
   if (raw['kind'] === 'sqlite-continuation' || where.base !== undefined) return parseContinuation(raw, where, fail);
   if (raw['format'] !== DB_FORMAT_VERSION && raw['format'] !== DB_FORMAT_MAX) {
-    throw fail(`it has format version ${JSON.stringify(raw['format'])}, and this persistd reads versions ${DB_FORMAT_VERSION} to ${DB_FORMAT_MAX}`,
-      `it was written by ${typeof raw['createdBy'] === 'string' ? raw['createdBy'] : 'another persistd'}; use a persistd that reads this format`);
+    throw fail(
+      `it has format version ${JSON.stringify(raw['format'])}, and this persistd reads versions ${DB_FORMAT_VERSION} to ${DB_FORMAT_MAX}`,
+      `it was written by ${typeof raw['createdBy'] === 'string' ? raw['createdBy'] : 'another persistd'}; use a persistd that reads this format`,
+    );
   }
   const data = raw['data'];
   const db = raw['db'];
@@ -197,16 +206,28 @@ export function parseManifest(text: string, where: ManifestLocation): SnapshotMa
   return raw as unknown as FullSnapshotManifest;
 }
 
-function parseContinuation(raw: Record<string, unknown>, where: ManifestLocation, fail: (why: string) => PersistdError): ContinuationManifest {
+function parseContinuation(
+  raw: Record<string, unknown>,
+  where: ManifestLocation,
+  fail: (why: string) => PersistdError,
+): ContinuationManifest {
   const base = raw['base'];
   const db = raw['db'];
-  if (raw['format'] !== 2 || raw['kind'] !== 'sqlite-continuation' || !isObject(base) || !isObject(db)) throw fail('it is not a format 2 continuation with "base" and "db"');
+  if (raw['format'] !== 2 || raw['kind'] !== 'sqlite-continuation' || !isObject(base) || !isObject(db))
+    throw fail('it is not a format 2 continuation with "base" and "db"');
   if (raw['database'] !== where.name || raw['generation'] !== where.generation || raw['seq'] !== where.seq) {
     throw fail('it names another database, generation or seq than its key');
   }
-  if (where.base === undefined || base['generation'] !== where.base.generation || base['seq'] !== where.base.seq) throw fail('its base differs from the one its key names');
+  if (where.base === undefined || base['generation'] !== where.base.generation || base['seq'] !== where.base.seq)
+    throw fail('its base differs from the one its key names');
   const wal = base['wal'];
-  const walOk = wal === null || (isObject(wal) && isSize(wal['epoch']) && isSize(wal['frame']) && (wal['epoch'] as number) <= 0xffffffff && (wal['frame'] as number) <= 0xffffffff);
+  const walOk =
+    wal === null ||
+    (isObject(wal) &&
+      isSize(wal['epoch']) &&
+      isSize(wal['frame']) &&
+      (wal['epoch'] as number) <= 0xffffffff &&
+      (wal['frame'] as number) <= 0xffffffff);
   const checks: [boolean, string][] = [
     [typeof raw['createdAt'] === 'string' && !Number.isNaN(Date.parse(raw['createdAt'])), 'createdAt'],
     [typeof raw['createdBy'] === 'string', 'createdBy'],
@@ -227,14 +248,24 @@ function parseContinuation(raw: Record<string, unknown>, where: ManifestLocation
 
 function parseIncrement(raw: Record<string, unknown>, where: ManifestLocation, fail: (why: string) => PersistdError): IncrementManifest {
   const { base, db, data, chain } = raw;
-  if (raw['format'] !== 2 || raw['kind'] !== 'sqlite-increment' || where.point !== 'increment' || !isObject(base) || !isObject(db) || !isObject(data) || !isObject(chain)) {
+  if (
+    raw['format'] !== 2 ||
+    raw['kind'] !== 'sqlite-increment' ||
+    where.point !== 'increment' ||
+    !isObject(base) ||
+    !isObject(db) ||
+    !isObject(data) ||
+    !isObject(chain)
+  ) {
     throw fail('it is not a format 2 increment with "base", "data", "db" and "chain" under an increment\'s key');
   }
   if (raw['database'] !== where.name || raw['generation'] !== where.generation || raw['seq'] !== where.seq) {
     throw fail('it names another database, generation or seq than its key');
   }
-  if (where.base === undefined || where.base.generation !== where.generation || base['seq'] !== where.base.seq) throw fail('its base differs from the one its key names');
-  if (data['key'] !== `${where.seq}.pages.gz` || data['encoding'] !== 'gzip') throw fail('its data key or encoding is not the one this format defines');
+  if (where.base === undefined || where.base.generation !== where.generation || base['seq'] !== where.base.seq)
+    throw fail('its base differs from the one its key names');
+  if (data['key'] !== `${where.seq}.pages.gz` || data['encoding'] !== 'gzip')
+    throw fail('its data key or encoding is not the one this format defines');
   const checks: [boolean, string][] = [
     [typeof raw['createdAt'] === 'string' && !Number.isNaN(Date.parse(raw['createdAt'])), 'createdAt'],
     [typeof raw['createdBy'] === 'string', 'createdBy'],
@@ -268,7 +299,13 @@ function isWalPosition(value: unknown): boolean {
 }
 
 function isChainTally(value: unknown): boolean {
-  return isObject(value) && typeof value['fullAt'] === 'string' && !Number.isNaN(Date.parse(value['fullAt'])) && isSize(value['increments']) && isSize(value['pageBytes']);
+  return (
+    isObject(value) &&
+    typeof value['fullAt'] === 'string' &&
+    !Number.isNaN(Date.parse(value['fullAt'])) &&
+    isSize(value['increments']) &&
+    isSize(value['pageBytes'])
+  );
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

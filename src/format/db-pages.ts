@@ -36,10 +36,16 @@ export interface PageRecord {
  * in order. Throws kind `integrity` when the body is not one: wrong magic or page size, page numbers
  * not strictly ascending or above `maxPage`, a count other than the header's, or bytes after the end.
  */
-export async function* readPageRecords(chunks: AsyncIterable<Buffer>, expect: { pageSize: number; pages: number; maxPage: number; what: string }): AsyncGenerator<PageRecord> {
-  const fail = (why: string): PersistdError => new PersistdError(`${expect.what} is not a valid page list: ${why}`, {
-    kind: 'integrity', op: 'restore', hint: 'the stored increment is damaged; restore an older snapshot with --snapshot <id> (`persistd snapshots` lists them)',
-  });
+export async function* readPageRecords(
+  chunks: AsyncIterable<Buffer>,
+  expect: { pageSize: number; pages: number; maxPage: number; what: string },
+): AsyncGenerator<PageRecord> {
+  const fail = (why: string): PersistdError =>
+    new PersistdError(`${expect.what} is not a valid page list: ${why}`, {
+      kind: 'integrity',
+      op: 'restore',
+      hint: 'the stored increment is damaged; restore an older snapshot with --snapshot <id> (`persistd snapshots` lists them)',
+    });
   const recordSize = 4 + expect.pageSize;
   let pending: Buffer = Buffer.alloc(0);
   let header = false;
@@ -50,8 +56,10 @@ export async function* readPageRecords(chunks: AsyncIterable<Buffer>, expect: { 
     if (!header) {
       if (pending.length < PAGES_HEADER_SIZE) continue;
       if (!pending.subarray(0, 8).equals(MAGIC)) throw fail('it does not start with PDPAGES1');
-      if (pending.readUInt32BE(8) !== expect.pageSize) throw fail(`its page size is ${pending.readUInt32BE(8)}, the manifest says ${expect.pageSize}`);
-      if (pending.readUInt32BE(12) !== expect.pages) throw fail(`it holds ${pending.readUInt32BE(12)} pages, the manifest says ${expect.pages}`);
+      if (pending.readUInt32BE(8) !== expect.pageSize)
+        throw fail(`its page size is ${pending.readUInt32BE(8)}, the manifest says ${expect.pageSize}`);
+      if (pending.readUInt32BE(12) !== expect.pages)
+        throw fail(`it holds ${pending.readUInt32BE(12)} pages, the manifest says ${expect.pages}`);
       pending = pending.subarray(PAGES_HEADER_SIZE);
       header = true;
     }
@@ -59,7 +67,8 @@ export async function* readPageRecords(chunks: AsyncIterable<Buffer>, expect: { 
     while (pending.length - offset >= recordSize) {
       if (seen === expect.pages) throw fail('it has bytes after its last page');
       const pageNumber = pending.readUInt32BE(offset);
-      if (pageNumber <= previous || pageNumber > expect.maxPage) throw fail(`page number ${pageNumber} is out of order or past the database's ${expect.maxPage} pages`);
+      if (pageNumber <= previous || pageNumber > expect.maxPage)
+        throw fail(`page number ${pageNumber} is out of order or past the database's ${expect.maxPage} pages`);
       previous = pageNumber;
       seen++;
       yield { pageNumber, data: pending.subarray(offset + 4, offset + recordSize) };

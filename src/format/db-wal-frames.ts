@@ -74,8 +74,13 @@ export function parseWalHeader(buf: Buffer): WalHeader | undefined {
   const computed = walChecksum(buf, 0, 24, bigEndian, [0, 0]);
   if (computed[0] !== checksum[0] || computed[1] !== checksum[1]) return undefined;
   return {
-    bigEndian, pageSize, checkpointSeq: buf.readUInt32BE(12), salt1: buf.readUInt32BE(16), salt2: buf.readUInt32BE(20),
-    checksum, bytes: Buffer.from(buf.subarray(0, WAL_HEADER_SIZE)),
+    bigEndian,
+    pageSize,
+    checkpointSeq: buf.readUInt32BE(12),
+    salt1: buf.readUInt32BE(16),
+    salt2: buf.readUInt32BE(20),
+    checksum,
+    bytes: Buffer.from(buf.subarray(0, WAL_HEADER_SIZE)),
   };
 }
 
@@ -95,7 +100,12 @@ export function readFrameHeader(buf: Buffer, offset: number): WalFrameHeader {
  * checksum `seed`; returns the checksum after it, or undefined when the frame is not valid there
  * (a torn write, a frame of an older WAL generation, or garbage), which is where SQLite stops too.
  */
-export function verifyFrame(buf: Buffer, offset: number, header: Pick<WalHeader, 'salt1' | 'salt2' | 'bigEndian' | 'pageSize'>, seed: WalChecksum): WalChecksum | undefined {
+export function verifyFrame(
+  buf: Buffer,
+  offset: number,
+  header: Pick<WalHeader, 'salt1' | 'salt2' | 'bigEndian' | 'pageSize'>,
+  seed: WalChecksum,
+): WalChecksum | undefined {
   if (offset + WAL_FRAME_HEADER_SIZE + header.pageSize > buf.length) return undefined;
   const frame = readFrameHeader(buf, offset);
   if (frame.salt1 !== header.salt1 || frame.salt2 !== header.salt2 || frame.pgno === 0) return undefined;

@@ -22,7 +22,12 @@ export function walPositionOf(manifest: object): WalPosition | undefined {
   const count = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
   const salt = (v: unknown): boolean => v === null || (count(v) && (v as number) <= 0xffffffff);
   if (!count(w['epoch']) || !count(w['frame']) || !salt(w['salt1']) || !salt(w['salt2'])) return undefined;
-  return { epoch: w['epoch'] as number, frame: w['frame'] as number, salt1: w['salt1'] as number | null, salt2: w['salt2'] as number | null };
+  return {
+    epoch: w['epoch'] as number,
+    frame: w['frame'] as number,
+    salt1: w['salt1'] as number | null,
+    salt2: w['salt2'] as number | null,
+  };
 }
 
 /** Whether a segment of (`epoch`, frames `first`..) comes after a position (it may straddle it: frames up to `frame` are skipped). */

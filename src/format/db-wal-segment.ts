@@ -7,7 +7,13 @@
 import { createHash } from 'node:crypto';
 import { PersistdError } from '../errors.js';
 import {
-  frameSize, parseWalHeader, readFrameHeader, verifyFrame, WAL_HEADER_SIZE, type WalChecksum, type WalHeader,
+  frameSize,
+  parseWalHeader,
+  readFrameHeader,
+  verifyFrame,
+  WAL_HEADER_SIZE,
+  type WalChecksum,
+  type WalHeader,
 } from './db-wal-frames.js';
 import type { SegmentKey } from './db-wal-keys.js';
 
@@ -52,8 +58,17 @@ export function encodeSegment(segment: WalSegment): Buffer {
   segment.header.bytes.copy(fixed, MAGIC.length);
   let at = MAGIC.length + WAL_HEADER_SIZE;
   const previous = segment.previousEpochEnd;
-  const fields = [segment.epoch, segment.first, segment.count, segment.startChecksum[0], segment.startChecksum[1],
-    previous ? HAS_PREVIOUS_EPOCH_END : 0, previous?.frame ?? 0, previous?.checksum[0] ?? 0, previous?.checksum[1] ?? 0];
+  const fields = [
+    segment.epoch,
+    segment.first,
+    segment.count,
+    segment.startChecksum[0],
+    segment.startChecksum[1],
+    previous ? HAS_PREVIOUS_EPOCH_END : 0,
+    previous?.frame ?? 0,
+    previous?.checksum[0] ?? 0,
+    previous?.checksum[1] ?? 0,
+  ];
   for (const value of fields) {
     fixed.writeUInt32BE(value, at);
     at += 4;
@@ -67,21 +82,31 @@ export function encodeSegment(segment: WalSegment): Buffer {
  * salts and running checksum of every frame, and a commit frame at the end. Throws kind `integrity`.
  */
 export function decodeSegment(body: Buffer, key: SegmentKey): WalSegment {
-  const fail = (why: string): PersistdError => new PersistdError(`WAL segment ${key.key} does not verify: ${why}`, {
-    kind: 'integrity', op: 'restore', path: key.key,
-    hint: 'the segment in the store is damaged; restore to an earlier time (--timestamp) or the snapshot alone',
-  });
+  const fail = (why: string): PersistdError =>
+    new PersistdError(`WAL segment ${key.key} does not verify: ${why}`, {
+      kind: 'integrity',
+      op: 'restore',
+      path: key.key,
+      hint: 'the segment in the store is damaged; restore to an earlier time (--timestamp) or the snapshot alone',
+    });
   const magic = body.subarray(0, MAGIC.length);
   const v1 = magic.equals(MAGIC_V1);
   const fixed = v1 ? FIXED_V1 : FIXED;
   if (body.length < fixed + SHA_SIZE || !(v1 || magic.equals(MAGIC))) throw fail('it is not a persistd WAL segment');
   const content = body.subarray(0, body.length - SHA_SIZE);
-  if (!createHash('sha256').update(content).digest().equals(body.subarray(body.length - SHA_SIZE))) throw fail('its sha256 does not match its content');
+  if (
+    !createHash('sha256')
+      .update(content)
+      .digest()
+      .equals(body.subarray(body.length - SHA_SIZE))
+  )
+    throw fail('its sha256 does not match its content');
   const header = parseWalHeader(body.subarray(MAGIC.length, MAGIC.length + WAL_HEADER_SIZE));
   if (header === undefined) throw fail('its WAL header is invalid');
   const at = MAGIC.length + WAL_HEADER_SIZE;
   const [epoch, first, count, s1, s2] = [0, 4, 8, 12, 16].map((o) => body.readUInt32BE(at + o)) as [number, number, number, number, number];
-  if (epoch !== key.epoch || first !== key.first || first + count - 1 !== key.last) throw fail('its epoch or frame range differs from its key');
+  if (epoch !== key.epoch || first !== key.first || first + count - 1 !== key.last)
+    throw fail('its epoch or frame range differs from its key');
   let previousEpochEnd: EpochEnd | undefined;
   if (!v1) {
     const [flags, frame, p1, p2] = [20, 24, 28, 32].map((o) => body.readUInt32BE(at + o)) as [number, number, number, number];

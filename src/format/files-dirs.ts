@@ -42,10 +42,15 @@ export function parseDirs(text: string): ParsedDirs | undefined {
   const result: ParsedDirs = { dirs: new Map(), rejected: [] };
   for (const row of doc.dirs as unknown[]) {
     const [path, mode, mtimeMs] = Array.isArray(row) ? (row as unknown[]) : [];
-    const shown = typeof path === 'string' ? path : JSON.stringify(row)?.slice(0, 80) ?? String(row);
+    const shown = typeof path === 'string' ? path : (JSON.stringify(row)?.slice(0, 80) ?? String(row));
     if (typeof path !== 'string') result.rejected.push({ path: shown, why: 'not a [path, mode, mtime] row' });
-    else if (typeof mode !== 'string' || !/^[0-7]{1,4}$/.test(mode)) result.rejected.push({ path: shown, why: `mode ${JSON.stringify(mode)?.slice(0, 40)} is not octal 0-7777` });
-    else if (typeof mtimeMs !== 'number' || !isValidMtimeMs(mtimeMs)) result.rejected.push({ path: shown, why: `mtime ${JSON.stringify(mtimeMs)?.slice(0, 40)} is not a time between 1970 and 9999 in ms` });
+    else if (typeof mode !== 'string' || !/^[0-7]{1,4}$/.test(mode))
+      result.rejected.push({ path: shown, why: `mode ${JSON.stringify(mode)?.slice(0, 40)} is not octal 0-7777` });
+    else if (typeof mtimeMs !== 'number' || !isValidMtimeMs(mtimeMs))
+      result.rejected.push({
+        path: shown,
+        why: `mtime ${JSON.stringify(mtimeMs)?.slice(0, 40)} is not a time between 1970 and 9999 in ms`,
+      });
     else result.dirs.set(path, { mode: Number.parseInt(mode, 8), mtimeMs });
   }
   return result;

@@ -17,8 +17,16 @@ export const RESERVED_SEGMENT = '.persistd';
 
 /** Whether a tree name is unusable for a protected directory (reserved, empty, or not a single path segment). */
 export function isReservedTreeName(name: string): boolean {
-  return name === '' || name === '.' || name === '..' || name === LOOSE_TREE || name.startsWith(RESERVED_SEGMENT)
-    || name.includes('/') || name.includes('\\') || name.includes('\0');
+  return (
+    name === '' ||
+    name === '.' ||
+    name === '..' ||
+    name === LOOSE_TREE ||
+    name.startsWith(RESERVED_SEGMENT) ||
+    name.includes('/') ||
+    name.includes('\\') ||
+    name.includes('\0')
+  );
 }
 
 /** `files/<name>/`: the prefix listing every object of one tree (including its reserved `.persistd/` part). */

@@ -48,7 +48,7 @@ export function encodeKeyName(bytes: Uint8Array): string {
   const flush = (end: number): void => {
     if (end > run) out += Buffer.from(bytes.subarray(run, end)).toString('utf8');
   };
-  for (let i = 0; i < bytes.length; ) {
+  for (let i = 0; i < bytes.length;) {
     const b = bytes[i]!;
     const len = b === PERCENT || b === BACKSLASH ? 0 : utf8SequenceLength(bytes, i);
     if (len > 0) {
@@ -102,7 +102,8 @@ export function unsafeNameBytesReason(bytes: Uint8Array): string | undefined {
     if (i < bytes.length && bytes[i] !== SLASH) continue;
     const len = i - start;
     if (len === 0) return 'has an empty segment (`//` or trailing `/`)';
-    if ((len === 1 && bytes[start] === 0x2e) || (len === 2 && bytes[start] === 0x2e && bytes[start + 1] === 0x2e)) return 'has a `.` or `..` segment';
+    if ((len === 1 && bytes[start] === 0x2e) || (len === 2 && bytes[start] === 0x2e && bytes[start + 1] === 0x2e))
+      return 'has a `.` or `..` segment';
     if (len > 255) return 'has a segment longer than 255 bytes';
     start = i + 1;
   }

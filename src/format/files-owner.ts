@@ -83,20 +83,32 @@ export function parseFilesOwner(text: string): FilesOwner {
   if (p === null || typeof p !== 'object' || p.kind !== 'files-owner') throw ownerError('is not a files owner pointer');
   if (typeof p.format !== 'number' || p.format > FILES_OWNER_FORMAT) {
     throw new PersistdError(`${FILES_OWNER_KEY} has format ${String(p.format)}, newer than this persistd reads (${FILES_OWNER_FORMAT})`, {
-      kind: 'usage', op: 'read files owner', path: FILES_OWNER_KEY, hint: 'upgrade persistd on this machine',
+      kind: 'usage',
+      op: 'read files owner',
+      path: FILES_OWNER_KEY,
+      hint: 'upgrade persistd on this machine',
     });
   }
-  for (const field of ['instance', 'host', 'instanceStartedAt', 'takenAt'] as const) if (typeof p[field] !== 'string') throw ownerError(`has no ${field}`);
+  for (const field of ['instance', 'host', 'instanceStartedAt', 'takenAt'] as const)
+    if (typeof p[field] !== 'string') throw ownerError(`has no ${field}`);
   if (Number.isNaN(Date.parse(p.instanceStartedAt!)) || Number.isNaN(Date.parse(p.takenAt!))) throw ownerError('has a bad time');
   return {
-    format: FILES_OWNER_FORMAT, kind: 'files-owner', instance: p.instance!, host: p.host!, pid: typeof p.pid === 'number' ? p.pid : 0,
-    instanceStartedAt: p.instanceStartedAt!, takenAt: p.takenAt!, createdBy: typeof p.createdBy === 'string' ? p.createdBy : 'unknown',
+    format: FILES_OWNER_FORMAT,
+    kind: 'files-owner',
+    instance: p.instance!,
+    host: p.host!,
+    pid: typeof p.pid === 'number' ? p.pid : 0,
+    instanceStartedAt: p.instanceStartedAt!,
+    takenAt: p.takenAt!,
+    createdBy: typeof p.createdBy === 'string' ? p.createdBy : 'unknown',
   };
 }
 
 function ownerError(what: string): PersistdError {
   return new PersistdError(`the files owner pointer ${FILES_OWNER_KEY} ${what}`, {
-    kind: 'integrity', op: 'read files owner', path: FILES_OWNER_KEY,
+    kind: 'integrity',
+    op: 'read files owner',
+    path: FILES_OWNER_KEY,
     hint: 'delete it: the next persistd run takes it afresh',
   });
 }

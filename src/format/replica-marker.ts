@@ -54,13 +54,20 @@ export async function readReplicaMarker(store: ObjectStore, signal?: AbortSignal
     marker = JSON.parse(body.toString('utf8')) as Partial<ReplicaMarker>;
   } catch {
     throw new PersistdError(`${store.description}/${REPLICA_MARKER_KEY} is not valid JSON`, {
-      kind: 'integrity', op: 'read replica format', hint: 'the replica marker was damaged; if nothing else is wrong, delete it and persistd writes a new one',
+      kind: 'integrity',
+      op: 'read replica format',
+      hint: 'the replica marker was damaged; if nothing else is wrong, delete it and persistd writes a new one',
     });
   }
   if (typeof marker.format !== 'number' || marker.format > REPLICA_FORMAT) {
-    throw new PersistdError(`the replica uses format ${String(marker.format)}, written by ${marker.createdBy ?? 'an unknown persistd'}; this persistd ${PERSISTD_VERSION} reads format ${REPLICA_FORMAT}`, {
-      kind: 'usage', op: 'read replica format', hint: 'upgrade persistd to the version that wrote this replica, or point --to at another prefix',
-    });
+    throw new PersistdError(
+      `the replica uses format ${String(marker.format)}, written by ${marker.createdBy ?? 'an unknown persistd'}; this persistd ${PERSISTD_VERSION} reads format ${REPLICA_FORMAT}`,
+      {
+        kind: 'usage',
+        op: 'read replica format',
+        hint: 'upgrade persistd to the version that wrote this replica, or point --to at another prefix',
+      },
+    );
   }
   return marker as ReplicaMarker;
 }
@@ -76,19 +83,35 @@ export async function ensureReplicaMarker(store: ObjectStore, signal?: AbortSign
     const existing = await readReplicaMarker(store, signal);
     if (existing && existing.format >= REPLICA_FORMAT && typeof existing.id === 'string') return existing;
     const marker: ReplicaMarker = existing
-      ? { ...existing, format: Math.max(existing.format, REPLICA_FORMAT), id: typeof existing.id === 'string' ? existing.id : newReplicaId(), upgradedBy: `persistd ${PERSISTD_VERSION}`, upgradedAt: new Date().toISOString() }
+      ? {
+          ...existing,
+          format: Math.max(existing.format, REPLICA_FORMAT),
+          id: typeof existing.id === 'string' ? existing.id : newReplicaId(),
+          upgradedBy: `persistd ${PERSISTD_VERSION}`,
+          upgradedAt: new Date().toISOString(),
+        }
       : { format: REPLICA_FORMAT, id: newReplicaId(), createdBy: `persistd ${PERSISTD_VERSION}`, createdAt: new Date().toISOString() };
     const condition = existing ? { ifMatch: (await store.head(REPLICA_MARKER_KEY, { signal }))?.etag } : { ifNoneMatch: '*' as const };
     if (existing && condition.ifMatch === undefined) continue;
     try {
-      await store.put(REPLICA_MARKER_KEY, `${JSON.stringify(marker, null, 2)}\n`, { ...condition, contentType: 'application/json', signal });
+      await store.put(REPLICA_MARKER_KEY, `${JSON.stringify(marker, null, 2)}\n`, {
+        ...condition,
+        contentType: 'application/json',
+        signal,
+      });
       return marker;
     } catch (err) {
       // Another instance wrote or raised it first: read theirs.
       if (!(err instanceof PreconditionFailedError)) throw err;
     }
   }
-  return (await readReplicaMarker(store, signal)) ?? { format: REPLICA_FORMAT, createdBy: `persistd ${PERSISTD_VERSION}`, createdAt: new Date().toISOString() };
+  return (
+    (await readReplicaMarker(store, signal)) ?? {
+      format: REPLICA_FORMAT,
+      createdBy: `persistd ${PERSISTD_VERSION}`,
+      createdAt: new Date().toISOString(),
+    }
+  );
 }
 
 function newReplicaId(): string {

@@ -28,10 +28,7 @@ const PATTERNS: ReadonlyArray<readonly [RegExp, string]> = [
   [new RegExp(String.raw`(Authorization["']?\s*[:=]\s*["']?(?:Bearer|Basic|AWS)\s+)${VALUE}`, 'gi'), `$1${REDACTED}`],
   // Credential assignments as in ~/.aws/credentials, env dumps, and JSON fields (`"secretAccessKey":"..."`).
   [
-    new RegExp(
-      String.raw`((?:aws_)?(?:secret_?access_?key|session_?token|secret_?key)["']?\s*[:=]\s*["']?)${VALUE}`,
-      'gi',
-    ),
+    new RegExp(String.raw`((?:aws_)?(?:secret_?access_?key|session_?token|secret_?key)["']?\s*[:=]\s*["']?)${VALUE}`, 'gi'),
     `$1${REDACTED}`,
   ],
   // age identities (AGE-SECRET-KEY-1 and 58 bech32 characters), whether persistd was given them or not.
@@ -70,9 +67,7 @@ export function clearRegisteredSecrets(): void {
 function registeredPattern(): RegExp | undefined {
   if (secrets.size === 0) return undefined;
   if (secretsPattern === undefined) {
-    const alternatives = [...secrets]
-      .sort((a, b) => b.length - a.length)
-      .map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+    const alternatives = [...secrets].sort((a, b) => b.length - a.length).map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
     secretsPattern = new RegExp(alternatives.join('|'), 'g');
   }
   return secretsPattern;

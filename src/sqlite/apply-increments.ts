@@ -19,7 +19,11 @@ const AHEAD_BYTES = 32 << 20;
  * point it starts from (a full snapshot or a continuation), then every increment up to `entry`, in
  * order. Throws kind `integrity` when a base is missing or the chain is longer than any writer makes.
  */
-export function incrementChain(name: string, generation: GenerationSummary, entry: SnapshotEntry): { root: SnapshotEntry; increments: SnapshotEntry[] } {
+export function incrementChain(
+  name: string,
+  generation: GenerationSummary,
+  entry: SnapshotEntry,
+): { root: SnapshotEntry; increments: SnapshotEntry[] } {
   const bySeq = new Map(generation.snapshots.map((e) => [e.seq, e]));
   const increments: SnapshotEntry[] = [];
   let current = entry;
@@ -27,7 +31,12 @@ export function incrementChain(name: string, generation: GenerationSummary, entr
     if (increments.length >= MAX_INCREMENTS) throw chainError(name, entry, `its chain has more than ${MAX_INCREMENTS} increments`);
     increments.push(current);
     const base = current.base && bySeq.get(current.base.seq);
-    if (base === undefined) throw chainError(name, entry, `restore point ${current.generation}/${current.base?.seq ?? '?'} that ${current.id} applies on is missing`);
+    if (base === undefined)
+      throw chainError(
+        name,
+        entry,
+        `restore point ${current.generation}/${current.base?.seq ?? '?'} that ${current.id} applies on is missing`,
+      );
     current = base;
   }
   return { root: current, increments: increments.reverse() };
@@ -41,7 +50,9 @@ export function incrementChain(name: string, generation: GenerationSummary, entr
  * damage, kind `storage` when the store cannot deliver.
  */
 export async function applyIncrements(
-  dest: string, chain: readonly { entry: SnapshotEntry; manifest: IncrementManifest }[], options: { store: ObjectStore; name: string; signal?: AbortSignal },
+  dest: string,
+  chain: readonly { entry: SnapshotEntry; manifest: IncrementManifest }[],
+  options: { store: ObjectStore; name: string; signal?: AbortSignal },
 ): Promise<void> {
   const { store, name, signal } = options;
   const fetches: (Promise<Buffer> | undefined)[] = chain.map(() => undefined);
@@ -72,7 +83,13 @@ export async function applyIncrements(
   }
 }
 
-async function applyOne(handle: FileHandle, compressed: Buffer, entry: SnapshotEntry, manifest: IncrementManifest, name: string): Promise<void> {
+async function applyOne(
+  handle: FileHandle,
+  compressed: Buffer,
+  entry: SnapshotEntry,
+  manifest: IncrementManifest,
+  name: string,
+): Promise<void> {
   const { pageSize, pageCount } = manifest.db;
   const before = Math.floor((await handle.stat()).size / pageSize);
   // SQLite never writes the page that holds the lock bytes (at 1 GiB): a database that grows past it lacks it.
@@ -80,7 +97,12 @@ async function applyOne(handle: FileHandle, compressed: Buffer, entry: SnapshotE
   const skipLockPage = (n: number): number => (n === lockBytePage ? n + 1 : n);
   let nextNew = skipLockPage(before + 1);
   const what = `increment ${entry.id} of ${name}`;
-  const records = readPageRecords(Readable.from([compressed]).pipe(createGunzip({ chunkSize: 1 << 20 })), { pageSize, pages: manifest.data.pages, maxPage: pageCount, what });
+  const records = readPageRecords(Readable.from([compressed]).pipe(createGunzip({ chunkSize: 1 << 20 })), {
+    pageSize,
+    pages: manifest.data.pages,
+    maxPage: pageCount,
+    what,
+  });
   try {
     for await (const { pageNumber, data } of records) {
       if (pageNumber > before && pageNumber !== nextNew) break;
@@ -97,7 +119,13 @@ async function applyOne(handle: FileHandle, compressed: Buffer, entry: SnapshotE
   await handle.truncate(pageCount * pageSize);
 }
 
-async function download(store: ObjectStore, name: string, entry: SnapshotEntry, manifest: IncrementManifest, signal?: AbortSignal): Promise<Buffer> {
+async function download(
+  store: ObjectStore,
+  name: string,
+  entry: SnapshotEntry,
+  manifest: IncrementManifest,
+  signal?: AbortSignal,
+): Promise<Buffer> {
   const key = entry.dataKey!;
   const chunks: Buffer[] = [];
   try {
@@ -108,14 +136,20 @@ async function download(store: ObjectStore, name: string, entry: SnapshotEntry, 
   const body = Buffer.concat(chunks);
   const sha256 = createHash('sha256').update(body).digest('hex');
   if (body.length !== manifest.data.size || sha256 !== manifest.data.sha256) {
-    throw chainError(name, entry, `its data object has ${body.length} bytes with sha256 ${sha256}, the manifest says ${manifest.data.size} bytes with sha256 ${manifest.data.sha256}`);
+    throw chainError(
+      name,
+      entry,
+      `its data object has ${body.length} bytes with sha256 ${sha256}, the manifest says ${manifest.data.size} bytes with sha256 ${manifest.data.sha256}`,
+    );
   }
   return body;
 }
 
 function chainError(name: string, entry: SnapshotEntry, why: string): PersistdError {
   return new PersistdError(`cannot restore ${name} through increment ${entry.id}: ${why}`, {
-    kind: 'integrity', op: 'restore', path: entry.manifestKey,
+    kind: 'integrity',
+    op: 'restore',
+    path: entry.manifestKey,
     hint: 'the chain of increments is not whole in the replica; restore an older snapshot with --snapshot <id>, or another generation with --generation (`persistd snapshots` lists them)',
   });
 }

@@ -60,8 +60,11 @@ export async function applyRetention(options: RetentionOptions): Promise<Retenti
   const newestFirst = [...entries].reverse();
   const inWindow = (e: SnapshotEntry): boolean => now - (servesUntil.get(e) ?? e.createdAt).getTime() < options.retentionMs;
   const replayable = replayableKeep(generations, inWindow, now - options.retentionMs, options.retentionMs);
-  const keepSet = new Set(newestFirst.filter((e, index) =>
-    index === 0 || index < options.minKeep || e === newestOfLatest || (replayable.get(e.generation)?.has(e) ?? inWindow(e))));
+  const keepSet = new Set(
+    newestFirst.filter(
+      (e, index) => index === 0 || index < options.minKeep || e === newestOfLatest || (replayable.get(e.generation)?.has(e) ?? inWindow(e)),
+    ),
+  );
   // A kept continuation or increment restores through its base: the base is kept too (and with it, for
   // a continuation, the segments of its generation after it), and so on down the chain. The keys name the bases.
   const byId = new Map(entries.map((e) => [e.id, e]));
@@ -86,7 +89,8 @@ export async function applyRetention(options: RetentionOptions): Promise<Retenti
       const oldestKept = summary.snapshots.find((e) => keepSet.has(e))!;
       const position = await garbagePosition(summary, oldestKept, expired, options);
       if (position !== undefined) {
-        for (const segment of summary.segments) if (!segmentFollows(position, segment.epoch, segment.last)) deletedSegments.push(segment.key);
+        for (const segment of summary.segments)
+          if (!segmentFollows(position, segment.epoch, segment.last)) deletedSegments.push(segment.key);
       }
     } else if (expiredGenerations.has(summary.generation)) {
       for (const segment of summary.segments) deletedSegments.push(segment.key);
@@ -111,14 +115,25 @@ export async function applyRetention(options: RetentionOptions): Promise<Retenti
   }
 
   try {
-    if (expired.length > 0) await store.delete(expired.map((e) => e.manifestKey), { signal });
-    const rest = [...expired.flatMap((e) => (e.dataKey !== undefined && present.has(e.dataKey) ? [e.dataKey] : [])), ...deletedSegments, ...orphans];
+    if (expired.length > 0)
+      await store.delete(
+        expired.map((e) => e.manifestKey),
+        { signal },
+      );
+    const rest = [
+      ...expired.flatMap((e) => (e.dataKey !== undefined && present.has(e.dataKey) ? [e.dataKey] : [])),
+      ...deletedSegments,
+      ...orphans,
+    ];
     if (rest.length > 0) await store.delete(rest, { signal });
   } catch (err) {
     throw storageError(err, `cannot delete expired snapshots of ${name}`, `db/${name}/`);
   }
   if (expired.length > 0 || deletedSegments.length > 0 || orphans.length > 0) {
-    logger.info({ db: name, deleted: expired.length, segments: deletedSegments.length, orphans: orphans.length, kept: keep.length }, 'retention applied');
+    logger.info(
+      { db: name, deleted: expired.length, segments: deletedSegments.length, orphans: orphans.length, kept: keep.length },
+      'retention applied',
+    );
   }
   return { kept: keep.map((e) => e.id), deletedSnapshots: expired.map((e) => e.id), deletedSegments, deletedOrphans: orphans };
 }
@@ -134,7 +149,12 @@ export async function applyRetention(options: RetentionOptions): Promise<Retenti
  * without segments keep every point within the retention (each snapshot is a state of its own).
  * Chains are closed afterwards: a kept point keeps every point it applies on.
  */
-function replayableKeep(generations: readonly GenerationSummary[], inWindow: (e: SnapshotEntry) => boolean, cutoff: number, retentionMs: number): Map<string, Set<SnapshotEntry>> {
+function replayableKeep(
+  generations: readonly GenerationSummary[],
+  inWindow: (e: SnapshotEntry) => boolean,
+  cutoff: number,
+  retentionMs: number,
+): Map<string, Set<SnapshotEntry>> {
   const keep = new Map<string, Set<SnapshotEntry>>();
   for (const summary of generations) {
     if (summary.segments.length === 0) continue;
@@ -183,7 +203,12 @@ function restorableUntil(generations: readonly GenerationSummary[]): Map<Snapsho
  * segment that does not follow it is held by that snapshot. Undefined when there is nothing to look
  * for, the manifest has no position, or it cannot be read (then no segment is deleted).
  */
-async function garbagePosition(summary: GenerationSummary, oldestKept: SnapshotEntry, expired: readonly SnapshotEntry[], options: RetentionOptions): Promise<WalPosition | undefined> {
+async function garbagePosition(
+  summary: GenerationSummary,
+  oldestKept: SnapshotEntry,
+  expired: readonly SnapshotEntry[],
+  options: RetentionOptions,
+): Promise<WalPosition | undefined> {
   if (summary.segments.length === 0) return undefined;
   const olderExpires = expired.some((e) => e.generation === summary.generation);
   const earlierSegment = summary.segments.some((s) => s.shippedAt.getTime() < oldestKept.createdAt.getTime());
@@ -192,8 +217,10 @@ async function garbagePosition(summary: GenerationSummary, oldestKept: SnapshotE
     return walPositionOf(await readManifest(options.store, options.name, oldestKept, options.signal));
   } catch (err) {
     options.signal?.throwIfAborted();
-    (options.logger ?? silentLogger()).warn({ db: options.name, snapshot: oldestKept.id, err: messageOf(err) },
-      'cannot read the manifest of the oldest kept snapshot; its generation keeps all its WAL segments this time');
+    (options.logger ?? silentLogger()).warn(
+      { db: options.name, snapshot: oldestKept.id, err: messageOf(err) },
+      'cannot read the manifest of the oldest kept snapshot; its generation keeps all its WAL segments this time',
+    );
     return undefined;
   }
 }

@@ -30,7 +30,10 @@ export interface CheckOptions {
 export async function checkDatabaseFile(path: string, options: CheckOptions): Promise<TableRowCount[]> {
   const fail = (why: string, cause?: unknown): PersistdError =>
     new PersistdError(`${options.label} does not verify: ${why}`, {
-      kind: 'integrity', op: 'check database', path, cause,
+      kind: 'integrity',
+      op: 'check database',
+      path,
+      cause,
       hint: 'the snapshot is damaged; restore an older one with --snapshot <id> (`persistd snapshots` lists them)',
     });
   let db: Database.Database | undefined;
@@ -42,10 +45,20 @@ export async function checkDatabaseFile(path: string, options: CheckOptions): Pr
     }
     const results = db.pragma(options.quick === true ? 'quick_check' : 'integrity_check') as Record<string, string>[];
     const problems = results.map((row) => Object.values(row)[0]).filter((text) => text !== 'ok');
-    if (problems.length > 0) throw fail(`${options.quick === true ? 'quick_check' : 'integrity_check'} says ${problems.slice(0, 5).join('; ')}`);
+    if (problems.length > 0)
+      throw fail(`${options.quick === true ? 'quick_check' : 'integrity_check'} says ${problems.slice(0, 5).join('; ')}`);
     if (options.countRows !== true) return [];
-    const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").pluck().all() as string[];
-    return tables.map((table) => ({ table, rows: db!.prepare(`SELECT count(*) FROM "${table.replace(/"/g, '""')}"`).pluck().get() as number }));
+    const tables = db
+      .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+      .pluck()
+      .all() as string[];
+    return tables.map((table) => ({
+      table,
+      rows: db!
+        .prepare(`SELECT count(*) FROM "${table.replace(/"/g, '""')}"`)
+        .pluck()
+        .get() as number,
+    }));
   } catch (err) {
     if (err instanceof PersistdError) throw err;
     throw fail(messageOf(err), err);

@@ -30,8 +30,14 @@ export async function checkLocalDatabase(path: string): Promise<void> {
     db?.close();
   }
   if (problem === undefined) return;
-  throw new PersistdError(`the local database ${path} is damaged (${problem}): persistd will not store it over the replica's copy, and the app was not started`, {
-    kind: 'integrity', op: 'check local database', path, cause,
-    hint: `move it aside (mv ${path} ${path}.damaged) and start again: run then restores the replica's copy; or repair it with sqlite3 .recover`,
-  });
+  throw new PersistdError(
+    `the local database ${path} is damaged (${problem}): persistd will not store it over the replica's copy, and the app was not started`,
+    {
+      kind: 'integrity',
+      op: 'check local database',
+      path,
+      cause,
+      hint: `move it aside (mv ${path} ${path}.damaged) and start again: run then restores the replica's copy; or repair it with sqlite3 .recover`,
+    },
+  );
 }

@@ -59,9 +59,19 @@ export class DatabaseReplicator {
     assertDatabaseName(options.name);
     this.logger = (options.logger ?? silentLogger()).child({ db: options.name });
     this.stats = {
-      name: options.name, path: options.path, exists: false, running: false, lastSnapshotId: undefined, lastSuccessAt: undefined,
-      lastSnapshotAt: undefined, lastError: undefined, consecutiveFailures: 0, snapshotsStored: 0, snapshotsSkippedUnchanged: 0,
-      bytesUploaded: 0, lastDatabaseBytes: undefined,
+      name: options.name,
+      path: options.path,
+      exists: false,
+      running: false,
+      lastSnapshotId: undefined,
+      lastSuccessAt: undefined,
+      lastSnapshotAt: undefined,
+      lastError: undefined,
+      consecutiveFailures: 0,
+      snapshotsStored: 0,
+      snapshotsSkippedUnchanged: 0,
+      bytesUploaded: 0,
+      lastDatabaseBytes: undefined,
     };
   }
 
@@ -83,7 +93,12 @@ export class DatabaseReplicator {
    */
   async finalSnapshot(options: { deadline: Date | number }): Promise<SnapshotResult> {
     const deadline = typeof options.deadline === 'number' ? options.deadline : options.deadline.getTime();
-    if (deadline <= Date.now()) throw new PersistdError(`final snapshot of ${this.options.name} skipped: its deadline has passed`, { kind: 'interrupted', op: 'final snapshot', path: this.options.path });
+    if (deadline <= Date.now())
+      throw new PersistdError(`final snapshot of ${this.options.name} skipped: its deadline has passed`, {
+        kind: 'interrupted',
+        op: 'final snapshot',
+        path: this.options.path,
+      });
     const signal = AbortSignal.timeout(deadline - Date.now());
     if (this.inFlight) {
       const aborted = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
@@ -112,7 +127,11 @@ export class DatabaseReplicator {
       const live = await this.currentDatabase();
       this.stats.exists = live !== undefined;
       const result: SnapshotResult = live
-        ? await snapshotLiveDatabase(live, { ...this.options, logger: this.logger, signal: options.signal, force: options.force }, this.memory)
+        ? await snapshotLiveDatabase(
+            live,
+            { ...this.options, logger: this.logger, signal: options.signal, force: options.force },
+            this.memory,
+          )
         : { outcome: 'missing' };
       this.recordSuccess(result);
       if (result.outcome === 'created' && this.options.retention) await this.retain(options.signal);

@@ -17,13 +17,21 @@ import { DigestStream } from './upload-compressed.js';
  * store cannot deliver them. The caller removes `dest` on failure.
  */
 export async function downloadSnapshot(
-  store: ObjectStore, name: string, entry: SnapshotEntry, manifest: FullSnapshotManifest, dest: string, signal?: AbortSignal,
+  store: ObjectStore,
+  name: string,
+  entry: SnapshotEntry,
+  manifest: FullSnapshotManifest,
+  dest: string,
+  signal?: AbortSignal,
 ): Promise<void> {
   const encoding = manifest.data.encoding;
   const dataKey = snapshotDataKey(name, entry.generation, entry.seq, encoding);
   const integrity = (why: string, cause?: unknown): PersistdError =>
     new PersistdError(`snapshot ${entry.id} of ${name} does not verify: ${why}`, {
-      kind: 'integrity', op: 'restore', path: dataKey, cause,
+      kind: 'integrity',
+      op: 'restore',
+      path: dataKey,
+      cause,
       hint: 'the stored snapshot is damaged; restore an older one with --snapshot <id> (`persistd snapshots` lists them)',
     });
   if (entry.compressedSize === undefined || entry.dataKey !== dataKey) {
@@ -38,23 +46,36 @@ export async function downloadSnapshot(
   const compressed = new DigestStream();
   const raw = new DigestStream();
   try {
-    await pipeline(body, compressed, snapshotDecompressor(encoding), raw, createWriteStream(dest, { flags: 'wx', highWaterMark: 1 << 20 }), signal ? { signal } : {});
+    await pipeline(
+      body,
+      compressed,
+      snapshotDecompressor(encoding),
+      raw,
+      createWriteStream(dest, { flags: 'wx', highWaterMark: 1 << 20 }),
+      signal ? { signal } : {},
+    );
   } catch (err) {
     if (signal?.aborted) throw err;
     if (err instanceof StoreError) throw storageError(err, `cannot download snapshot ${entry.id} of ${name}`, dataKey);
     const code = String((err as NodeJS.ErrnoException).code ?? '');
-    if (code.startsWith('Z_') || code.startsWith('ERR_ZLIB')) throw integrity(`it is not a complete gzip stream (${(err as Error).message})`, err);
-    if (encoding === 'zstd' && !(err instanceof StoreError) && !code.startsWith('E')) throw integrity(`it is not a complete zstd stream (${(err as Error).message})`, err);
+    if (code.startsWith('Z_') || code.startsWith('ERR_ZLIB'))
+      throw integrity(`it is not a complete gzip stream (${(err as Error).message})`, err);
+    if (encoding === 'zstd' && !(err instanceof StoreError) && !code.startsWith('E'))
+      throw integrity(`it is not a complete zstd stream (${(err as Error).message})`, err);
     if (code.startsWith('E') && code !== 'ECONNRESET' && code !== 'ETIMEDOUT' && code !== 'EPIPE') throw localWriteError(err, dest);
     throw storageError(err, `cannot download snapshot ${entry.id} of ${name}`, dataKey);
   }
   const c = compressed.digest();
   const r = raw.digest();
   if (c.size !== manifest.data.size || c.sha256 !== manifest.data.sha256) {
-    throw integrity(`the data object has ${c.size} bytes with sha256 ${c.sha256}, the manifest says ${manifest.data.size} bytes with sha256 ${manifest.data.sha256}`);
+    throw integrity(
+      `the data object has ${c.size} bytes with sha256 ${c.sha256}, the manifest says ${manifest.data.size} bytes with sha256 ${manifest.data.sha256}`,
+    );
   }
   if (r.size !== manifest.db.size || r.sha256 !== manifest.db.sha256) {
-    throw integrity(`the database has ${r.size} bytes with sha256 ${r.sha256}, the manifest says ${manifest.db.size} bytes with sha256 ${manifest.db.sha256}`);
+    throw integrity(
+      `the database has ${r.size} bytes with sha256 ${r.sha256}, the manifest says ${manifest.db.size} bytes with sha256 ${manifest.db.sha256}`,
+    );
   }
   try {
     const handle = await open(dest, 'r+');
@@ -72,9 +93,13 @@ export async function downloadSnapshot(
 export function localWriteError(err: unknown, path: string): PersistdError {
   const code = (err as NodeJS.ErrnoException).code;
   return new PersistdError(`cannot write ${path}: ${messageOf(err)}`, {
-    kind: 'internal', op: 'restore', path, cause: err,
-    hint: code === 'ENOSPC' || code === 'EDQUOT'
-      ? 'the disk is full: free space (the restore needs the database size beside the target), then run it again'
-      : 'check that the target directory exists and is writable',
+    kind: 'internal',
+    op: 'restore',
+    path,
+    cause: err,
+    hint:
+      code === 'ENOSPC' || code === 'EDQUOT'
+        ? 'the disk is full: free space (the restore needs the database size beside the target), then run it again'
+        : 'check that the target directory exists and is writable',
   });
 }

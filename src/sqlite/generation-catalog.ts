@@ -44,7 +44,8 @@ export function groupGenerations(name: string, entries: readonly SnapshotEntry[]
   for (const info of objects) {
     if (!info.key.startsWith(generationsPrefix(name))) continue;
     const segment = parseSegmentKey(info.key);
-    if (segment && segment.name === name) of(segment.generation).segments.push({ ...segment, size: info.size, lastModified: info.lastModified });
+    if (segment && segment.name === name)
+      of(segment.generation).segments.push({ ...segment, size: info.size, lastModified: info.lastModified });
   }
   for (const summary of byId.values()) summary.segments.sort(compareSegments);
   return [...byId.values()].sort((a, b) => (a.generation < b.generation ? -1 : a.generation > b.generation ? 1 : 0));
@@ -60,7 +61,9 @@ export function newestRestorablePoint(summary: GenerationSummary, until?: Date):
   const limit = until?.getTime() ?? Infinity;
   const snapshot = summary.snapshots.filter((e) => e.createdAt.getTime() <= limit).at(-1);
   if (snapshot === undefined) return undefined;
-  const segment = summary.segments.filter((s) => s.shippedAt.getTime() <= limit && s.shippedAt.getTime() > snapshot.createdAt.getTime()).at(-1);
+  const segment = summary.segments
+    .filter((s) => s.shippedAt.getTime() <= limit && s.shippedAt.getTime() > snapshot.createdAt.getTime())
+    .at(-1);
   return segment?.shippedAt ?? snapshot.createdAt;
 }
 
@@ -69,16 +72,22 @@ export function newestRestorablePoint(summary: GenerationSummary, until?: Date):
  * point there (the lineage pointer's choice), else the one whose newest restorable point is newest;
  * ties go to the newer snapshot, then the larger generation id, so every reader picks the same one.
  */
-export function latestGeneration(generations: readonly GenerationSummary[], options: { until?: Date; preferred?: string } = {}): GenerationSummary | undefined {
+export function latestGeneration(
+  generations: readonly GenerationSummary[],
+  options: { until?: Date; preferred?: string } = {},
+): GenerationSummary | undefined {
   const candidates = generations
     .map((summary) => ({ summary, point: newestRestorablePoint(summary, options.until) }))
     .filter((c): c is { summary: GenerationSummary; point: Date } => c.point !== undefined);
   const preferred = candidates.find((c) => c.summary.generation === options.preferred);
   if (preferred) return preferred.summary;
-  const newestSeq = (s: GenerationSummary): string => s.snapshots.filter((e) => options.until === undefined || e.createdAt <= options.until).at(-1)?.seq ?? '';
-  candidates.sort((a, b) =>
-    a.point.getTime() - b.point.getTime()
-    || (newestSeq(a.summary) < newestSeq(b.summary) ? -1 : newestSeq(a.summary) > newestSeq(b.summary) ? 1 : 0)
-    || (a.summary.generation < b.summary.generation ? -1 : 1));
+  const newestSeq = (s: GenerationSummary): string =>
+    s.snapshots.filter((e) => options.until === undefined || e.createdAt <= options.until).at(-1)?.seq ?? '';
+  candidates.sort(
+    (a, b) =>
+      a.point.getTime() - b.point.getTime() ||
+      (newestSeq(a.summary) < newestSeq(b.summary) ? -1 : newestSeq(a.summary) > newestSeq(b.summary) ? 1 : 0) ||
+      (a.summary.generation < b.summary.generation ? -1 : 1),
+  );
   return candidates.at(-1)?.summary;
 }

@@ -35,16 +35,35 @@ export async function inspectDatabase(path: string): Promise<DatabaseInspection>
   let size: number;
   try {
     const s = await stat(path);
-    if (!s.isFile()) throw new PersistdError(`${path} is not a file`, { kind: 'usage', op: 'inspect database', path, hint: '--db takes the path of the database file' });
+    if (!s.isFile())
+      throw new PersistdError(`${path} is not a file`, {
+        kind: 'usage',
+        op: 'inspect database',
+        path,
+        hint: '--db takes the path of the database file',
+      });
     size = s.size;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { exists: false, isSqlite: false };
     throw err;
   }
-  const walExists = await stat(`${path}-wal`).then(() => true, () => false);
+  const walExists = await stat(`${path}-wal`).then(
+    () => true,
+    () => false,
+  );
   let sqliteVersion = '';
   if (size === 0) {
-    return { exists: true, isSqlite: true, size, journalMode: 'empty', pageSize: 0, pageCount: 0, walExists, sqliteVersion: versionOfLibrary(), schemaReadable: true };
+    return {
+      exists: true,
+      isSqlite: true,
+      size,
+      journalMode: 'empty',
+      pageSize: 0,
+      pageCount: 0,
+      walExists,
+      sqliteVersion: versionOfLibrary(),
+      schemaReadable: true,
+    };
   }
   const header = Buffer.alloc(100);
   const handle = await open(path, 'r');
@@ -55,7 +74,9 @@ export async function inspectDatabase(path: string): Promise<DatabaseInspection>
   }
   if (size < 100 || !header.subarray(0, 16).equals(MAGIC)) {
     throw new PersistdError(`${path} is not a SQLite database (it does not start with the SQLite header)`, {
-      kind: 'usage', op: 'inspect database', path,
+      kind: 'usage',
+      op: 'inspect database',
+      path,
       hint: 'check that --db points at the database file itself, not its -wal, a dump, or another file',
     });
   }

@@ -18,23 +18,33 @@ import type { ContinueFrom } from './wal/wal-shipper.js';
  * and the generation starts with a full snapshot as before. The record is consumed either way.
  */
 export async function keptDiskContinuation(options: {
-  store: ObjectStore; name: string; path: string; stateDir: string; signal?: AbortSignal;
+  store: ObjectStore;
+  name: string;
+  path: string;
+  stateDir: string;
+  signal?: AbortSignal;
 }): Promise<{ continueFrom: ContinueFrom } | { reason: string }> {
   const { store, name, path } = options;
   const state = await takeShippedState(options.stateDir, name);
   if (state === undefined) return { reason: 'the state directory has no record of a clean stop that shipped everything' };
-  if (state.store !== store.description || state.path !== path) return { reason: 'the record of the last stop is for another replica or path' };
-  if (!sameIdentity(await readFileIdentity(path), state.identity)) return { reason: 'the database file was replaced since persistd stopped' };
+  if (state.store !== store.description || state.path !== path)
+    return { reason: 'the record of the last stop is for another replica or path' };
+  if (!sameIdentity(await readFileIdentity(path), state.identity))
+    return { reason: 'the database file was replaced since persistd stopped' };
   const now = await readFingerprint(path);
   const then = state.fingerprint;
-  if (now.size !== then.size || now.mtimeNs !== then.mtimeNs || now.changeCounter !== then.changeCounter) return { reason: 'the database file changed since persistd stopped' };
+  if (now.size !== then.size || now.mtimeNs !== then.mtimeNs || now.changeCounter !== then.changeCounter)
+    return { reason: 'the database file changed since persistd stopped' };
   const { entries, generations } = await scanGenerations(store, name, options.signal);
   const generation = generations.find((g) => g.generation === state.base.generation);
   const entry = generation?.snapshots.find((e) => e.seq === state.base.seq);
-  if (generation === undefined || entry === undefined) return { reason: `the replica no longer holds restore point ${snapshotId(state.base.generation, state.base.seq)}` };
+  if (generation === undefined || entry === undefined)
+    return { reason: `the replica no longer holds restore point ${snapshotId(state.base.generation, state.base.seq)}` };
   const wal = state.base.wal;
   if (wal !== null && !generation.segments.some((s) => s.epoch === wal.epoch && s.last === wal.frame)) {
-    return { reason: `the replica no longer holds the WAL segment ending at epoch ${wal.epoch} frame ${wal.frame} of generation ${state.base.generation}` };
+    return {
+      reason: `the replica no longer holds the WAL segment ending at epoch ${wal.epoch} frame ${wal.frame} of generation ${state.base.generation}`,
+    };
   }
   const depth = continuationDepth(entries, entry);
   if (depth === undefined) return { reason: 'a restore point the state depends on is missing from the replica' };
@@ -57,6 +67,14 @@ function continuationDepth(entries: readonly SnapshotEntry[], entry: SnapshotEnt
 
 /** Logs the outcome of `keptDiskContinuation` the way `run` reports it. */
 export function logKeptDisk(logger: Logger, name: string, outcome: { continueFrom: ContinueFrom } | { reason: string }): void {
-  if ('reason' in outcome) logger.info({ db: name, reason: outcome.reason }, 'local database kept from before: not continuing the replicated generation; taking a full snapshot');
-  else logger.info({ db: name, continues: snapshotId(outcome.continueFrom.base.generation, outcome.continueFrom.base.seq) }, 'local database is the replicated state: continuing it without storing it again');
+  if ('reason' in outcome)
+    logger.info(
+      { db: name, reason: outcome.reason },
+      'local database kept from before: not continuing the replicated generation; taking a full snapshot',
+    );
+  else
+    logger.info(
+      { db: name, continues: snapshotId(outcome.continueFrom.base.generation, outcome.continueFrom.base.seq) },
+      'local database is the replicated state: continuing it without storing it again',
+    );
 }

@@ -20,7 +20,11 @@ export function newInstanceIdentity(now = new Date()): InstanceIdentity {
 }
 
 /** Reads `db/<name>/current.json`: the pointer and its ETag, or undefined when there is none. */
-export async function readLineage(store: ObjectStore, name: string, signal?: AbortSignal): Promise<{ pointer: LineagePointer; etag: string } | undefined> {
+export async function readLineage(
+  store: ObjectStore,
+  name: string,
+  signal?: AbortSignal,
+): Promise<{ pointer: LineagePointer; etag: string } | undefined> {
   const key = currentPointerKey(name);
   const read = await readTextWithEtag(store, key, signal);
   return read && { pointer: parseLineage(read.text, key), etag: read.etag };
@@ -76,8 +80,16 @@ export class LineageGuard {
     const { store, name, instance } = this.options;
     const key = currentPointerKey(name);
     const pointer: LineagePointer = {
-      format: LINEAGE_FORMAT, kind: 'lineage', database: name, generation, instance: instance.id, host: hostname(), pid: process.pid,
-      instanceStartedAt: instance.startedAt.toISOString(), takenAt: new Date().toISOString(), restoredFrom: restoredFrom ?? null,
+      format: LINEAGE_FORMAT,
+      kind: 'lineage',
+      database: name,
+      generation,
+      instance: instance.id,
+      host: hostname(),
+      pid: process.pid,
+      instanceStartedAt: instance.startedAt.toISOString(),
+      takenAt: new Date().toISOString(),
+      restoredFrom: restoredFrom ?? null,
       createdBy: `persistd ${PERSISTD_VERSION}`,
     };
     for (let attempt = 0; attempt < 5; attempt++) {
@@ -86,7 +98,11 @@ export class LineageGuard {
         condition = { ifMatch: this.etag };
       } else {
         const current = await readLineage(store, name, signal);
-        if (current && current.pointer.instance !== instance.id && Date.parse(current.pointer.instanceStartedAt) > instance.startedAt.getTime()) {
+        if (
+          current &&
+          current.pointer.instance !== instance.id &&
+          Date.parse(current.pointer.instanceStartedAt) > instance.startedAt.getTime()
+        ) {
           this.fence(current.pointer);
           return false;
         }
@@ -120,7 +136,9 @@ export class LineageGuard {
       this.logger.info({ generation, conditional: store.capabilities.conditionalWrites }, 'took the lineage pointer');
       return true;
     }
-    this.logger.warn('could not take the lineage pointer: it kept changing (another instance is claiming it too); retrying with the next generation');
+    this.logger.warn(
+      'could not take the lineage pointer: it kept changing (another instance is claiming it too); retrying with the next generation',
+    );
     return false;
   }
 

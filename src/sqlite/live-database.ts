@@ -92,14 +92,16 @@ export class LiveDatabase {
       const pageCount = this.db.pragma('page_count', { simple: true }) as number;
       const sqliteVersion = this.db.prepare('SELECT sqlite_version()').pluck().get() as string;
       const pagesPerStep = Math.max(1, Math.floor((options.bytesPerStep ?? 4 << 20) / pageSize));
-      await this.db.backup(dest, {
-        progress: () => {
-          if (signal?.aborted) throw signal.reason ?? new Error('aborted');
-          return pagesPerStep;
-        },
-      }).catch((err: unknown) => {
-        throw signal?.aborted ? err : snapshotCopyError(err, this.path, dest);
-      });
+      await this.db
+        .backup(dest, {
+          progress: () => {
+            if (signal?.aborted) throw signal.reason ?? new Error('aborted');
+            return pagesPerStep;
+          },
+        })
+        .catch((err: unknown) => {
+          throw signal?.aborted ? err : snapshotCopyError(err, this.path, dest);
+        });
       return { startedAt, pageSize, pageCount, journalMode, sqliteVersion };
     } catch (err) {
       if (signal?.aborted) throw err;
@@ -130,7 +132,10 @@ export class LiveDatabase {
         if (!isBusyError(err)) throw sqliteOpenError(err, this.path);
         if (Date.now() >= deadline) {
           throw new PersistdError(`cannot read ${this.path}: the database stayed locked for ${Math.round(timeoutMs / 1000)} s`, {
-            kind: 'internal', op: 'snapshot', path: this.path, cause: err,
+            kind: 'internal',
+            op: 'snapshot',
+            path: this.path,
+            cause: err,
             hint: 'another process holds a write lock that long (an exclusive locking_mode, or a stuck transaction); persistd retries at the next snapshot',
           });
         }
@@ -149,7 +154,9 @@ export function assertSnapshotableJournalMode(journalMode: string, path: string)
   const mode = journalMode.toLowerCase();
   if (mode === 'off' || mode === 'memory') {
     throw new PersistdError(`cannot back up ${path}: it uses journal_mode=${mode.toUpperCase()}`, {
-      kind: 'usage', op: 'snapshot', path,
+      kind: 'usage',
+      op: 'snapshot',
+      path,
       hint: 'without a journal a crash of the app corrupts the database; switch it to WAL (PRAGMA journal_mode=WAL)',
     });
   }

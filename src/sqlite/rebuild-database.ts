@@ -61,10 +61,16 @@ export async function rebuildDatabase(options: RebuildOptions): Promise<RebuildR
   const { entry } = point;
   const { replay, pageCount, depth } = await buildState(options, point, 0);
   const through = depth > 0 ? ` (continuing ${depth} earlier generation(s))` : '';
-  const label = replay.segmentsApplied > 0
-    ? `${name} as of ${replay.restoredTo.toISOString()} (snapshot ${entry.id}${through} + ${replay.segmentsApplied} WAL segment(s))`
-    : `snapshot ${entry.id}${through} of ${name}`;
-  const tables = await checkDatabaseFile(options.dest, { quick: options.quickCheck, countRows: options.countRows, expectedPageCount: pageCount, label });
+  const label =
+    replay.segmentsApplied > 0
+      ? `${name} as of ${replay.restoredTo.toISOString()} (snapshot ${entry.id}${through} + ${replay.segmentsApplied} WAL segment(s))`
+      : `snapshot ${entry.id}${through} of ${name}`;
+  const tables = await checkDatabaseFile(options.dest, {
+    quick: options.quickCheck,
+    countRows: options.countRows,
+    expectedPageCount: pageCount,
+    label,
+  });
   return { ...replay, ...(depth > 0 ? { chainDepth: depth } : {}), tables };
 }
 
@@ -77,7 +83,10 @@ const MAX_CHAIN_DEPTH = 64;
  * position. `until` (bases only): apply the segments up to that position and no further, strictly.
  */
 async function buildState(
-  options: RebuildOptions, point: RestorePoint, depth: number, until?: { epoch: number; frame: number } | null,
+  options: RebuildOptions,
+  point: RestorePoint,
+  depth: number,
+  until?: { epoch: number; frame: number } | null,
 ): Promise<{ replay: Omit<RebuildResult, 'tables'>; pageCount: number; depth: number }> {
   const { store, name, signal, logger } = options;
   const timestamp = until === undefined ? options.timestamp : undefined;
@@ -85,10 +94,13 @@ async function buildState(
   let chainDepth = depth;
   let startTime = entry.createdAt;
   if (manifest.kind === 'sqlite-continuation') {
-    const fail = (why: string): PersistdError => new PersistdError(`cannot restore ${name} from ${entry.id}: ${why}`, {
-      kind: 'integrity', op: 'restore', path: entry.manifestKey,
-      hint: 'the generation it continues is not whole in the replica; restore an older generation with --generation (`persistd snapshots` lists them)',
-    });
+    const fail = (why: string): PersistdError =>
+      new PersistdError(`cannot restore ${name} from ${entry.id}: ${why}`, {
+        kind: 'integrity',
+        op: 'restore',
+        path: entry.manifestKey,
+        hint: 'the generation it continues is not whole in the replica; restore an older generation with --generation (`persistd snapshots` lists them)',
+      });
     if (depth >= MAX_CHAIN_DEPTH) throw fail(`it continues more than ${MAX_CHAIN_DEPTH} generations`);
     const base = await resolveBasePoint(store, name, manifest.base, signal);
     if (base === undefined) throw fail(`its base snapshot ${manifest.base.generation}/${manifest.base.seq} is missing`);
@@ -96,19 +108,32 @@ async function buildState(
     const holds = built.replay.wal;
     const wants = manifest.base.wal;
     if (wants !== null && (holds === null || holds.epoch !== wants.epoch || holds.frame !== wants.frame)) {
-      throw fail(`its base holds ${holds ? `epoch ${holds.epoch} frame ${holds.frame}` : 'no WAL frame'} of ${manifest.base.generation}, and it continues from epoch ${wants.epoch} frame ${wants.frame}`);
+      throw fail(
+        `its base holds ${holds ? `epoch ${holds.epoch} frame ${holds.frame}` : 'no WAL frame'} of ${manifest.base.generation}, and it continues from epoch ${wants.epoch} frame ${wants.frame}`,
+      );
     }
-    if (built.pageCount !== manifest.db.pageCount) throw fail(`its base has ${built.pageCount} pages, and it continues from ${manifest.db.pageCount}`);
+    if (built.pageCount !== manifest.db.pageCount)
+      throw fail(`its base has ${built.pageCount} pages, and it continues from ${manifest.db.pageCount}`);
     chainDepth = built.depth;
     startTime = new Date(Math.max(entry.createdAt.getTime(), Date.parse(manifest.base.restoredTo)));
   } else if (manifest.kind === 'sqlite-increment') {
     // The chain's root state (no segments: the increments hold what they cover), then each increment's pages.
     const { root, increments } = incrementChain(name, point.generation, entry);
-    const rootPoint: RestorePoint = { entry: root, manifest: await readManifest(store, name, root, signal), generation: point.generation, segments: point.segments };
+    const rootPoint: RestorePoint = {
+      entry: root,
+      manifest: await readManifest(store, name, root, signal),
+      generation: point.generation,
+      segments: point.segments,
+    };
     const built = await buildState(options, rootPoint, depth, null);
     const manifests = await listSnapshots({ store, name, entries: increments, signal });
     const links = manifests.map((m, i) => {
-      if (m.manifest.kind !== 'sqlite-increment') throw new PersistdError(`cannot restore ${name}: ${increments[i]!.id} is not an increment`, { kind: 'integrity', op: 'restore', path: increments[i]!.manifestKey });
+      if (m.manifest.kind !== 'sqlite-increment')
+        throw new PersistdError(`cannot restore ${name}: ${increments[i]!.id} is not an increment`, {
+          kind: 'integrity',
+          op: 'restore',
+          path: increments[i]!.manifestKey,
+        });
       return { entry: increments[i]!, manifest: m.manifest };
     });
     await applyIncrements(options.dest, links, { store, name, signal });
@@ -119,20 +144,34 @@ async function buildState(
   const position = walPositionOf(manifest);
   if (position !== undefined) checkPositionAgainstSegments(name, entry, position, point.segments);
   let replay: Omit<RebuildResult, 'tables'> = {
-    segmentsApplied: 0, transactionsApplied: 0, restoredTo: startTime, wal: position ? { epoch: position.epoch, frame: position.frame } : null,
+    segmentsApplied: 0,
+    transactionsApplied: 0,
+    restoredTo: startTime,
+    wal: position ? { epoch: position.epoch, frame: position.frame } : null,
   };
   let pageCount = manifest.db.pageCount;
   // A base stops exactly where its continuation started: no segment after that position.
-  const segments = until === undefined ? point.segments
-    : until === null ? [] : point.segments.filter((s) => !segmentFollows({ ...until, salt1: null, salt2: null }, s.epoch, s.last));
+  const segments =
+    until === undefined
+      ? point.segments
+      : until === null
+        ? []
+        : point.segments.filter((s) => !segmentFollows({ ...until, salt1: null, salt2: null }, s.epoch, s.last));
   if (position !== undefined && segments.length > 0) {
     const chain = chainSegments(segments, position, timestamp);
     const outcome = await applySegments(options.dest, chain.segments, {
-      store, name, position, pageSize: manifest.db.pageSize, signal, ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+      store,
+      name,
+      position,
+      pageSize: manifest.db.pageSize,
+      signal,
+      ...(options.concurrency ? { concurrency: options.concurrency } : {}),
     });
     const restoredTo = outcome.last?.shippedAt ?? startTime;
     replay = {
-      segmentsApplied: outcome.applied, transactionsApplied: outcome.transactions, restoredTo,
+      segmentsApplied: outcome.applied,
+      transactionsApplied: outcome.transactions,
+      restoredTo,
       wal: outcome.last ? { epoch: outcome.last.epoch, frame: outcome.last.last } : replay.wal,
     };
     pageCount = outcome.pageCount ?? pageCount;
@@ -142,16 +181,23 @@ async function buildState(
         ? outcome.failure.error.message
         : `a WAL segment shipped before ${damaged.key} is missing from the store (the frames before ${damaged.first} of epoch ${damaged.epoch})`;
       // A missing segment's time is unknown (somewhere before the next one's): any later time asked for may be out of reach.
-      const unreachable = timestamp !== undefined && (outcome.failure ? damaged.shippedAt.getTime() <= timestamp.getTime() : timestamp.getTime() > restoredTo.getTime());
+      const unreachable =
+        timestamp !== undefined &&
+        (outcome.failure ? damaged.shippedAt.getTime() <= timestamp.getTime() : timestamp.getTime() > restoredTo.getTime());
       if (options.strict === true || unreachable || until !== undefined) {
         const target = timestamp !== undefined ? ` to ${timestamp.toISOString()}` : '';
         throw new PersistdError(`cannot restore ${name}${target}: ${why}`, {
-          kind: 'integrity', op: 'restore', path: damaged.key, cause: outcome.failure?.error,
+          kind: 'integrity',
+          op: 'restore',
+          path: damaged.key,
+          cause: outcome.failure?.error,
           hint: `the replica holds ${name} whole up to ${restoredTo.toISOString()}: restore with --timestamp ${restoredTo.toISOString()} (or earlier), or another generation with --generation`,
         });
       }
-      logger.warn({ db: name, restoredTo: restoredTo.toISOString(), reason: why },
-        'WAL segment missing or damaged: restoring the last whole transaction before it, later transactions of this generation are not restored');
+      logger.warn(
+        { db: name, restoredTo: restoredTo.toISOString(), reason: why },
+        'WAL segment missing or damaged: restoring the last whole transaction before it, later transactions of this generation are not restored',
+      );
       replay.incomplete = why;
     }
   }
@@ -165,17 +211,34 @@ const POSITION_SLACK_MS = 2000;
  * A snapshot's WAL position must not claim frames its generation shipped well after the snapshot was
  * taken: such a position is damaged or forged (it would silently drop every segment it claims).
  */
-function checkPositionAgainstSegments(name: string, entry: RestorePoint['entry'], position: WalPosition, segments: readonly SegmentKey[]): void {
-  const claimed = segments.find((s) => s.shippedAt.getTime() > entry.createdAt.getTime() + POSITION_SLACK_MS && !segmentFollows(position, s.epoch, s.last));
+function checkPositionAgainstSegments(
+  name: string,
+  entry: RestorePoint['entry'],
+  position: WalPosition,
+  segments: readonly SegmentKey[],
+): void {
+  const claimed = segments.find(
+    (s) => s.shippedAt.getTime() > entry.createdAt.getTime() + POSITION_SLACK_MS && !segmentFollows(position, s.epoch, s.last),
+  );
   if (claimed === undefined) return;
-  throw new PersistdError(`cannot restore ${name} from snapshot ${entry.id}: its WAL position (epoch ${position.epoch}, frame ${position.frame}) claims frames of ${claimed.key}, shipped after the snapshot was taken`, {
-    kind: 'integrity', op: 'restore', path: entry.manifestKey,
-    hint: 'the snapshot manifest is damaged; restore an older snapshot with --snapshot <id> or another generation with --generation (`persistd snapshots` lists them)',
-  });
+  throw new PersistdError(
+    `cannot restore ${name} from snapshot ${entry.id}: its WAL position (epoch ${position.epoch}, frame ${position.frame}) claims frames of ${claimed.key}, shipped after the snapshot was taken`,
+    {
+      kind: 'integrity',
+      op: 'restore',
+      path: entry.manifestKey,
+      hint: 'the snapshot manifest is damaged; restore an older snapshot with --snapshot <id> or another generation with --generation (`persistd snapshots` lists them)',
+    },
+  );
 }
 
 /** The restore point of a continuation's base: that snapshot, with its generation's segments. */
-async function resolveBasePoint(store: ObjectStore, name: string, base: SnapshotRef, signal?: AbortSignal): Promise<RestorePoint | undefined> {
+async function resolveBasePoint(
+  store: ObjectStore,
+  name: string,
+  base: SnapshotRef,
+  signal?: AbortSignal,
+): Promise<RestorePoint | undefined> {
   const { generations } = await scanGenerations(store, name, signal);
   const generation = generations.find((g) => g.generation === base.generation);
   const entry = generation?.snapshots.find((e) => e.seq === base.seq);

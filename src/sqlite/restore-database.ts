@@ -46,21 +46,25 @@ export interface RestoreOptions {
 /** What `restoreDatabase` did. */
 export type RestoreResult =
   | {
-    restored: true; path: string; snapshotId: string; manifest: SnapshotManifest;
-    /** WAL segments and transactions applied after the snapshot. */
-    segmentsApplied: number; transactionsApplied: number;
-    /** Every transaction shipped up to this time is restored (the snapshot's time when no segment applied). */
-    restoredTo: Date;
-    /** The WAL position restored to (last applied frame, else the snapshot's); null for a snapshot without one. */
-    wal: { epoch: number; frame: number } | null;
-    /** Why the restore stopped before the newest shipped state (a missing or damaged WAL segment). */
-    incomplete?: string;
-    /** (format 2) Continuations the restore followed down to a full snapshot. */
-    chainDepth?: number;
-    /** Why another generation than the lineage pointer's was restored (a pointer to a missing generation). */
-    notice?: string;
-    durationMs: number;
-  }
+      restored: true;
+      path: string;
+      snapshotId: string;
+      manifest: SnapshotManifest;
+      /** WAL segments and transactions applied after the snapshot. */
+      segmentsApplied: number;
+      transactionsApplied: number;
+      /** Every transaction shipped up to this time is restored (the snapshot's time when no segment applied). */
+      restoredTo: Date;
+      /** The WAL position restored to (last applied frame, else the snapshot's); null for a snapshot without one. */
+      wal: { epoch: number; frame: number } | null;
+      /** Why the restore stopped before the newest shipped state (a missing or damaged WAL segment). */
+      incomplete?: string;
+      /** (format 2) Continuations the restore followed down to a full snapshot. */
+      chainDepth?: number;
+      /** Why another generation than the lineage pointer's was restored (a pointer to a missing generation). */
+      notice?: string;
+      durationMs: number;
+    }
   | { restored: false; path: string; reason: 'exists' | 'no-backup' };
 
 const TEMP_PREFIX_OF = (path: string): string => `.${basename(path)}.persistd-restore`;
@@ -91,25 +95,47 @@ export async function restoreDatabase(options: RestoreOptions): Promise<RestoreR
     }
     if (options.force !== true) {
       throw new PersistdError(`not restoring ${name}: ${path} already exists`, {
-        kind: 'usage', op: 'restore', path,
+        kind: 'usage',
+        op: 'restore',
+        path,
         hint: 'pass --force to replace it, --if-not-exists to keep it, or -o <path> to restore elsewhere',
       });
     }
   }
-  const point = await chooseRestorePoint(store, name, {
-    timestamp: options.timestamp, generation: options.generation, snapshotId: options.snapshotId, preferredGeneration: options.preferredGeneration,
-  }, signal);
+  const point = await chooseRestorePoint(
+    store,
+    name,
+    {
+      timestamp: options.timestamp,
+      generation: options.generation,
+      snapshotId: options.snapshotId,
+      preferredGeneration: options.preferredGeneration,
+    },
+    signal,
+  );
   if (!point) {
-    const what = options.snapshotId !== undefined
-      ? `snapshot ${options.snapshotId}`
-      : [options.generation !== undefined ? `snapshot of generation ${options.generation}` : 'snapshot',
-        options.timestamp ? `at or before ${options.timestamp.toISOString()}` : ''].filter(Boolean).join(' ');
-    if (options.ifReplicaExists === true && options.snapshotId === undefined && options.timestamp === undefined && options.generation === undefined) {
+    const what =
+      options.snapshotId !== undefined
+        ? `snapshot ${options.snapshotId}`
+        : [
+            options.generation !== undefined ? `snapshot of generation ${options.generation}` : 'snapshot',
+            options.timestamp ? `at or before ${options.timestamp.toISOString()}` : '',
+          ]
+            .filter(Boolean)
+            .join(' ');
+    if (
+      options.ifReplicaExists === true &&
+      options.snapshotId === undefined &&
+      options.timestamp === undefined &&
+      options.generation === undefined
+    ) {
       logger.info({ db: name }, 'no backup of this database yet, nothing to restore');
       return { restored: false, path, reason: 'no-backup' };
     }
     throw new PersistdError(`cannot restore ${name}: the store has no ${what} of it`, {
-      kind: 'no-backup', op: 'restore', path: store.description,
+      kind: 'no-backup',
+      op: 'restore',
+      path: store.description,
       hint: 'check the database name, the store URL, the time and the generation (`persistd snapshots` lists what exists)',
     });
   }
@@ -126,13 +152,23 @@ export async function restoreDatabase(options: RestoreOptions): Promise<RestoreR
   let rebuilt: RebuildResult;
   try {
     rebuilt = await rebuildDatabase({
-      store, name, point, dest: temp, quickCheck: options.quickCheck, logger, signal,
-      ...(options.timestamp ? { timestamp: options.timestamp } : {}), ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+      store,
+      name,
+      point,
+      dest: temp,
+      quickCheck: options.quickCheck,
+      logger,
+      signal,
+      ...(options.timestamp ? { timestamp: options.timestamp } : {}),
+      ...(options.concurrency ? { concurrency: options.concurrency } : {}),
     });
     signal?.throwIfAborted();
     if (options.force !== true && (await exists(path))) {
       throw new PersistdError(`not restoring ${name}: ${path} appeared while the snapshot was downloading`, {
-        kind: 'usage', op: 'restore', path, hint: 'stop whatever creates it, or pass --force',
+        kind: 'usage',
+        op: 'restore',
+        path,
+        hint: 'stop whatever creates it, or pass --force',
       });
     }
     await installFile(temp, path);
@@ -143,14 +179,33 @@ export async function restoreDatabase(options: RestoreOptions): Promise<RestoreR
   await releaseTempPath(temp);
   const durationMs = Date.now() - started;
   const { segmentsApplied, transactionsApplied, restoredTo, wal, incomplete } = rebuilt;
-  logger.info({
-    db: name, path, snapshot: entry.id, segments: segmentsApplied, transactions: transactionsApplied, restoredTo: restoredTo.toISOString(),
-    ...(incomplete !== undefined ? { incomplete } : {}), bytes: manifest.db.size, ms: durationMs,
-  }, 'database restored');
+  logger.info(
+    {
+      db: name,
+      path,
+      snapshot: entry.id,
+      segments: segmentsApplied,
+      transactions: transactionsApplied,
+      restoredTo: restoredTo.toISOString(),
+      ...(incomplete !== undefined ? { incomplete } : {}),
+      bytes: manifest.db.size,
+      ms: durationMs,
+    },
+    'database restored',
+  );
   return {
-    restored: true, path, snapshotId: entry.id, manifest, segmentsApplied, transactionsApplied, restoredTo, wal,
-    ...(incomplete !== undefined ? { incomplete } : {}), ...(rebuilt.chainDepth !== undefined ? { chainDepth: rebuilt.chainDepth } : {}),
-    ...(point.notice !== undefined ? { notice: point.notice } : {}), durationMs,
+    restored: true,
+    path,
+    snapshotId: entry.id,
+    manifest,
+    segmentsApplied,
+    transactionsApplied,
+    restoredTo,
+    wal,
+    ...(incomplete !== undefined ? { incomplete } : {}),
+    ...(rebuilt.chainDepth !== undefined ? { chainDepth: rebuilt.chainDepth } : {}),
+    ...(point.notice !== undefined ? { notice: point.notice } : {}),
+    durationMs,
   };
 }
 

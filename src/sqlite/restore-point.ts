@@ -39,9 +39,17 @@ export interface RestorePoint {
  * whose newest restorable point is newest), followed by that generation's segments. Undefined when
  * nothing matches.
  */
-export async function chooseRestorePoint(store: ObjectStore, name: string, choice: RestorePointChoice, signal?: AbortSignal): Promise<RestorePoint | undefined> {
+export async function chooseRestorePoint(
+  store: ObjectStore,
+  name: string,
+  choice: RestorePointChoice,
+  signal?: AbortSignal,
+): Promise<RestorePoint | undefined> {
   if (choice.snapshotId !== undefined && (choice.timestamp !== undefined || choice.generation !== undefined)) {
-    throw usageError('--snapshot names one snapshot; it cannot be combined with --timestamp or --generation', 'give --snapshot alone, or --timestamp and/or --generation');
+    throw usageError(
+      '--snapshot names one snapshot; it cannot be combined with --timestamp or --generation',
+      'give --snapshot alone, or --timestamp and/or --generation',
+    );
   }
   if (choice.generation !== undefined) assertGenerationId(choice.generation);
   const { entries, generations } = await scanGenerations(store, name, signal);
@@ -52,15 +60,18 @@ export async function chooseRestorePoint(store: ObjectStore, name: string, choic
     const matches = entries.filter((e) => e.id === wanted || e.seq === wanted);
     if (matches.length > 1) {
       throw new PersistdError(`snapshot id ${wanted} of ${name} is ambiguous: ${matches.map((e) => e.id).join(', ')}`, {
-        kind: 'usage', op: 'restore', hint: 'pass the full id `<generation>/<seq>` shown by `persistd snapshots`',
+        kind: 'usage',
+        op: 'restore',
+        hint: 'pass the full id `<generation>/<seq>` shown by `persistd snapshots`',
       });
     }
     entry = matches[0];
     generation = generations.find((g) => g.generation === entry?.generation);
   } else {
-    generation = choice.generation !== undefined
-      ? generations.find((g) => g.generation === choice.generation)
-      : latestGeneration(generations, { until: choice.timestamp, preferred: choice.preferredGeneration });
+    generation =
+      choice.generation !== undefined
+        ? generations.find((g) => g.generation === choice.generation)
+        : latestGeneration(generations, { until: choice.timestamp, preferred: choice.preferredGeneration });
     const limit = choice.timestamp?.getTime() ?? Infinity;
     entry = generation?.snapshots.filter((e) => e.createdAt.getTime() <= limit).at(-1);
   }
@@ -68,16 +79,26 @@ export async function chooseRestorePoint(store: ObjectStore, name: string, choic
   const manifest = await readManifest(store, name, entry, signal);
   const preferred = choice.preferredGeneration;
   // (With a time, an older generation is the right answer whenever the pointer's started later.)
-  const notice = preferred !== undefined && choice.timestamp === undefined && generation.generation !== preferred
-    ? `the lineage pointer names generation ${preferred}, which ${generations.some((g) => g.generation === preferred) ? 'has no restorable snapshot' : 'is not in the store'}; restored generation ${generation.generation}, the newest one instead`
-    : undefined;
-  return { entry, manifest, generation, segments: choice.snapshotId !== undefined ? [] : generation.segments, ...(notice ? { notice } : {}) };
+  const notice =
+    preferred !== undefined && choice.timestamp === undefined && generation.generation !== preferred
+      ? `the lineage pointer names generation ${preferred}, which ${generations.some((g) => g.generation === preferred) ? 'has no restorable snapshot' : 'is not in the store'}; restored generation ${generation.generation}, the newest one instead`
+      : undefined;
+  return {
+    entry,
+    manifest,
+    generation,
+    segments: choice.snapshotId !== undefined ? [] : generation.segments,
+    ...(notice ? { notice } : {}),
+  };
 }
 
 /** Throws a usage error unless `id` is a generation id (`YYYYMMDDTHHMMSSmmmZ-` and 8 lowercase hex digits). */
 export function assertGenerationId(id: string): void {
   if (generationTime(id) === undefined) {
-    throw usageError(`"${id}" is not a generation id`, 'generation ids look like 20261122T115500000Z-3f9a0c1e; `persistd snapshots` lists them');
+    throw usageError(
+      `"${id}" is not a generation id`,
+      'generation ids look like 20261122T115500000Z-3f9a0c1e; `persistd snapshots` lists them',
+    );
   }
 }
 
@@ -86,7 +107,12 @@ export function assertGenerationId(id: string): void {
  * `preferredGeneration`; undefined when there is none, or when it is damaged (warned: the newest
  * generation by time is used). A pointer that cannot be read because of the store throws.
  */
-export async function lineageGeneration(store: ObjectStore, name: string, logger: Logger, signal?: AbortSignal): Promise<string | undefined> {
+export async function lineageGeneration(
+  store: ObjectStore,
+  name: string,
+  logger: Logger,
+  signal?: AbortSignal,
+): Promise<string | undefined> {
   try {
     return (await readLineage(store, name, signal))?.pointer.generation;
   } catch (err) {

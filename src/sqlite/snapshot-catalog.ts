@@ -1,7 +1,19 @@
 import { messageOf, PersistdError } from '../errors.js';
 import {
-  assertDatabaseName, continuationManifestKey, databaseNameOfKey, DB_ROOT, generationsPrefix, incrementDataKey, incrementManifestKey, parseSnapshotKey,
-  parseTimeId, snapshotDataKey, snapshotId, snapshotManifestKey, type SnapshotKey, type SnapshotRef,
+  assertDatabaseName,
+  continuationManifestKey,
+  databaseNameOfKey,
+  DB_ROOT,
+  generationsPrefix,
+  incrementDataKey,
+  incrementManifestKey,
+  parseSnapshotKey,
+  parseTimeId,
+  snapshotDataKey,
+  snapshotId,
+  snapshotManifestKey,
+  type SnapshotKey,
+  type SnapshotRef,
 } from '../format/db-keys.js';
 import { parseManifest, type SnapshotManifest } from '../format/db-manifest.js';
 import type { ObjectInfo, ObjectStore } from '../store/object-store.js';
@@ -37,7 +49,11 @@ export interface SnapshotListing {
 }
 
 /** Every object under `db/<name>/gen/`, and the committed snapshots among them (oldest first). */
-export async function scanSnapshots(store: ObjectStore, name: string, signal?: AbortSignal): Promise<{ entries: SnapshotEntry[]; objects: ObjectInfo[] }> {
+export async function scanSnapshots(
+  store: ObjectStore,
+  name: string,
+  signal?: AbortSignal,
+): Promise<{ entries: SnapshotEntry[]; objects: ObjectInfo[] }> {
   assertDatabaseName(name);
   const objects: ObjectInfo[] = [];
   const dataSizes = new Map<string, number>();
@@ -57,16 +73,45 @@ export async function scanSnapshots(store: ObjectStore, name: string, signal?: A
     const id = snapshotId(generation, seq);
     const createdAt = parseTimeId(seq)!;
     if (point === 'continuation' && base !== undefined) {
-      return { id, generation, seq, createdAt, point, manifestKey: continuationManifestKey(name, generation, seq, base), dataKey: undefined, compressedSize: undefined, base };
+      return {
+        id,
+        generation,
+        seq,
+        createdAt,
+        point,
+        manifestKey: continuationManifestKey(name, generation, seq, base),
+        dataKey: undefined,
+        compressedSize: undefined,
+        base,
+      };
     }
     if (point === 'increment' && base !== undefined) {
       const dataKey = incrementDataKey(name, generation, seq);
-      return { id, generation, seq, createdAt, point, manifestKey: incrementManifestKey(name, generation, seq, base.seq), dataKey, compressedSize: dataSizes.get(dataKey), base };
+      return {
+        id,
+        generation,
+        seq,
+        createdAt,
+        point,
+        manifestKey: incrementManifestKey(name, generation, seq, base.seq),
+        dataKey,
+        compressedSize: dataSizes.get(dataKey),
+        base,
+      };
     }
     // (format 2) A zstd data object when one is listed, else the gzip one (the manifest says which it commits).
     const zstdKey = snapshotDataKey(name, generation, seq, 'zstd');
     const dataKey = dataSizes.has(zstdKey) ? zstdKey : snapshotDataKey(name, generation, seq);
-    return { id, generation, seq, createdAt, point: 'full', manifestKey: snapshotManifestKey(name, generation, seq), dataKey, compressedSize: dataSizes.get(dataKey) };
+    return {
+      id,
+      generation,
+      seq,
+      createdAt,
+      point: 'full',
+      manifestKey: snapshotManifestKey(name, generation, seq),
+      dataKey,
+      compressedSize: dataSizes.get(dataKey),
+    };
   });
   entries.sort(compareEntries);
   return { entries, objects };
@@ -78,7 +123,12 @@ export function compareEntries(a: SnapshotEntry, b: SnapshotEntry): number {
 }
 
 /** Reads and validates one snapshot's manifest. Storage failures are kind `storage`, bad manifests kind `integrity`. */
-export async function readManifest(store: ObjectStore, name: string, entry: SnapshotEntry, signal?: AbortSignal): Promise<SnapshotManifest> {
+export async function readManifest(
+  store: ObjectStore,
+  name: string,
+  entry: SnapshotEntry,
+  signal?: AbortSignal,
+): Promise<SnapshotManifest> {
   let text: string;
   try {
     const chunks: Buffer[] = [];
@@ -87,11 +137,23 @@ export async function readManifest(store: ObjectStore, name: string, entry: Snap
   } catch (err) {
     throw storageError(err, `cannot read the manifest of snapshot ${entry.id} of ${name}`, entry.manifestKey);
   }
-  return parseManifest(text, { key: entry.manifestKey, name, generation: entry.generation, seq: entry.seq, point: entry.point, ...(entry.base ? { base: entry.base } : {}) });
+  return parseManifest(text, {
+    key: entry.manifestKey,
+    name,
+    generation: entry.generation,
+    seq: entry.seq,
+    point: entry.point,
+    ...(entry.base ? { base: entry.base } : {}),
+  });
 }
 
 /** Every committed snapshot of a database (or of `entries`, from a listing already made) with its manifest read, oldest first (8 GETs at a time). */
-export async function listSnapshots(options: { store: ObjectStore; name: string; entries?: readonly SnapshotEntry[]; signal?: AbortSignal }): Promise<SnapshotListing[]> {
+export async function listSnapshots(options: {
+  store: ObjectStore;
+  name: string;
+  entries?: readonly SnapshotEntry[];
+  signal?: AbortSignal;
+}): Promise<SnapshotListing[]> {
   const { store, name, signal } = options;
   const entries = options.entries ?? (await scanSnapshots(store, name, signal)).entries;
   const out: SnapshotListing[] = new Array(entries.length);
@@ -102,8 +164,12 @@ export async function listSnapshots(options: { store: ObjectStore; name: string;
       const entry = entries[index]!;
       const manifest = await readManifest(store, name, entry, signal);
       out[index] = {
-        id: entry.id, generation: entry.generation, createdAt: entry.createdAt,
-        size: manifest.db.size, compressedSize: entry.compressedSize ?? (manifest.kind === 'sqlite-continuation' ? 0 : manifest.data.size), manifest,
+        id: entry.id,
+        generation: entry.generation,
+        createdAt: entry.createdAt,
+        size: manifest.db.size,
+        compressedSize: entry.compressedSize ?? (manifest.kind === 'sqlite-continuation' ? 0 : manifest.data.size),
+        manifest,
       };
     }
   };
@@ -131,7 +197,10 @@ export function storageError(err: unknown, what: string, key: string): Error {
   if (err instanceof PersistdError && err.kind !== 'storage' && !(err instanceof StoreError)) return err;
   const missing = err instanceof NotFoundError;
   return new PersistdError(`${what}: ${messageOf(err)}`, {
-    kind: missing ? 'integrity' : 'storage', op: 'read', path: key, cause: err,
+    kind: missing ? 'integrity' : 'storage',
+    op: 'read',
+    path: key,
+    cause: err,
     hint: missing
       ? 'the object was deleted from the store; restore another snapshot with --snapshot <id> (`persistd snapshots` lists them)'
       : 'check that the store is reachable and the credentials can read it, then run the command again',

@@ -2,7 +2,12 @@ import { stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { PersistdError } from '../errors.js';
 import {
-  assertDatabaseName, newGenerationId, nextSnapshotSeq, snapshotDataKey, snapshotId, snapshotManifestKey,
+  assertDatabaseName,
+  newGenerationId,
+  nextSnapshotSeq,
+  snapshotDataKey,
+  snapshotId,
+  snapshotManifestKey,
 } from '../format/db-keys.js';
 import { DB_FORMAT_VERSION, serializeManifest, type FullSnapshotManifest } from '../format/db-manifest.js';
 import { silentLogger } from '../log/logger.js';
@@ -75,14 +80,16 @@ export async function snapshotLiveDatabase(live: LiveDatabase, options: Snapshot
   const logger = options.logger ?? silentLogger();
   const started = Date.now();
   const state = memory.state ?? (await readSnapshotState(stateDir, name));
-  const sameLineage = state !== undefined && state.store === store.description && state.path === path && sameIdentity(state.identity, live.identity);
+  const sameLineage =
+    state !== undefined && state.store === store.description && state.path === path && sameIdentity(state.identity, live.identity);
   // Read before the copy's read transaction begins: a commit after this point is seen next time.
   const dataVersion = live.dataVersion();
   const fingerprint = await readFingerprint(path);
   if (sameLineage && options.force !== true) {
-    const unchanged = memory.live === live && memory.dataVersion !== undefined
-      ? dataVersion === memory.dataVersion
-      : sameFingerprint(state.fingerprint, fingerprint);
+    const unchanged =
+      memory.live === live && memory.dataVersion !== undefined
+        ? dataVersion === memory.dataVersion
+        : sameFingerprint(state.fingerprint, fingerprint);
     if (unchanged) return { outcome: 'unchanged', snapshotId: snapshotId(state.generation, state.lastSeq) };
   }
 
@@ -95,7 +102,15 @@ export async function snapshotLiveDatabase(live: LiveDatabase, options: Snapshot
       copy = await live.copyTo(temp, { signal });
     } catch (err) {
       if (!isDiskFull(err)) throw err;
-      throw tempSpaceError(err, path, temp, await stat(path).then((st) => st.size, () => undefined));
+      throw tempSpaceError(
+        err,
+        path,
+        temp,
+        await stat(path).then(
+          (st) => st.size,
+          () => undefined,
+        ),
+      );
     }
     const copyMs = Date.now() - copyStarted;
     const seq = nextSnapshotSeq(copy.startedAt, sameLineage ? state.lastSeq : undefined);
@@ -103,12 +118,21 @@ export async function snapshotLiveDatabase(live: LiveDatabase, options: Snapshot
     const dataKey = snapshotDataKey(name, generation, seq, encoding);
     const manifestKey = snapshotManifestKey(name, generation, seq);
     const digests = await uploadCompressedFile(store, dataKey, temp, {
-      signal, logger, level: options.gzipLevel, compressionConcurrency: options.compressionConcurrency, encoding,
+      signal,
+      logger,
+      level: options.gzipLevel,
+      compressionConcurrency: options.compressionConcurrency,
+      encoding,
     });
     if (digests.raw.size !== copy.pageCount * copy.pageSize) {
-      throw new PersistdError(`snapshot copy of ${path} has ${digests.raw.size} bytes, expected ${copy.pageCount} pages of ${copy.pageSize}`, {
-        kind: 'internal', op: 'snapshot', path,
-      });
+      throw new PersistdError(
+        `snapshot copy of ${path} has ${digests.raw.size} bytes, expected ${copy.pageCount} pages of ${copy.pageSize}`,
+        {
+          kind: 'internal',
+          op: 'snapshot',
+          path,
+        },
+      );
     }
     const manifest: FullSnapshotManifest = {
       format: encoding === 'zstd' ? 2 : DB_FORMAT_VERSION,
@@ -120,24 +144,54 @@ export async function snapshotLiveDatabase(live: LiveDatabase, options: Snapshot
       createdBy: `persistd ${PERSISTD_VERSION}`,
       data: { key: snapshotDataName(seq, encoding), encoding, size: digests.compressed.size, sha256: digests.compressed.sha256 },
       db: {
-        size: digests.raw.size, sha256: digests.raw.sha256, pageSize: copy.pageSize, pageCount: copy.pageCount,
-        journalMode: copy.journalMode, sqliteVersion: copy.sqliteVersion,
+        size: digests.raw.size,
+        sha256: digests.raw.sha256,
+        pageSize: copy.pageSize,
+        pageCount: copy.pageCount,
+        journalMode: copy.journalMode,
+        sqliteVersion: copy.sqliteVersion,
       },
     };
     await store.put(manifestKey, serializeManifest(manifest), { contentType: 'application/json', signal });
 
     const next: SnapshotState = {
-      v: 1, store: store.description, path, generation, lastSeq: seq, identity: live.identity, fingerprint, at: new Date().toISOString(),
+      v: 1,
+      store: store.description,
+      path,
+      generation,
+      lastSeq: seq,
+      identity: live.identity,
+      fingerprint,
+      at: new Date().toISOString(),
     };
     memory.state = next;
     memory.live = live;
     memory.dataVersion = dataVersion;
     await writeSnapshotState(stateDir, name, next).catch((err: unknown) => {
-      logger.warn({ db: name, err: (err as Error).message }, 'could not record the snapshot in the state directory; the next start takes a fresh snapshot');
+      logger.warn(
+        { db: name, err: (err as Error).message },
+        'could not record the snapshot in the state directory; the next start takes a fresh snapshot',
+      );
     });
-    const result = { outcome: 'created' as const, snapshotId: snapshotId(generation, seq), manifest, manifestKey, durationMs: Date.now() - started };
-    logger.info({ db: name, snapshot: result.snapshotId, bytes: manifest.db.size, compressed: manifest.data.size, ms: result.durationMs, copyMs, newGeneration: !sameLineage },
-      'snapshot stored');
+    const result = {
+      outcome: 'created' as const,
+      snapshotId: snapshotId(generation, seq),
+      manifest,
+      manifestKey,
+      durationMs: Date.now() - started,
+    };
+    logger.info(
+      {
+        db: name,
+        snapshot: result.snapshotId,
+        bytes: manifest.db.size,
+        compressed: manifest.data.size,
+        ms: result.durationMs,
+        copyMs,
+        newGeneration: !sameLineage,
+      },
+      'snapshot stored',
+    );
     return result;
   } finally {
     await releaseTempPath(temp);
@@ -157,7 +211,10 @@ function isDiskFull(err: unknown): boolean {
 function tempSpaceError(err: unknown, path: string, temp: string, databaseBytes: number | undefined): PersistdError {
   const needed = databaseBytes === undefined ? '' : ` (about ${Math.ceil(databaseBytes / 2 ** 20)} MiB here)`;
   return new PersistdError(`cannot snapshot ${path}: the disk of its temporary copy ${temp} is full (ENOSPC); nothing was uploaded`, {
-    kind: 'internal', op: 'snapshot', path: temp, cause: err,
+    kind: 'internal',
+    op: 'snapshot',
+    path: temp,
+    cause: err,
     hint: `a snapshot needs free space for one uncompressed copy of the database${needed} in <state-dir>/tmp: free space there, or point --state-dir (PERSISTD_STATE_DIR) at a larger disk`,
   });
 }

@@ -28,7 +28,14 @@ export function snapshotStatePath(stateDir: string, name: string): string {
 export async function readSnapshotState(stateDir: string, name: string): Promise<SnapshotState | undefined> {
   try {
     const parsed = JSON.parse(await readFile(snapshotStatePath(stateDir, name), 'utf8')) as Partial<SnapshotState>;
-    if (parsed.v !== 1 || typeof parsed.generation !== 'string' || typeof parsed.lastSeq !== 'string' || !parsed.identity || !parsed.fingerprint) return undefined;
+    if (
+      parsed.v !== 1 ||
+      typeof parsed.generation !== 'string' ||
+      typeof parsed.lastSeq !== 'string' ||
+      !parsed.identity ||
+      !parsed.fingerprint
+    )
+      return undefined;
     return parsed as SnapshotState;
   } catch {
     return undefined;

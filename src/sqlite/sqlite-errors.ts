@@ -14,19 +14,28 @@ export function sqliteOpenError(err: unknown, path: string): PersistdError {
   const message = messageOf(err);
   if (code === 'SQLITE_NOTADB') {
     return new PersistdError(`${path} is not a SQLite database: ${message}`, {
-      kind: 'usage', op: 'open database', path, cause: err,
+      kind: 'usage',
+      op: 'open database',
+      path,
+      cause: err,
       hint: 'check that --db points at the database file itself (not its -wal, a directory, or another file)',
     });
   }
   if (code.startsWith('SQLITE_CORRUPT')) {
     return new PersistdError(`${path} is corrupt: ${message}`, {
-      kind: 'integrity', op: 'open database', path, cause: err,
+      kind: 'integrity',
+      op: 'open database',
+      path,
+      cause: err,
       hint: 'restore it from a snapshot with `persistd restore --force`',
     });
   }
   if (code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_PERM') || code.startsWith('SQLITE_READONLY')) {
     return new PersistdError(`cannot open ${path}: ${message}`, {
-      kind: 'usage', op: 'open database', path, cause: err,
+      kind: 'usage',
+      op: 'open database',
+      path,
+      cause: err,
       hint: 'check that the file and its directory are readable and the directory is writable (SQLite needs to create -shm files)',
     });
   }
@@ -42,7 +51,10 @@ export function snapshotCopyError(err: unknown, dbPath: string, dest: string): P
   if (err instanceof PersistdError) return err;
   const message = messageOf(err);
   return new PersistdError(`cannot copy ${dbPath} to ${dest} for a snapshot: ${message}`, {
-    kind: 'internal', op: 'snapshot', path: dest, cause: err,
+    kind: 'internal',
+    op: 'snapshot',
+    path: dest,
+    cause: err,
     hint: `check that the state directory ${dirname(dirname(dest))} exists, is writable and has room for a copy of the database (--state-dir)`,
   });
 }

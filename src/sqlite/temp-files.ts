@@ -46,7 +46,10 @@ export async function removeStaleTempFiles(dir: string, prefix: string): Promise
     const owner = join(dir, match[0]);
     const stale = pid === process.pid ? !active.has(owner) && !isActiveBase(path) : !isProcessAlive(pid);
     if (!stale) continue;
-    await unlink(path).then(() => removed++, () => undefined);
+    await unlink(path).then(
+      () => removed++,
+      () => undefined,
+    );
   }
   return removed;
 }

@@ -36,7 +36,12 @@ export interface UploadCompressedOptions {
  * store error the whole upload is repeated from the file, since a consumed stream cannot be replayed
  * by a retry wrapper.
  */
-export async function uploadCompressedFile(store: ObjectStore, key: string, file: string, options: UploadCompressedOptions = {}): Promise<UploadedDigests> {
+export async function uploadCompressedFile(
+  store: ObjectStore,
+  key: string,
+  file: string,
+  options: UploadCompressedOptions = {},
+): Promise<UploadedDigests> {
   const attempts = options.attempts ?? 3;
   for (let attempt = 1; ; attempt++) {
     try {
@@ -56,13 +61,19 @@ async function uploadOnce(store: ObjectStore, key: string, file: string, options
   const compressed = new DigestStream();
   const body = new PassThrough({ highWaterMark: 1 << 20 });
   const putting = store
-    .put(key, body, { signal: options.signal, contentType: options.contentType ?? (options.encoding === 'zstd' ? 'application/zstd' : 'application/gzip') })
+    .put(key, body, {
+      signal: options.signal,
+      contentType: options.contentType ?? (options.encoding === 'zstd' ? 'application/zstd' : 'application/gzip'),
+    })
     .catch((err: unknown) => {
       body.destroy(err instanceof Error ? err : new Error(String(err)));
       throw err;
     });
   const members = gzipFileInMembers(file, {
-    level: options.level ?? 1, memberSize: options.memberSize, concurrency: options.compressionConcurrency, encoding: options.encoding ?? 'gzip',
+    level: options.level ?? 1,
+    memberSize: options.memberSize,
+    concurrency: options.compressionConcurrency,
+    encoding: options.encoding ?? 'gzip',
     onRead: (bytes) => {
       rawHash.update(bytes);
       rawSize += bytes.length;

@@ -47,21 +47,49 @@ export async function verifySnapshot(options: VerifyOptions): Promise<VerifyResu
   const { store, name, signal } = options;
   const logger = options.logger ?? silentLogger();
   const started = Date.now();
-  const point = await chooseRestorePoint(store, name, { snapshotId: options.snapshotId, preferredGeneration: options.preferredGeneration }, signal);
+  const point = await chooseRestorePoint(
+    store,
+    name,
+    { snapshotId: options.snapshotId, preferredGeneration: options.preferredGeneration },
+    signal,
+  );
   if (!point) {
-    throw new PersistdError(`cannot verify ${name}: the store has no ${options.snapshotId === undefined ? 'snapshot' : `snapshot ${options.snapshotId}`} of it`, {
-      kind: 'no-backup', op: 'verify', path: store.description,
-      hint: 'check the database name and the store URL (`persistd snapshots` lists what exists)',
-    });
+    throw new PersistdError(
+      `cannot verify ${name}: the store has no ${options.snapshotId === undefined ? 'snapshot' : `snapshot ${options.snapshotId}`} of it`,
+      {
+        kind: 'no-backup',
+        op: 'verify',
+        path: store.description,
+        hint: 'check the database name and the store URL (`persistd snapshots` lists what exists)',
+      },
+    );
   }
   const temp = allocateTempPath(await sqliteTempDir(options.stateDir), VERIFY_TEMP_PREFIX, '.db');
   try {
-    const rebuilt = await rebuildDatabase({ store, name, point, dest: temp, strict: true, quickCheck: options.quickCheck, countRows: true, logger, signal });
+    const rebuilt = await rebuildDatabase({
+      store,
+      name,
+      point,
+      dest: temp,
+      strict: true,
+      quickCheck: options.quickCheck,
+      countRows: true,
+      logger,
+      signal,
+    });
     const durationMs = Date.now() - started;
-    logger.info({ db: name, snapshot: point.entry.id, segments: rebuilt.segmentsApplied, tables: rebuilt.tables.length, ms: durationMs }, 'replica verified');
+    logger.info(
+      { db: name, snapshot: point.entry.id, segments: rebuilt.segmentsApplied, tables: rebuilt.tables.length, ms: durationMs },
+      'replica verified',
+    );
     return {
-      snapshotId: point.entry.id, manifest: point.manifest, segmentsApplied: rebuilt.segmentsApplied, transactionsApplied: rebuilt.transactionsApplied,
-      restoredTo: rebuilt.restoredTo, tables: rebuilt.tables, durationMs,
+      snapshotId: point.entry.id,
+      manifest: point.manifest,
+      segmentsApplied: rebuilt.segmentsApplied,
+      transactionsApplied: rebuilt.transactionsApplied,
+      restoredTo: rebuilt.restoredTo,
+      tables: rebuilt.tables,
+      durationMs,
     };
   } finally {
     await releaseTempPath(temp);

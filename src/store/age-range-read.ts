@@ -15,7 +15,13 @@ export interface OpenedPrefix {
 }
 
 /** Reads and opens the header and payload nonce of the object under `key` with one ranged GET. Throws AgeDecryptError. */
-export async function readPrefix(inner: ObjectStore, key: string, bindings: readonly string[], identities: readonly AgeIdentity[], signal?: AbortSignal): Promise<OpenedPrefix> {
+export async function readPrefix(
+  inner: ObjectStore,
+  key: string,
+  bindings: readonly string[],
+  identities: readonly AgeIdentity[],
+  signal?: AbortSignal,
+): Promise<OpenedPrefix> {
   const length = envelopePrefixLength(bindings[bindings.length - 1]!);
   const got = await inner.getWithInfo(key, { range: { start: 0, end: length - 1 }, signal });
   const bytes = await buffer(got.body);
@@ -31,7 +37,12 @@ export async function readPrefix(inner: ObjectStore, key: string, bindings: read
  * and trimmed. Failures (AgeDecryptError) are mapped by `mapError`.
  */
 export async function readPlainRange(
-  inner: ObjectStore, key: string, opened: OpenedPrefix, range: { start: number; end?: number }, mapError: (err: unknown) => Error, signal?: AbortSignal,
+  inner: ObjectStore,
+  key: string,
+  opened: OpenedPrefix,
+  range: { start: number; end?: number },
+  mapError: (err: unknown) => Error,
+  signal?: AbortSignal,
 ): Promise<Readable> {
   const size = opened.plaintextSize;
   const end = Math.min(range.end ?? size - 1, size - 1);
@@ -65,7 +76,8 @@ export async function readPlainRange(
     },
     flush(done: TransformCallback) {
       try {
-        if (counter !== lastWanted || queue.length === 0) throw new AgeDecryptError('corrupt', 'the ranged read of the age payload ended early');
+        if (counter !== lastWanted || queue.length === 0)
+          throw new AgeDecryptError('corrupt', 'the ranged read of the age payload ended early');
         emit(this, queue.takeAll());
         done();
       } catch (err) {

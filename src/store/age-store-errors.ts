@@ -1,20 +1,26 @@
 import { PersistdError } from '../errors.js';
 import { AgeDecryptError } from '../crypto/age-decrypt.js';
 
-const IDENTITY_HINT = 'set PERSISTD_AGE_IDENTITY (or --age-identity) to the path of the age identity file (age-keygen -o key.txt) or to its AGE-SECRET-KEY-1... line';
+const IDENTITY_HINT =
+  'set PERSISTD_AGE_IDENTITY (or --age-identity) to the path of the age identity file (age-keygen -o key.txt) or to its AGE-SECRET-KEY-1... line';
 
 /** The replica is encrypted and this persistd was given no age key at all. */
 export function encryptedReplicaWithoutKeys(description: string, fingerprints: readonly string[]): PersistdError {
-  return new PersistdError(`the replica ${description} is encrypted with age (recipients ${fingerprints.join(', ')}) and no age key was given`, {
-    kind: 'usage', op: 'open replica',
-    hint: `to restore or read it, ${IDENTITY_HINT}; to back up into it, set PERSISTD_AGE_RECIPIENTS (or --age-recipient) to its age1... recipients`,
-  });
+  return new PersistdError(
+    `the replica ${description} is encrypted with age (recipients ${fingerprints.join(', ')}) and no age key was given`,
+    {
+      kind: 'usage',
+      op: 'open replica',
+      hint: `to restore or read it, ${IDENTITY_HINT}; to back up into it, set PERSISTD_AGE_RECIPIENTS (or --age-recipient) to its age1... recipients`,
+    },
+  );
 }
 
 /** The replica holds plaintext and this persistd was given age keys. */
 export function plaintextReplicaWithKeys(description: string): PersistdError {
   return new PersistdError(`the replica ${description} is not encrypted, but age keys were given (encryption is required)`, {
-    kind: 'usage', op: 'open replica',
+    kind: 'usage',
+    op: 'open replica',
     hint: 'point --to at a new prefix to start an encrypted replica there (a replica never mixes plaintext and ciphertext), or unset PERSISTD_AGE_RECIPIENTS and PERSISTD_AGE_IDENTITY to use this one as it is',
   });
 }
@@ -22,7 +28,12 @@ export function plaintextReplicaWithKeys(description: string): PersistdError {
 /** An encrypted object had to be read and no identity was given (a writer that holds only the recipients). */
 export class IdentityRequiredError extends PersistdError {
   constructor(key: string) {
-    super(`${key} is encrypted with age and no identity was given to decrypt it`, { kind: 'usage', op: 'decrypt', path: key, hint: IDENTITY_HINT });
+    super(`${key} is encrypted with age and no identity was given to decrypt it`, {
+      kind: 'usage',
+      op: 'decrypt',
+      path: key,
+      hint: IDENTITY_HINT,
+    });
   }
 }
 
@@ -33,10 +44,14 @@ export function identityRequired(key: string): IdentityRequiredError {
 
 /** The writer's recipients are none of the replica's. */
 export function recipientsDiffer(description: string, replica: readonly string[], given: readonly string[]): PersistdError {
-  return new PersistdError(`the replica ${description} is encrypted to recipients ${replica.join(', ')}, none of which is among the ones given (${given.join(', ')})`, {
-    kind: 'usage', op: 'encrypt',
-    hint: 'give the replica\'s own age1... recipients in PERSISTD_AGE_RECIPIENTS (the fingerprints are the first 16 hex digits of sha256 of each), or point --to at a new prefix for other keys',
-  });
+  return new PersistdError(
+    `the replica ${description} is encrypted to recipients ${replica.join(', ')}, none of which is among the ones given (${given.join(', ')})`,
+    {
+      kind: 'usage',
+      op: 'encrypt',
+      hint: "give the replica's own age1... recipients in PERSISTD_AGE_RECIPIENTS (the fingerprints are the first 16 hex digits of sha256 of each), or point --to at a new prefix for other keys",
+    },
+  );
 }
 
 /** A decryption failure as users see it: a wrong identity is a usage error, anything else damage or tampering. */
@@ -45,17 +60,26 @@ export function decryptFailure(err: unknown, key: string): Error {
   switch (err.reason) {
     case 'no-identity':
       return new PersistdError(`${key} cannot be decrypted with the age identity given: ${err.message}`, {
-        kind: 'usage', op: 'decrypt', path: key, cause: err,
-        hint: 'give the identity (AGE-SECRET-KEY-1...) whose recipient the replica was encrypted to; `persistd doctor` shows the replica\'s recipient fingerprints and the identity\'s',
+        kind: 'usage',
+        op: 'decrypt',
+        path: key,
+        cause: err,
+        hint: "give the identity (AGE-SECRET-KEY-1...) whose recipient the replica was encrypted to; `persistd doctor` shows the replica's recipient fingerprints and the identity's",
       });
     case 'not-age':
       return new PersistdError(`${key} is not encrypted, in an encrypted replica: ${err.message}`, {
-        kind: 'integrity', op: 'decrypt', path: key, cause: err,
+        kind: 'integrity',
+        op: 'decrypt',
+        path: key,
+        cause: err,
         hint: 'something other than persistd wrote this object; it was not used and nothing local was changed',
       });
     case 'corrupt':
       return new PersistdError(`${key} failed authentication: ${err.message}`, {
-        kind: 'integrity', op: 'decrypt', path: key, cause: err,
+        kind: 'integrity',
+        op: 'decrypt',
+        path: key,
+        cause: err,
         hint: 'the object was altered, truncated or moved from another key in the store; it was not used and nothing local was changed',
       });
   }

@@ -4,13 +4,37 @@ import { AgeDecryptError, createAgeDecryptStream } from '../crypto/age-decrypt.j
 import { ageEncrypt, createAgeEncryptStream } from '../crypto/age-encrypt.js';
 import { recipientFingerprint, type AgeIdentity, type AgeRecipient } from '../crypto/age-keys.js';
 import { PAYLOAD_NONCE_SIZE } from '../crypto/age-stream.js';
-import { envelopeStanzas, openEnvelope, plaintextSize, plaintextSizeAfter, storedSize, type OpenedEnvelope } from '../crypto/object-envelope.js';
+import {
+  envelopeStanzas,
+  openEnvelope,
+  plaintextSize,
+  plaintextSizeAfter,
+  storedSize,
+  type OpenedEnvelope,
+} from '../crypto/object-envelope.js';
 import { acceptedBindings, isPlaintextKey } from '../format/encrypted-keys.js';
 import { REPLICA_MARKER_KEY, type ReplicaEncryption } from '../format/replica-marker.js';
-import { decryptFailure, encryptedReplicaWithoutKeys, identityRequired, plaintextReplicaWithKeys, recipientsDiffer } from './age-store-errors.js';
+import {
+  decryptFailure,
+  encryptedReplicaWithoutKeys,
+  identityRequired,
+  plaintextReplicaWithKeys,
+  recipientsDiffer,
+} from './age-store-errors.js';
 import { readPlainRange, readPrefix } from './age-range-read.js';
 import { NotFoundError } from './store-errors.js';
-import type { CopyOptions, GetOptions, ListOptions, ObjectInfo, ObjectStore, ObjectWithInfo, PutBody, PutOptions, RequestOptions, StoreCapabilities } from './object-store.js';
+import type {
+  CopyOptions,
+  GetOptions,
+  ListOptions,
+  ObjectInfo,
+  ObjectStore,
+  ObjectWithInfo,
+  PutBody,
+  PutOptions,
+  RequestOptions,
+  StoreCapabilities,
+} from './object-store.js';
 
 /** The age keys a replica is opened with; both empty for a plaintext replica. */
 export interface AgeKeys {
@@ -67,7 +91,10 @@ export class AgeStore implements ObjectStore {
     if (this.plain || isPlaintextKey(key)) return this.inner.put(key, body, options);
     await this.check('write');
     const { [SHA256_METADATA]: sha256, ...metadata } = options.metadata ?? {};
-    const encryptOptions = { recipients: this.encryptTo, extraStanzas: (fileKey: Buffer, n: number) => envelopeStanzas(fileKey, n, key, sha256) };
+    const encryptOptions = {
+      recipients: this.encryptTo,
+      extraStanzas: (fileKey: Buffer, n: number) => envelopeStanzas(fileKey, n, key, sha256),
+    };
     const putOptions = { ...options, metadata: options.metadata === undefined ? undefined : metadata };
     if (!(body instanceof Readable)) {
       const bytes = typeof body === 'string' ? Buffer.from(body) : body;
@@ -98,7 +125,9 @@ export class AgeStore implements ObjectStore {
     const bindings = acceptedBindings(key);
     const mapError = (err: unknown): Error => decryptFailure(err, key);
     if (options.range !== undefined) {
-      const opened = await readPrefix(this.inner, key, bindings, this.keys.identities, options.signal).catch((err: unknown) => Promise.reject(mapError(err)));
+      const opened = await readPrefix(this.inner, key, bindings, this.keys.identities, options.signal).catch((err: unknown) =>
+        Promise.reject(mapError(err)),
+      );
       const body = await readPlainRange(this.inner, key, opened, options.range, mapError, options.signal);
       return { info: this.plainInfo(opened.info, opened.plaintextSize, opened.prefix), body };
     }
@@ -159,7 +188,10 @@ export class AgeStore implements ObjectStore {
     if (this.plain) return this.inner.copy(sourceKey, destKey, options);
     if (!isPlaintextKey(destKey)) await this.check('write');
     const { [SHA256_METADATA]: _hidden, ...metadata } = options.metadata ?? {};
-    return this.inner.copy(sourceKey, destKey, { ...options, metadata: options.metadata === undefined || isPlaintextKey(destKey) ? options.metadata : metadata });
+    return this.inner.copy(sourceKey, destKey, {
+      ...options,
+      metadata: options.metadata === undefined || isPlaintextKey(destKey) ? options.metadata : metadata,
+    });
   }
 
   delete(keys: readonly string[], options?: RequestOptions): Promise<void> {
@@ -217,7 +249,8 @@ export class AgeStore implements ObjectStore {
     if (view.kind === 'plain' && keyed) throw plaintextReplicaWithKeys(this.description);
     if (view.kind === 'encrypted' && use === 'write') {
       const given = this.encryptTo.map((r) => recipientFingerprint(r));
-      if (!given.some((f) => view.encryption.recipients.includes(f))) throw recipientsDiffer(this.description, view.encryption.recipients, given);
+      if (!given.some((f) => view.encryption.recipients.includes(f)))
+        throw recipientsDiffer(this.description, view.encryption.recipients, given);
     }
   }
 }
@@ -226,7 +259,8 @@ function markerView(bytes: Buffer): MarkerView {
   try {
     const marker = JSON.parse(bytes.toString('utf8')) as { encryption?: ReplicaEncryption };
     if (marker.encryption === undefined) return { kind: 'plain' };
-    if (marker.encryption.scheme !== 'age' || !Array.isArray(marker.encryption.recipients)) return { kind: 'encrypted', encryption: { scheme: 'age', recipients: [] } };
+    if (marker.encryption.scheme !== 'age' || !Array.isArray(marker.encryption.recipients))
+      return { kind: 'encrypted', encryption: { scheme: 'age', recipients: [] } };
     return { kind: 'encrypted', encryption: marker.encryption };
   } catch {
     // readReplicaMarker reports a damaged marker; until then nothing is refused on its account.

@@ -1,5 +1,16 @@
 import { Readable, Transform, pipeline, type TransformCallback } from 'node:stream';
-import type { CopyOptions, GetOptions, ListOptions, ObjectInfo, ObjectStore, ObjectWithInfo, PutBody, PutOptions, RequestOptions, StoreCapabilities } from './object-store.js';
+import type {
+  CopyOptions,
+  GetOptions,
+  ListOptions,
+  ObjectInfo,
+  ObjectStore,
+  ObjectWithInfo,
+  PutBody,
+  PutOptions,
+  RequestOptions,
+  StoreCapabilities,
+} from './object-store.js';
 
 /** The store operations counted. */
 export type StoreOperation = 'put' | 'get' | 'head' | 'list' | 'delete';

@@ -4,7 +4,18 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { usageError } from '../errors.js';
-import type { CopyOptions, GetOptions, ListOptions, ObjectInfo, ObjectStore, ObjectWithInfo, PutBody, PutOptions, RequestOptions, StoreCapabilities } from './object-store.js';
+import type {
+  CopyOptions,
+  GetOptions,
+  ListOptions,
+  ObjectInfo,
+  ObjectStore,
+  ObjectWithInfo,
+  PutBody,
+  PutOptions,
+  RequestOptions,
+  StoreCapabilities,
+} from './object-store.js';
 import { NotFoundError, PermanentStoreError, PreconditionFailedError } from './store-errors.js';
 import { mapFsError } from './fs-error-mapping.js';
 import { assertFsKey, fsDataPath, fsMetaPath, FS_LOCK_FILE, FS_META_DIR } from './fs-key-path.js';
@@ -113,7 +124,13 @@ export class FsStore implements ObjectStore {
           continue;
         }
         const etag = described ? sidecar.etag : await md5OfHandle(handle);
-        const info: ObjectInfo = { key, size: stats.size, etag, lastModified: stats.mtime, metadata: described ? { ...sidecar.metadata } : {} };
+        const info: ObjectInfo = {
+          key,
+          size: stats.size,
+          etag,
+          lastModified: stats.mtime,
+          metadata: described ? { ...sidecar.metadata } : {},
+        };
         return { info, body: this.readStream(handle, stats.size, key, options) };
       } catch (err) {
         await handle.close().catch(() => undefined);
@@ -269,7 +286,10 @@ export class FsStore implements ObjectStore {
   }
 
   private async rootExists(): Promise<boolean> {
-    return stat(this.root).then((s) => s.isDirectory(), () => false);
+    return stat(this.root).then(
+      (s) => s.isDirectory(),
+      () => false,
+    );
   }
 
   private async assertRoot(op: string): Promise<void> {

@@ -50,8 +50,11 @@ export function openStore(target: StoreTarget, options: OpenStoreOptions = {}): 
   const logger = options.logger;
   const retrying = new RetryingStore(limited, {
     policy: options.retry,
-    onRetry: logger === undefined ? undefined : (op, err, attempt, delayMs) =>
-      logger.debug({ op, path: err.path, attempt, delayMs, error: err.message }, `store ${op} failed, retrying in ${delayMs} ms`),
+    onRetry:
+      logger === undefined
+        ? undefined
+        : (op, err, attempt, delayMs) =>
+            logger.debug({ op, path: err.path, attempt, delayMs, error: err.message }, `store ${op} failed, retrying in ${delayMs} ms`),
   });
   const store = new AgeStore(retrying, options.age ?? { recipients: [], identities: [] });
   return { store, counting, backend, close: () => (backend instanceof S3Store ? backend.destroy() : undefined) };

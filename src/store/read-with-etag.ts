@@ -5,7 +5,11 @@ import type { ObjectStore } from './object-store.js';
  * change in between is read again, up to three times): what a conditional write on it must name.
  * Undefined when the object does not exist.
  */
-export async function readTextWithEtag(store: ObjectStore, key: string, signal?: AbortSignal): Promise<{ text: string; etag: string } | undefined> {
+export async function readTextWithEtag(
+  store: ObjectStore,
+  key: string,
+  signal?: AbortSignal,
+): Promise<{ text: string; etag: string } | undefined> {
   for (let attempt = 0; ; attempt++) {
     const info = await store.head(key, { signal });
     if (!info) return undefined;

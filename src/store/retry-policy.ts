@@ -52,7 +52,11 @@ export interface RetryTransientOptions {
  * any StoreError with `transient`), within the policy's attempt and time bounds. Anything else,
  * and an aborted signal, ends it at once.
  */
-export async function retryTransient<T>(attempt: (n: number) => Promise<T>, policy: RetryPolicy, options: RetryTransientOptions = {}): Promise<T> {
+export async function retryTransient<T>(
+  attempt: (n: number) => Promise<T>,
+  policy: RetryPolicy,
+  options: RetryTransientOptions = {},
+): Promise<T> {
   const started = Date.now();
   for (let n = 1; ; n++) {
     options.signal?.throwIfAborted();

@@ -1,6 +1,17 @@
 import { setMaxListeners } from 'node:events';
 import { Readable } from 'node:stream';
-import type { CopyOptions, GetOptions, ListOptions, ObjectInfo, ObjectStore, ObjectWithInfo, PutBody, PutOptions, RequestOptions, StoreCapabilities } from './object-store.js';
+import type {
+  CopyOptions,
+  GetOptions,
+  ListOptions,
+  ObjectInfo,
+  ObjectStore,
+  ObjectWithInfo,
+  PutBody,
+  PutOptions,
+  RequestOptions,
+  StoreCapabilities,
+} from './object-store.js';
 import { StoreError } from './store-errors.js';
 import { backoffDelay, DEFAULT_RETRY_POLICY, retryTransient, sleep, type RetryListener, type RetryPolicy } from './retry-policy.js';
 

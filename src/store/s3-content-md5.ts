@@ -27,6 +27,11 @@ export function addContentMd5(command: DeleteObjectsCommand): DeleteObjectsComma
     return next(args);
   };
   // Right before signing: after the build step, where the SDK's checksum middleware adds its headers.
-  command.middlewareStack.addRelativeTo(middleware, { relation: 'before', toMiddleware: 'httpSigningMiddleware', name: 'persistdContentMd5', override: true });
+  command.middlewareStack.addRelativeTo(middleware, {
+    relation: 'before',
+    toMiddleware: 'httpSigningMiddleware',
+    name: 'persistdContentMd5',
+    override: true,
+  });
   return command;
 }

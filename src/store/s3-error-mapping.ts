@@ -15,13 +15,43 @@ export interface S3ErrorContext {
 
 /** System error codes of a connection that failed or broke: the server may be back in a moment. */
 const NETWORK_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH',
-  'ENETDOWN', 'ECONNABORTED', 'ESOCKETTIMEDOUT', 'UND_ERR_SOCKET', 'ERR_STREAM_PREMATURE_CLOSE',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'ECONNABORTED',
+  'ESOCKETTIMEDOUT',
+  'UND_ERR_SOCKET',
+  'ERR_STREAM_PREMATURE_CLOSE',
 ]);
 /** S3 error codes that say "try again". */
-const TRANSIENT_CODES = new Set(['SlowDown', 'RequestTimeout', 'RequestTimeTooSkewed', 'InternalError', 'ServiceUnavailable', 'Throttling', 'ThrottlingException', 'TooManyRequests', 'RequestLimitExceeded']);
+const TRANSIENT_CODES = new Set([
+  'SlowDown',
+  'RequestTimeout',
+  'RequestTimeTooSkewed',
+  'InternalError',
+  'ServiceUnavailable',
+  'Throttling',
+  'ThrottlingException',
+  'TooManyRequests',
+  'RequestLimitExceeded',
+]);
 /** S3 error codes that mean the credentials are wrong or not allowed to do this. */
-const AUTH_CODES = new Set(['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'InvalidToken', 'ExpiredToken', 'TokenRefreshRequired', 'AllAccessDisabled', 'InvalidSecurity']);
+const AUTH_CODES = new Set([
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'AccessDenied',
+  'InvalidToken',
+  'ExpiredToken',
+  'TokenRefreshRequired',
+  'AllAccessDisabled',
+  'InvalidSecurity',
+]);
 
 interface SdkErrorShape {
   name?: string;
@@ -54,7 +84,11 @@ export function mapS3Error(err: unknown, context: S3ErrorContext): Error {
     });
   }
   if (e.name === 'TypeError' || e.name === 'RangeError') {
-    return new StoreError(`${what}: ${e.name}: ${e.message ?? ''}`, false, { ...options, kind: 'internal', hint: 'this looks like a bug in persistd; run with --log-level debug and report it' });
+    return new StoreError(`${what}: ${e.name}: ${e.message ?? ''}`, false, {
+      ...options,
+      kind: 'internal',
+      hint: 'this looks like a bug in persistd; run with --log-level debug and report it',
+    });
   }
   if (code === 'NoSuchBucket') {
     return new PermanentStoreError(`${context.op} failed: the bucket "${context.bucket}" does not exist at ${context.endpoint}`, {

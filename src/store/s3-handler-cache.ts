@@ -23,7 +23,9 @@ export class S3HandlerCache {
 
   /** Sends `command` like `client.send(command, { abortSignal })`. */
   async send<O extends MetadataBearer>(command: Resolvable<O>, abortSignal?: AbortSignal): Promise<O> {
-    const handler = this.handlerFor(command.constructor as CommandClass, abortSignal) as unknown as (args: { input: object }) => Promise<{ output: O }>;
+    const handler = this.handlerFor(command.constructor as CommandClass, abortSignal) as unknown as (args: {
+      input: object;
+    }) => Promise<{ output: O }>;
     return (await handler({ input: command.input })).output;
   }
 
@@ -35,7 +37,11 @@ export class S3HandlerCache {
     }
     let handler = handlers.get(type);
     if (handler === undefined) {
-      handler = new type({}).resolveMiddleware(this.client.middlewareStack, this.client.config, abortSignal === undefined ? undefined : { abortSignal });
+      handler = new type({}).resolveMiddleware(
+        this.client.middlewareStack,
+        this.client.config,
+        abortSignal === undefined ? undefined : { abortSignal },
+      );
       handlers.set(type, handler);
     }
     return handler;

@@ -76,7 +76,15 @@ async function uploadParts(upload: StreamUpload, firstPart: Part, parts: AsyncGe
   let created;
   try {
     created = await send((abortSignal) =>
-      client.send(new (s3Sdk().CreateMultipartUploadCommand)({ Bucket: bucket, Key: key, Metadata: upload.metadata, ContentType: upload.contentType }), { abortSignal }),
+      client.send(
+        new (s3Sdk().CreateMultipartUploadCommand)({
+          Bucket: bucket,
+          Key: key,
+          Metadata: upload.metadata,
+          ContentType: upload.contentType,
+        }),
+        { abortSignal },
+      ),
     );
   } catch (err) {
     upload.buffers.release(firstPart.buffer);
@@ -98,7 +106,17 @@ async function uploadParts(upload: StreamUpload, firstPart: Part, parts: AsyncGe
     const sending = retryTransient(
       () =>
         send((abortSignal) =>
-          upload.handlers.send(new (s3Sdk().UploadPartCommand)({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: number, Body: data, ContentLength: data.length }), abortSignal),
+          upload.handlers.send(
+            new (s3Sdk().UploadPartCommand)({
+              Bucket: bucket,
+              Key: key,
+              UploadId: uploadId,
+              PartNumber: number,
+              Body: data,
+              ContentLength: data.length,
+            }),
+            abortSignal,
+          ),
         ),
       PART_RETRY,
       { signal: upload.signal },

@@ -2,7 +2,18 @@ import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { PassThrough, Readable } from 'node:stream';
 import type { GetObjectCommandOutput, S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
-import type { CopyOptions, GetOptions, ListOptions, ObjectInfo, ObjectStore, ObjectWithInfo, PutBody, PutOptions, RequestOptions, StoreCapabilities } from './object-store.js';
+import type {
+  CopyOptions,
+  GetOptions,
+  ListOptions,
+  ObjectInfo,
+  ObjectStore,
+  ObjectWithInfo,
+  PutBody,
+  PutOptions,
+  RequestOptions,
+  StoreCapabilities,
+} from './object-store.js';
 import { NotFoundError, PermanentStoreError, PreconditionFailedError } from './store-errors.js';
 import { createS3Client } from './s3-client.js';
 import { s3Sdk } from './s3-sdk.js';
@@ -118,7 +129,9 @@ export class S3Store implements ObjectStore {
             Bucket: this.bucket,
             Key: this.prefix + destKey,
             CopySource: source,
-            ...(options.metadata === undefined ? { MetadataDirective: 'COPY' } : { MetadataDirective: 'REPLACE', Metadata: { ...options.metadata } }),
+            ...(options.metadata === undefined
+              ? { MetadataDirective: 'COPY' }
+              : { MetadataDirective: 'REPLACE', Metadata: { ...options.metadata } }),
           }),
           { abortSignal },
         ),
@@ -174,7 +187,12 @@ export class S3Store implements ObjectStore {
       );
       for (const object of page.Contents ?? []) {
         if (object.Key === undefined) continue;
-        yield { key: object.Key.slice(this.prefix.length), size: object.Size ?? 0, etag: normalizeEtag(object.ETag), lastModified: object.LastModified ?? new Date(0) };
+        yield {
+          key: object.Key.slice(this.prefix.length),
+          size: object.Size ?? 0,
+          etag: normalizeEtag(object.ETag),
+          lastModified: object.LastModified ?? new Date(0),
+        };
       }
       token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
     } while (token !== undefined);
@@ -185,7 +203,12 @@ export class S3Store implements ObjectStore {
       const batch = keys.slice(i, i + MAX_DELETE_BATCH);
       const answer = await this.send('delete', batch.length === 1 ? batch[0] : undefined, options.signal, (abortSignal) =>
         this.client.send(
-          addContentMd5(new this.sdk.DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((key) => ({ Key: this.prefix + key })), Quiet: true } })),
+          addContentMd5(
+            new this.sdk.DeleteObjectsCommand({
+              Bucket: this.bucket,
+              Delete: { Objects: batch.map((key) => ({ Key: this.prefix + key })), Quiet: true },
+            }),
+          ),
           { abortSignal },
         ),
       );
@@ -230,7 +253,8 @@ export class S3Store implements ObjectStore {
     const answer = await this.send('get', key, options.signal, (abortSignal) =>
       this.handlers.send(new this.sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, Range: range }), abortSignal),
     );
-    if (!(answer.Body instanceof Readable)) throw new PermanentStoreError(`get ${key} failed: the response has no body stream`, { op: 'get', path: key });
+    if (!(answer.Body instanceof Readable))
+      throw new PermanentStoreError(`get ${key} failed: the response has no body stream`, { op: 'get', path: key });
     return { answer, body: this.mappedBody(answer.Body, key) };
   }
 
@@ -239,7 +263,12 @@ export class S3Store implements ObjectStore {
     const ifMatch = options.ifMatch === undefined ? undefined : normalizeEtag(options.ifMatch); // RGW matches only the bare ETag
     const metadata = { ...(options.metadata ?? {}) };
     const putSingle = async (bytes: Buffer | Readable, length: number, bodyFailed?: AbortSignal): Promise<string> => {
-      const signal = bodyFailed === undefined ? options.signal : options.signal === undefined ? bodyFailed : AbortSignal.any([options.signal, bodyFailed]);
+      const signal =
+        bodyFailed === undefined
+          ? options.signal
+          : options.signal === undefined
+            ? bodyFailed
+            : AbortSignal.any([options.signal, bodyFailed]);
       const answer = await this.send('put', key, signal, (abortSignal) =>
         this.handlers.send(
           new this.sdk.PutObjectCommand({
@@ -269,8 +298,18 @@ export class S3Store implements ObjectStore {
         const send: S3Send = (call) => this.send('put', key, options.signal, call);
         ({ etag, size } = await uploadStream(
           {
-            client: this.client, handlers: this.handlers, send, bucket: this.bucket, key: fullKey, metadata, contentType: options.contentType,
-            ifNoneMatch: options.ifNoneMatch, ifMatch, buffers: this.partBuffers, concurrency: this.multipartConcurrency, signal: options.signal,
+            client: this.client,
+            handlers: this.handlers,
+            send,
+            bucket: this.bucket,
+            key: fullKey,
+            metadata,
+            contentType: options.contentType,
+            ifNoneMatch: options.ifNoneMatch,
+            ifMatch,
+            buffers: this.partBuffers,
+            concurrency: this.multipartConcurrency,
+            signal: options.signal,
             putSingle: (bytes) => putSingle(bytes, bytes.length),
             headEtag: async () => (await this.head(key, { signal: options.signal }))?.etag ?? '',
           },
@@ -290,7 +329,11 @@ export class S3Store implements ObjectStore {
    * source would leave the request waiting for the socket timeout. Abort it instead, and report the
    * source's error rather than the abort.
    */
-  private async putKnownLengthStream(body: Readable, length: number, putSingle: (bytes: Readable, length: number, signal?: AbortSignal) => Promise<string>): Promise<string> {
+  private async putKnownLengthStream(
+    body: Readable,
+    length: number,
+    putSingle: (bytes: Readable, length: number, signal?: AbortSignal) => Promise<string>,
+  ): Promise<string> {
     const controller = new AbortController();
     const onError = (err: Error): void => controller.abort(err);
     body.once('error', onError);
@@ -323,7 +366,12 @@ export class S3Store implements ObjectStore {
   }
 
   /** Runs one SDK call and maps whatever it throws; `key` is relative to the prefix. */
-  private async send<T>(op: string, key: string | undefined, signal: AbortSignal | undefined, call: (abortSignal: AbortSignal | undefined) => Promise<T>): Promise<T> {
+  private async send<T>(
+    op: string,
+    key: string | undefined,
+    signal: AbortSignal | undefined,
+    call: (abortSignal: AbortSignal | undefined) => Promise<T>,
+  ): Promise<T> {
     signal?.throwIfAborted();
     // The SDK adds an abort listener per request in flight; a restore's parallel downloads (files, WAL segments)
     // all share the command's one signal: not a leak, so no MaxListenersExceededWarning.

@@ -28,7 +28,12 @@ for (const job of JSON.parse(input)) {
   let code;
   try {
     code = await main(['node', 'persistd', ...job.argv], {
-      stdout: stdout.stream, stderr: stderr.stream, env, cwd: job.cwd, signal: new AbortController().signal, signals,
+      stdout: stdout.stream,
+      stderr: stderr.stream,
+      env,
+      cwd: job.cwd,
+      signal: new AbortController().signal,
+      signals,
     });
   } catch (err) {
     // main() never throws; if it does, that is a finding the test reports.

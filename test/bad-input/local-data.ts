@@ -44,7 +44,10 @@ export function digestTree(root: string): Record<string, string> {
       const childRel = rel === '' ? entry.name : `${rel}/${entry.name}`;
       if (entry.name === '.persistd' && entry.isDirectory()) continue;
       if (entry.isDirectory()) walk(path.join(dir, entry.name), childRel);
-      else digests[childRel] = createHash('sha256').update(readFileSync(path.join(dir, entry.name))).digest('hex');
+      else
+        digests[childRel] = createHash('sha256')
+          .update(readFileSync(path.join(dir, entry.name)))
+          .digest('hex');
     }
   };
   walk(root, '');

@@ -63,7 +63,9 @@ describe('persistd CLI surface', () => {
 
 describe('persistd run with PERSISTD_DISABLED=1', () => {
   it('runs the app without persistence, warns, and passes its exit code through', async () => {
-    const result = await runPersistd(['run', '--', process.execPath, '-e', 'console.log("app ran"); process.exit(7)'], { env: { PERSISTD_DISABLED: '1' } });
+    const result = await runPersistd(['run', '--', process.execPath, '-e', 'console.log("app ran"); process.exit(7)'], {
+      env: { PERSISTD_DISABLED: '1' },
+    });
     expect(result.code).toBe(7);
     expect(result.stdout).toContain('app ran');
     expect(result.stderr).toContain('WITHOUT persistence');

@@ -21,14 +21,23 @@ describe('persistd doctor and backup against the real S3 server', () => {
     const result = await runPersistd(['doctor', '--to', `s3://${bucket}/app`], { env: env(), cwd });
     expect(result.stdout).toMatch(/all \d+ checks passed/);
     expect(result.code).toBe(0);
-    for (const check of ['replica reachable', 'put/get/list/delete probe', 'multipart upload probe', 'conditional writes', 'clock skew', 'credentials']) {
+    for (const check of [
+      'replica reachable',
+      'put/get/list/delete probe',
+      'multipart upload probe',
+      'conditional writes',
+      'clock skew',
+      'credentials',
+    ]) {
       expect(result.stdout).toMatch(new RegExp(`\\[ ok \\] ${check.replace(/[/]/g, '\\/')}`));
     }
     expect(result.stdout).not.toContain(testS3().secretAccessKey);
     expect(result.stdout).not.toContain(testS3().accessKeyId);
     // The Node version: fine from 22 on; on 20 a warning that says until when it is supported.
     const major = Number(process.versions.node.split('.')[0]);
-    expect(result.stdout).toMatch(major >= 22 ? /\[ ok \] node +Node 2\d\./ : /\[warn\] node +Node 20\.\d+\.\d+: supported until January 2027/);
+    expect(result.stdout).toMatch(
+      major >= 22 ? /\[ ok \] node +Node 2\d\./ : /\[warn\] node +Node 20\.\d+\.\d+: supported until January 2027/,
+    );
   });
 
   it('fails with exit 4 on a wrong secret, names the cause, and prints no secret', async () => {
@@ -53,7 +62,9 @@ describe('persistd doctor and backup against the real S3 server', () => {
   it('backs up with exit 4 and a clear message when the endpoint refuses connections', async () => {
     const cwd = mkdtempSync(path.join(tmpdir(), 'persistd-doctor-'));
     const result = await runPersistd(['backup', '--to', `s3://${bucket}/app`, '--dir', cwd], {
-      env: { ...env(), PERSISTD_S3_ENDPOINT: 'http://127.0.0.1:9' }, cwd, timeoutMs: 120_000,
+      env: { ...env(), PERSISTD_S3_ENDPOINT: 'http://127.0.0.1:9' },
+      cwd,
+      timeoutMs: 120_000,
     });
     expect(result.code).toBe(4);
     expect(result.stderr).toMatch(/^persistd: .*failed: ECONNREFUSED/m);

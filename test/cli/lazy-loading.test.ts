@@ -33,11 +33,14 @@ function cli(args: string[]): string {
 }
 
 describe('what the CLI loads', () => {
-  it.each(['version', '--help', 'restore --help', 'run --help'])('persistd %s loads neither the AWS SDK nor the heavy packages', (command) => {
-    const loaded = packagesLoadedBy(cli(command.split(' ')));
-    expect(loaded).toContain('commander'); // the check sees CommonJS packages
-    for (const name of [...HEAVY, '@aws-sdk/client-s3']) expect(loaded).not.toContain(name);
-  });
+  it.each(['version', '--help', 'restore --help', 'run --help'])(
+    'persistd %s loads neither the AWS SDK nor the heavy packages',
+    (command) => {
+      const loaded = packagesLoadedBy(cli(command.split(' ')));
+      expect(loaded).toContain('commander'); // the check sees CommonJS packages
+      for (const name of [...HEAVY, '@aws-sdk/client-s3']) expect(loaded).not.toContain(name);
+    },
+  );
 
   it('run loads the restore, the engine and the databases after its first request is sent, not before', () => {
     const before = packagesLoadedBy(`await import(${JSON.stringify(url('dist/commands/run.js'))});`);
@@ -51,7 +54,11 @@ describe('what the CLI loads', () => {
   it('a file:// replica opens without the AWS SDK; an S3 one loads it', () => {
     const open = (target: string): string =>
       `const { openStore } = await import(${JSON.stringify(url('dist/store/open-store.js'))}); openStore(${target}).close();`;
-    expect(packagesLoadedBy(open(`{ kind: 'fs', root: ${JSON.stringify(`${ROOT}tmp/lazy-loading`)} }`))).not.toContain('@aws-sdk/client-s3');
-    expect(packagesLoadedBy(open(`{ kind: 's3', bucket: 'b', prefix: '', region: 'us-east-1', forcePathStyle: true }`))).toContain('@aws-sdk/client-s3');
+    expect(packagesLoadedBy(open(`{ kind: 'fs', root: ${JSON.stringify(`${ROOT}tmp/lazy-loading`)} }`))).not.toContain(
+      '@aws-sdk/client-s3',
+    );
+    expect(packagesLoadedBy(open(`{ kind: 's3', bucket: 'b', prefix: '', region: 'us-east-1', forcePathStyle: true }`))).toContain(
+      '@aws-sdk/client-s3',
+    );
   });
 });

@@ -24,7 +24,13 @@ beforeAll(async () => {
   await ensureReplicaMarker(store);
   const db = join(dir, 'data', 'app.db');
   await mkdir(join(dir, 'data'));
-  ({ generation, segments } = await shipGeneration(store, { name: 'app.db', path: db, stateDir: join(dir, 'state'), segments: 3, rowsPerSegment: 10 }));
+  ({ generation, segments } = await shipGeneration(store, {
+    name: 'app.db',
+    path: db,
+    stateDir: join(dir, 'state'),
+    segments: 3,
+    rowsPerSegment: 10,
+  }));
   args = ['--to', `file://${join(dir, 'replica')}`, '--db', db, '--state-dir', join(dir, 'state')];
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
@@ -37,9 +43,15 @@ describe('persistd restore / snapshots / verify with WAL segments', () => {
     expect(text.code).toBe(0);
     expect(text.stdout).toContain(`generation ${generation} (latest): WAL 3 segment(s)`);
     const json = await runPersistd(['snapshots', '--json', ...args]);
-    const [entry] = JSON.parse(json.stdout) as Array<{ latestGeneration: string; generations: Array<{ wal: { segments: number; lastShippedAt: string }; snapshots: unknown[] }> }>;
+    const [entry] = JSON.parse(json.stdout) as Array<{
+      latestGeneration: string;
+      generations: Array<{ wal: { segments: number; lastShippedAt: string }; snapshots: unknown[] }>;
+    }>;
     expect(entry!.latestGeneration).toBe(generation);
-    expect(entry!.generations[0]).toMatchObject({ wal: { segments: 3, lastShippedAt: segments[2]!.shippedAt.toISOString() }, snapshots: [expect.anything()] });
+    expect(entry!.generations[0]).toMatchObject({
+      wal: { segments: 3, lastShippedAt: segments[2]!.shippedAt.toISOString() },
+      snapshots: [expect.anything()],
+    });
   });
 
   it('restore applies the segments (latest, and --timestamp between segments); --generation with --snapshot is a usage error', async () => {
@@ -49,7 +61,14 @@ describe('persistd restore / snapshots / verify with WAL segments', () => {
     expect(latest.stdout).toContain(`as of ${segments[2]!.shippedAt.toISOString()}`);
     expect(readRows(out('latest.db'))).toEqual({ count: 30, max: 30, meta: 30, integrity: 'ok' });
 
-    const between = await runPersistd(['restore', ...args, '-o', out('between.db'), '--timestamp', new Date(segments[2]!.shippedAt.getTime() - 1).toISOString()]);
+    const between = await runPersistd([
+      'restore',
+      ...args,
+      '-o',
+      out('between.db'),
+      '--timestamp',
+      new Date(segments[2]!.shippedAt.getTime() - 1).toISOString(),
+    ]);
     expect(between.code, between.stderr).toBe(0);
     expect(readRows(out('between.db')).count).toBe(20);
 
@@ -72,7 +91,15 @@ describe('persistd restore / snapshots / verify with WAL segments', () => {
     expect(readRows(out('partial.db')).count).toBe(10);
 
     const before = await readFile(out('partial.db'));
-    const later = await runPersistd(['restore', ...args, '-o', out('partial.db'), '--force', '--timestamp', segments[2]!.shippedAt.toISOString()]);
+    const later = await runPersistd([
+      'restore',
+      ...args,
+      '-o',
+      out('partial.db'),
+      '--force',
+      '--timestamp',
+      segments[2]!.shippedAt.toISOString(),
+    ]);
     expect(later.code).toBe(1);
     expect(later.stderr).toContain('does not verify');
     expect((await readFile(out('partial.db'))).equals(before)).toBe(true);

@@ -45,12 +45,18 @@ describe('persistd snapshots / verify / restore through a chain of increments', 
     expect(text.code, text.stderr).toBe(0);
     const seqOf = (id: string): string => id.split('/')[1]!;
     expect(text.stdout).toMatch(new RegExp(`${ids[0]}.*full snapshot`));
-    expect(text.stdout).toMatch(new RegExp(`${ids[1]}.*changed page\\(s\\) on ${seqOf(ids[0]!)} \\(increment 1 since the last full snapshot\\)`));
-    expect(text.stdout).toMatch(new RegExp(`${ids[2]}.*changed page\\(s\\) on ${seqOf(ids[1]!)} \\(increment 2 since the last full snapshot\\)`));
+    expect(text.stdout).toMatch(
+      new RegExp(`${ids[1]}.*changed page\\(s\\) on ${seqOf(ids[0]!)} \\(increment 1 since the last full snapshot\\)`),
+    );
+    expect(text.stdout).toMatch(
+      new RegExp(`${ids[2]}.*changed page\\(s\\) on ${seqOf(ids[1]!)} \\(increment 2 since the last full snapshot\\)`),
+    );
     const json = await runPersistd(['snapshots', '--json', ...args]);
     const [entry] = JSON.parse(json.stdout) as Array<{ snapshots: Array<{ id: string; kind: string; appliesOn: string | null }> }>;
     expect(entry!.snapshots.map((s) => [s.id, s.kind, s.appliesOn])).toEqual([
-      [ids[0], 'full', null], [ids[1], 'increment', ids[0]], [ids[2], 'increment', ids[1]],
+      [ids[0], 'full', null],
+      [ids[1], 'increment', ids[0]],
+      [ids[2], 'increment', ids[1]],
     ]);
   });
 

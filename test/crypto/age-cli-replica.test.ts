@@ -79,7 +79,10 @@ describe.each(backends)('age encryption through the CLI (%s)', (_label, makeRepl
     await writeFile(join(paths.up, 'big.bin'), Buffer.concat([Buffer.from(MARKER), Buffer.alloc(300_000, 7), Buffer.from(MARKER)]));
     await writeFile(paths.tokens, `{"token":"${MARKER}"}\n`);
     args = ['--to', replica.url, '--db', paths.db, '--dir', paths.up, '--file', paths.tokens, '--state-dir', join(root, 'state')];
-    const backup = await runPersistd(['backup', ...args], { env: withKeys({ PERSISTD_AGE_RECIPIENTS: key.recipient }), timeoutMs: 120_000 });
+    const backup = await runPersistd(['backup', ...args], {
+      env: withKeys({ PERSISTD_AGE_RECIPIENTS: key.recipient }),
+      timeoutMs: 120_000,
+    });
     expect(backup.code, backup.stderr).toBe(0);
   });
 
@@ -119,7 +122,10 @@ describe.each(backends)('age encryption through the CLI (%s)', (_label, makeRepl
     const none = await runPersistd(restoreArgs, { env: withKeys({ PERSISTD_AGE_RECIPIENTS: key.recipient }), timeoutMs: 120_000 });
     expect(none.code, none.stderr).toBe(EXIT_CODES.usage);
     expect(none.stderr).toContain('PERSISTD_AGE_IDENTITY');
-    const bad = await runPersistd([...restoreArgs, '--log-level', 'debug'], { env: withKeys({ PERSISTD_AGE_IDENTITY: wrong.secret }), timeoutMs: 120_000 });
+    const bad = await runPersistd([...restoreArgs, '--log-level', 'debug'], {
+      env: withKeys({ PERSISTD_AGE_IDENTITY: wrong.secret }),
+      timeoutMs: 120_000,
+    });
     expect(bad.code, bad.stderr).toBe(EXIT_CODES.usage);
     expect(bad.stderr).toContain('is not one the replica');
     for (const out of [none.stdout, none.stderr, bad.stdout, bad.stderr]) {
@@ -140,7 +146,10 @@ describe.each(backends)('age encryption through the CLI (%s)', (_label, makeRepl
     expect(runNone.stderr).toContain('no identity was given to restore it');
     expect(existsSync(paths.db)).toBe(false);
 
-    const good = await runPersistd([...restoreArgs, '--log-level', 'debug'], { env: withKeys({ PERSISTD_AGE_IDENTITY: keyFile }), timeoutMs: 120_000 });
+    const good = await runPersistd([...restoreArgs, '--log-level', 'debug'], {
+      env: withKeys({ PERSISTD_AGE_IDENTITY: keyFile }),
+      timeoutMs: 120_000,
+    });
     expect(good.code, good.stderr).toBe(0);
     expect(`${good.stdout}${good.stderr}`).not.toContain(key.secret.slice(16));
     expect(await readFile(paths.tokens)).toEqual(originals.tokens);
@@ -159,8 +168,29 @@ describe.each(backends)('age encryption through the CLI (%s)', (_label, makeRepl
     const runState = join(root, 'state-run');
     // Two commits 2 s apart: at least two WAL segments (sync interval 1 s).
     const app = `import sqlite3, time\nc = sqlite3.connect(${JSON.stringify(paths.db)})\nc.execute("INSERT INTO notes (body) VALUES (?)", (${JSON.stringify(MARKER2)},))\nc.commit()\ntime.sleep(2)\nc.execute("INSERT INTO notes (body) VALUES ('second')")\nc.commit()\ntime.sleep(2)\nc.close()\n`;
-    const runArgs = ['run', '--to', replica.url, '--db', paths.db, '--dir', paths.up, '--file', paths.tokens, '--state-dir', runState, '--log-level', 'debug', '--', 'python3', '-c', app];
-    const ran = await runPersistd(runArgs, { env: withKeys({ PERSISTD_AGE_RECIPIENTS: key.recipient, PERSISTD_AGE_IDENTITY: key.secret, PATH: process.env.PATH }), timeoutMs: 120_000 });
+    const runArgs = [
+      'run',
+      '--to',
+      replica.url,
+      '--db',
+      paths.db,
+      '--dir',
+      paths.up,
+      '--file',
+      paths.tokens,
+      '--state-dir',
+      runState,
+      '--log-level',
+      'debug',
+      '--',
+      'python3',
+      '-c',
+      app,
+    ];
+    const ran = await runPersistd(runArgs, {
+      env: withKeys({ PERSISTD_AGE_RECIPIENTS: key.recipient, PERSISTD_AGE_IDENTITY: key.secret, PATH: process.env.PATH }),
+      timeoutMs: 120_000,
+    });
     expect(ran.code, ran.stderr).toBe(0);
     expect(`${ran.stdout}${ran.stderr}`).not.toContain(key.secret.slice(16));
     for (const name of await readdir(runState, { recursive: true })) {
@@ -177,7 +207,10 @@ describe.each(backends)('age encryption through the CLI (%s)', (_label, makeRepl
     }
     expect(segments).toBeGreaterThan(0);
     const out = join(root, 'restored-run.db');
-    const restored = await runPersistd(['restore', '--to', replica.url, '--db', paths.db, '--state-dir', join(root, 'state-run-r'), '-o', out], { env: withKeys({ PERSISTD_AGE_IDENTITY: keyFile }), timeoutMs: 120_000 });
+    const restored = await runPersistd(
+      ['restore', '--to', replica.url, '--db', paths.db, '--state-dir', join(root, 'state-run-r'), '-o', out],
+      { env: withKeys({ PERSISTD_AGE_IDENTITY: keyFile }), timeoutMs: 120_000 },
+    );
     expect(restored.code, restored.stderr).toBe(0);
     const check = new Database(out, { readonly: true });
     expect(check.prepare('SELECT count(*) AS n FROM notes WHERE body = ?').get(MARKER2)).toEqual({ n: 1 });
@@ -186,10 +219,16 @@ describe.each(backends)('age encryption through the CLI (%s)', (_label, makeRepl
 
   it('doctor checks that the identity is a recipient of the replica and decrypts its objects', async () => {
     const doctorArgs = ['doctor', '--to', replica.url, '--state-dir', join(root, 'state-doctor')];
-    const good = await runPersistd(doctorArgs, { env: withKeys({ PERSISTD_AGE_RECIPIENTS: key.recipient, PERSISTD_AGE_IDENTITY: keyFile }), timeoutMs: 120_000 });
+    const good = await runPersistd(doctorArgs, {
+      env: withKeys({ PERSISTD_AGE_RECIPIENTS: key.recipient, PERSISTD_AGE_IDENTITY: keyFile }),
+      timeoutMs: 120_000,
+    });
     expect(good.code, good.stdout).toBe(0);
     expect(good.stdout).toMatch(/\[ ok \] encrypted objects +\d object\(s\) looked at: age files this identity decrypts/);
-    const mismatched = await runPersistd(doctorArgs, { env: withKeys({ PERSISTD_AGE_RECIPIENTS: key.recipient, PERSISTD_AGE_IDENTITY: wrong.secret }), timeoutMs: 120_000 });
+    const mismatched = await runPersistd(doctorArgs, {
+      env: withKeys({ PERSISTD_AGE_RECIPIENTS: key.recipient, PERSISTD_AGE_IDENTITY: wrong.secret }),
+      timeoutMs: 120_000,
+    });
     expect(mismatched.code, mismatched.stdout).toBe(EXIT_CODES.storage);
     expect(mismatched.stdout).toMatch(/\[FAIL\] encryption keys .*the identity is none of the recipients/);
     expect(`${mismatched.stdout}${mismatched.stderr}`).not.toContain(wrong.secret.slice(16));
@@ -205,7 +244,10 @@ describe.each(backends)('age encryption through the CLI (%s)', (_label, makeRepl
     const plain = await makeReplica();
     const plainArgs = ['--to', plain.url, '--file', paths.tokens, '--state-dir', join(root, 'state-plain')];
     expect((await runPersistd(['backup', ...plainArgs], { env: plain.env, timeoutMs: 120_000 })).code).toBe(0);
-    const keyed = await runPersistd(['backup', ...plainArgs], { env: { ...plain.env, PERSISTD_AGE_RECIPIENTS: key.recipient }, timeoutMs: 120_000 });
+    const keyed = await runPersistd(['backup', ...plainArgs], {
+      env: { ...plain.env, PERSISTD_AGE_RECIPIENTS: key.recipient },
+      timeoutMs: 120_000,
+    });
     expect(keyed.code, keyed.stderr).toBe(EXIT_CODES.usage);
     expect(keyed.stderr).toContain('is not encrypted');
   });
@@ -217,8 +259,10 @@ describe.each(backends)('age encryption through the CLI (%s)', (_label, makeRepl
     const [older, newer] = [segments[0]!, segments[segments.length - 1]!];
     await replica.store.put(newer, await buffer(await replica.store.get(older)));
     const out = join(root, 'rolled-back.db');
-    const restored = await runPersistd(['restore', '--to', replica.url, '--db', paths.db, '--state-dir', join(root, 'state-rb'), '-o', out],
-      { env: withKeys({ PERSISTD_AGE_IDENTITY: keyFile }), timeoutMs: 120_000 });
+    const restored = await runPersistd(
+      ['restore', '--to', replica.url, '--db', paths.db, '--state-dir', join(root, 'state-rb'), '-o', out],
+      { env: withKeys({ PERSISTD_AGE_IDENTITY: keyFile }), timeoutMs: 120_000 },
+    );
     expect(restored.code, restored.stderr).toBe(0);
     // The replaced segment is named, refused and not applied: the restore stops at the last transaction before it.
     expect(restored.stderr).toContain(`${newer} failed authentication`);
@@ -236,11 +280,23 @@ describe.each(backends)('a format-1 replica next to encryption (%s)', (_label, m
     const root = await mkdtemp(join(tmpdir(), 'persistd-age-f1-'));
     roots.push(root);
     const content = Buffer.from('{"written":"by persistd 0.1"}\n');
-    await replica.store.put('persistd.json', `${JSON.stringify({ format: 1, createdBy: 'persistd 0.1.3', createdAt: '2026-11-01T00:00:00.000Z' })}\n`);
-    await replica.store.put('files/_loose/tokens.json', content, { metadata: { 'persistd-sha256': createHash('sha256').update(content).digest('hex'), 'persistd-mode': '600', 'persistd-mtime': '1700000000000' } });
+    await replica.store.put(
+      'persistd.json',
+      `${JSON.stringify({ format: 1, createdBy: 'persistd 0.1.3', createdAt: '2026-11-01T00:00:00.000Z' })}\n`,
+    );
+    await replica.store.put('files/_loose/tokens.json', content, {
+      metadata: {
+        'persistd-sha256': createHash('sha256').update(content).digest('hex'),
+        'persistd-mode': '600',
+        'persistd-mtime': '1700000000000',
+      },
+    });
     const target = join(root, 'tokens.json');
     const args = ['restore', '--to', replica.url, '--file', target, '--state-dir', join(root, 'state')];
-    const keyed = await runPersistd(args, { env: { ...replica.env, PERSISTD_AGE_RECIPIENTS: generateIdentity().recipient }, timeoutMs: 120_000 });
+    const keyed = await runPersistd(args, {
+      env: { ...replica.env, PERSISTD_AGE_RECIPIENTS: generateIdentity().recipient },
+      timeoutMs: 120_000,
+    });
     expect(keyed.code, keyed.stderr).toBe(EXIT_CODES.usage);
     expect(keyed.stderr).toContain('is not encrypted');
     expect(existsSync(target)).toBe(false);

@@ -19,7 +19,7 @@ const SIZES = [0, 1, 65_535, 65_536, 65_537, 3 * 65_536, 1_000_003];
 /** `bytes` cut into pieces of random sizes (1 byte to 100 KiB), as a stream delivers them. */
 function pieces(bytes: Buffer): Readable {
   const parts: Buffer[] = [];
-  for (let i = 0; i < bytes.length; ) {
+  for (let i = 0; i < bytes.length;) {
     const n = 1 + Math.floor(Math.random() * 100_000);
     parts.push(bytes.subarray(i, i + n));
     i += n;
@@ -58,22 +58,28 @@ describe.skipIf(!ageCli.available)('age format against the real age CLI', () => 
     expect(parseIdentity(made.secret).recipient.text).toBe(made.recipient);
   });
 
-  it.each(SIZES)('age -d decrypts what persistd encrypts (%i bytes, streamed and in memory, two recipients, an extra stanza)', async (size) => {
-    const plaintext = randomBytes(size);
-    const other = generateIdentity();
-    const options = {
-      recipients: [parseRecipient(other.recipient), parseRecipient(cliRecipient)],
-      extraStanzas: [{ type: 'persistd-key', args: [], body: Buffer.from('db/app/0001/snapshot.gz') }],
-    };
-    const streamed = await buffer(pieces(plaintext).pipe(createAgeEncryptStream(options)));
-    const inMemory = ageEncrypt(plaintext, options);
-    for (const [name, file] of [['streamed', streamed], ['memory', inMemory]] as const) {
-      const path = join(dir, `${name}-${size}.age`);
-      await writeFile(path, file);
-      const { stdout } = await run('age', ['-d', '-i', keyFile, path], { timeout: 60_000, encoding: 'buffer', maxBuffer: 16 << 20 });
-      expect(stdout.equals(plaintext)).toBe(true);
-    }
-  });
+  it.each(SIZES)(
+    'age -d decrypts what persistd encrypts (%i bytes, streamed and in memory, two recipients, an extra stanza)',
+    async (size) => {
+      const plaintext = randomBytes(size);
+      const other = generateIdentity();
+      const options = {
+        recipients: [parseRecipient(other.recipient), parseRecipient(cliRecipient)],
+        extraStanzas: [{ type: 'persistd-key', args: [], body: Buffer.from('db/app/0001/snapshot.gz') }],
+      };
+      const streamed = await buffer(pieces(plaintext).pipe(createAgeEncryptStream(options)));
+      const inMemory = ageEncrypt(plaintext, options);
+      for (const [name, file] of [
+        ['streamed', streamed],
+        ['memory', inMemory],
+      ] as const) {
+        const path = join(dir, `${name}-${size}.age`);
+        await writeFile(path, file);
+        const { stdout } = await run('age', ['-d', '-i', keyFile, path], { timeout: 60_000, encoding: 'buffer', maxBuffer: 16 << 20 });
+        expect(stdout.equals(plaintext)).toBe(true);
+      }
+    },
+  );
 
   it.each(SIZES)('persistd decrypts what age -e encrypts (%i bytes, streamed in random pieces and in memory)', async (size) => {
     const plaintext = randomBytes(size);
@@ -124,7 +130,13 @@ describe.skipIf(!ageCli.available)('age format against the real age CLI', () => 
       extraStanzas: [{ type: 'persistd-key', args: [], body: Buffer.from('files/a.txt') }],
     });
     const text = file.toString('latin1');
-    const swapped = Buffer.from(text.replace(Buffer.from('files/a.txt').toString('base64').replace(/=+$/, ''), Buffer.from('files/b.txt').toString('base64').replace(/=+$/, '')), 'latin1');
+    const swapped = Buffer.from(
+      text.replace(
+        Buffer.from('files/a.txt').toString('base64').replace(/=+$/, ''),
+        Buffer.from('files/b.txt').toString('base64').replace(/=+$/, ''),
+      ),
+      'latin1',
+    );
     expect(swapped.equals(file)).toBe(false);
     expect(() => ageDecrypt(swapped, { identities: [identity] })).toThrow(/does not authenticate/);
     const path = join(dir, 'swapped.age');

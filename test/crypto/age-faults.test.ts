@@ -41,7 +41,9 @@ const TWENTY_PERCENT: FaultRule[] = [
 function rowsDigest(path: string): string {
   const db = new Database(path, { readonly: true });
   try {
-    return createHash('sha256').update(JSON.stringify(db.prepare('SELECT * FROM t ORDER BY rowid').raw().all())).digest('hex');
+    return createHash('sha256')
+      .update(JSON.stringify(db.prepare('SELECT * FROM t ORDER BY rowid').raw().all()))
+      .digest('hex');
   } finally {
     db.close();
   }
@@ -59,12 +61,20 @@ describe('an encrypted replica through faults', () => {
     const target = join(out, 'app.db');
     expect((await restoreDatabase({ store, name: 'app', target, stateDir: join(out, 'state') })).restored).toBe(true);
     expect(rowsDigest(target)).toBe(rowsDigest(path));
-    expect(Object.values(p.proxy.stats().injected).reduce((a, b) => a + b, 0), `seed ${p.proxy.seed}`).toBeGreaterThan(0);
+    expect(
+      Object.values(p.proxy.stats().injected).reduce((a, b) => a + b, 0),
+      `seed ${p.proxy.seed}`,
+    ).toBeGreaterThan(0);
   });
 
   it('TreeSync.syncOnce and restoreTree through 20% faults: the tree comes back identical', async () => {
     const { store } = p.open({}, { retry: FAST_RETRY, age });
-    const [root, state, again, againState] = await Promise.all([tempDir('agef-tree'), tempDir('agef-ts'), tempDir('agef-again'), tempDir('agef-as')]);
+    const [root, state, again, againState] = await Promise.all([
+      tempDir('agef-tree'),
+      tempDir('agef-ts'),
+      tempDir('agef-again'),
+      tempDir('agef-as'),
+    ]);
     dirs.push(root, state, again, againState);
     for (let i = 0; i < 30; i++) {
       const rel = `${['', 'a/', 'vault/x y/'][i % 3]}file-${i}.bin`;
@@ -82,7 +92,11 @@ describe('an encrypted replica through faults', () => {
     expect(diffTrees(await snapshotTree(root), await snapshotTree(again))).toEqual([]);
   });
 
-  const BODY_FAULTS: Fault[] = [{ kind: 'reset', when: 'mid-body' }, { kind: 'truncate', keepShare: 0.5 }, { kind: 'truncate', keepShare: 0.999 }];
+  const BODY_FAULTS: Fault[] = [
+    { kind: 'reset', when: 'mid-body' },
+    { kind: 'truncate', keepShare: 0.5 },
+    { kind: 'truncate', keepShare: 0.999 },
+  ];
   for (const fault of BODY_FAULTS) {
     it(`a GET whose body breaks (${JSON.stringify(fault)}) fails; it never ends with other bytes`, async () => {
       const { store } = p.open({}, { age });

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { bech32Decode, bech32Encode } from '../../src/crypto/bech32.js';
-import { AgeKeyError, generateIdentity, parseIdentity, parseIdentityFile, parseRecipient, recipientFingerprint } from '../../src/crypto/age-keys.js';
+import {
+  AgeKeyError,
+  generateIdentity,
+  parseIdentity,
+  parseIdentityFile,
+  parseRecipient,
+  recipientFingerprint,
+} from '../../src/crypto/age-keys.js';
 
 // A known pair from the age specification's test vectors is not needed: age-cli.test.ts checks pairs against age-keygen.
 describe('age keys', () => {
@@ -17,7 +24,12 @@ describe('age keys', () => {
     const { secret } = generateIdentity();
     const damaged = `${secret.slice(0, 30)}${secret[30] === 'Q' ? 'P' : 'Q'}${secret.slice(31)}`;
     const messages: string[] = [];
-    for (const attempt of [() => parseIdentity(damaged), () => parseRecipient(secret), () => parseRecipient(damaged), () => parseIdentityFile(`# key\n${damaged}\n`)]) {
+    for (const attempt of [
+      () => parseIdentity(damaged),
+      () => parseRecipient(secret),
+      () => parseRecipient(damaged),
+      () => parseIdentityFile(`# key\n${damaged}\n`),
+    ]) {
       try {
         attempt();
         messages.push('accepted');

@@ -19,7 +19,8 @@ function failure(fn: () => unknown): PersistdError {
   }
   throw new Error('expected an error');
 }
-const resolve = (flags: Record<string, string | string[]>, env: NodeJS.ProcessEnv = {}) => resolveConfig({ flags, env, cwd: dir, skipTargetChecks: true });
+const resolve = (flags: Record<string, string | string[]>, env: NodeJS.ProcessEnv = {}) =>
+  resolveConfig({ flags, env, cwd: dir, skipTargetChecks: true });
 
 describe('age settings', () => {
   it('takes recipients from repeated flags or a comma-separated variable, and an identity by path or inline', () => {

@@ -33,7 +33,10 @@ async function rawBytes(store: ObjectStore, key: string): Promise<Buffer> {
   return buffer(await store.get(key));
 }
 async function failureOf(promise: Promise<unknown>): Promise<PersistdError> {
-  const err = await promise.then(() => undefined, (e: unknown) => e);
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(PersistdError);
   return err as PersistdError;
 }
@@ -96,7 +99,11 @@ describe.each(backends)('AgeStore on %s', (_name, makeReplica) => {
     if (ageCli.available) {
       const file = join(dir, 'object.age');
       await writeFile(file, raw);
-      const { stdout } = await run('age', ['-d', '-i', join(dir, 'key.txt'), file], { encoding: 'buffer', maxBuffer: 1 << 24, timeout: 60_000 });
+      const { stdout } = await run('age', ['-d', '-i', join(dir, 'key.txt'), file], {
+        encoding: 'buffer',
+        maxBuffer: 1 << 24,
+        timeout: 60_000,
+      });
       expect(stdout.equals(plain)).toBe(true);
     }
   });
@@ -105,7 +112,14 @@ describe.each(backends)('AgeStore on %s', (_name, makeReplica) => {
     const plain = plaintext(3 * 65_536 + 1234);
     const key = 'files/t/ranges.bin';
     await store.put(key, plain);
-    for (const [start, end] of [[0, 0], [65_535, 65_536], [1, 3 * 65_536 + 1233], [131_072, 196_607], [196_608, 999_999], [100, undefined]] as const) {
+    for (const [start, end] of [
+      [0, 0],
+      [65_535, 65_536],
+      [1, 3 * 65_536 + 1233],
+      [131_072, 196_607],
+      [196_608, 999_999],
+      [100, undefined],
+    ] as const) {
       const got = await store.getWithInfo(key, { range: { start, end } });
       expect(got.info.size).toBe(plain.length);
       expect((await buffer(got.body)).equals(plain.subarray(start, end === undefined ? undefined : end + 1))).toBe(true);

@@ -37,7 +37,10 @@ describe('entrypoint.sh', () => {
   });
 
   it('runs the app under persistd run and passes its exit code through', () => {
-    const result = runEntrypoint([process.execPath, '-e', 'console.log("hello from app"); process.exit(3)'], { ...base, PERSISTD_DISABLED: '1' });
+    const result = runEntrypoint([process.execPath, '-e', 'console.log("hello from app"); process.exit(3)'], {
+      ...base,
+      PERSISTD_DISABLED: '1',
+    });
     expect(result.status).toBe(3);
     expect(result.stdout).toContain('hello from app');
     expect(result.stderr).toContain('WITHOUT persistence');

@@ -27,7 +27,14 @@ describe('403 for a while (expired or revoked credentials)', () => {
       await store.put('k', 'before');
       p.proxy.setRules([{ fault: { kind: 'error', status: 403, code, message: 'The provided token has expired.' }, activeForMs: 600 }]);
       const before = p.proxy.stats().requests;
-      for (const call of [() => store.get('k'), () => store.put('k', 'during'), () => store.delete(['k']), async () => { for await (const _ of store.list('')) void _; }]) {
+      for (const call of [
+        () => store.get('k'),
+        () => store.put('k', 'during'),
+        () => store.delete(['k']),
+        async () => {
+          for await (const _ of store.list('')) void _;
+        },
+      ]) {
         const err = await caught(call);
         expect(err).toBeInstanceOf(PermanentStoreError);
         expect(err.message).toMatch(/access denied/);
@@ -38,7 +45,15 @@ describe('403 for a while (expired or revoked credentials)', () => {
         expect(text).not.toMatch(/Signature=|AWS4-HMAC/);
       }
       expect(p.proxy.stats().requests - before).toBe(4); // not retried
-      await pollUntil('credentials accepted again', async () => (await store.head('k').then(() => true, () => false)), 3_000);
+      await pollUntil(
+        'credentials accepted again',
+        async () =>
+          await store.head('k').then(
+            () => true,
+            () => false,
+          ),
+        3_000,
+      );
       expect((await readAll(await store.get('k'))).toString()).toBe('before');
     });
   }
@@ -54,7 +69,11 @@ describe('the server down (connection refused)', () => {
     const [put, got, listed] = await Promise.all([
       store.put('during', body),
       store.get('seed').then(readAll),
-      (async () => { const keys: string[] = []; for await (const o of store.list('')) keys.push(o.key); return keys; })(),
+      (async () => {
+        const keys: string[] = [];
+        for await (const o of store.list('')) keys.push(o.key);
+        return keys;
+      })(),
     ]);
     expect(Date.now() - started).toBeGreaterThanOrEqual(1_800);
     expect(put.size).toBe(body.length);
@@ -75,6 +94,14 @@ describe('the server down (connection refused)', () => {
     expect(err).toBeInstanceOf(TransientStoreError);
     expect(err.message).toMatch(/ECONNREFUSED|ECONNRESET/);
     expect((err as StoreError).hint).toContain(p.proxy.endpoint);
-    await pollUntil('server back', async () => (await store.head('x').then(() => true, () => false)), 5_000);
+    await pollUntil(
+      'server back',
+      async () =>
+        await store.head('x').then(
+          () => true,
+          () => false,
+        ),
+      5_000,
+    );
   });
 });

@@ -13,7 +13,11 @@ import { caught, digest, proxiedBucket, readAll, type ProxiedBucket } from './fa
 let p: ProxiedBucket;
 const dirs: string[] = [];
 const BODY = randomBytes(300_000);
-const BODY_FAULTS: Fault[] = [{ kind: 'reset', when: 'mid-body' }, { kind: 'truncate', keepShare: 0.5 }, { kind: 'truncate', keepShare: 0.999 }];
+const BODY_FAULTS: Fault[] = [
+  { kind: 'reset', when: 'mid-body' },
+  { kind: 'truncate', keepShare: 0.5 },
+  { kind: 'truncate', keepShare: 0.999 },
+];
 
 beforeAll(async () => {
   p = await proxiedBucket('body-faults');
@@ -57,13 +61,18 @@ describe('a GET whose body breaks', () => {
     const { store, backend } = p.open();
     const files = Array.from({ length: 12 }, (_, i) => ({ name: `f${i}.bin`, body: randomBytes(20_000 + i * 1000) }));
     for (const f of files) {
-      await store.put(`files/up/${f.name}`, f.body, { metadata: encodeFileMetadata({ mtimeMs: 1_700_000_000_000, mode: 0o644, sha256: sha256Of(f.body) }) });
+      await store.put(`files/up/${f.name}`, f.body, {
+        metadata: encodeFileMetadata({ mtimeMs: 1_700_000_000_000, mode: 0o644, sha256: sha256Of(f.body) }),
+      });
     }
     expect(backend.prefix).not.toBe('');
     const [root, state] = await Promise.all([tempDir('bf-root'), tempDir('bf-state')]);
     dirs.push(root, state);
     p.proxy.setRules(BODY_FAULTS.map((fault) => ({ fault, operations: ['get-object'], share: 0.4 / BODY_FAULTS.length })));
-    const err = await restoreTree({ store, name: 'up', root, stateDir: state }).then(() => undefined, (e: unknown) => e);
+    const err = await restoreTree({ store, name: 'up', root, stateDir: state }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     const present = (await readdir(root)).filter((n) => !n.startsWith('.'));
     for (const name of present) expect(digest(await readFile(join(root, name)))).toBe(digest(files.find((f) => f.name === name)!.body));
     expect(p.proxy.stats().injected).not.toEqual({});
@@ -85,7 +94,9 @@ describe('a GET whose body breaks', () => {
   it('a restore broken only by connection resets is reported as a storage failure, not as damaged data', async () => {
     const { store } = p.open();
     const body = randomBytes(50_000);
-    await store.put('files/net/a.bin', body, { metadata: encodeFileMetadata({ mtimeMs: 1_700_000_000_000, mode: 0o644, sha256: sha256Of(body) }) });
+    await store.put('files/net/a.bin', body, {
+      metadata: encodeFileMetadata({ mtimeMs: 1_700_000_000_000, mode: 0o644, sha256: sha256Of(body) }),
+    });
     const [root, state] = await Promise.all([tempDir('net-root'), tempDir('net-state')]);
     dirs.push(root, state);
     p.proxy.setRules([{ fault: { kind: 'reset', when: 'mid-body' }, operations: ['get-object'] }]);

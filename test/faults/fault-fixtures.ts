@@ -28,8 +28,13 @@ export async function proxiedBucket(label: string, options: Partial<FaultProxyOp
   const proxy = await startFaultProxy({ target: s3.endpoint, seed: FAULT_SEED, keys, ...options });
   const closers: Array<() => void> = [];
   const settings = (overrides: Partial<S3StoreOptions>): S3StoreOptions => ({
-    bucket, prefix: `p-${randomBytes(3).toString('hex')}/`, endpoint: proxy.endpoint, region: s3.region, forcePathStyle: true,
-    credentials: keys, ...overrides,
+    bucket,
+    prefix: `p-${randomBytes(3).toString('hex')}/`,
+    endpoint: proxy.endpoint,
+    region: s3.region,
+    forcePathStyle: true,
+    credentials: keys,
+    ...overrides,
   });
   return {
     proxy,

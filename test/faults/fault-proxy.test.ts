@@ -31,19 +31,34 @@ describe('fault proxy', () => {
   it('re-signs a request exactly as the SDK signed it', async () => {
     const s3 = testS3();
     let captured: { method: string; url: string; headers: Record<string, string> } | undefined;
-    const client = new S3Client({ endpoint: 'http://127.0.0.1:9', region: s3.region, forcePathStyle: true, credentials: { accessKeyId: 'AKID', secretAccessKey: 'SECRET' } });
+    const client = new S3Client({
+      endpoint: 'http://127.0.0.1:9',
+      region: s3.region,
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'AKID', secretAccessKey: 'SECRET' },
+    });
     client.middlewareStack.add(
       (() => async (args: { request: unknown }) => {
         const r = args.request as { method: string; path: string; query: Record<string, string>; headers: Record<string, string> };
-        const query = Object.entries(r.query).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v ?? '')}`).join('&');
-        captured = { method: r.method, url: query === '' ? r.path : `${r.path}?${query}`, headers: Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k.toLowerCase(), v])) };
+        const query = Object.entries(r.query)
+          .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v ?? '')}`)
+          .join('&');
+        captured = {
+          method: r.method,
+          url: query === '' ? r.path : `${r.path}?${query}`,
+          headers: Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k.toLowerCase(), v])),
+        };
         throw new Error('captured');
       }) as never,
       { step: 'finalizeRequest', priority: 'low', name: 'capture' },
     );
-    await expect(client.send(new PutObjectCommand({ Bucket: 'b', Key: 'x/y z', Body: 'hi', IfNoneMatch: '*' }))).rejects.toThrow('captured');
+    await expect(client.send(new PutObjectCommand({ Bucket: 'b', Key: 'x/y z', Body: 'hi', IfNoneMatch: '*' }))).rejects.toThrow(
+      'captured',
+    );
     client.destroy();
-    expect(resignRequest(captured!.method, captured!.url, captured!.headers, { accessKeyId: 'AKID', secretAccessKey: 'SECRET' })).toBe(captured!.headers.authorization);
+    expect(resignRequest(captured!.method, captured!.url, captured!.headers, { accessKeyId: 'AKID', secretAccessKey: 'SECRET' })).toBe(
+      captured!.headers.authorization,
+    );
   });
 
   it('classifies S3 operations and draws a replayable sequence', () => {

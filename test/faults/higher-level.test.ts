@@ -77,7 +77,12 @@ describe('persistd layers through 20% faults', () => {
 
   it('TreeSync.syncOnce uploads a small tree byte-identical (checked on the server directly), and restoreTree brings it back', async () => {
     const { store, backend } = p.open({}, { retry: FAST_RETRY });
-    const [root, state, again, againState] = await Promise.all([tempDir('hl-tree'), tempDir('hl-tree-state'), tempDir('hl-again'), tempDir('hl-again-state')]);
+    const [root, state, again, againState] = await Promise.all([
+      tempDir('hl-tree'),
+      tempDir('hl-tree-state'),
+      tempDir('hl-again'),
+      tempDir('hl-again-state'),
+    ]);
     dirs.push(root, state, again, againState);
     const files = new Map<string, Buffer>();
     for (let i = 0; i < 40; i++) files.set(`${['', 'a/', 'a/b/', 'vault/x y/'][i % 4]}file-${i}.bin`, randomBytes(100 + i * 523));
@@ -103,7 +108,8 @@ describe('persistd layers through 20% faults', () => {
       let token: string | undefined;
       do {
         const page = await client.send(new ListObjectsV2Command({ Bucket: p.bucket, Prefix: prefix, ContinuationToken: token }));
-        for (const o of page.Contents ?? []) if (!o.Key!.slice(prefix.length).startsWith('.persistd/')) keys.push(o.Key!.slice(prefix.length));
+        for (const o of page.Contents ?? [])
+          if (!o.Key!.slice(prefix.length).startsWith('.persistd/')) keys.push(o.Key!.slice(prefix.length));
         token = page.NextContinuationToken;
       } while (token !== undefined);
     } finally {
@@ -126,9 +132,15 @@ describe('persistd layers through 20% faults', () => {
     p.proxy.setRules([]);
     expect((await snapshotDatabase({ store, name: 'broken', path, stateDir: state })).outcome).toBe('created');
     const target = join(out, 'app.db');
-    for (const fault of [{ kind: 'truncate', keepShare: 0.9 }, { kind: 'reset', when: 'mid-body' }] as const) {
+    for (const fault of [
+      { kind: 'truncate', keepShare: 0.9 },
+      { kind: 'reset', when: 'mid-body' },
+    ] as const) {
       p.proxy.setRules([{ fault, operations: ['get-object'], key: /\.db\.(gz|zst)$/ }]);
-      const err = await restoreDatabase({ store, name: 'broken', target, stateDir: join(out, 'state') }).then(() => undefined, (e: unknown) => e as PersistdError);
+      const err = await restoreDatabase({ store, name: 'broken', target, stateDir: join(out, 'state') }).then(
+        () => undefined,
+        (e: unknown) => e as PersistdError,
+      );
       expect(err, JSON.stringify(fault)).toBeInstanceOf(PersistdError);
       expect(err!.kind).toBe('storage');
       expect(err!.message).toMatch(/cannot download snapshot/);

@@ -26,7 +26,13 @@ async function provider(label: string, quirks: ProviderQuirks): Promise<ProxiedB
 /** A client with the SDK's own defaults (CRC32 checksums on every upload), aimed at the proxy. */
 function sdkDefaultClient(endpoint: string): S3Client {
   const s3 = testS3();
-  return new S3Client({ endpoint, region: s3.region, forcePathStyle: true, maxAttempts: 1, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } });
+  return new S3Client({
+    endpoint,
+    region: s3.region,
+    forcePathStyle: true,
+    maxAttempts: 1,
+    credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+  });
 }
 
 /** Everything an ordinary replica does, checked byte for byte against the server behind the proxy. */
@@ -132,7 +138,9 @@ describe('persistd defaults against emulated provider quirks', () => {
     const conditional = checks.find((c) => c.name === 'conditional writes');
     expect(conditional?.status).toBe('warn');
     expect(conditional?.detail).toMatch(/NOT honoured/);
-    expect(checks.filter((c) => c.name !== 'conditional writes').map((c) => c.status)).toEqual(checks.filter((c) => c.name !== 'conditional writes').map(() => 'ok'));
+    expect(checks.filter((c) => c.name !== 'conditional writes').map((c) => c.status)).toEqual(
+      checks.filter((c) => c.name !== 'conditional writes').map(() => 'ok'),
+    );
   });
 
   it('no conditional writes: the lineage pointer still fences an older instance (ETag check), and persistd run says so at start', async () => {
@@ -150,8 +158,24 @@ describe('persistd defaults against emulated provider quirks', () => {
     const dir = await mkdtemp(join(tmpdir(), 'persistd-nocond-'));
     try {
       const s3 = testS3();
-      const result = await runPersistd(['run', '--to', `s3://${p.bucket}/run`, '--endpoint', p.proxy.endpoint, '--db', join(dir, 'app.db'), '--state-dir', join(dir, 'state'),
-        '--', process.execPath, '-e', 'setTimeout(() => {}, 200)'], { env: { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_REGION: s3.region } });
+      const result = await runPersistd(
+        [
+          'run',
+          '--to',
+          `s3://${p.bucket}/run`,
+          '--endpoint',
+          p.proxy.endpoint,
+          '--db',
+          join(dir, 'app.db'),
+          '--state-dir',
+          join(dir, 'state'),
+          '--',
+          process.execPath,
+          '-e',
+          'setTimeout(() => {}, 200)',
+        ],
+        { env: { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_REGION: s3.region } },
+      );
       expect(result.code, result.stderr).toBe(0);
       expect(result.stderr).toContain('the store does not support conditional writes');
       expect(result.stderr).not.toContain(s3.secretAccessKey);
@@ -161,12 +185,20 @@ describe('persistd defaults against emulated provider quirks', () => {
   });
 
   it('all quirks at once but checksum rejection (see above): doctor passes every probe but warns on conditional writes', async () => {
-    const p = await provider('quirk-all', { requireDeleteMd5: true, unquotedEtags: true, maxConcurrentParts: 1, noConditionalWrites: true });
+    const p = await provider('quirk-all', {
+      requireDeleteMd5: true,
+      unquotedEtags: true,
+      maxConcurrentParts: 1,
+      noConditionalWrites: true,
+    });
     const { store, backend } = p.open();
     await exerciseStore(store, backend.prefix, p.bucket);
     const checks = await probeStore(store, AbortSignal.timeout(20_000));
     expect(Object.fromEntries(checks.map((c) => [c.name, c.status]))).toMatchObject({
-      'replica reachable': 'ok', 'put/get/list/delete probe': 'ok', 'multipart upload probe': 'ok', 'conditional writes': 'warn',
+      'replica reachable': 'ok',
+      'put/get/list/delete probe': 'ok',
+      'multipart upload probe': 'ok',
+      'conditional writes': 'warn',
     });
   });
 });

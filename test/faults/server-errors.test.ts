@@ -70,7 +70,10 @@ describe('S3Store with its retry wrapper under 500/503 answers', () => {
   it('a multipart upload whose parts fail 20% of the time completes, byte-identical', async () => {
     const { store, backend } = p.open({}, { retry: FAST_RETRY });
     const body = randomBytes(17 * 1024 * 1024); // 3 parts of 8 MiB
-    p.proxy.setRules([...serverErrors(0.15, { operations: ['upload-part'] }), { fault: { kind: 'reset', when: 'before-response' }, operations: ['upload-part'], share: 0.05 }]);
+    p.proxy.setRules([
+      ...serverErrors(0.15, { operations: ['upload-part'] }),
+      { fault: { kind: 'reset', when: 'before-response' }, operations: ['upload-part'], share: 0.05 },
+    ]);
     await store.put('mp', Readable.from([body.subarray(0, 9 << 20), body.subarray(9 << 20)]));
     p.proxy.setRules([]);
     expect(digest(await rawObject(p.bucket, `${backend.prefix}mp`))).toBe(digest(body));

@@ -40,18 +40,30 @@ async function backupOnce(store: ObjectStore, name: string, root: string, state:
 }
 
 const live = async (store: ObjectStore, name: string): Promise<string[]> =>
-  (await keysUnder(store, `files/${name}/`)).filter((k) => !k.startsWith(`files/${name}/.persistd/`)).map((k) => k.slice(`files/${name}/`.length));
+  (await keysUnder(store, `files/${name}/`))
+    .filter((k) => !k.startsWith(`files/${name}/.persistd/`))
+    .map((k) => k.slice(`files/${name}/`.length));
 const trashed = async (store: ObjectStore, name: string): Promise<string[]> =>
   (await keysUnder(store, `files/${name}/.persistd/trash/`)).map((k) => k.split('/').slice(5).join('/')).sort();
 
 const backends: [string, () => Promise<ObjectStore>][] = [
   ['FsStore', async () => new FsStore(await fresh('bucket'))],
-  ['S3Store on Ceph RGW', async () => {
-    const s3 = testS3();
-    const store = new S3Store({ bucket: await createTestBucket('backup-deletes'), prefix: 'p/', endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } });
-    stores.push(store);
-    return store;
-  }],
+  [
+    'S3Store on Ceph RGW',
+    async () => {
+      const s3 = testS3();
+      const store = new S3Store({
+        bucket: await createTestBucket('backup-deletes'),
+        prefix: 'p/',
+        endpoint: s3.endpoint,
+        region: s3.region,
+        forcePathStyle: true,
+        credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+      });
+      stores.push(store);
+      return store;
+    },
+  ],
 ];
 
 describe.each(backends)('one-shot backup deletes on %s', (_name, makeStore) => {

@@ -1,6 +1,16 @@
 import { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
-import type { CopyOptions, GetOptions, ListOptions, ObjectInfo, ObjectStore, ObjectWithInfo, PutBody, PutOptions, RequestOptions } from '../../src/store/object-store.js';
+import type {
+  CopyOptions,
+  GetOptions,
+  ListOptions,
+  ObjectInfo,
+  ObjectStore,
+  ObjectWithInfo,
+  PutBody,
+  PutOptions,
+  RequestOptions,
+} from '../../src/store/object-store.js';
 import { NotFoundError, TransientStoreError } from '../../src/store/store-errors.js';
 
 /** Wraps a real store and counts requests by kind and key; can fail a share of requests to test retries. */

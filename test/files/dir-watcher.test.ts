@@ -13,7 +13,10 @@ afterEach(async () => {
 afterAll(removeAll);
 
 /** A started watcher on a fresh tree, recording every event as `kind path-relative-to-root`. */
-async function watched(build: (root: string) => Promise<void>, options: ConstructorParameters<typeof DirWatcher>[1] = {}): Promise<{ root: string; watcher: DirWatcher; seen: string[] }> {
+async function watched(
+  build: (root: string) => Promise<void>,
+  options: ConstructorParameters<typeof DirWatcher>[1] = {},
+): Promise<{ root: string; watcher: DirWatcher; seen: string[] }> {
   const root = await fresh('dir-watcher');
   await build(root);
   const watcher = new DirWatcher(root, options);
@@ -49,7 +52,10 @@ describe('DirWatcher', () => {
     await rm(join(root, 'a', 'b', 'old.txt'));
     await writeFile(join(root, 'a', '.tmp-1'), 'temp');
     await rename(join(root, 'a', '.tmp-1'), join(root, 'a', 'final.txt')); // write-temp-then-rename
-    await pollUntil('a removal and a rename', () => seen.filter((e) => e === 'change a/b/old.txt').length >= 2 && seen.includes('change a/final.txt'));
+    await pollUntil(
+      'a removal and a rename',
+      () => seen.filter((e) => e === 'change a/b/old.txt').length >= 2 && seen.includes('change a/final.txt'),
+    );
     expect(seen.filter((e) => e.startsWith('error'))).toEqual([]);
   });
 
@@ -57,7 +63,10 @@ describe('DirWatcher', () => {
     const { root, watcher, seen } = await watched(async () => undefined);
     await mkdir(join(root, 'n', 'm'), { recursive: true });
     await writeFile(join(root, 'n', 'm', 'early.txt'), 'x');
-    await pollUntil('the new folders', () => seen.includes('addDir n') && seen.includes('addDir n/m') && seen.includes('change n/m/early.txt'));
+    await pollUntil(
+      'the new folders',
+      () => seen.includes('addDir n') && seen.includes('addDir n/m') && seen.includes('change n/m/early.txt'),
+    );
     expect(watcher.watchedDirs).toBe(3);
     await writeFile(join(root, 'n', 'm', 'later.txt'), 'y');
     await pollUntil('a file in the new folder', () => seen.includes('change n/m/later.txt'));

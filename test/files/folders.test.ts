@@ -56,7 +56,15 @@ async function writeFolders(root: string): Promise<void> {
     await writeFile(join(root, f), `content of ${f}\n`);
   }
   await mkdir(join(root, 'empty/nested'), { recursive: true });
-  const modes: [string, number][] = [['a/b/c', 0o700], ['a/b', 0o750], ['empty/nested', 0o711], ['private', 0o500], ['a', 0o755], ['empty', 0o775], ['', 0o755]];
+  const modes: [string, number][] = [
+    ['a/b/c', 0o700],
+    ['a/b', 0o750],
+    ['empty/nested', 0o711],
+    ['private', 0o500],
+    ['a', 0o755],
+    ['empty', 0o775],
+    ['', 0o755],
+  ];
   let t = 1_600_000_000_000;
   for (const [rel, mode] of modes) {
     const abs = rel === '' ? root : join(root, rel);
@@ -77,18 +85,33 @@ async function syncOnce(store: ObjectStore, name: string, root: string, state: s
 
 const backends: [string, () => Promise<ObjectStore>][] = [
   ['FsStore', async () => new FsStore(await fresh('bucket'))],
-  ['S3Store on Ceph RGW', async () => {
-    const s3 = testS3();
-    const store = new S3Store({ bucket: await createTestBucket('folders'), prefix: 'p/', endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } });
-    s3Stores.push(store);
-    return store;
-  }],
+  [
+    'S3Store on Ceph RGW',
+    async () => {
+      const s3 = testS3();
+      const store = new S3Store({
+        bucket: await createTestBucket('folders'),
+        prefix: 'p/',
+        endpoint: s3.endpoint,
+        region: s3.region,
+        forcePathStyle: true,
+        credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+      });
+      s3Stores.push(store);
+      return store;
+    },
+  ],
 ];
 
 describe.each(backends)('folder modes and mtimes on %s', (_name, makeStore) => {
   it('restore brings folders back exactly, empty ones included; an unchanged tree uploads no manifest again', async () => {
     const store = new CountingStore(await makeStore());
-    const [src, stateA, target, stateB] = [await fresh('src'), await fresh('stateA'), join(await fresh('target'), 'uploads'), await fresh('stateB')];
+    const [src, stateA, target, stateB] = [
+      await fresh('src'),
+      await fresh('stateA'),
+      join(await fresh('target'), 'uploads'),
+      await fresh('stateB'),
+    ];
     await writeFolders(src);
     const before = await folderStats(src);
     await syncOnce(store, 'f', src, stateA);
@@ -144,7 +167,11 @@ describe('folders while watching', () => {
     await sync.start();
     try {
       await mkdir(join(root, 'task-42'));
-      await pollUntil('folder in the manifest', async () => (await objectBytes(store, dirsManifestKey('w')))?.toString().includes('"task-42"') === true, 10_000);
+      await pollUntil(
+        'folder in the manifest',
+        async () => (await objectBytes(store, dirsManifestKey('w')))?.toString().includes('"task-42"') === true,
+        10_000,
+      );
     } finally {
       await sync.stop();
     }

@@ -45,7 +45,8 @@ describe('GlobMatcher', () => {
 describe('unsafeRelPathReason', () => {
   it('accepts odd but safe names and refuses escapes', () => {
     for (const ok of ['a b/c#d?e%f.txt', 'ünï/日本', '...', '..a', 'a..b/c']) expect(unsafeRelPathReason(ok)).toBeUndefined();
-    for (const bad of ['../x', 'a/../../x', '/etc/passwd', 'a\\b', 'a\0b', 'a//b', 'a/', './a', 'C:/x', '.persistd/trash/x']) expect(unsafeRelPathReason(bad)).toBeDefined();
+    for (const bad of ['../x', 'a/../../x', '/etc/passwd', 'a\\b', 'a\0b', 'a//b', 'a/', './a', 'C:/x', '.persistd/trash/x'])
+      expect(unsafeRelPathReason(bad)).toBeDefined();
   });
 });
 
@@ -64,7 +65,8 @@ describe('LocalIndex', () => {
     const file = join(dir, 'files', 't.index');
     const index = await LocalIndex.load(file);
     expect(index.existed).toBe(false);
-    for (let i = 0; i < 3000; i++) index.set(`p/${i} ü#?.txt`, { size: i, mtimeMs: 1_700_000_000_000.5 + i, mode: 0o644, sha256: 'a'.repeat(64), etag: `e${i}` });
+    for (let i = 0; i < 3000; i++)
+      index.set(`p/${i} ü#?.txt`, { size: i, mtimeMs: 1_700_000_000_000.5 + i, mode: 0o644, sha256: 'a'.repeat(64), etag: `e${i}` });
     await index.flush();
     index.delete('p/0 ü#?.txt');
     index.set('p/1 ü#?.txt', { size: 1, mtimeMs: 5, mode: 0o600, sha256: 'b'.repeat(64), etag: 'x' });
@@ -81,7 +83,8 @@ describe('LocalIndex', () => {
     expect(loaded.get('p/1 ü#?.txt')).toEqual({ size: 1, mtimeMs: 5, mode: 0o600, sha256: 'b'.repeat(64), etag: 'x' });
     expect(loaded.get('p/2999 ü#?.txt')?.mtimeMs).toBe(1_700_000_000_000.5 + 2999);
     for (let round = 0; round < 3; round++) {
-      for (let i = 0; i < 3000; i++) loaded.set(`p/${i} ü#?.txt`, { size: round, mtimeMs: 1, mode: 0o644, sha256: 'c'.repeat(64), etag: 'r' });
+      for (let i = 0; i < 3000; i++)
+        loaded.set(`p/${i} ü#?.txt`, { size: round, mtimeMs: 1, mode: 0o644, sha256: 'c'.repeat(64), etag: 'r' });
       await loaded.flush();
     }
     const lines = (await readFile(file, 'utf8')).trim().split('\n').length;
@@ -93,7 +96,13 @@ describe('LocalIndex', () => {
     const dir = await fresh('index-large');
     const file = join(dir, 'files', 'big.index');
     const index = await LocalIndex.load(file);
-    const entry = (i: number): IndexEntry => ({ size: i * 7, mtimeMs: 1_700_000_000_000 + i / 8, mode: 0o640, sha256: (i % 16).toString(16).repeat(64), etag: `${i}`.padStart(32, '0') });
+    const entry = (i: number): IndexEntry => ({
+      size: i * 7,
+      mtimeMs: 1_700_000_000_000 + i / 8,
+      mode: 0o640,
+      sha256: (i % 16).toString(16).repeat(64),
+      etag: `${i}`.padStart(32, '0'),
+    });
     for (let i = 0; i < 20_000; i++) index.set(`dir ${i % 97}/file-${i}.bin`, entry(i));
     await index.flush(); // a first save rewrites: well over one 256 KiB chunk
     const text = await readFile(file, 'utf8');
@@ -123,7 +132,10 @@ describe('LocalIndex', () => {
 
 describe('packed index entries', () => {
   it.each<[string, IndexEntry]>([
-    ['hex digest and MD5 ETag', { size: 2048, mtimeMs: 1_700_000_001_234.5625, mode: 0o644, sha256: 'ab'.repeat(32), etag: 'cd'.repeat(16) }],
+    [
+      'hex digest and MD5 ETag',
+      { size: 2048, mtimeMs: 1_700_000_001_234.5625, mode: 0o644, sha256: 'ab'.repeat(32), etag: 'cd'.repeat(16) },
+    ],
     ['short ETag', { size: 0, mtimeMs: 5, mode: 0o600, sha256: 'b'.repeat(64), etag: 'x' }],
     ['empty strings, extreme numbers', { size: 2 ** 53 - 1, mtimeMs: -1.5, mode: 0o7777, sha256: '', etag: '' }],
     ['upper-case digest, multipart ETag', { size: 1, mtimeMs: 1, mode: 0, sha256: 'AB'.repeat(32), etag: `${'ef'.repeat(16)}-3` }],
@@ -134,6 +146,8 @@ describe('packed index entries', () => {
   });
 
   it('packs the usual entry into 68 one-byte characters', () => {
-    expect(packEntry({ size: 2048, mtimeMs: 1_700_000_001_234.5625, mode: 0o644, sha256: 'ab'.repeat(32), etag: 'cd'.repeat(16) })).toHaveLength(68);
+    expect(
+      packEntry({ size: 2048, mtimeMs: 1_700_000_001_234.5625, mode: 0o644, sha256: 'ab'.repeat(32), etag: 'cd'.repeat(16) }),
+    ).toHaveLength(68);
   });
 });

@@ -42,7 +42,10 @@ export async function keysUnder(store: ObjectStore, prefix: string): Promise<str
 }
 
 /** Every regular file below `root` with content, mtimeMs and mode: the thing a round trip must preserve. */
-export async function snapshotTree(root: string, skip: (rel: string) => boolean = (rel) => rel.startsWith('.persistd')): Promise<Map<string, { content: string; mtimeMs: number; mode: number }>> {
+export async function snapshotTree(
+  root: string,
+  skip: (rel: string) => boolean = (rel) => rel.startsWith('.persistd'),
+): Promise<Map<string, { content: string; mtimeMs: number; mode: number }>> {
   const out = new Map<string, { content: string; mtimeMs: number; mode: number }>();
   const walk = async (rel: string): Promise<void> => {
     for (const e of await readdir(join(root, rel), { withFileTypes: true })) {
@@ -51,7 +54,11 @@ export async function snapshotTree(root: string, skip: (rel: string) => boolean 
       if (e.isDirectory()) await walk(childRel);
       else if (e.isFile()) {
         const st = await lstat(join(root, childRel));
-        out.set(childRel, { content: (await readFile(join(root, childRel))).toString('base64'), mtimeMs: st.mtimeMs, mode: st.mode & 0o7777 });
+        out.set(childRel, {
+          content: (await readFile(join(root, childRel))).toString('base64'),
+          mtimeMs: st.mtimeMs,
+          mode: st.mode & 0o7777,
+        });
       }
     }
   };

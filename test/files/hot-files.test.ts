@@ -91,16 +91,24 @@ describe('files that never go quiet', () => {
     const stored = { 'state.json': new Set<string>(), 'counters.json': new Set<string>() };
     try {
       // Without a longest wait nothing would ever be stored while the writer runs: every file must show two different versions.
-      await pollUntil('two stored versions of each file while the writer keeps rewriting them', async () => {
-        for (const [name, seen] of Object.entries(stored)) {
-          const body = (await objectBytes(store, `files/t/${name}`))?.toString();
-          if (body === undefined) continue;
-          expect(isCompleteVersion(body), `stored ${name} is a complete version: ${body.slice(0, 20)}…${body.slice(-10)}`).toBe(true);
-          seen.add(body);
-        }
-        return Object.values(stored).every((seen) => seen.size >= 2);
-      }, 20_000).catch((err: unknown) => {
-        throw new Error(`${messageOf(err)}; versions stored: ${Object.entries(stored).map(([n, s]) => `${n} ${s.size}`).join(', ')}; puts ${JSON.stringify([...store.putsByKey])}; status ${JSON.stringify(sync.status())}`);
+      await pollUntil(
+        'two stored versions of each file while the writer keeps rewriting them',
+        async () => {
+          for (const [name, seen] of Object.entries(stored)) {
+            const body = (await objectBytes(store, `files/t/${name}`))?.toString();
+            if (body === undefined) continue;
+            expect(isCompleteVersion(body), `stored ${name} is a complete version: ${body.slice(0, 20)}…${body.slice(-10)}`).toBe(true);
+            seen.add(body);
+          }
+          return Object.values(stored).every((seen) => seen.size >= 2);
+        },
+        20_000,
+      ).catch((err: unknown) => {
+        throw new Error(
+          `${messageOf(err)}; versions stored: ${Object.entries(stored)
+            .map(([n, s]) => `${n} ${s.size}`)
+            .join(', ')}; puts ${JSON.stringify([...store.putsByKey])}; status ${JSON.stringify(sync.status())}`,
+        );
       });
       expect(writer.exitCode).toBeNull();
     } finally {
@@ -109,7 +117,11 @@ describe('files that never go quiet', () => {
     // The last version written is the one stored once the writer stopped.
     for (const name of Object.keys(stored)) {
       const last = await readFile(join(src!, name), 'utf8');
-      await pollUntil(`the last version of ${name} stored`, async () => (await objectBytes(store, `files/t/${name}`))?.toString() === last, 10_000);
+      await pollUntil(
+        `the last version of ${name} stored`,
+        async () => (await objectBytes(store, `files/t/${name}`))?.toString() === last,
+        10_000,
+      );
     }
     await pollUntil('idle', () => sync.status().queued + sync.status().inFlight + sync.status().settling === 0);
     await sync.stop();
@@ -127,7 +139,8 @@ describe('files that never go quiet', () => {
     await sync.start();
     try {
       // 30 chunks, one every 50 ms (1.5 s, more than seven longest waits), through one descriptor; then closed.
-      const appender = await startChild(`
+      const appender = await startChild(
+        `
         const fs = require('node:fs');
         const fd = fs.openSync('video.bin', 'w');
         let i = 0;
@@ -135,7 +148,9 @@ describe('files that never go quiet', () => {
         const t = setInterval(() => {
           fs.writeSync(fd, Buffer.alloc(64 * 1024, i));
           if (++i === 30) { clearInterval(t); fs.closeSync(fd); process.exit(0); }
-        }, 50);`, src!);
+        }, 50);`,
+        src!,
+      );
       await once(appender, 'exit');
       await pollUntil('upload', async () => (await store.head('files/t/video.bin'))?.size === 30 * 64 * 1024, 10_000);
       await pollUntil('idle', () => sync.status().queued + sync.status().inFlight + sync.status().settling === 0);

@@ -17,7 +17,14 @@ const { fresh, removeAll } = tempDirs();
 let s3: S3Store;
 beforeAll(async () => {
   const t = testS3();
-  s3 = new S3Store({ bucket: await createTestBucket('metadata'), prefix: 'app/', endpoint: t.endpoint, region: t.region, forcePathStyle: true, credentials: { accessKeyId: t.accessKeyId, secretAccessKey: t.secretAccessKey } });
+  s3 = new S3Store({
+    bucket: await createTestBucket('metadata'),
+    prefix: 'app/',
+    endpoint: t.endpoint,
+    region: t.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: t.accessKeyId, secretAccessKey: t.secretAccessKey },
+  });
 });
 afterAll(async () => {
   s3?.destroy();
@@ -31,7 +38,9 @@ const BAD_MODES = ['99999', '-1', '8', 'rwx', '17777'];
 async function plant(store: ObjectStore, tree: string): Promise<void> {
   const put = async (rel: string, fields: Record<string, string>): Promise<void> => {
     const body = Buffer.from(`content of ${rel}\n`);
-    await store.put(`files/${tree}/${rel}`, body, { metadata: { 'persistd-sha256': sha256Of(body), 'persistd-mode': '644', 'persistd-mtime': String(GOOD_MTIME), ...fields } });
+    await store.put(`files/${tree}/${rel}`, body, {
+      metadata: { 'persistd-sha256': sha256Of(body), 'persistd-mode': '644', 'persistd-mtime': String(GOOD_MTIME), ...fields },
+    });
   };
   for (const [i, mtime] of BAD_MTIMES.entries()) await put(`mtime-${i}.txt`, { 'persistd-mtime': mtime });
   for (const [i, mode] of BAD_MODES.entries()) await put(`mode-${i}.txt`, { 'persistd-mode': mode });
@@ -40,8 +49,17 @@ async function plant(store: ObjectStore, tree: string): Promise<void> {
   await put('c/in-c.txt', {});
   // One bad row per kind, between good ones: the good folders still get their modes and mtimes.
   const dirs = {
-    persistd: 'files-dirs', v: 1,
-    dirs: [['', '755', GOOD_MTIME], ['a', '755', 1e300], ['b', '7777x', GOOD_MTIME], ['c', '750', GOOD_MTIME + 5000], ['d', '755', -1], [5, '755', GOOD_MTIME], ['e', '711', GOOD_MTIME + 7000]],
+    persistd: 'files-dirs',
+    v: 1,
+    dirs: [
+      ['', '755', GOOD_MTIME],
+      ['a', '755', 1e300],
+      ['b', '7777x', GOOD_MTIME],
+      ['c', '750', GOOD_MTIME + 5000],
+      ['d', '755', -1],
+      [5, '755', GOOD_MTIME],
+      ['e', '711', GOOD_MTIME + 7000],
+    ],
   };
   await store.put(`files/${tree}/.persistd/dirs.json`, `${JSON.stringify(dirs)}\n`);
 }
@@ -62,18 +80,29 @@ describe.each([
       const path = join(root, `mtime-${i}.txt`);
       expect(await readFile(path, 'utf8')).toBe(`content of mtime-${i}.txt\n`);
       expect((await lstat(path)).mtimeMs, `mtime ${mtime} not used`).toBeGreaterThanOrEqual(started - 1000);
-      expect(report.metadataProblems).toContainEqual({ path: `mtime-${i}.txt`, why: expect.stringContaining(`persistd-mtime ${JSON.stringify(mtime)} is not a time`) });
+      expect(report.metadataProblems).toContainEqual({
+        path: `mtime-${i}.txt`,
+        why: expect.stringContaining(`persistd-mtime ${JSON.stringify(mtime)} is not a time`),
+      });
     }
     for (const [i, mode] of BAD_MODES.entries()) {
       const path = join(root, `mode-${i}.txt`);
       expect((await lstat(path)).mode & 0o7777, `mode ${mode}`).toBe(0o600);
       expect((await lstat(path)).mtimeMs).toBe(GOOD_MTIME);
-      expect(report.metadataProblems).toContainEqual({ path: `mode-${i}.txt`, why: expect.stringContaining(`persistd-mode ${JSON.stringify(mode)} is not a permission mode`) });
+      expect(report.metadataProblems).toContainEqual({
+        path: `mode-${i}.txt`,
+        why: expect.stringContaining(`persistd-mode ${JSON.stringify(mode)} is not a permission mode`),
+      });
     }
     expect((await lstat(join(root, 'good.txt'))).mtimeMs).toBe(GOOD_MTIME);
 
     // Folder manifest: the bad rows are reported, the good ones applied.
-    expect(report.metadataProblems.filter((p) => !p.path.endsWith('.txt')).map((p) => p.path).sort()).toEqual(['[5,"755",1700000000000]', 'a', 'b', 'd']);
+    expect(
+      report.metadataProblems
+        .filter((p) => !p.path.endsWith('.txt'))
+        .map((p) => p.path)
+        .sort(),
+    ).toEqual(['[5,"755",1700000000000]', 'a', 'b', 'd']);
     const c = await lstat(join(root, 'c'));
     expect(c.mode & 0o7777).toBe(0o750);
     expect(c.mtimeMs).toBe(GOOD_MTIME + 5000);

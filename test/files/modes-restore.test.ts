@@ -19,7 +19,14 @@ const { fresh, removeAll } = tempDirs();
 let s3: S3Store;
 beforeAll(async () => {
   const t = testS3();
-  s3 = new S3Store({ bucket: await createTestBucket('modes'), prefix: 'app/', endpoint: t.endpoint, region: t.region, forcePathStyle: true, credentials: { accessKeyId: t.accessKeyId, secretAccessKey: t.secretAccessKey } });
+  s3 = new S3Store({
+    bucket: await createTestBucket('modes'),
+    prefix: 'app/',
+    endpoint: t.endpoint,
+    region: t.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: t.accessKeyId, secretAccessKey: t.secretAccessKey },
+  });
 });
 afterAll(async () => {
   s3?.destroy();
@@ -39,7 +46,16 @@ async function plant(store: ObjectStore, tree: string): Promise<void> {
   await put('world-writable', 0o666);
   await put('normal', 0o640);
   await put('shared/inside', 0o644);
-  const dirs = { persistd: 'files-dirs', v: 1, dirs: [['', '755', MTIME], ['shared', '7777', MTIME], ['open', '777', MTIME], ['tmp-like', '1777', MTIME]] };
+  const dirs = {
+    persistd: 'files-dirs',
+    v: 1,
+    dirs: [
+      ['', '755', MTIME],
+      ['shared', '7777', MTIME],
+      ['open', '777', MTIME],
+      ['tmp-like', '1777', MTIME],
+    ],
+  };
   await store.put(`files/${tree}/.persistd/dirs.json`, `${JSON.stringify(dirs)}\n`);
 }
 
@@ -63,7 +79,11 @@ describe.each([
     expect(await modeOf(join(root, 'open'))).toBe(0o775);
     expect(await modeOf(join(root, 'tmp-like'))).toBe(0o1777);
     expect(report.modesMasked.map((m) => `${m.path}: ${m.why}`).sort()).toEqual([
-      'open: 0777 -> 0775', 'setgid: 2755 -> 0755', 'setuid-root: 6777 -> 0775', 'shared: 7777 -> 1777', 'world-writable: 0666 -> 0664',
+      'open: 0777 -> 0775',
+      'setgid: 2755 -> 0755',
+      'setuid-root: 6777 -> 0775',
+      'shared: 7777 -> 1777',
+      'world-writable: 0666 -> 0664',
     ]);
   });
 
@@ -89,7 +109,10 @@ describe('persistd restore --restore-special-modes (CLI, file://)', () => {
     await plant(new FsStore(bucket), 'uploads');
     const run = async (extra: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; output: string; root: string }> => {
       const app = await fresh('cli-app');
-      const result = await runPersistd(['restore', '--to', pathToFileURL(bucket).href, '--dir', join(app, 'uploads'), '--state-dir', join(app, 'state'), ...extra], { env, cwd: app });
+      const result = await runPersistd(
+        ['restore', '--to', pathToFileURL(bucket).href, '--dir', join(app, 'uploads'), '--state-dir', join(app, 'state'), ...extra],
+        { env, cwd: app },
+      );
       return { code: result.code, output: result.stdout + result.stderr, root: join(app, 'uploads') };
     };
     const masked = await run([]);

@@ -17,7 +17,12 @@ afterAll(removeAll);
 
 function env(): NodeJS.ProcessEnv {
   const s3 = testS3();
-  return { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, PERSISTD_S3_ENDPOINT: s3.endpoint, AWS_REGION: s3.region };
+  return {
+    AWS_ACCESS_KEY_ID: s3.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+    PERSISTD_S3_ENDPOINT: s3.endpoint,
+    AWS_REGION: s3.region,
+  };
 }
 
 const raw = (latin1: string): Buffer => Buffer.from(latin1, 'latin1');
@@ -33,7 +38,14 @@ describe('persistd backup and restore of odd names (CLI, S3)', () => {
     await mkdir(Buffer.concat([Buffer.from(`${uploads}/`), odd[1]!]));
     await writeFile(Buffer.concat([Buffer.from(`${uploads}/`), odd[1]!, Buffer.from('/inner.txt')]), 'in a folder with a non-UTF-8 name\n');
     await writeFile(Buffer.concat([Buffer.from(`${uploads}/`), odd[2]!]), 'backslash\n');
-    const target = (root: string): string[] => ['--to', `s3://${bucket}/app`, '--dir', join(root, 'uploads'), '--state-dir', join(root, 'state')];
+    const target = (root: string): string[] => [
+      '--to',
+      `s3://${bucket}/app`,
+      '--dir',
+      join(root, 'uploads'),
+      '--state-dir',
+      join(root, 'state'),
+    ];
 
     const backup = await runPersistd(['backup', ...target(app)], { env: env(), cwd: app });
     expect(backup.code, backup.stdout + backup.stderr).toBe(0);
@@ -46,7 +58,9 @@ describe('persistd backup and restore of odd names (CLI, S3)', () => {
     expect(restore.stdout).toMatch(/43 file\(s\) restored/);
     const names = (await readdir(join(restored, 'uploads'), { encoding: 'buffer' })).map((n) => n.toString('hex')).sort();
     expect(names).toEqual([...odd, Buffer.from('many')].map((n) => n.toString('hex')).sort());
-    expect(await readFile(Buffer.concat([Buffer.from(`${restored}/uploads/`), odd[1]!, Buffer.from('/inner.txt')]), 'utf8')).toBe('in a folder with a non-UTF-8 name\n');
+    expect(await readFile(Buffer.concat([Buffer.from(`${restored}/uploads/`), odd[1]!, Buffer.from('/inner.txt')]), 'utf8')).toBe(
+      'in a folder with a non-UTF-8 name\n',
+    );
 
     // Four 250-byte folders: a key past S3's 1024 bytes. Reported by name, everything else stored, exit 3.
     const deep = join(uploads, ...Array.from({ length: 4 }, (_, i) => `${i}${'d'.repeat(249)}`));

@@ -41,7 +41,8 @@ describe('file name spellings', () => {
   });
 
   it('refuse every other spelling of a path, and the literal texts persistd 0.1 used', () => {
-    for (const key of ['x:a.txt', 'x:%41', 'x:%e9', 'x:caf%', 'x:caf%E', 'x:a\\b', 'a\\b', 'c:drive', 'x:%C3%A9']) expect('why' in decodeKeyName(key), key).toBe(true);
+    for (const key of ['x:a.txt', 'x:%41', 'x:%e9', 'x:caf%', 'x:caf%E', 'x:a\\b', 'a\\b', 'c:drive', 'x:%C3%A9'])
+      expect('why' in decodeKeyName(key), key).toBe(true);
     for (const text of ['a\\b', 'a\\x4', 'a\\x41', 'c:drive', 'a\\xE9']) expect(relPathBytes(text), text).toBeUndefined();
     expect(keyTextOf('back\\slash.txt')).toBeUndefined(); // the caller keeps 0.1's literal key for it
   });

@@ -19,7 +19,14 @@ const { fresh, removeAll } = tempDirs();
 let s3: S3Store;
 beforeAll(async () => {
   const t = testS3();
-  s3 = new S3Store({ bucket: await createTestBucket('names'), prefix: 'app/', endpoint: t.endpoint, region: t.region, forcePathStyle: true, credentials: { accessKeyId: t.accessKeyId, secretAccessKey: t.secretAccessKey } });
+  s3 = new S3Store({
+    bucket: await createTestBucket('names'),
+    prefix: 'app/',
+    endpoint: t.endpoint,
+    region: t.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: t.accessKeyId, secretAccessKey: t.secretAccessKey },
+  });
 });
 afterAll(async () => {
   s3?.destroy();
@@ -88,7 +95,11 @@ async function rawTree(root: string): Promise<Map<string, string>> {
         // Folder mtimes come back from the folder manifest to the µs (utimes takes a double): compared in ms.
         out.set(child.toString('hex'), `dir mtime ${Math.round((await lstat(under(root, child))).mtimeMs)}`);
         await walk(child);
-      } else out.set(child.toString('hex'), `${(await readFile(under(root, child))).toString('hex')} mtime ${(await lstat(under(root, child))).mtimeMs}`);
+      } else
+        out.set(
+          child.toString('hex'),
+          `${(await readFile(under(root, child))).toString('hex')} mtime ${(await lstat(under(root, child))).mtimeMs}`,
+        );
     }
   };
   await walk(Buffer.alloc(0));
@@ -139,7 +150,15 @@ describe.each([
     const store = await makeStore();
     const [src, state] = [await fresh('watch'), await fresh('watch-state')];
     await mkdir(under(src, raw('sub-\xf0')), { recursive: true });
-    const sync = new TreeSync({ store, name: 'watched', root: src, stateDir: state, deleteGraceMs: 100, keepDeletedMs: 0, rescanIntervalMs: 0 });
+    const sync = new TreeSync({
+      store,
+      name: 'watched',
+      root: src,
+      stateDir: state,
+      deleteGraceMs: 100,
+      keepDeletedMs: 0,
+      rescanIntervalMs: 0,
+    });
     await sync.start();
     try {
       await writeFile(under(src, raw('sub-\xf0/new-\xfa.txt')), 'arrived while watching');
@@ -157,12 +176,17 @@ describe('keys persistd does not write are refused, never restored under another
   it('non-canonical escapes, a bare drive letter and a backslash are reported by key', async () => {
     const store = new FsStore(await fresh('bucket-refused'));
     const body = Buffer.from('x');
-    for (const key of ['x:plain.txt', 'x:%41.txt', 'x:bad%e9.txt', 'x:bad%G1.txt', 'c:drive.txt', 'x:a/%2E%2E/b.txt', 'x:dot/%2E/b.txt']) await store.put(`files/t/${key}`, body);
+    for (const key of ['x:plain.txt', 'x:%41.txt', 'x:bad%e9.txt', 'x:bad%G1.txt', 'c:drive.txt', 'x:a/%2E%2E/b.txt', 'x:dot/%2E/b.txt'])
+      await store.put(`files/t/${key}`, body);
     await store.put('files/t/good.txt', body);
     const root = await fresh('refused-root');
     const report = await restoreTree({ store, name: 't', root, stateDir: await fresh('refused-state') });
     expect(report.downloaded).toBe(1);
-    expect(report.refused.map((r) => r.key).sort()).toEqual(['x:plain.txt', 'x:%41.txt', 'x:bad%e9.txt', 'x:bad%G1.txt', 'c:drive.txt', 'x:a/%2E%2E/b.txt', 'x:dot/%2E/b.txt'].map((k) => `files/t/${k}`).sort());
+    expect(report.refused.map((r) => r.key).sort()).toEqual(
+      ['x:plain.txt', 'x:%41.txt', 'x:bad%e9.txt', 'x:bad%G1.txt', 'c:drive.txt', 'x:a/%2E%2E/b.txt', 'x:dot/%2E/b.txt']
+        .map((k) => `files/t/${k}`)
+        .sort(),
+    );
     expect((await readdir(root)).filter((n) => !n.startsWith('.persistd'))).toEqual(['good.txt']);
   });
 });
@@ -177,13 +201,17 @@ describe('a replica and index written by persistd 0.1 (S3: it stored such names 
       await writeFile(join(src, name), body);
       const st = await lstat(join(src, name));
       const sha256 = sha256Of(body);
-      const { etag } = await s3.put(`files/legacy/${name}`, body, { metadata: encodeFileMetadata({ mtimeMs: st.mtimeMs, mode: st.mode & 0o7777, sha256 }) });
+      const { etag } = await s3.put(`files/legacy/${name}`, body, {
+        metadata: encodeFileMetadata({ mtimeMs: st.mtimeMs, mode: st.mode & 0o7777, sha256 }),
+      });
       lines.push(JSON.stringify([name, st.size, st.mtimeMs, st.mode & 0o7777, sha256, etag]));
     }
     // persistd 0.1 kept the index straight in <state>/files/, bound to no replica: it is adopted and checked against a listing.
     await mkdir(join(state, 'files'), { recursive: true });
     await writeFile(join(state, 'files', 'legacy.index'), `${lines.join('\n')}\n`);
-    expect((await restoreTree({ store: s3, name: 'legacy', root: await fresh('before'), stateDir: await fresh('before-state') })).refused).toHaveLength(2);
+    expect(
+      (await restoreTree({ store: s3, name: 'legacy', root: await fresh('before'), stateDir: await fresh('before-state') })).refused,
+    ).toHaveLength(2);
 
     const sync = new TreeSync({ store: s3, name: 'legacy', root: src, stateDir: state, rescanIntervalMs: 0 });
     const status = await sync.syncOnce({ deleteUnseen: true });

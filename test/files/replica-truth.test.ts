@@ -48,7 +48,7 @@ async function stored(store: ObjectStore): Promise<{ up: string[]; tokens: boole
 const allFiles = Array.from({ length: FILES }, (_, i) => `d${i % 3}/f${i}.txt`).sort();
 
 describe.each(backends)('the replica is the truth for files (%s)', (_label, makeReplica) => {
-  it('a backup to a second replica uploads everything; objects removed behind persistd\'s back are uploaded again; summaries count the listing', async () => {
+  it("a backup to a second replica uploads everything; objects removed behind persistd's back are uploaded again; summaries count the listing", async () => {
     const [first, second] = [await makeReplica(), await makeReplica()];
     const { up, tokens } = await appData();
     const state = await fresh('state');
@@ -68,7 +68,13 @@ describe.each(backends)('the replica is the truth for files (%s)', (_label, make
     expect(await stored(second.store)).toEqual({ up: allFiles, tokens: true, dirs: true });
 
     // Removed behind persistd's back (a lifecycle rule, a bucket emptied by hand): the next backup puts them back.
-    await second.store.delete(['files/up/d0/f0.txt', 'files/up/d1/f4.txt', 'files/up/d2/f8.txt', 'files/_loose/tokens.json', 'files/up/.persistd/dirs.json']);
+    await second.store.delete([
+      'files/up/d0/f0.txt',
+      'files/up/d1/f4.txt',
+      'files/up/d2/f8.txt',
+      'files/_loose/tokens.json',
+      'files/up/.persistd/dirs.json',
+    ]);
     expect((await stored(second.store)).up).toHaveLength(FILES - 3);
     const three = await backup(second);
     expect(three.code, three.stderr).toBe(0);
@@ -93,8 +99,27 @@ describe.each(backends)('the replica is the truth for files (%s)', (_label, make
     const replica = await makeReplica();
     const { up, tokens } = await appData();
     const state = await fresh('run-state');
-    const start = () => startPersistd(['run', '--to', replica.url, '--dir', up, '--file', tokens, '--state-dir', state, '--reconcile-interval', '1s',
-      '--', process.execPath, '-e', 'setInterval(() => {}, 1000)'], replica.env);
+    const start = () =>
+      startPersistd(
+        [
+          'run',
+          '--to',
+          replica.url,
+          '--dir',
+          up,
+          '--file',
+          tokens,
+          '--state-dir',
+          state,
+          '--reconcile-interval',
+          '1s',
+          '--',
+          process.execPath,
+          '-e',
+          'setInterval(() => {}, 1000)',
+        ],
+        replica.env,
+      );
     const complete = async () => {
       const now = await stored(replica.store);
       return now.up.length === FILES && now.tokens && now.dirs;

@@ -15,7 +15,13 @@ afterAll(removeAll);
 
 /** A replica holding t1/a.bin, t1/b.bin and t2/c.bin, restored into an empty folder by this process. */
 async function restoredTree(): Promise<{ store: FsStore; root: string; state: string }> {
-  const [bucket, source, sourceState, root, state] = [await fresh('bucket'), await fresh('source'), await fresh('source-state'), await fresh('root'), await fresh('state')];
+  const [bucket, source, sourceState, root, state] = [
+    await fresh('bucket'),
+    await fresh('source'),
+    await fresh('source-state'),
+    await fresh('root'),
+    await fresh('state'),
+  ];
   const store = new FsStore(bucket);
   for (const rel of ['t1/a.bin', 't1/b.bin', 't2/c.bin']) {
     await mkdir(join(source, rel, '..'), { recursive: true });
@@ -33,7 +39,15 @@ describe('a file the app deletes between the restore and the first scan', () => 
   it('is deleted remotely (trash copy kept) when the index came from a restore in this process', async () => {
     const { store, root, state } = await restoredTree();
     await rm(join(root, 't1'), { recursive: true }); // the app cleans a task folder up right at boot
-    const sync = new TreeSync({ store, name: 'up', root, stateDir: state, rescanIntervalMs: 0, deleteGraceMs: 0, restoredBeforeStart: true });
+    const sync = new TreeSync({
+      store,
+      name: 'up',
+      root,
+      stateDir: state,
+      rescanIntervalMs: 0,
+      deleteGraceMs: 0,
+      restoredBeforeStart: true,
+    });
     await sync.start();
     await sync.flush();
     await sync.stop();

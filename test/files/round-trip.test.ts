@@ -12,7 +12,9 @@ afterAll(removeAll);
 
 describe('directories round-trip on FsStore', () => {
   it('restore → change → watch → upload → delete → restore again preserves content, mtime and mode', async () => {
-    const [src, bucket, stateA, restored, stateB, again] = await Promise.all(['src', 'bucket', 'stateA', 'restored', 'stateB', 'again'].map(fresh));
+    const [src, bucket, stateA, restored, stateB, again] = await Promise.all(
+      ['src', 'bucket', 'stateA', 'restored', 'stateB', 'again'].map(fresh),
+    );
     const store = new FsStore(bucket!);
     await writeTree(src!);
 
@@ -20,7 +22,8 @@ describe('directories round-trip on FsStore', () => {
     const status = await first.syncOnce();
     await first.stop();
     expect(status.uploadedItems).toBe(3 + ODD_NAMES.length);
-    for (const name of ODD_NAMES) expect((await objectBytes(store, `files/uploads/${name}`))?.toString()).toBe(`content of ${name}\n`.repeat(3));
+    for (const name of ODD_NAMES)
+      expect((await objectBytes(store, `files/uploads/${name}`))?.toString()).toBe(`content of ${name}\n`.repeat(3));
 
     const report = await restoreTree({ store, name: 'uploads', root: restored!, stateDir: stateB! });
     expect(report.downloaded).toBe(3 + ODD_NAMES.length);
@@ -34,7 +37,12 @@ describe('directories round-trip on FsStore', () => {
       await writeFile(join(restored!, 'sub/b.bin'), 'changed\n');
       await chmod(join(restored!, 'sub/b.bin'), 0o700);
       await writeFile(join(restored!, 'new file.txt'), 'new\n');
-      await pollUntil('changes uploaded', async () => (await objectBytes(store, 'files/uploads/sub/b.bin'))?.toString() === 'changed\n' && (await objectBytes(store, 'files/uploads/new file.txt')) !== undefined);
+      await pollUntil(
+        'changes uploaded',
+        async () =>
+          (await objectBytes(store, 'files/uploads/sub/b.bin'))?.toString() === 'changed\n' &&
+          (await objectBytes(store, 'files/uploads/new file.txt')) !== undefined,
+      );
       await rm(join(restored!, 'a.txt'));
       await pollUntil('delete propagated', async () => (await store.head('files/uploads/a.txt')) === undefined);
       await pollUntil('index settled', () => sync.status().queued === 0 && sync.status().inFlight === 0 && sync.status().settling === 0);
@@ -53,7 +61,9 @@ describe('directories round-trip on FsStore', () => {
     // includeDeleted brings the trashed file back, with its original content, mtime and mode.
     const undeleted = await restoreTree({ store, name: 'uploads', root: again!, stateDir: stateC, includeDeleted: true });
     expect(undeleted.undeleted).toEqual(['a.txt']);
-    expect(diffTrees(await snapshotTree(src!), await snapshotTree(again!)).filter((p) => !p.includes('sub/b.bin') && !p.includes('new file'))).toEqual([]);
+    expect(
+      diffTrees(await snapshotTree(src!), await snapshotTree(again!)).filter((p) => !p.includes('sub/b.bin') && !p.includes('new file')),
+    ).toEqual([]);
     expect(await readFile(join(again!, 'a.txt'), 'utf8')).toBe('content of a.txt\n'.repeat(3));
   });
 });

@@ -17,7 +17,14 @@ let store: S3Store;
 beforeAll(async () => {
   const s3 = testS3();
   const bucket = await createTestBucket('files');
-  store = new S3Store({ bucket, prefix: 'app/', endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } });
+  store = new S3Store({
+    bucket,
+    prefix: 'app/',
+    endpoint: s3.endpoint,
+    region: s3.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+  });
 });
 afterAll(async () => {
   store?.destroy();
@@ -35,7 +42,8 @@ describe('directories round-trip on S3 (Ceph RGW)', () => {
     const first = new TreeSync({ store, name: 'uploads', root: src!, stateDir: stateA!, rescanIntervalMs: 0 });
     expect((await first.syncOnce()).uploadedItems).toBe(3 + ODD_NAMES.length);
     await first.stop();
-    for (const name of ODD_NAMES) expect((await objectBytes(store, `files/uploads/${name}`))?.toString()).toBe(`content of ${name}\n`.repeat(3));
+    for (const name of ODD_NAMES)
+      expect((await objectBytes(store, `files/uploads/${name}`))?.toString()).toBe(`content of ${name}\n`.repeat(3));
 
     const counting = new CountingStore(store);
     await restoreTree({ store: counting, name: 'uploads', root: restored!, stateDir: stateB! });
@@ -43,13 +51,23 @@ describe('directories round-trip on S3 (Ceph RGW)', () => {
 
     // After a restore, a sync costs no request per object.
     const before = { ...counting.counts };
-    const sync = new TreeSync({ store: counting, name: 'uploads', root: restored!, stateDir: stateB!, deleteGraceMs: 100, rescanIntervalMs: 0 });
+    const sync = new TreeSync({
+      store: counting,
+      name: 'uploads',
+      root: restored!,
+      stateDir: stateB!,
+      deleteGraceMs: 100,
+      rescanIntervalMs: 0,
+    });
     await sync.start();
     expect(counting.counts.head + counting.counts.get + counting.counts.put - before.head - before.get - before.put).toBe(0);
     try {
       await writeFile(join(restored!, ODD_NAMES[1]!), 'changed unicode\n');
       await chmod(join(restored!, 'a.txt'), 0o640);
-      await pollUntil('change uploaded', async () => (await objectBytes(store, `files/uploads/${ODD_NAMES[1]}`))?.toString() === 'changed unicode\n');
+      await pollUntil(
+        'change uploaded',
+        async () => (await objectBytes(store, `files/uploads/${ODD_NAMES[1]}`))?.toString() === 'changed unicode\n',
+      );
       // A mode-only change has no new mtime, so the watcher may not report it: the next reconcile pass uploads it.
       await sync.syncOnce();
       expect((await store.head('files/uploads/a.txt'))?.metadata?.['persistd-mode']).toBe('640');

@@ -89,12 +89,25 @@ describe('restore safety', () => {
     const store = new MemoryStore();
     const good = Buffer.from('good\n');
     const meta = encodeFileMetadata({ mtimeMs: 1_700_000_000_000, mode: 0o644, sha256: sha256Of(good) });
-    const evil = [`../${outside!.split('/').pop()}/pwned`, '/etc/pwned', 'a/../../pwned', 'nul\0byte', 'back\\slash', 'a//b', '.persistd/state'];
+    const evil = [
+      `../${outside!.split('/').pop()}/pwned`,
+      '/etc/pwned',
+      'a/../../pwned',
+      'nul\0byte',
+      'back\\slash',
+      'a//b',
+      '.persistd/state',
+    ];
     for (const rel of evil) await store.put(`files/t/${rel}`, good, { metadata: meta });
     await store.put('files/t/ok.txt', good, { metadata: meta });
     const report = await restoreTree({ store, name: 't', root: root!, stateDir: state! });
     expect(report.downloaded).toBe(1);
-    expect(report.refused.map((r) => r.key).sort()).toEqual(evil.filter((e) => !e.startsWith('.persistd')).map((e) => `files/t/${e}`).sort());
+    expect(report.refused.map((r) => r.key).sort()).toEqual(
+      evil
+        .filter((e) => !e.startsWith('.persistd'))
+        .map((e) => `files/t/${e}`)
+        .sort(),
+    );
     expect(await readdir(outside!)).toEqual([]);
     expect((await readdir(root!)).sort()).toEqual(['ok.txt']);
   });
@@ -118,8 +131,12 @@ describe('restore safety', () => {
     const [root, bucket, state] = await dirsFor('root', 'bucket', 'state');
     const store = new FsStore(bucket!);
     const remote = Buffer.from('remote version');
-    await store.put('files/t/doc.txt', remote, { metadata: encodeFileMetadata({ mtimeMs: 1_600_000_000_000, mode: 0o644, sha256: sha256Of(remote) }) });
-    await store.put('files/t/same.txt', remote, { metadata: encodeFileMetadata({ mtimeMs: 1_600_000_000_000, mode: 0o644, sha256: sha256Of(remote) }) });
+    await store.put('files/t/doc.txt', remote, {
+      metadata: encodeFileMetadata({ mtimeMs: 1_600_000_000_000, mode: 0o644, sha256: sha256Of(remote) }),
+    });
+    await store.put('files/t/same.txt', remote, {
+      metadata: encodeFileMetadata({ mtimeMs: 1_600_000_000_000, mode: 0o644, sha256: sha256Of(remote) }),
+    });
     await writeFile(join(root!, 'doc.txt'), 'local version, different');
     await writeFile(join(root!, 'same.txt'), remote);
     const report = await restoreTree({ store, name: 't', root: root!, stateDir: state! });
@@ -144,7 +161,14 @@ describe('restore safety', () => {
     await sync.syncOnce();
     await sync.stop();
     const counting = new CountingStore(store);
-    const report = await restoreTree({ store: counting, name: 't', root: root!, stateDir: state2!, rangeThresholdBytes: 1000, rangeSizeBytes: 700 });
+    const report = await restoreTree({
+      store: counting,
+      name: 't',
+      root: root!,
+      stateDir: state2!,
+      rangeThresholdBytes: 1000,
+      rangeSizeBytes: 700,
+    });
     expect(report.downloaded).toBe(1);
     expect(counting.counts.get).toBe(Math.ceil(5000 / 700) + 2); // the ranges, the folder manifest and the replica's format marker
     expect((await readFile(join(root!, 'big.bin'))).equals(big)).toBe(true);
@@ -158,7 +182,20 @@ describe('policy', () => {
     await writeFile(join(outside!, 'secret'), 'outside the tree');
     await mkdir(join(src!, 'cache'));
     await mkdir(join(src!, 'docs'));
-    for (const f of ['keep.txt', 'x.tmp', 'y.part', '.~lock.odt#', 'a.swp', 'b~', '.#c', '.DS_Store', 'cache/big.dat', 'docs/r.pdf', 'docs/r.txt']) await writeFile(join(src!, f), f);
+    for (const f of [
+      'keep.txt',
+      'x.tmp',
+      'y.part',
+      '.~lock.odt#',
+      'a.swp',
+      'b~',
+      '.#c',
+      '.DS_Store',
+      'cache/big.dat',
+      'docs/r.pdf',
+      'docs/r.txt',
+    ])
+      await writeFile(join(src!, f), f);
     await mkdir(join(src!, '.persistd'));
     await writeFile(join(src!, '.persistd', 'state'), 'state');
     await symlink(join(outside!, 'secret'), join(src!, 'link-out'));

@@ -15,7 +15,14 @@ const { fresh, removeAll } = tempDirs();
 let s3: S3Store;
 beforeAll(async () => {
   const t = testS3();
-  s3 = new S3Store({ bucket: await createTestBucket('sparse'), prefix: 'app/', endpoint: t.endpoint, region: t.region, forcePathStyle: true, credentials: { accessKeyId: t.accessKeyId, secretAccessKey: t.secretAccessKey } });
+  s3 = new S3Store({
+    bucket: await createTestBucket('sparse'),
+    prefix: 'app/',
+    endpoint: t.endpoint,
+    region: t.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: t.accessKeyId, secretAccessKey: t.secretAccessKey },
+  });
 });
 afterAll(async () => {
   s3?.destroy();
@@ -51,7 +58,13 @@ describe.each([
     const original = await readFile(join(src, 'disk.img'));
     for (const ranges of [false, true]) {
       const root = await fresh(ranges ? 'ranges' : 'stream');
-      const report = await restoreTree({ store, name: 'images', root, stateDir: await fresh('state'), ...(ranges ? { rangeThresholdBytes: 1024 * 1024, rangeSizeBytes: 1024 * 1024 } : {}) });
+      const report = await restoreTree({
+        store,
+        name: 'images',
+        root,
+        stateDir: await fresh('state'),
+        ...(ranges ? { rangeThresholdBytes: 1024 * 1024, rangeSizeBytes: 1024 * 1024 } : {}),
+      });
       expect(report.failed).toEqual([]);
       const path = join(root, 'disk.img');
       expect((await lstat(path)).size).toBe(SIZE);

@@ -28,7 +28,9 @@ afterAll(async () => {
 
 /** Runs the CLI as an unprivileged user (nobody when this is root). */
 async function backupAsUser(args: string[]): Promise<{ code: number | null; out: string }> {
-  const argv = isRoot ? [setpriv!, '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, PERSISTD_BIN, ...args] : [process.execPath, PERSISTD_BIN, ...args];
+  const argv = isRoot
+    ? [setpriv!, '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, PERSISTD_BIN, ...args]
+    : [process.execPath, PERSISTD_BIN, ...args];
   const { code, stdout, stderr } = await runCaptured(argv[0]!, argv.slice(1), { cwd: tmpdir(), env: { PATH: process.env.PATH } });
   return { code, out: stdout + stderr };
 }

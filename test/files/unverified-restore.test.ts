@@ -18,7 +18,16 @@ describe('restore of objects changed in place by another tool (file://)', () => 
     await writeFile(join(app, 'uploads', 'a.txt'), 'original a\n');
     await writeFile(join(app, 'uploads', 'b.txt'), 'original b\n');
     await writeFile(join(app, 'tokens.json'), '{"token":"original"}\n');
-    const target = (root: string): string[] => ['--to', pathToFileURL(bucket).href, '--dir', join(root, 'uploads'), '--file', join(root, 'tokens.json'), '--state-dir', join(root, 'state')];
+    const target = (root: string): string[] => [
+      '--to',
+      pathToFileURL(bucket).href,
+      '--dir',
+      join(root, 'uploads'),
+      '--file',
+      join(root, 'tokens.json'),
+      '--state-dir',
+      join(root, 'state'),
+    ];
     const backup = await runPersistd(['backup', ...target(app)]);
     expect(backup.code, backup.stderr).toBe(0);
 

@@ -73,8 +73,13 @@ describe('watching', () => {
       // Like an app creating per-task folders (another process, as in life): nested folders made at once, files
       // written into them right away and a few ms later, while persistd's watcher is still catching up.
       const expected: string[] = [];
-      for (let task = 0; task < 12; task++) for (const rel of ['in.bin', 'out/deep/result.json', 'out/late.txt']) expected.push(`files/t/t${task}/${rel}`);
-      const app = spawn(process.execPath, ['-e', `
+      for (let task = 0; task < 12; task++)
+        for (const rel of ['in.bin', 'out/deep/result.json', 'out/late.txt']) expected.push(`files/t/t${task}/${rel}`);
+      const app = spawn(
+        process.execPath,
+        [
+          '-e',
+          `
         const fs = require('node:fs');
         let task = 0;
         const next = () => {
@@ -85,12 +90,17 @@ describe('watching', () => {
           fs.writeFileSync(t + '/out/deep/result.json', t + ' result');
           setTimeout(() => { fs.writeFileSync(t + '/out/late.txt', t + ' late'); next(); }, task % 4);
         };
-        next();`], { cwd: src!, stdio: 'inherit' });
+        next();`,
+        ],
+        { cwd: src!, stdio: 'inherit' },
+      );
       await once(app, 'exit');
-      await pollUntil('every file uploaded', async () => (await keysUnder(store, 'files/t/')).length === expected.length, 10_000).catch(async (err: unknown) => {
-        const have = new Set(await keysUnder(store, 'files/t/'));
-        throw new Error(`${messageOf(err)}; missing: ${expected.filter((k) => !have.has(k)).join(', ')}`);
-      });
+      await pollUntil('every file uploaded', async () => (await keysUnder(store, 'files/t/')).length === expected.length, 10_000).catch(
+        async (err: unknown) => {
+          const have = new Set(await keysUnder(store, 'files/t/'));
+          throw new Error(`${messageOf(err)}; missing: ${expected.filter((k) => !have.has(k)).join(', ')}`);
+        },
+      );
       expect((await keysUnder(store, 'files/t/')).sort()).toEqual(expected.sort());
     } finally {
       await sync.stop();
@@ -126,7 +136,11 @@ describe('loose files', () => {
       for (let v = 2; v <= 4; v++) {
         await writeFile(`${file}.tmp-${v}`, `{"v":${v}}`);
         await rename(`${file}.tmp-${v}`, file);
-        await pollUntil(`v${v} uploaded`, async () => (await objectBytes(store, 'files/_loose/admin_tokens.json'))?.toString() === `{"v":${v}}`, 3000);
+        await pollUntil(
+          `v${v} uploaded`,
+          async () => (await objectBytes(store, 'files/_loose/admin_tokens.json'))?.toString() === `{"v":${v}}`,
+          3000,
+        );
       }
       await writeFile(join(appDir!, 'unrelated.json'), 'still not mine');
       await sync.syncOnce();

@@ -2,8 +2,7 @@
 const accessKeyId = 'AKIAIOSFODNN7EXAMPLE';
 const tempAccessKeyId = 'ASIAQWERTYUIOPASDFGH';
 const secretKey = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
-const sessionToken =
-  'FwoGZXIvYXdzEBYaDHq8Zm9vYmFyYmF6cXV4IqwBc2Vzc2lvbi10b2tlbi1mb3ItdGVzdHMtb25seQ+/1Zk7aGVsbG8tdGhlcmU=';
+const sessionToken = 'FwoGZXIvYXdzEBYaDHq8Zm9vYmFyYmF6cXV4IqwBc2Vzc2lvbi10b2tlbi1mb3ItdGVzdHMtb25seQ+/1Zk7aGVsbG8tdGhlcmU=';
 const signature = '5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7';
 
 export const FAKE = {

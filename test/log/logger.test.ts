@@ -78,7 +78,10 @@ describe('createLogger', () => {
     clearRegisteredSecrets();
     const out = new CaptureStream();
     const log = createLogger({ level: 'info', destination: out, pretty: false });
-    log.info({ credentials: { accessKeyId: FAKE.accessKeyId, secretAccessKey: FAKE.secretKey, sessionToken: FAKE.sessionToken } }, 'resolved');
+    log.info(
+      { credentials: { accessKeyId: FAKE.accessKeyId, secretAccessKey: FAKE.secretKey, sessionToken: FAKE.sessionToken } },
+      'resolved',
+    );
     log.info(`env AWS_SECRET_ACCESS_KEY=${FAKE.secretKey}`);
     expectNoSecrets(out.text());
   });

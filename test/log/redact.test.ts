@@ -71,15 +71,11 @@ describe('redact: patterns (secrets never registered)', () => {
   it('scrubs credential assignments in ini, env and JSON shapes', () => {
     expect(redact(`aws_secret_access_key = ${FAKE.secretKey}`)).toBe('aws_secret_access_key = ***');
     expect(redact(`AWS_SESSION_TOKEN=${FAKE.sessionToken} next`)).toBe('AWS_SESSION_TOKEN=*** next');
-    expect(redact(`{"secretAccessKey":"${FAKE.secretKey}","region":"auto"}`)).toBe(
-      '{"secretAccessKey":"***","region":"auto"}',
-    );
+    expect(redact(`{"secretAccessKey":"${FAKE.secretKey}","region":"auto"}`)).toBe('{"secretAccessKey":"***","region":"auto"}');
   });
 
   it('scrubs userinfo in URLs', () => {
-    expect(redact('fetching https://user:p%40ss@minio.local:9000/bucket')).toBe(
-      'fetching https://***@minio.local:9000/bucket',
-    );
+    expect(redact('fetching https://user:p%40ss@minio.local:9000/bucket')).toBe('fetching https://***@minio.local:9000/bucket');
     expect(redact(`s3://${FAKE.accessKeyId}@bucket/x`)).toBe('s3://***@bucket/x');
     expect(redact('https://example.com/a@b')).toBe('https://example.com/a@b');
   });

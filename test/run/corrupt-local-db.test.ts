@@ -27,8 +27,20 @@ describe('persistd run with a damaged local database it did not restore', () => 
     seed.close();
     const replicaDir = path.join(dir, 'replica');
     const marker = path.join(dir, 'app-started');
-    const run = (state: string) => runPersistd(['run', '--to', `file://${replicaDir}`, '--db', db, '--state-dir', path.join(dir, state), '--',
-      process.execPath, '-e', `require('fs').writeFileSync(${JSON.stringify(marker)}, 'x')`]);
+    const run = (state: string) =>
+      runPersistd([
+        'run',
+        '--to',
+        `file://${replicaDir}`,
+        '--db',
+        db,
+        '--state-dir',
+        path.join(dir, state),
+        '--',
+        process.execPath,
+        '-e',
+        `require('fs').writeFileSync(${JSON.stringify(marker)}, 'x')`,
+      ]);
     const first = await run('state1');
     expect(first.code, first.stderr).toBe(0);
     expect(existsSync(marker)).toBe(true);

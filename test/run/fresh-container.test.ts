@@ -18,10 +18,24 @@ describe('persistd run on a fresh container', () => {
     mkdirSync(path.join(first, 'instance'), { recursive: true });
     mkdirSync(path.join(first, 'security'));
     writeFileSync(path.join(first, 'security', 'admin_tokens.json'), '{"admin":"t0k3n"}\n');
-    const deploy = (root: string, ...words: string[]) => runPersistd([
-      'run', '--to', replica, '--db', `app.db=${path.join(root, 'instance', 'app.db')}`, '--file', `admin_tokens.json=${path.join(root, 'security', 'admin_tokens.json')}`,
-      '--state-dir', path.join(root, '.persistd'), '--', process.execPath, NOTES_APP, path.join(root, 'instance', 'app.db'), 'exit', ...words,
-    ]);
+    const deploy = (root: string, ...words: string[]) =>
+      runPersistd([
+        'run',
+        '--to',
+        replica,
+        '--db',
+        `app.db=${path.join(root, 'instance', 'app.db')}`,
+        '--file',
+        `admin_tokens.json=${path.join(root, 'security', 'admin_tokens.json')}`,
+        '--state-dir',
+        path.join(root, '.persistd'),
+        '--',
+        process.execPath,
+        NOTES_APP,
+        path.join(root, 'instance', 'app.db'),
+        'exit',
+        ...words,
+      ]);
     const one = await deploy(first, 'hello', 'world');
     expect(one.code, one.stderr).toBe(0);
     expect(one.stdout).toContain('app start: 0 notes');

@@ -27,7 +27,11 @@ const dirs: string[] = [];
 beforeAll(async () => {
   const s3 = testS3();
   bucket = await createTestBucket('health');
-  proxy = await startFaultProxy({ target: s3.endpoint, seed: 11, keys: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } });
+  proxy = await startFaultProxy({
+    target: s3.endpoint,
+    seed: 11,
+    keys: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+  });
 });
 afterAll(async () => {
   await proxy?.stop();
@@ -35,53 +39,69 @@ afterAll(async () => {
 });
 
 describe('health tells the truth', () => {
-  it('a database no generation of which can be stored (PUTs refused): unhealthy within the lag limit, status exits 1 and names the error; healthy again once PUTs work', { timeout: 120_000 }, async () => {
-    const s3 = testS3();
-    const dir = mkdtempSync(path.join(tmpdir(), 'persistd-health-'));
-    dirs.push(dir);
-    mkdirSync(path.join(dir, 'data'));
-    const db = path.join(dir, 'data', 'app.db');
-    const seed = new Database(db);
-    seed.pragma('journal_mode = WAL');
-    seed.exec('CREATE TABLE t (v TEXT); INSERT INTO t VALUES (\'x\')');
-    seed.close();
-    const stateDir = path.join(dir, 'state');
-    const env = {
-      AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_REGION: s3.region, PERSISTD_S3_ENDPOINT: proxy.endpoint, PERSISTD_LOG_LEVEL: 'info',
-    };
-    const to = `s3://${bucket}/app`;
-    // A read-only key: every PUT is refused from the start.
-    proxy.setRules([{ methods: ['PUT'], fault: { kind: 'error', status: 403, code: 'AccessDenied' } }]);
-    const run = startPersistd(['run', '--to', to, '--db', db, '--state-dir', stateDir, '--', process.execPath, '-e', 'setInterval(() => {}, 1000)'], env);
-    const status = async () => {
-      const result = await runPersistd(['status', '--to', to, '--state-dir', stateDir, '--json'], { env });
-      return { code: result.code, json: JSON.parse(result.stdout || '{}') as { local?: { status?: { healthy: boolean; problems: string[]; lastError: { message: string } | null } } } };
-    };
-    const deadline = Date.now() + 90_000;
-    let seen = await status();
-    // Unhealthy from the start ("restore has not completed"): wait for the problem this test is about.
-    const unprotected = (): boolean => seen.json.local?.status?.problems.some((p) => p.includes('NOT PROTECTED')) ?? false;
-    while (!unprotected() && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      seen = await status();
-    }
-    expect(seen.json.local?.status?.healthy).toBe(false);
-    expect(seen.code).toBe(1);
-    expect(seen.json.local?.status?.problems.join('\n')).toMatch(/db app\.db: NOT PROTECTED, no generation stored/);
-    expect(seen.json.local?.status?.lastError?.message).toMatch(/AccessDenied|403|denied/i);
+  it(
+    'a database no generation of which can be stored (PUTs refused): unhealthy within the lag limit, status exits 1 and names the error; healthy again once PUTs work',
+    { timeout: 120_000 },
+    async () => {
+      const s3 = testS3();
+      const dir = mkdtempSync(path.join(tmpdir(), 'persistd-health-'));
+      dirs.push(dir);
+      mkdirSync(path.join(dir, 'data'));
+      const db = path.join(dir, 'data', 'app.db');
+      const seed = new Database(db);
+      seed.pragma('journal_mode = WAL');
+      seed.exec("CREATE TABLE t (v TEXT); INSERT INTO t VALUES ('x')");
+      seed.close();
+      const stateDir = path.join(dir, 'state');
+      const env = {
+        AWS_ACCESS_KEY_ID: s3.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+        AWS_REGION: s3.region,
+        PERSISTD_S3_ENDPOINT: proxy.endpoint,
+        PERSISTD_LOG_LEVEL: 'info',
+      };
+      const to = `s3://${bucket}/app`;
+      // A read-only key: every PUT is refused from the start.
+      proxy.setRules([{ methods: ['PUT'], fault: { kind: 'error', status: 403, code: 'AccessDenied' } }]);
+      const run = startPersistd(
+        ['run', '--to', to, '--db', db, '--state-dir', stateDir, '--', process.execPath, '-e', 'setInterval(() => {}, 1000)'],
+        env,
+      );
+      const status = async () => {
+        const result = await runPersistd(['status', '--to', to, '--state-dir', stateDir, '--json'], { env });
+        return {
+          code: result.code,
+          json: JSON.parse(result.stdout || '{}') as {
+            local?: { status?: { healthy: boolean; problems: string[]; lastError: { message: string } | null } };
+          },
+        };
+      };
+      const deadline = Date.now() + 90_000;
+      let seen = await status();
+      // Unhealthy from the start ("restore has not completed"): wait for the problem this test is about.
+      const unprotected = (): boolean => seen.json.local?.status?.problems.some((p) => p.includes('NOT PROTECTED')) ?? false;
+      while (!unprotected() && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        seen = await status();
+      }
+      expect(seen.json.local?.status?.healthy).toBe(false);
+      expect(seen.code).toBe(1);
+      expect(seen.json.local?.status?.problems.join('\n')).toMatch(/db app\.db: NOT PROTECTED, no generation stored/);
+      expect(seen.json.local?.status?.lastError?.message).toMatch(/AccessDenied|403|denied/i);
 
-    // The key works again: the next sync stores the generation and health comes back.
-    proxy.setRules([]);
-    const back = Date.now() + 30_000;
-    while (seen.json.local?.status?.healthy !== true && Date.now() < back) {
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      seen = await status();
-    }
-    expect(seen.json.local?.status?.healthy).toBe(true);
-    expect(seen.code).toBe(0);
-    run.child.kill('SIGTERM');
-    expect(await run.exited).toBe(143); // the app's own end by SIGTERM, passed through
-  });
+      // The key works again: the next sync stores the generation and health comes back.
+      proxy.setRules([]);
+      const back = Date.now() + 30_000;
+      while (seen.json.local?.status?.healthy !== true && Date.now() < back) {
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        seen = await status();
+      }
+      expect(seen.json.local?.status?.healthy).toBe(true);
+      expect(seen.code).toBe(0);
+      run.child.kill('SIGTERM');
+      expect(await run.exited).toBe(143); // the app's own end by SIGTERM, passed through
+    },
+  );
 
   it('a state directory that becomes unwritable makes the run unhealthy and names it', { timeout: 60_000 }, async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'persistd-health-state-'));
@@ -89,8 +109,24 @@ describe('health tells the truth', () => {
     mkdirSync(path.join(dir, 'data'));
     const stateDir = path.join(dir, 'state');
     const port = await freePort();
-    const run = startPersistd(['run', '--to', `file://${path.join(dir, 'replica')}`, '--dir', path.join(dir, 'data'), '--state-dir', stateDir,
-      '--metrics-addr', `127.0.0.1:${port}`, '--', process.execPath, '-e', 'setInterval(() => {}, 1000)'], { PERSISTD_LOG_LEVEL: 'info' });
+    const run = startPersistd(
+      [
+        'run',
+        '--to',
+        `file://${path.join(dir, 'replica')}`,
+        '--dir',
+        path.join(dir, 'data'),
+        '--state-dir',
+        stateDir,
+        '--metrics-addr',
+        `127.0.0.1:${port}`,
+        '--',
+        process.execPath,
+        '-e',
+        'setInterval(() => {}, 1000)',
+      ],
+      { PERSISTD_LOG_LEVEL: 'info' },
+    );
     // Running: the app started and the directory's first pass (which writes its index there) is done.
     await run.until(() => run.stderr().includes('app started') && runPhase(stateDir) === 'running', 'the app and the first pass');
     // The state directory is replaced by a file (root ignores permissions, so no chmod): nothing can be written there.

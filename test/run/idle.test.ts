@@ -17,12 +17,34 @@ describe('persistd run when nothing changes', () => {
     db.exec('CREATE TABLE t (v TEXT)');
     db.prepare('INSERT INTO t VALUES (?)').run('first');
     const replica = path.join(dir, 'replica');
-    const run = startPersistd(['run', '--to', `file://${replica}`, '--db', dbPath, '--dir', path.join(dir, 'uploads'),
-      '--state-dir', path.join(dir, 'state'), '--snapshot-interval', '1s', '--', process.execPath, '-e', 'setInterval(() => {}, 1000)'],
-    { PERSISTD_LOG_LEVEL: 'info' });
+    const run = startPersistd(
+      [
+        'run',
+        '--to',
+        `file://${replica}`,
+        '--db',
+        dbPath,
+        '--dir',
+        path.join(dir, 'uploads'),
+        '--state-dir',
+        path.join(dir, 'state'),
+        '--snapshot-interval',
+        '1s',
+        '--',
+        process.execPath,
+        '-e',
+        'setInterval(() => {}, 1000)',
+      ],
+      { PERSISTD_LOG_LEVEL: 'info' },
+    );
     const until = (what: () => boolean, label: string): Promise<void> => run.until(what, label);
-    const snapshotsStored = (): number => run.stderr().split('\n').filter((line) => line.includes('snapshot stored') || line.includes('new generation started')).length;
-    const walSegments = (): number => fileListing(replica).filter((line) => /\/wal\/.*\.wal\.gz /.test(line) && !line.startsWith('.persistd-meta')).length;
+    const snapshotsStored = (): number =>
+      run
+        .stderr()
+        .split('\n')
+        .filter((line) => line.includes('snapshot stored') || line.includes('new generation started')).length;
+    const walSegments = (): number =>
+      fileListing(replica).filter((line) => /\/wal\/.*\.wal\.gz /.test(line) && !line.startsWith('.persistd-meta')).length;
     // The generation's first snapshot, then count how many sync and snapshot intervals pass with nothing written.
     await until(() => snapshotsStored() === 1 && run.stderr().includes('took the lineage pointer'), 'the first snapshot');
     const before = fileListing(replica);

@@ -43,42 +43,66 @@ describe.each(backends)('files during a deploy overlap (%s)', (_label, makeRepli
       mkdirSync(dir, { recursive: true });
       return dir;
     };
-    const targets = (dir: string): string[] => ['--dir', `up=${path.join(dir, 'up')}`, '--file', `state.json=${path.join(dir, 'state.json')}`];
+    const targets = (dir: string): string[] => [
+      '--dir',
+      `up=${path.join(dir, 'up')}`,
+      '--file',
+      `state.json=${path.join(dir, 'state.json')}`,
+    ];
     const start = (label: string): PersistdProcess => {
       const dir = container(label);
-      return startPersistd(['run', '--to', replica.url, ...targets(dir), '--state-dir', path.join(dir, '.state'), '--', process.execPath, APP, dir, label],
-        { ...replica.env, PERSISTD_LOG_LEVEL: 'debug' });
+      return startPersistd(
+        ['run', '--to', replica.url, ...targets(dir), '--state-dir', path.join(dir, '.state'), '--', process.execPath, APP, dir, label],
+        { ...replica.env, PERSISTD_LOG_LEVEL: 'debug' },
+      );
     };
     const liveState = async (): Promise<{ by: string; when: string } | undefined> => {
       const body = await text(replica.store, 'files/_loose/state.json');
-      return body === undefined ? undefined : JSON.parse(body) as { by: string; when: string };
+      return body === undefined ? undefined : (JSON.parse(body) as { by: string; when: string });
     };
 
     // The old instance A runs with a file it shares with every later one.
     mkdirSync(path.join(container('A'), 'up'), { recursive: true });
     writeFileSync(path.join(base, 'A', 'up', 'shared.txt'), 'shared\n');
     const a = start('A');
-    await until('A to store its files', async () => (await liveState())?.by === 'A' && (await replica.store.head('files/up/shared.txt')) !== undefined, a);
+    await until(
+      'A to store its files',
+      async () => (await liveState())?.by === 'A' && (await replica.store.head('files/up/shared.txt')) !== undefined,
+      a,
+    );
     expect(a.stderr()).toContain('took the files owner pointer');
 
     // The new instance B starts on a fresh disk: it restores A's files, then its app writes its own state.
     const b = start('B');
-    await until('B to store its state', async () => (await liveState())?.by === 'B' && (await replica.store.head('files/up/B-start.txt')) !== undefined, b);
+    await until(
+      'B to store its state',
+      async () => (await liveState())?.by === 'B' && (await replica.store.head('files/up/B-start.txt')) !== undefined,
+      b,
+    );
     expect(readFileSync(path.join(base, 'B', 'up', 'shared.txt'), 'utf8')).toBe('shared\n');
 
     // A keeps running and writes a file: it finds the pointer taken, is fenced and keeps the file aside.
     appendFileSync(path.join(base, 'A', 'commands'), 'write during.txt\n');
     await until('A to be fenced', () => a.stderr().includes('fenced: another persistd instance'), a);
-    const fencedLine = logLines(a.stderr()).find((line) => typeof line.msg === 'string' && line.msg.startsWith('fenced: another persistd instance'))!;
+    const fencedLine = logLines(a.stderr()).find(
+      (line) => typeof line.msg === 'string' && line.msg.startsWith('fenced: another persistd instance'),
+    )!;
     expect(fencedLine.level).toBe(50);
-    await until('A\'s status to say it is fenced', () => {
-      try {
-        const status = JSON.parse(readFileSync(path.join(base, 'A', '.state', 'status.json'), 'utf8')) as { healthy: boolean; problems: string[] };
-        return !status.healthy && status.problems.some((p) => p.includes('fenced, another instance took over the files'));
-      } catch {
-        return false;
-      }
-    }, a);
+    await until(
+      "A's status to say it is fenced",
+      () => {
+        try {
+          const status = JSON.parse(readFileSync(path.join(base, 'A', '.state', 'status.json'), 'utf8')) as {
+            healthy: boolean;
+            problems: string[];
+          };
+          return !status.healthy && status.problems.some((p) => p.includes('fenced, another instance took over the files'));
+        } catch {
+          return false;
+        }
+      },
+      a,
+    );
 
     // A is stopped after B took over; its app rewrites state.json, writes a file and removes shared.txt in its handler.
     a.child.kill('SIGTERM');
@@ -98,7 +122,9 @@ describe.each(backends)('files during a deploy overlap (%s)', (_label, makeRepli
 
     // The next deploy restores B's state and uploads, and none of A's late writes.
     const c = container('C');
-    const restored = await runPersistd(['restore', '--to', replica.url, ...targets(c), '--state-dir', path.join(c, '.state')], { env: replica.env });
+    const restored = await runPersistd(['restore', '--to', replica.url, ...targets(c), '--state-dir', path.join(c, '.state')], {
+      env: replica.env,
+    });
     expect(restored.code, restored.stderr).toBe(0);
     expect(JSON.parse(readFileSync(path.join(c, 'state.json'), 'utf8'))).toEqual({ by: 'B', when: 'stop' });
     expect(existsSync(path.join(c, 'up', 'B-start.txt'))).toBe(true);
@@ -108,8 +134,12 @@ describe.each(backends)('files during a deploy overlap (%s)', (_label, makeRepli
     expect(existsSync(path.join(c, 'up', 'during.txt'))).toBe(false);
 
     // What A kept aside is listed, and restores on purpose.
-    const status = await runPersistd(['status', '--remote', '--json', '--to', replica.url, '--state-dir', path.join(c, '.state')], { env: replica.env });
-    const remote = (JSON.parse(status.stdout) as { remote: { keptAside: Array<{ instance: string; files: number; fencedBy: { host: string } | null }> } }).remote;
+    const status = await runPersistd(['status', '--remote', '--json', '--to', replica.url, '--state-dir', path.join(c, '.state')], {
+      env: replica.env,
+    });
+    const remote = (
+      JSON.parse(status.stdout) as { remote: { keptAside: Array<{ instance: string; files: number; fencedBy: { host: string } | null }> } }
+    ).remote;
     expect(remote.keptAside).toHaveLength(1);
     const aside = remote.keptAside[0]!;
     expect(aside.files).toBeGreaterThanOrEqual(3);
@@ -117,7 +147,10 @@ describe.each(backends)('files during a deploy overlap (%s)', (_label, makeRepli
     const listed = await runPersistd(['snapshots', '--to', replica.url], { env: replica.env });
     expect(listed.stdout).toContain(`kept aside by instance ${aside.instance}`);
     const d = container('D');
-    const onPurpose = await runPersistd(['restore', '--aside', aside.instance, '--to', replica.url, ...targets(d), '--state-dir', path.join(d, '.state')], { env: replica.env });
+    const onPurpose = await runPersistd(
+      ['restore', '--aside', aside.instance, '--to', replica.url, ...targets(d), '--state-dir', path.join(d, '.state')],
+      { env: replica.env },
+    );
     expect(onPurpose.code, onPurpose.stderr).toBe(0);
     expect(JSON.parse(readFileSync(path.join(d, 'state.json'), 'utf8'))).toEqual({ by: 'A', when: 'stop' });
     expect(readFileSync(path.join(d, 'up', 'A-late.txt'), 'utf8')).toBe('A late\n');

@@ -26,17 +26,38 @@ describe('two overlapping instances (a zero-downtime deploy)', () => {
   const replica = path.join(dir, 'replica');
   mkdirSync(path.join(dir, 'A'));
   mkdirSync(path.join(dir, 'B'));
-  const start = (label: 'A' | 'B'): PersistdProcess => startPersistd([
-    'run', '--to', `file://${replica}`, '--db', `app.db=${path.join(dir, label, 'app.db')}`, '--state-dir', path.join(dir, `state-${label}`),
-    '--sync-interval', '100ms', '--snapshot-interval', '1h', '--', process.execPath, TICKER, path.join(dir, label, 'app.db'), label,
-  ], { PERSISTD_LOG_LEVEL: 'info' });
+  const start = (label: 'A' | 'B'): PersistdProcess =>
+    startPersistd(
+      [
+        'run',
+        '--to',
+        `file://${replica}`,
+        '--db',
+        `app.db=${path.join(dir, label, 'app.db')}`,
+        '--state-dir',
+        path.join(dir, `state-${label}`),
+        '--sync-interval',
+        '100ms',
+        '--snapshot-interval',
+        '1h',
+        '--',
+        process.execPath,
+        TICKER,
+        path.join(dir, label, 'app.db'),
+        label,
+      ],
+      { PERSISTD_LOG_LEVEL: 'info' },
+    );
 
-  const walSegments = (): number => readdirSync(replica, { recursive: true }).filter((f) => String(f).endsWith('.wal.gz') && !String(f).startsWith('.persistd-meta')).length;
+  const walSegments = (): number =>
+    readdirSync(replica, { recursive: true }).filter((f) => String(f).endsWith('.wal.gz') && !String(f).startsWith('.persistd-meta'))
+      .length;
 
   it('the new instance takes the lineage; the old one is fenced, says what it holds, never moves the pointer back, and its rows stay restorable by generation', async () => {
     const a = start('A');
     await a.until(() => a.stderr().includes('took the lineage pointer') && a.stdout().includes('ticker ready 0'), 'instance A replicating');
-    const generationOf = (p: PersistdProcess): string => String(logLines(p.stderr()).find((l) => l.msg === 'took the lineage pointer')?.generation);
+    const generationOf = (p: PersistdProcess): string =>
+      String(logLines(p.stderr()).find((l) => l.msg === 'took the lineage pointer')?.generation);
     const genA = generationOf(a);
     // Let A ship a few syncs of rows, then deploy B on a fresh disk: it restores A's lineage.
     await a.until(() => existsSync(path.join(dir, 'state-A', 'status.json')) && walSegments() >= 3, 'A shipping WAL segments');
@@ -51,14 +72,19 @@ describe('two overlapping instances (a zero-downtime deploy)', () => {
     await a.until(() => a.stderr().includes('fenced'), 'A fenced');
     const fenced = logLines(a.stderr()).find((l) => typeof l.msg === 'string' && l.msg.startsWith('fenced'))!;
     expect(fenced.level).toBe(50);
-    expect(fenced.msg).toMatch(/(\d+) transaction\(s\) this instance stored after the point the other restored from are NOT in the live lineage/);
+    expect(fenced.msg).toMatch(
+      /(\d+) transaction\(s\) this instance stored after the point the other restored from are NOT in the live lineage/,
+    );
     expect(Number(/(\d+) transaction\(s\)/.exec(String(fenced.msg))![1])).toBeGreaterThan(0);
     expect(fenced.msg).toContain(`persistd restore --generation ${genA}`);
 
     a.child.kill('SIGTERM');
     expect(await a.exited).toBe(0);
     const pointer = JSON.parse(readFileSync(path.join(replica, 'db', 'app.db', 'current.json'), 'utf8')) as Record<string, unknown>;
-    expect(pointer).toMatchObject({ generation: genB, restoredFrom: { generation: genA, wal: { epoch: expect.any(Number) as number, frame: expect.any(Number) as number } } });
+    expect(pointer).toMatchObject({
+      generation: genB,
+      restoredFrom: { generation: genA, wal: { epoch: expect.any(Number) as number, frame: expect.any(Number) as number } },
+    });
     b.child.kill('SIGTERM');
     expect(await b.exited).toBe(0);
     const localA = rows(path.join(dir, 'A', 'app.db'));
@@ -69,7 +95,15 @@ describe('two overlapping instances (a zero-downtime deploy)', () => {
     expect(latest.code, latest.stderr).toBe(0);
     expect(rows(path.join(dir, 'latest.db'))).toEqual(localB);
     // A's own generation holds everything A wrote, its late rows included.
-    const old = await runPersistd(['restore', '--to', `file://${replica}`, '--db', 'app.db=' + path.join(dir, 'old.db'), '--generation', genA]);
+    const old = await runPersistd([
+      'restore',
+      '--to',
+      `file://${replica}`,
+      '--db',
+      'app.db=' + path.join(dir, 'old.db'),
+      '--generation',
+      genA,
+    ]);
     expect(old.code, old.stderr).toBe(0);
     expect(rows(path.join(dir, 'old.db'))).toEqual(localA);
     expect(localA.A).toBeGreaterThan(localB.A);

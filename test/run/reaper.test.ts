@@ -24,13 +24,30 @@ function pidNamespaceReason(): string | undefined {
 }
 
 /** Runs the orphan-making app under `persistd run` (optionally behind `prefix`, e.g. unshare) and collects the result. */
-async function runOrphanApp(env: NodeJS.ProcessEnv, prefix: string[] = []): Promise<{ code: number | null; stdout: string; stderr: string }> {
+async function runOrphanApp(
+  env: NodeJS.ProcessEnv,
+  prefix: string[] = [],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'persistd-reaper-'));
   mkdirSync(path.join(dir, 'data'));
-  const persistd = [process.execPath, PERSISTD_BIN, 'run', '--to', `file://${path.join(dir, 'replica')}`, '--db', path.join(dir, 'data', 'app.db'),
-    '--state-dir', path.join(dir, 'state'), '--', process.execPath, ORPHAN_APP];
+  const persistd = [
+    process.execPath,
+    PERSISTD_BIN,
+    'run',
+    '--to',
+    `file://${path.join(dir, 'replica')}`,
+    '--db',
+    path.join(dir, 'data', 'app.db'),
+    '--state-dir',
+    path.join(dir, 'state'),
+    '--',
+    process.execPath,
+    ORPHAN_APP,
+  ];
   const [command, ...args] = [...prefix, ...persistd];
-  const { code, stdout, stderr } = await runCaptured(command!, args, { env: { PATH: process.env.PATH, PERSISTD_LOG_LEVEL: 'info', APP_EXIT_CODE: '7', ...env } });
+  const { code, stdout, stderr } = await runCaptured(command!, args, {
+    env: { PATH: process.env.PATH, PERSISTD_LOG_LEVEL: 'info', APP_EXIT_CODE: '7', ...env },
+  });
   return { code, stdout, stderr };
 }
 
@@ -40,13 +57,21 @@ describe('zombie reaping', () => {
     const probe = spawnSync(process.execPath, [PROBE, REAPER_ADDON_PATH], { encoding: 'utf8', timeout: 30_000 });
     expect(probe.status, probe.stderr).toBe(0);
     expect(JSON.parse(probe.stdout)).toEqual({
-      subreaperBefore: false, subreaperSet: true, subreaperAfter: true,
-      orphanParentIsUs: true, orphanStillZombieBeforeReap: true, reapedOrphans: 1, orphanGoneAfterReap: true,
-      reapedWithKeep: 1, keptStillZombie: true, secondOrphanGone: true, appExitCode: 5,
+      subreaperBefore: false,
+      subreaperSet: true,
+      subreaperAfter: true,
+      orphanParentIsUs: true,
+      orphanStillZombieBeforeReap: true,
+      reapedOrphans: 1,
+      orphanGoneAfterReap: true,
+      reapedWithKeep: 1,
+      keptStillZombie: true,
+      secondOrphanGone: true,
+      appExitCode: 5,
     });
   });
 
-  it('with PERSISTD_SUBREAPER=1 persistd adopts and reaps the app\'s orphans, and passes the app\'s exit code through', async () => {
+  it("with PERSISTD_SUBREAPER=1 persistd adopts and reaps the app's orphans, and passes the app's exit code through", async () => {
     expect(existsSync(REAPER_ADDON_PATH), ADDON_MISSING).toBe(true);
     const run = await runOrphanApp({ PERSISTD_SUBREAPER: '1' });
     expect(run.stdout).toContain('orphans adopted by the supervisor: 3/3');
@@ -55,28 +80,35 @@ describe('zombie reaping', () => {
     expect(run.code).toBe(7);
   });
 
-  it('without PERSISTD_SUBREAPER (and not PID 1) the orphans are not persistd\'s', async () => {
+  it("without PERSISTD_SUBREAPER (and not PID 1) the orphans are not persistd's", async () => {
     const run = await runOrphanApp({});
     expect(run.stdout).toContain('orphans adopted by the supervisor: 0/3');
     expect(run.code).toBe(7);
   });
 
   const noPidNamespace = pidNamespaceReason();
-  it.skipIf(noPidNamespace !== undefined)(`as PID 1 of a pid namespace persistd reaps the app's orphans${noPidNamespace ? ` (skipped: ${noPidNamespace})` : ''}`, async () => {
-    expect(existsSync(REAPER_ADDON_PATH), ADDON_MISSING).toBe(true);
-    const run = await runOrphanApp({}, ['unshare', '--pid', '--fork', '--mount-proc']);
-    expect(run.stdout).toContain('orphans adopted by the supervisor: 3/3');
-    expect(run.stdout).toContain('orphans left: 0; zombies under the supervisor: 0');
-    expect(run.stderr).not.toContain('zombie reaper is unavailable');
-    expect(run.code).toBe(7);
-  });
+  it.skipIf(noPidNamespace !== undefined)(
+    `as PID 1 of a pid namespace persistd reaps the app's orphans${noPidNamespace ? ` (skipped: ${noPidNamespace})` : ''}`,
+    async () => {
+      expect(existsSync(REAPER_ADDON_PATH), ADDON_MISSING).toBe(true);
+      const run = await runOrphanApp({}, ['unshare', '--pid', '--fork', '--mount-proc']);
+      expect(run.stdout).toContain('orphans adopted by the supervisor: 3/3');
+      expect(run.stdout).toContain('orphans left: 0; zombies under the supervisor: 0');
+      expect(run.stderr).not.toContain('zombie reaper is unavailable');
+      expect(run.code).toBe(7);
+    },
+  );
 
   it('as PID 1 without the addon, warns once and names the fix; not PID 1, does not even load it', () => {
     const stream = new CaptureStream();
     const logger = createLogger({ level: 'info', pretty: false, destination: stream });
     const pid1 = ZombieReaper.start({ env: {}, logger, pid: 1, load: () => ({ reason: 'it was not built' }) });
     expect(pid1.active).toBe(false);
-    const lines = stream.text().trim().split('\n').map((line) => JSON.parse(line) as { level: number; msg: string });
+    const lines = stream
+      .text()
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { level: number; msg: string });
     expect(lines).toHaveLength(1);
     expect(lines[0]!.level).toBe(40);
     expect(lines[0]!.msg).toContain('PID 1');

@@ -14,7 +14,11 @@ let bucket: string;
 beforeAll(async () => {
   const s3 = testS3();
   bucket = await createTestBucket('run-faults');
-  proxy = await startFaultProxy({ target: s3.endpoint, seed: 7, keys: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } });
+  proxy = await startFaultProxy({
+    target: s3.endpoint,
+    seed: 7,
+    keys: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+  });
 });
 afterAll(async () => proxy?.stop());
 beforeEach(() => proxy.setRules([]));
@@ -26,8 +30,11 @@ function sandbox(label: string) {
   mkdirSync(path.join(dir, 'data'));
   const db = path.join(dir, 'data', 'app.db');
   const env: NodeJS.ProcessEnv = {
-    AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_REGION: s3.region,
-    PERSISTD_S3_ENDPOINT: proxy.endpoint, PERSISTD_LOG_LEVEL: 'info',
+    AWS_ACCESS_KEY_ID: s3.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+    AWS_REGION: s3.region,
+    PERSISTD_S3_ENDPOINT: proxy.endpoint,
+    PERSISTD_LOG_LEVEL: 'info',
   };
   const stateDir = path.join(dir, 'state');
   const args = ['--to', `s3://${bucket}/${label}-${Date.now().toString(36)}`, '--db', db, '--state-dir', stateDir];
@@ -42,7 +49,7 @@ function sandbox(label: string) {
 }
 
 describe('persistd run when the store fails', () => {
-  it('store down at shutdown: the final backup retries until --shutdown-timeout, then a clear error, and the app\'s code is passed through and logged', async () => {
+  it("store down at shutdown: the final backup retries until --shutdown-timeout, then a clear error, and the app's code is passed through and logged", async () => {
     const box = sandbox('down-at-shutdown');
     const run = box.run(['--shutdown-timeout', '3s'], ['serve', 'first'], { APP_STOP_CODE: '3' });
     await run.until(() => run.stdout().includes('app ready') && box.phase() === 'running', 'the app to run and replication to start');
@@ -60,17 +67,22 @@ describe('persistd run when the store fails', () => {
     expect(proxy.stats().requests - before).toBeGreaterThan(2);
   });
 
-  it('store failing for a moment at shutdown: a later attempt of the final backup stores the app\'s last write', async () => {
+  it("store failing for a moment at shutdown: a later attempt of the final backup stores the app's last write", async () => {
     const box = sandbox('back-at-shutdown');
     const run = box.run(['--shutdown-timeout', '20s'], ['serve', 'first']);
-    await run.until(() => run.stdout().includes('app ready') && run.stderr().includes('took the lineage pointer'), 'the app to run and its first generation to be stored');
+    await run.until(
+      () => run.stdout().includes('app ready') && run.stderr().includes('took the lineage pointer'),
+      'the app to run and its first generation to be stored',
+    );
     proxy.setRules([{ fault: { kind: 'error', status: 503, code: 'SlowDown' }, activeForMs: 2_000 }]);
     const before = proxy.stats().requests;
     run.child.kill('SIGTERM');
     expect(await run.exited).toBe(0);
     // Whether the request retries or a second attempt of the final backup got it through depends on
     // timing; what must hold is that it got through, and that the outage was really hit.
-    const done = logLines(run.stderr()).find((line) => line.msg?.startsWith('final backup complete') || line.msg?.startsWith('final backup took most'));
+    const done = logLines(run.stderr()).find(
+      (line) => line.msg?.startsWith('final backup complete') || line.msg?.startsWith('final backup took most'),
+    );
     expect(done, run.stderr()).toBeDefined();
     expect(proxy.stats().requests - before).toBeGreaterThan(1);
     box.loseContainer();

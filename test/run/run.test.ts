@@ -9,13 +9,23 @@ import { startPersistd } from './persistd-process.js';
 
 const APP = fileURLToPath(new URL('./fixtures/notes-app.mjs', import.meta.url));
 
-interface Sandbox { dir: string; db: string; args: string[]; env: NodeJS.ProcessEnv }
+interface Sandbox {
+  dir: string;
+  db: string;
+  args: string[];
+  env: NodeJS.ProcessEnv;
+}
 
 function sandbox(): Sandbox {
   const dir = mkdtempSync(path.join(tmpdir(), 'persistd-run-'));
   mkdirSync(path.join(dir, 'data'));
   const db = path.join(dir, 'data', 'app.db');
-  return { dir, db, args: ['--to', `file://${path.join(dir, 'replica')}`, '--db', db, '--state-dir', path.join(dir, 'state')], env: { PERSISTD_LOG_LEVEL: 'info' } };
+  return {
+    dir,
+    db,
+    args: ['--to', `file://${path.join(dir, 'replica')}`, '--db', db, '--state-dir', path.join(dir, 'state')],
+    env: { PERSISTD_LOG_LEVEL: 'info' },
+  };
 }
 
 function notes(file: string): string[] {
@@ -104,8 +114,10 @@ describe('persistd run', () => {
     loseContainer(box);
     // Damage every snapshot object in the replica.
     const { readdirSync, writeFileSync } = await import('node:fs');
-    const walk = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) => e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]);
-    for (const file of walk(path.join(box.dir, 'replica')).filter((f) => /\.db\.(gz|zst)$/.test(f) && !f.includes('.persistd-meta'))) writeFileSync(file, 'garbage');
+    const walk = (dir: string): string[] =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+    for (const file of walk(path.join(box.dir, 'replica')).filter((f) => /\.db\.(gz|zst)$/.test(f) && !f.includes('.persistd-meta')))
+      writeFileSync(file, 'garbage');
     const run = startRun(box, ['serve']);
     const code = await run.exited;
     expect(code).not.toBe(0);

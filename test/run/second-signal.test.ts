@@ -14,7 +14,9 @@ describe('persistd run and a second stop signal', () => {
     const db = path.join(dir, 'data', 'app.db');
     const args = ['--to', `file://${path.join(dir, 'replica')}`, '--db', db, '--state-dir', path.join(dir, 'state')];
     // The wait this skips is far longer than the test's own timeout.
-    const run = startPersistd(['run', ...args, '--app-stop-timeout', '10m', '--', process.execPath, APP, db, 'ignore-term', 'kept'], { PERSISTD_LOG_LEVEL: 'info' });
+    const run = startPersistd(['run', ...args, '--app-stop-timeout', '10m', '--', process.execPath, APP, db, 'ignore-term', 'kept'], {
+      PERSISTD_LOG_LEVEL: 'info',
+    });
     await run.until(() => run.stdout().includes('app ready'), 'the app');
     run.child.kill('SIGTERM');
     await run.until(() => run.stdout().includes('app: ignoring SIGTERM'), 'the app to ignore SIGTERM');
@@ -22,7 +24,10 @@ describe('persistd run and a second stop signal', () => {
     expect(await run.exited).toBe(137);
     const messages = logLines(run.stderr()).map((line) => line.msg ?? '');
     expect(messages).toContain('second stop signal: killing the app now');
-    expect(messages.some((msg) => msg.startsWith('final backup complete') || msg.startsWith('final backup took most')), run.stderr()).toBe(true);
+    expect(
+      messages.some((msg) => msg.startsWith('final backup complete') || msg.startsWith('final backup took most')),
+      run.stderr(),
+    ).toBe(true);
 
     // The final backup holds the app's data.
     rmSync(path.join(dir, 'data'), { recursive: true, force: true });

@@ -16,11 +16,31 @@ describe('persistd run --verify-interval', () => {
     mkdirSync(path.join(dir, 'data'));
     const stateDir = path.join(dir, 'state');
     const replica = path.join(dir, 'replica');
-    const run = startPersistd(['run', '--to', `file://${replica}`, '--db', path.join(dir, 'data', 'app.db'), '--state-dir', stateDir,
-      '--verify-interval', '1s', '--', process.execPath, NOTES_APP, path.join(dir, 'data', 'app.db'), 'serve', 'one', 'two'], { PERSISTD_LOG_LEVEL: 'info' });
+    const run = startPersistd(
+      [
+        'run',
+        '--to',
+        `file://${replica}`,
+        '--db',
+        path.join(dir, 'data', 'app.db'),
+        '--state-dir',
+        stateDir,
+        '--verify-interval',
+        '1s',
+        '--',
+        process.execPath,
+        NOTES_APP,
+        path.join(dir, 'data', 'app.db'),
+        'serve',
+        'one',
+        'two',
+      ],
+      { PERSISTD_LOG_LEVEL: 'info' },
+    );
     try {
       await run.until(() => run.stderr().includes('replica verified'), 'a verification');
-      const status = (): { healthy: boolean; targets: Array<{ lastVerify: { ok: boolean; message: string } | null }> } => JSON.parse(readFileSync(path.join(stateDir, 'status.json'), 'utf8'));
+      const status = (): { healthy: boolean; targets: Array<{ lastVerify: { ok: boolean; message: string } | null }> } =>
+        JSON.parse(readFileSync(path.join(stateDir, 'status.json'), 'utf8'));
       await run.until(() => status().targets[0]?.lastVerify?.ok === true, 'status.json to show it');
 
       // Damage the generation's snapshot in the replica: the next check fails loudly.

@@ -40,56 +40,88 @@ const targets: Target[] = [
     to: async () => `s3://${await createTestBucket('wal-burst-run')}/app`,
     env: () => {
       const s3 = testS3();
-      return { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_REGION: s3.region, PERSISTD_S3_ENDPOINT: s3.endpoint };
+      return {
+        AWS_ACCESS_KEY_ID: s3.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+        AWS_REGION: s3.region,
+        PERSISTD_S3_ENDPOINT: s3.endpoint,
+      };
     },
   },
 ];
 
 describe.each(targets)('persistd run under a write burst with large pages ($label)', (target) => {
-  it('a persistd stopped (SIGSTOP) mid-burst ships every frame: the restore is the app\'s final state, every balance', { timeout: 120_000 }, async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'persistd-burst-'));
-    dirs.push(dir);
-    mkdirSync(path.join(dir, 'data'));
-    const db = path.join(dir, 'data', 'bank.db');
-    const to = await target.to(dir);
-    const env = { ...target.env(), PERSISTD_LOG_LEVEL: 'info' };
-    // The app commits about 50 MB/s of WAL (16 KiB pages, ~10 KB rows) until told to calm down.
-    const run = startPersistd(['run', '--to', to, '--db', db, '--state-dir', path.join(dir, 'state'), '--shutdown-timeout', '120s', '--',
-      'python3', BANK_APP, db, '16384', String(ACCOUNTS), '7'], env);
-    await run.until(() => run.stderr().includes('took the lineage pointer') && run.stdout().includes('ready'), 'the first snapshot', 60_000);
-    const walBytes = (): number => {
-      try {
-        return statSync(`${db}-wal`).size;
-      } catch {
-        return 0;
-      }
-    };
-    // Stall persistd while the app keeps writing: far more than one read (16 MiB) piles up in the WAL...
-    run.child.kill('SIGSTOP');
-    const stalledAt = walBytes();
-    await pollUntil('the app to write 48 MiB of WAL while persistd is stopped', () => walBytes() > stalledAt + (48 << 20), 60_000);
-    run.child.kill('SIGCONT');
-    // ...and the app goes on at that rate while persistd catches up (its checkpoints let SQLite restart the WAL).
-    const resumed = Date.now();
-    await pollUntil('the app to write on after the stall', () => Date.now() - resumed > 2500, 30_000);
-    writeFileSync(`${db}.calm`, '');
-    await run.until(() => run.stdout().includes('calm'), 'the app to calm down');
-    run.child.kill('SIGTERM');
-    expect(await run.exited).toBe(0);
-    expect(run.stderr()).not.toContain('INCOMPLETE');
-    const local = bankState(db);
-    expect(local.sum).toBe(ACCOUNTS * 1000);
-    expect(local.seq).toBeGreaterThan(1000);
+  it(
+    "a persistd stopped (SIGSTOP) mid-burst ships every frame: the restore is the app's final state, every balance",
+    { timeout: 120_000 },
+    async () => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'persistd-burst-'));
+      dirs.push(dir);
+      mkdirSync(path.join(dir, 'data'));
+      const db = path.join(dir, 'data', 'bank.db');
+      const to = await target.to(dir);
+      const env = { ...target.env(), PERSISTD_LOG_LEVEL: 'info' };
+      // The app commits about 50 MB/s of WAL (16 KiB pages, ~10 KB rows) until told to calm down.
+      const run = startPersistd(
+        [
+          'run',
+          '--to',
+          to,
+          '--db',
+          db,
+          '--state-dir',
+          path.join(dir, 'state'),
+          '--shutdown-timeout',
+          '120s',
+          '--',
+          'python3',
+          BANK_APP,
+          db,
+          '16384',
+          String(ACCOUNTS),
+          '7',
+        ],
+        env,
+      );
+      await run.until(
+        () => run.stderr().includes('took the lineage pointer') && run.stdout().includes('ready'),
+        'the first snapshot',
+        60_000,
+      );
+      const walBytes = (): number => {
+        try {
+          return statSync(`${db}-wal`).size;
+        } catch {
+          return 0;
+        }
+      };
+      // Stall persistd while the app keeps writing: far more than one read (16 MiB) piles up in the WAL...
+      run.child.kill('SIGSTOP');
+      const stalledAt = walBytes();
+      await pollUntil('the app to write 48 MiB of WAL while persistd is stopped', () => walBytes() > stalledAt + (48 << 20), 60_000);
+      run.child.kill('SIGCONT');
+      // ...and the app goes on at that rate while persistd catches up (its checkpoints let SQLite restart the WAL).
+      const resumed = Date.now();
+      await pollUntil('the app to write on after the stall', () => Date.now() - resumed > 2500, 30_000);
+      writeFileSync(`${db}.calm`, '');
+      await run.until(() => run.stdout().includes('calm'), 'the app to calm down');
+      run.child.kill('SIGTERM');
+      expect(await run.exited).toBe(0);
+      expect(run.stderr()).not.toContain('INCOMPLETE');
+      const local = bankState(db);
+      expect(local.sum).toBe(ACCOUNTS * 1000);
+      expect(local.seq).toBeGreaterThan(1000);
 
-    const restoredDir = path.join(dir, 'restored');
-    mkdirSync(restoredDir);
-    const restored = path.join(restoredDir, 'bank.db');
-    const result = await runPersistd(['restore', '--to', to, '--db', restored], { env });
-    expect(result.code, result.stderr).toBe(0);
-    const state = bankState(restored);
-    expect(state.integrity).toBe('ok');
-    expect(state.sum).toBe(ACCOUNTS * 1000);
-    expect(state.seq).toBe(local.seq);
-    expect(state.balances).toBe(local.balances);
-  });
+      const restoredDir = path.join(dir, 'restored');
+      mkdirSync(restoredDir);
+      const restored = path.join(restoredDir, 'bank.db');
+      const result = await runPersistd(['restore', '--to', to, '--db', restored], { env });
+      expect(result.code, result.stderr).toBe(0);
+      const state = bankState(restored);
+      expect(state.integrity).toBe('ok');
+      expect(state.sum).toBe(ACCOUNTS * 1000);
+      expect(state.seq).toBe(local.seq);
+      expect(state.balances).toBe(local.balances);
+    },
+  );
 });

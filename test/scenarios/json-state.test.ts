@@ -17,7 +17,13 @@ const FILES = ['counters.json', 'feed.json', 'session.json'];
 function stateContainer(replica: ScenarioReplica) {
   const base = mkdtempSync(path.join(tmpdir(), 'persistd-scenario-json-'));
   const journal = path.join(base, 'journal.txt');
-  const box = new Container({ root: path.join(base, 'container'), imageDirs: [], replica, targets: ['--dir', 'state'], env: { JOURNAL: journal, TICK_MS: '120' } });
+  const box = new Container({
+    root: path.join(base, 'container'),
+    imageDirs: [],
+    replica,
+    targets: ['--dir', 'state'],
+    env: { JOURNAL: journal, TICK_MS: '120' },
+  });
   /** sha256 of every complete version the app wrote, per file, in order. */
   const versions = (): Record<string, string[]> => {
     const byFile: Record<string, string[]> = Object.fromEntries(FILES.map((file) => [file, []]));
@@ -90,19 +96,29 @@ describe('scenario: JSON state files rewritten in place many times a minute', ()
     const base = mkdtempSync(path.join(tmpdir(), 'persistd-scenario-json-hot-'));
     const replica = fileReplica(path.join(base, 'replica'));
     const journal = path.join(base, 'journal.txt');
-    const box = new Container({ root: path.join(base, 'container'), imageDirs: [], replica, targets: ['--dir', 'state'], env: { JOURNAL: journal, TICK_MS: '20' } });
+    const box = new Container({
+      root: path.join(base, 'container'),
+      imageDirs: [],
+      replica,
+      targets: ['--dir', 'state'],
+      env: { JOURNAL: journal, TICK_MS: '20' },
+    });
     const run = box.deploy([process.execPath, APP, 'write']);
     const { appPid } = await run.ready();
     // None of the files is ever quiet for the 200 ms settle period; each must still reach the replica, again and again.
     const stored: Record<string, Set<string>> = Object.fromEntries(FILES.map((file) => [file, new Set<string>()]));
     try {
-      await eventually(async () => {
-        for (const file of FILES) {
-          const body = await replica.get(`files/state/${file}`);
-          if (body) stored[file]!.add(sha256(body));
-        }
-        return FILES.every((file) => stored[file]!.size >= 2) ? true : undefined;
-      }, 'two stored versions of every file while the app keeps rewriting them', 30_000);
+      await eventually(
+        async () => {
+          for (const file of FILES) {
+            const body = await replica.get(`files/state/${file}`);
+            if (body) stored[file]!.add(sha256(body));
+          }
+          return FILES.every((file) => stored[file]!.size >= 2) ? true : undefined;
+        },
+        'two stored versions of every file while the app keeps rewriting them',
+        30_000,
+      );
     } finally {
       await run.crash(appPid);
     }
@@ -111,7 +127,8 @@ describe('scenario: JSON state files rewritten in place many times a minute', ()
       const [file, digest] = line.split(' ');
       if (file && digest) written[file]?.push(digest);
     }
-    for (const file of FILES) for (const digest of stored[file]!) expect(written[file], `every stored ${file} is a version the app completed`).toContain(digest);
+    for (const file of FILES)
+      for (const digest of stored[file]!) expect(written[file], `every stored ${file} is a version the app completed`).toContain(digest);
 
     box.lose();
     const second = box.deploy([process.execPath, APP, 'idle']);

@@ -50,7 +50,12 @@ describe('scenario: Python app with a user database, an uploads vault and a toke
     expect(before.rows.users).toHaveLength(3);
     // The write the app made in its SIGTERM handler is part of the state that must come back.
     expect((before.rows.users as Array<{ logged_out_ms: number | null }>).every((user) => user.logged_out_ms !== null)).toBe(true);
-    expect(Object.keys(before.uploads)).toEqual(['vault/alice/contract.pdf', 'vault/alice/März-2026.pdf', 'vault/bob/passport.pdf', 'vault/carol/empty.pdf']);
+    expect(Object.keys(before.uploads)).toEqual([
+      'vault/alice/contract.pdf',
+      'vault/alice/März-2026.pdf',
+      'vault/bob/passport.pdf',
+      'vault/carol/empty.pdf',
+    ]);
     expect(Object.keys(JSON.parse(before.tokens) as object)).toEqual(['ci', 'deploy-bot']);
 
     box.lose();
@@ -78,9 +83,15 @@ describe('scenario: Python app with a user database, an uploads vault and a toke
     const tokens = readFileSync(box.path('security/admin_tokens.json'));
     // What the README promises ("How databases are replicated"): a WAL database is shipped every --sync-interval
     // (1 s), so a crash loses at most the last interval; a file is uploaded a moment after it settles.
-    await eventually(async () => ((await newestBackupTime(replica, 'users.db')) ?? 0) > daveAt || undefined, 'a WAL segment shipped after dave signed up');
+    await eventually(
+      async () => ((await newestBackupTime(replica, 'users.db')) ?? 0) > daveAt || undefined,
+      'a WAL segment shipped after dave signed up',
+    );
     await eventually(async () => (await replicaHoldsTree(replica, 'uploads', uploads)) || undefined, 'the uploads in the replica');
-    await eventually(async () => (await replicaHolds(replica, 'files/_loose/admin_tokens.json', sha256(tokens))) || undefined, 'the token file in the replica');
+    await eventually(
+      async () => (await replicaHolds(replica, 'files/_loose/admin_tokens.json', sha256(tokens))) || undefined,
+      'the token file in the replica',
+    );
     // Committed right before the crash, after the last shipped segment: may or may not survive.
     await first.request('signup eve');
     await first.crash(appPid);
@@ -91,7 +102,10 @@ describe('scenario: Python app with a user database, an uploads vault and a toke
     expect(integrityCheck(box.path('instance/users.db'))).toBe('ok');
     const names = (databaseRows(box.path('instance/users.db')).users as Array<{ name: string }>).map((user) => user.name);
     // Every row shipped before the crash, and a prefix of what was committed (never a torn transaction).
-    expect([['alice', 'dave'], ['alice', 'dave', 'eve']]).toContainEqual(names);
+    expect([
+      ['alice', 'dave'],
+      ['alice', 'dave', 'eve'],
+    ]).toContainEqual(names);
     expect(fileDigests(box.path('uploads'))).toEqual(uploads);
     expect(readFileSync(box.path('security/admin_tokens.json'))).toEqual(tokens);
     const stopped = await second.stop();

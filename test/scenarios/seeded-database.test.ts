@@ -16,7 +16,10 @@ describe('scenario: an app that seeds a fresh database on first start', () => {
   it('finds the restored data after a lost container: the seed does not run and does not overwrite it', async () => {
     const base = mkdtempSync(path.join(tmpdir(), 'persistd-scenario-seed-'));
     const box = new Container({
-      root: path.join(base, 'container'), imageDirs: ['data'], replica: fileReplica(path.join(base, 'replica')), targets: ['--db', 'data/app.db'],
+      root: path.join(base, 'container'),
+      imageDirs: ['data'],
+      replica: fileReplica(path.join(base, 'replica')),
+      targets: ['--db', 'data/app.db'],
     });
 
     const first = box.deploy(APP);
@@ -28,7 +31,11 @@ describe('scenario: an app that seeds a fresh database on first start', () => {
     await first.request('adduser ada editor');
     expect((await first.stop()).code).toBe(0);
     const before = databaseRows(box.path('data/app.db'));
-    expect(before.settings).toEqual([{ key: 'theme', value: 'dark' }, { key: 'locale', value: 'en' }, { key: 'plan', value: 'team' }]);
+    expect(before.settings).toEqual([
+      { key: 'theme', value: 'dark' },
+      { key: 'locale', value: 'en' },
+      { key: 'plan', value: 'team' },
+    ]);
 
     box.lose();
     const second = box.deploy(APP);

@@ -17,7 +17,12 @@ describe('scenario: Node app with per-task upload folders', () => {
   it('restores the live task folders exactly; deleted folders stay deleted (in the trash, not in the live tree)', async () => {
     const base = mkdtempSync(path.join(tmpdir(), 'persistd-scenario-tasks-'));
     const replica = fileReplica(path.join(base, 'replica'));
-    const box = new Container({ root: path.join(base, 'container'), imageDirs: ['data'], replica, targets: ['--db', 'data/tasks.db', '--dir', 'uploads'] });
+    const box = new Container({
+      root: path.join(base, 'container'),
+      imageDirs: ['data'],
+      replica,
+      targets: ['--db', 'data/tasks.db', '--dir', 'uploads'],
+    });
 
     const first = box.deploy(APP);
     expect((await first.ready()).rest).toBe('tasks=0 folders=');
@@ -39,7 +44,11 @@ describe('scenario: Node app with per-task upload folders', () => {
 
     // The replica's live tree holds exactly the live folders; what was deleted after being backed up is in the trash.
     const live = (await replica.keys('files/uploads/')).filter((key) => !key.startsWith('files/uploads/.persistd/'));
-    expect(live).toEqual(Object.keys(uploads).map((p) => `files/uploads/${p}`).sort());
+    expect(live).toEqual(
+      Object.keys(uploads)
+        .map((p) => `files/uploads/${p}`)
+        .sort(),
+    );
     const trashed = (await replica.keys('files/uploads/.persistd/trash/')).map((key) => key.split('/').slice(5).join('/'));
     expect(trashed.every((p) => p.startsWith('t2/') || p.startsWith('t3/'))).toBe(true);
 
@@ -55,7 +64,11 @@ describe('scenario: Node app with per-task upload folders', () => {
     const uploadsAfterSecond = fileDigests(box.path('uploads'));
     // t1 was backed up, so its deletion left a trash copy of every file (keep-deleted, default 7d).
     const trashedNow = (await replica.keys('files/uploads/.persistd/trash/')).map((key) => key.split('/').slice(5).join('/'));
-    expect(trashedNow.filter((p) => p.startsWith('t1/')).sort()).toEqual(Object.keys(uploads).filter((p) => p.startsWith('t1/')).sort());
+    expect(trashedNow.filter((p) => p.startsWith('t1/')).sort()).toEqual(
+      Object.keys(uploads)
+        .filter((p) => p.startsWith('t1/'))
+        .sort(),
+    );
 
     box.lose();
     const third = box.deploy(APP);

@@ -1,5 +1,15 @@
 import type { Readable } from 'node:stream';
-import type { CopyOptions, GetOptions, ListOptions, ObjectInfo, ObjectStore, ObjectWithInfo, PutBody, PutOptions, RequestOptions } from '../../src/store/object-store.js';
+import type {
+  CopyOptions,
+  GetOptions,
+  ListOptions,
+  ObjectInfo,
+  ObjectStore,
+  ObjectWithInfo,
+  PutBody,
+  PutOptions,
+  RequestOptions,
+} from '../../src/store/object-store.js';
 
 /** Wraps a store and counts requests by kind; `failNext` makes calls fail on purpose. */
 export class CountingStore implements ObjectStore {

@@ -39,19 +39,39 @@ async function setUp(label: string): Promise<{ s: Scratch; bucket: string; db: s
   const bucket = await createTestBucket(label);
   const db = join(s.dataDir, 'app.db');
   createDatabase(db, ROWS);
-  const args = (endpoint: string): string[] => ['--to', `s3://${bucket}/replica`, '--endpoint', endpoint, '--db', `app=${db}`, '--state-dir', s.stateDir];
+  const args = (endpoint: string): string[] => [
+    '--to',
+    `s3://${bucket}/replica`,
+    '--endpoint',
+    endpoint,
+    '--db',
+    `app=${db}`,
+    '--state-dir',
+    s.stateDir,
+  ];
   return { s, bucket, db, args };
 }
 
 function env(): NodeJS.ProcessEnv {
   const s3 = testS3();
-  return { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_REGION: s3.region, PERSISTD_LOG_LEVEL: 'warn' };
+  return {
+    AWS_ACCESS_KEY_ID: s3.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+    AWS_REGION: s3.region,
+    PERSISTD_LOG_LEVEL: 'warn',
+  };
 }
 
 function storeOf(bucket: string): S3Store {
   const s3 = testS3();
-  const store = new S3Store({ bucket, prefix: 'replica/', endpoint: s3.endpoint, region: s3.region, forcePathStyle: true,
-    credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } });
+  const store = new S3Store({
+    bucket,
+    prefix: 'replica/',
+    endpoint: s3.endpoint,
+    region: s3.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+  });
   stores.push(store);
   return store;
 }
@@ -67,7 +87,10 @@ async function cli(args: string[]): Promise<PersistdResult> {
  * waits for it to be gone. Fails if the process ends by itself first.
  */
 async function killWhen(args: string[], stalled: () => Promise<boolean>): Promise<void> {
-  const child = spawn(process.execPath, [PERSISTD_BIN, ...args], { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env() }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [PERSISTD_BIN, ...args], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env() },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -87,7 +110,8 @@ async function killWhen(args: string[], stalled: () => Promise<boolean>): Promis
 }
 
 /** Whether the proxy has stalled a request whose key matches. */
-const proxyStalled = (key: RegExp) => async (): Promise<boolean> => proxy.stats().log.some((entry) => entry.what.startsWith('hang') && key.test(entry.key));
+const proxyStalled = (key: RegExp) => async (): Promise<boolean> =>
+  proxy.stats().log.some((entry) => entry.what.startsWith('hang') && key.test(entry.key));
 
 async function filesIn(dir: string): Promise<string[]> {
   return readdir(dir).catch(() => []);
@@ -111,34 +135,49 @@ async function latestRows(s: Scratch, bucket: string, label: string): Promise<nu
 
 describe('SIGKILL during a snapshot upload', () => {
   const cases: [string, FaultRule, RegExp][] = [
-    ['the data object upload', { fault: { kind: 'hang', when: 'before-response' }, operations: ['put-object', 'upload-part'], key: /\.db\.(gz|zst)$/, limit: 1 }, /\.db\.(gz|zst)$/],
-    ['the manifest upload (data object already stored)', { fault: { kind: 'hang', when: 'before-response' }, operations: ['put-object'], key: /\/snap\/[^/]+\.json$/, limit: 1 }, /\/snap\/[^/]+\.json$/],
+    [
+      'the data object upload',
+      { fault: { kind: 'hang', when: 'before-response' }, operations: ['put-object', 'upload-part'], key: /\.db\.(gz|zst)$/, limit: 1 },
+      /\.db\.(gz|zst)$/,
+    ],
+    [
+      'the manifest upload (data object already stored)',
+      { fault: { kind: 'hang', when: 'before-response' }, operations: ['put-object'], key: /\/snap\/[^/]+\.json$/, limit: 1 },
+      /\/snap\/[^/]+\.json$/,
+    ],
   ];
 
-  it.each(cases)('stalled in %s: the replica still restores the previous snapshot, and the next backup cleans up and succeeds', async (label, rule, key) => {
-    const { s, bucket, db, args } = await setUp(`crash-snap-${label.split(' ')[1]}`);
-    await cli(['backup', ...args(testS3().endpoint)]);
-    createDatabase(db, 500); // rows ROWS+1 .. ROWS+500, not yet in any snapshot
+  it.each(cases)(
+    'stalled in %s: the replica still restores the previous snapshot, and the next backup cleans up and succeeds',
+    async (label, rule, key) => {
+      const { s, bucket, db, args } = await setUp(`crash-snap-${label.split(' ')[1]}`);
+      await cli(['backup', ...args(testS3().endpoint)]);
+      createDatabase(db, 500); // rows ROWS+1 .. ROWS+500, not yet in any snapshot
 
-    proxy.setRules([rule]);
-    const tmp = join(s.stateDir, 'tmp');
-    await killWhen(['backup', ...args(proxy.endpoint)], async () => (await proxyStalled(key)()) && (await filesIn(tmp)).some((f) => f.startsWith('sqlite-snap-')));
-    proxy.setRules([]);
+      proxy.setRules([rule]);
+      const tmp = join(s.stateDir, 'tmp');
+      await killWhen(
+        ['backup', ...args(proxy.endpoint)],
+        async () => (await proxyStalled(key)()) && (await filesIn(tmp)).some((f) => f.startsWith('sqlite-snap-')),
+      );
+      proxy.setRules([]);
 
-    // The crash left its uncompressed copy behind, and committed nothing.
-    expect((await filesIn(tmp)).filter((f) => f.startsWith('sqlite-snap-')).length).toBeGreaterThan(0);
-    const store = storeOf(bucket);
-    const keys: string[] = [];
-    for await (const info of store.list('db/app/gen/')) keys.push(info.key);
-    expect(keys.filter((k) => k.endsWith('.json'))).toHaveLength(1);
-    if (label.includes('manifest')) expect(keys.filter((k) => /\.db\.(gz|zst)$/.test(k))).toHaveLength(2); // the orphan is there, and ignored
-    expect(await latestRows(s, bucket, 'after-crash')).toBe(ROWS);
+      // The crash left its uncompressed copy behind, and committed nothing.
+      expect((await filesIn(tmp)).filter((f) => f.startsWith('sqlite-snap-')).length).toBeGreaterThan(0);
+      const store = storeOf(bucket);
+      const keys: string[] = [];
+      for await (const info of store.list('db/app/gen/')) keys.push(info.key);
+      expect(keys.filter((k) => k.endsWith('.json'))).toHaveLength(1);
+      if (label.includes('manifest')) expect(keys.filter((k) => /\.db\.(gz|zst)$/.test(k))).toHaveLength(2); // the orphan is there, and ignored
+      expect(await latestRows(s, bucket, 'after-crash')).toBe(ROWS);
 
-    // The next run removes the dead process's copy and stores the new rows.
-    await cli(['backup', ...args(testS3().endpoint)]);
-    expect(await filesIn(tmp)).toEqual([]);
-    expect(await latestRows(s, bucket, 'after-next')).toBe(ROWS + 500);
-  }, 60_000);
+      // The next run removes the dead process's copy and stores the new rows.
+      await cli(['backup', ...args(testS3().endpoint)]);
+      expect(await filesIn(tmp)).toEqual([]);
+      expect(await latestRows(s, bucket, 'after-next')).toBe(ROWS + 500);
+    },
+    60_000,
+  );
 });
 
 describe('SIGKILL during a restore', () => {
@@ -148,40 +187,55 @@ describe('SIGKILL during a restore', () => {
     await cli(['backup', ...fixture.args(testS3().endpoint)]);
   }, 60_000);
 
-  const stallDownload: FaultRule = { fault: { kind: 'hang', when: 'mid-body' }, operations: ['get-object'], key: /\.db\.(gz|zst)$/, limit: 1 };
+  const stallDownload: FaultRule = {
+    fault: { kind: 'hang', when: 'mid-body' },
+    operations: ['get-object'],
+    key: /\.db\.(gz|zst)$/,
+    limit: 1,
+  };
 
   it.each([
     ['absent', false],
     ['an older database (--force)', true],
-  ] as const)('with the target %s: the target is as it was, and the next restore removes the half download', async (_label, existing) => {
-    const { s, args } = fixture;
-    const targetDir = join(s.dir, `restore-${existing ? 'existing' : 'absent'}`);
-    const target = join(targetDir, 'app.db');
-    let before: Buffer | undefined;
-    if (existing) {
-      await mkdir(targetDir);
-      createDatabase(target, 10);
-      before = await readFile(target);
-    }
-    const restoreArgs = (endpoint: string, force: boolean): string[] => ['restore', ...args(endpoint), '-o', target, ...(force ? ['--force'] : [])];
-    const halfFiles = async (): Promise<string[]> => (await filesIn(targetDir)).filter((f) => f.startsWith('.app.db.persistd-restore-'));
+  ] as const)(
+    'with the target %s: the target is as it was, and the next restore removes the half download',
+    async (_label, existing) => {
+      const { s, args } = fixture;
+      const targetDir = join(s.dir, `restore-${existing ? 'existing' : 'absent'}`);
+      const target = join(targetDir, 'app.db');
+      let before: Buffer | undefined;
+      if (existing) {
+        await mkdir(targetDir);
+        createDatabase(target, 10);
+        before = await readFile(target);
+      }
+      const restoreArgs = (endpoint: string, force: boolean): string[] => [
+        'restore',
+        ...args(endpoint),
+        '-o',
+        target,
+        ...(force ? ['--force'] : []),
+      ];
+      const halfFiles = async (): Promise<string[]> => (await filesIn(targetDir)).filter((f) => f.startsWith('.app.db.persistd-restore-'));
 
-    proxy.setRules([stallDownload]);
-    await killWhen(restoreArgs(proxy.endpoint, existing), async () => {
-      if (!(await proxyStalled(/\.db\.(gz|zst)$/)())) return false;
-      for (const f of await halfFiles()) if ((await stat(join(targetDir, f)).catch(() => undefined))?.size) return true;
-      return false;
-    });
-    proxy.setRules([]);
+      proxy.setRules([stallDownload]);
+      await killWhen(restoreArgs(proxy.endpoint, existing), async () => {
+        if (!(await proxyStalled(/\.db\.(gz|zst)$/)())) return false;
+        for (const f of await halfFiles()) if ((await stat(join(targetDir, f)).catch(() => undefined))?.size) return true;
+        return false;
+      });
+      proxy.setRules([]);
 
-    // The half download sits beside the target under its temp name; the target itself is as it was.
-    expect((await halfFiles()).length).toBeGreaterThan(0);
-    if (before) expect((await readFile(target)).equals(before)).toBe(true);
-    else await expect(stat(target)).rejects.toMatchObject({ code: 'ENOENT' });
-    expect(before === undefined || rowsOf(target) === 10).toBe(true);
+      // The half download sits beside the target under its temp name; the target itself is as it was.
+      expect((await halfFiles()).length).toBeGreaterThan(0);
+      if (before) expect((await readFile(target)).equals(before)).toBe(true);
+      else await expect(stat(target)).rejects.toMatchObject({ code: 'ENOENT' });
+      expect(before === undefined || rowsOf(target) === 10).toBe(true);
 
-    await cli(restoreArgs(testS3().endpoint, existing));
-    expect(await halfFiles()).toEqual([]);
-    expect(rowsOf(target)).toBe(ROWS);
-  }, 60_000);
+      await cli(restoreArgs(testS3().endpoint, existing));
+      expect(await halfFiles()).toEqual([]);
+      expect(rowsOf(target)).toBe(ROWS);
+    },
+    60_000,
+  );
 });

@@ -9,7 +9,13 @@ let replicator: DatabaseReplicator;
 beforeEach(async () => {
   s = await makeScratch('replicator');
   path = join(s.dataDir, 'app.db');
-  replicator = new DatabaseReplicator({ store: s.store, name: 'app', path, stateDir: s.stateDir, retention: { retentionMs: 3_600_000, minKeep: 2 } });
+  replicator = new DatabaseReplicator({
+    store: s.store,
+    name: 'app',
+    path,
+    stateDir: s.stateDir,
+    retention: { retentionMs: 3_600_000, minKeep: 2 },
+  });
 });
 afterEach(async () => {
   await replicator.close();

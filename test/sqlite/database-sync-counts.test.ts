@@ -32,8 +32,15 @@ describe('DatabaseSync counts a scheduled snapshot only when one was stored', ()
     const path = join(s.dataDir, 'bank.db');
     const app = openBankApp(path, { accounts: 50 });
     sync = new DatabaseSync({
-      store: s.store, name: 'bank', path, stateDir: s.stateDir, logger: silentLogger(), instance: newInstanceIdentity(),
-      syncIntervalMs: 20, retention: { retentionMs: 3_600_000, minKeep: 2 }, stallAfterMs: 60_000,
+      store: s.store,
+      name: 'bank',
+      path,
+      stateDir: s.stateDir,
+      logger: silentLogger(),
+      instance: newInstanceIdentity(),
+      syncIntervalMs: 20,
+      retention: { retentionMs: 3_600_000, minKeep: 2 },
+      stallAfterMs: 60_000,
     });
     await sync.start();
     expect(sync.status()).toMatchObject({ mode: 'wal', snapshotsStored: 1 });

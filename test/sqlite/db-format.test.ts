@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import {
-  assertDatabaseName, generationTime, newGenerationId, nextSnapshotSeq, parseSnapshotKey, parseTimeId, snapshotDataKey,
-  snapshotManifestKey, timeId,
+  assertDatabaseName,
+  generationTime,
+  newGenerationId,
+  nextSnapshotSeq,
+  parseSnapshotKey,
+  parseTimeId,
+  snapshotDataKey,
+  snapshotManifestKey,
+  timeId,
 } from '../../src/format/db-keys.js';
 import { parseManifest } from '../../src/format/db-manifest.js';
 
@@ -29,7 +36,13 @@ describe('db keys', () => {
   it('parse back what they build, and nothing else', () => {
     const g = newGenerationId();
     const seq = timeId(new Date());
-    expect(parseSnapshotKey(snapshotDataKey('app.db', g, seq))).toEqual({ name: 'app.db', generation: g, seq, kind: 'data', point: 'full' });
+    expect(parseSnapshotKey(snapshotDataKey('app.db', g, seq))).toEqual({
+      name: 'app.db',
+      generation: g,
+      seq,
+      kind: 'data',
+      point: 'full',
+    });
     expect(parseSnapshotKey(snapshotManifestKey('app.db', g, seq))).toMatchObject({ kind: 'manifest' });
     expect(parseSnapshotKey(`db/app/gen/${g}/wal/0000.wal.gz`)).toBeUndefined();
     expect(parseSnapshotKey(`db/app/gen/not-a-gen/snap/${seq}.json`)).toBeUndefined();
@@ -43,7 +56,11 @@ describe('parseManifest', () => {
   it('rejects junk and foreign manifests with a clear message', () => {
     expect(() => parseManifest('{', where)).toThrow(/not valid JSON/);
     expect(() => parseManifest(JSON.stringify({ format: 3, createdBy: 'persistd 9.0.0' }), where)).toThrow(/format version 3/);
-    expect(() => parseManifest(JSON.stringify({ format: 1, kind: 'sqlite-snapshot', database: 'other', generation: 'g', seq: 's', data: {}, db: {} }), where))
-      .toThrow(/names another database/);
+    expect(() =>
+      parseManifest(
+        JSON.stringify({ format: 1, kind: 'sqlite-snapshot', database: 'other', generation: 'g', seq: 's', data: {}, db: {} }),
+        where,
+      ),
+    ).toThrow(/names another database/);
   });
 });

@@ -41,7 +41,10 @@ async function unmount(dir: string): Promise<void> {
 }
 
 /** Whether this machine lets us mount one (tried once, at collection, and unmounted at once); the reason when not. */
-const skip = await mountSmallDisk().then(async (dir) => void (await unmount(dir)), (err: Error) => err.message);
+const skip = await mountSmallDisk().then(
+  async (dir) => void (await unmount(dir)),
+  (err: Error) => err.message,
+);
 
 describe.skipIf(skip !== undefined)(`a full local disk${skip ? ` (skipped: ${skip})` : ''}`, () => {
   let small = '';
@@ -50,7 +53,12 @@ describe.skipIf(skip !== undefined)(`a full local disk${skip ? ` (skipped: ${ski
   let bucket: string;
   const env = (): NodeJS.ProcessEnv => {
     const s3 = testS3();
-    return { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_REGION: s3.region, PERSISTD_LOG_LEVEL: 'warn' };
+    return {
+      AWS_ACCESS_KEY_ID: s3.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+      AWS_REGION: s3.region,
+      PERSISTD_LOG_LEVEL: 'warn',
+    };
   };
   const replicaArgs = (): string[] => ['--to', `s3://${bucket}/replica`, '--endpoint', testS3().endpoint];
 
@@ -59,8 +67,14 @@ describe.skipIf(skip !== undefined)(`a full local disk${skip ? ` (skipped: ${ski
     s = await makeScratch('disk-full');
     bucket = await createTestBucket('disk-full');
     const s3 = testS3();
-    store = new S3Store({ bucket, prefix: 'replica/', endpoint: s3.endpoint, region: s3.region, forcePathStyle: true,
-      credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } });
+    store = new S3Store({
+      bucket,
+      prefix: 'replica/',
+      endpoint: s3.endpoint,
+      region: s3.region,
+      forcePathStyle: true,
+      credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+    });
   });
   afterAll(async () => {
     store?.destroy();
@@ -81,7 +95,10 @@ describe.skipIf(skip !== undefined)(`a full local disk${skip ? ` (skipped: ${ski
     const before = await readFile(target);
     const listing = await readdir(targetDir);
 
-    const result = await runPersistd(['restore', ...replicaArgs(), '--db', `app=${target}`, '--state-dir', join(s.dir, 'restore-state'), '--force'], { env: env() });
+    const result = await runPersistd(
+      ['restore', ...replicaArgs(), '--db', `app=${target}`, '--state-dir', join(s.dir, 'restore-state'), '--force'],
+      { env: env() },
+    );
     expect(result.code, result.stderr).toBe(1);
     expect(result.stderr).toMatch(/ENOSPC/);
     expect(result.stderr).toMatch(/hint: .*disk is full.*free space/);

@@ -19,7 +19,12 @@ async function openBackend(backend: 'fs' | 's3', dir: string): Promise<{ store: 
   const s3 = testS3();
   const bucket = await createTestBucket('lineage');
   const store = new S3Store({
-    bucket, prefix: 'app', endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, conditionalWrites: 'on',
+    bucket,
+    prefix: 'app',
+    endpoint: s3.endpoint,
+    region: s3.region,
+    forcePathStyle: true,
+    conditionalWrites: 'on',
     credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
   });
   return { store, close: () => store.destroy() };

@@ -74,13 +74,18 @@ describe('restoreDatabase', () => {
     await writeFile(dead, 'half a database');
     await writeFile(live, 'another restore at work');
     const requests = s.store.total();
-    expect(await restoreDatabase({ store: s.store, name: 'app', target, ifNotExists: true, stateDir: s.stateDir }))
-      .toMatchObject({ restored: false, reason: 'exists' });
+    expect(await restoreDatabase({ store: s.store, name: 'app', target, ifNotExists: true, stateDir: s.stateDir })).toMatchObject({
+      restored: false,
+      reason: 'exists',
+    });
     expect(s.store.total()).toBe(requests);
-    expect((await readdir(join(s.dir, 'target'))).filter((n) => n.includes('persistd-restore'))).toEqual([`.app.db.persistd-restore-${process.ppid}-0123456789abcdef.tmp`]);
+    expect((await readdir(join(s.dir, 'target'))).filter((n) => n.includes('persistd-restore'))).toEqual([
+      `.app.db.persistd-restore-${process.ppid}-0123456789abcdef.tmp`,
+    ]);
     const other = join(s.dir, 'target', 'other.db');
-    expect(await restoreDatabase({ store: s.store, name: 'other', target: other, ifReplicaExists: true, stateDir: s.stateDir }))
-      .toMatchObject({ restored: false, reason: 'no-backup' });
+    expect(
+      await restoreDatabase({ store: s.store, name: 'other', target: other, ifReplicaExists: true, stateDir: s.stateDir }),
+    ).toMatchObject({ restored: false, reason: 'no-backup' });
     const err = await restoreDatabase({ store: s.store, name: 'other', target: other, stateDir: s.stateDir }).catch((e: unknown) => e);
     expect((err as PersistdError).kind).toBe('no-backup');
   });
@@ -136,7 +141,14 @@ describe('restoreDatabase', () => {
     const at = new Date(Date.parse(second.manifest.createdAt) - 1);
     await restoreDatabase({ store: s.store, name: 'app', target, timestamp: at, stateDir: s.stateDir });
     expect(readRows(target).max).toBe(500);
-    const early = await restoreDatabase({ store: s.store, name: 'app', target, timestamp: new Date(0), force: true, stateDir: s.stateDir }).catch((e: unknown) => e);
+    const early = await restoreDatabase({
+      store: s.store,
+      name: 'app',
+      target,
+      timestamp: new Date(0),
+      force: true,
+      stateDir: s.stateDir,
+    }).catch((e: unknown) => e);
     expect((early as PersistdError).kind).toBe('no-backup');
   });
 });
@@ -144,7 +156,10 @@ describe('restoreDatabase', () => {
 describe('verifySnapshot', () => {
   it('reports row counts per table, and fails on a corrupt snapshot', async () => {
     const result = await verifySnapshot({ store: s.store, name: 'app', stateDir: s.stateDir });
-    expect(result.tables).toEqual([{ table: 'meta', rows: 1 }, { table: 't', rows: 500 }]);
+    expect(result.tables).toEqual([
+      { table: 'meta', rows: 1 },
+      { table: 't', rows: 500 },
+    ]);
     const bytes = await readFile(dataObject);
     bytes[100]! ^= 0x01;
     await writeFile(dataObject, bytes);

@@ -57,7 +57,13 @@ describe('applyRetention', () => {
     await s.store.put(orphan, 'partial upload');
     const soon = await applyRetention({ store: s.store, name: 'app', retentionMs: 7 * DAY, minKeep: 1 });
     expect(soon.deletedOrphans).toEqual([]);
-    const later = await applyRetention({ store: s.store, name: 'app', retentionMs: 30 * DAY, minKeep: 1, now: new Date(Date.now() + 2 * 3_600_000) });
+    const later = await applyRetention({
+      store: s.store,
+      name: 'app',
+      retentionMs: 30 * DAY,
+      minKeep: 1,
+      now: new Date(Date.now() + 2 * 3_600_000),
+    });
     expect(later.deletedOrphans).toEqual([orphan]);
     expect(later.deletedSnapshots).toEqual([]);
     expect(await readdir(join(s.dir, 'store', 'db', 'app', 'gen', generation, 'snap'))).toHaveLength(8);

@@ -20,7 +20,10 @@ describe('a snapshot copy that cannot be written', () => {
       const dest = join(s.stateDir, 'tmp', 'gone', 'snapshot.db');
       const failure = conn.backup(dest, 1 << 20);
       await expect(failure).rejects.toThrow(`cannot copy ${path} to ${dest} for a snapshot`);
-      await expect(failure).rejects.toMatchObject({ path: dest, hint: expect.stringContaining(`state directory ${join(s.stateDir, 'tmp')}`) });
+      await expect(failure).rejects.toMatchObject({
+        path: dest,
+        hint: expect.stringContaining(`state directory ${join(s.stateDir, 'tmp')}`),
+      });
     } finally {
       conn.close();
     }

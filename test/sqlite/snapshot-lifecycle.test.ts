@@ -26,7 +26,8 @@ describe('snapshotDatabase', () => {
     expect(first.outcome).toBe('created');
     expect(s.store.counts.put).toBe(2);
     const requests = s.store.total();
-    for (let i = 0; i < 3; i++) expect(await snap()).toMatchObject({ outcome: 'unchanged', snapshotId: (first as { snapshotId: string }).snapshotId });
+    for (let i = 0; i < 3; i++)
+      expect(await snap()).toMatchObject({ outcome: 'unchanged', snapshotId: (first as { snapshotId: string }).snapshotId });
     expect(s.store.total()).toBe(requests);
     createDatabase(path, 1);
     const second = await snap();
@@ -62,7 +63,12 @@ describe('snapshotDatabase', () => {
     if (result.outcome !== 'created') throw new Error('no snapshot');
     expect(s.store.puts).toEqual([result.manifestKey.replace(/\.json$/, '.db.zst'), result.manifestKey]);
     // (format 2) zstd data: a persistd that reads only format 1 refuses the manifest instead of misreading it.
-    expect(result.manifest).toMatchObject({ format: 2, kind: 'sqlite-snapshot', database: 'app', db: { journalMode: 'wal', pageSize: 4096 } });
+    expect(result.manifest).toMatchObject({
+      format: 2,
+      kind: 'sqlite-snapshot',
+      database: 'app',
+      db: { journalMode: 'wal', pageSize: 4096 },
+    });
     expect(result.manifest.data).toMatchObject({ encoding: 'zstd', key: `${result.manifest.seq}.db.zst` });
     expect(result.manifest.db.size).toBe(result.manifest.db.pageCount * 4096);
     expect(result.manifest.createdBy).toMatch(/^persistd \d/);
@@ -76,7 +82,12 @@ describe('snapshotDatabase', () => {
     createDatabase(path, 200);
     const current = await snap();
     if (current.outcome !== 'created') throw new Error('no snapshot');
-    const fromOld = await restoreDatabase({ store: s.store, name: 'app', target: join(s.dir, 'old', 'app.db'), snapshotId: old.snapshotId });
+    const fromOld = await restoreDatabase({
+      store: s.store,
+      name: 'app',
+      target: join(s.dir, 'old', 'app.db'),
+      snapshotId: old.snapshotId,
+    });
     const fromNew = await restoreDatabase({ store: s.store, name: 'app', target: join(s.dir, 'new', 'app.db') });
     if (!fromOld.restored || !fromNew.restored) throw new Error('nothing restored');
     expect(readRows(fromOld.path)).toMatchObject({ count: 300, max: 300, meta: 300, integrity: 'ok' });
@@ -87,7 +98,11 @@ describe('snapshotDatabase', () => {
     createDatabase(path, 10);
     const tmp = join(s.stateDir, 'tmp');
     await mkdir(tmp, { recursive: true });
-    const stale = ['sqlite-snap-999999-0123456789abcdef.db', `sqlite-snap-999999-0123456789abcdef.db-journal`, `sqlite-snap-${process.pid}-fedcba9876543210.db`];
+    const stale = [
+      'sqlite-snap-999999-0123456789abcdef.db',
+      `sqlite-snap-999999-0123456789abcdef.db-journal`,
+      `sqlite-snap-${process.pid}-fedcba9876543210.db`,
+    ];
     for (const name of stale) await writeFile(join(tmp, name), 'x');
     await writeFile(join(tmp, 'unrelated.txt'), 'keep');
     await snap();

@@ -28,7 +28,9 @@ export function createDatabase(path: string, rows: number, journalMode = 'wal'):
   const db = new Database(path);
   try {
     db.pragma(`journal_mode = ${journalMode}`);
-    db.exec('CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, pad BLOB); CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, n INTEGER)');
+    db.exec(
+      'CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, pad BLOB); CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, n INTEGER)',
+    );
     db.exec("INSERT OR IGNORE INTO meta VALUES ('n', 0)");
     const insert = db.prepare('INSERT INTO t VALUES (?, randomblob(200))');
     db.transaction(() => {
@@ -45,7 +47,9 @@ export function createDatabase(path: string, rows: number, journalMode = 'wal'):
 export function readRows(path: string): { count: number; max: number; meta: number; integrity: string } {
   const db = new Database(path, { readonly: true });
   try {
-    const row = db.prepare("SELECT count(*) AS count, coalesce(max(id), 0) AS max, (SELECT n FROM meta WHERE k = 'n') AS meta FROM t").get() as { count: number; max: number; meta: number };
+    const row = db
+      .prepare("SELECT count(*) AS count, coalesce(max(id), 0) AS max, (SELECT n FROM meta WHERE k = 'n') AS meta FROM t")
+      .get() as { count: number; max: number; meta: number };
     return { ...row, integrity: db.pragma('integrity_check', { simple: true }) as string };
   } finally {
     db.close();

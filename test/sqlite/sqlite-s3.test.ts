@@ -20,8 +20,12 @@ beforeAll(async () => {
   s = await makeScratch('s3');
   const config = testS3();
   s3 = new S3Store({
-    bucket: await createTestBucket('sqlite'), prefix: `p-${randomBytes(3).toString('hex')}/`, endpoint: config.endpoint, region: config.region,
-    forcePathStyle: true, credentials: { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey },
+    bucket: await createTestBucket('sqlite'),
+    prefix: `p-${randomBytes(3).toString('hex')}/`,
+    endpoint: config.endpoint,
+    region: config.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey },
   });
   store = new CountingStore(s3);
 });

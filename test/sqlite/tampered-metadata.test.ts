@@ -58,17 +58,45 @@ describe('tampered database metadata is an integrity error, never "nothing more"
   });
 
   for (const [label, edit] of [
-    ['frame -3', (m: Record<string, any>) => { m['wal'].frame = -3; }],
-    ['epoch -1', (m: Record<string, any>) => { m['wal'].epoch = -1; }],
-    ['frame 1.5', (m: Record<string, any>) => { m['wal'].frame = 1.5; }],
-    ['salt1 2^32', (m: Record<string, any>) => { m['wal'].salt1 = 2 ** 32; }],
-    ['wal "x"', (m: Record<string, any>) => { m['wal'] = 'x'; }],
+    [
+      'frame -3',
+      (m: Record<string, any>) => {
+        m['wal'].frame = -3;
+      },
+    ],
+    [
+      'epoch -1',
+      (m: Record<string, any>) => {
+        m['wal'].epoch = -1;
+      },
+    ],
+    [
+      'frame 1.5',
+      (m: Record<string, any>) => {
+        m['wal'].frame = 1.5;
+      },
+    ],
+    [
+      'salt1 2^32',
+      (m: Record<string, any>) => {
+        m['wal'].salt1 = 2 ** 32;
+      },
+    ],
+    [
+      'wal "x"',
+      (m: Record<string, any>) => {
+        m['wal'] = 'x';
+      },
+    ],
   ] as const) {
     it(`a manifest whose wal field is invalid (${label}): restore and verify fail naming it, nothing installed`, async () => {
       const { manifestFile } = await replicaWithSegments();
       await tamper(manifestFile, edit);
       const target = join(s.dir, 'bad', 'app.db');
-      await expect(restoreDatabase({ store: s.store, name: 'app', target })).rejects.toMatchObject({ kind: 'integrity', message: /invalid or missing wal/ });
+      await expect(restoreDatabase({ store: s.store, name: 'app', target })).rejects.toMatchObject({
+        kind: 'integrity',
+        message: /invalid or missing wal/,
+      });
       await expect(readFile(target)).rejects.toThrow(/ENOENT/);
       await expect(verifySnapshot({ store: s.store, name: 'app', stateDir: s.stateDir })).rejects.toMatchObject({ kind: 'integrity' });
     });
@@ -80,22 +108,39 @@ describe('tampered database metadata is an integrity error, never "nothing more"
       m['wal'].frame = 1e9;
     });
     const target = join(s.dir, 'bad', 'app.db');
-    await expect(restoreDatabase({ store: s.store, name: 'app', target })).rejects.toMatchObject({ kind: 'integrity', message: /claims frames of .* shipped after the snapshot was taken/ });
+    await expect(restoreDatabase({ store: s.store, name: 'app', target })).rejects.toMatchObject({
+      kind: 'integrity',
+      message: /claims frames of .* shipped after the snapshot was taken/,
+    });
     await expect(verifySnapshot({ store: s.store, name: 'app', stateDir: s.stateDir })).rejects.toMatchObject({ kind: 'integrity' });
   });
 
   it('a lineage pointer naming a generation that does not exist: the newest generation is restored and the result says so', async () => {
     await replicaWithSegments();
     const now = new Date().toISOString();
-    await s.store.put(currentPointerKey('app'), JSON.stringify({
-      format: 1, kind: 'lineage', database: 'app', generation: '20200101T000000000Z-deadbeef', instance: 'i', host: 'h', pid: 1,
-      instanceStartedAt: now, takenAt: now, restoredFrom: null, createdBy: 'test',
-    }));
+    await s.store.put(
+      currentPointerKey('app'),
+      JSON.stringify({
+        format: 1,
+        kind: 'lineage',
+        database: 'app',
+        generation: '20200101T000000000Z-deadbeef',
+        instance: 'i',
+        host: 'h',
+        pid: 1,
+        instanceStartedAt: now,
+        takenAt: now,
+        restoredFrom: null,
+        createdBy: 'test',
+      }),
+    );
     const preferred = await lineageGeneration(s.store, 'app', silentLogger());
     expect(preferred).toBe('20200101T000000000Z-deadbeef');
     const target = join(s.dir, 'fallback', 'app.db');
     const result = await restoreDatabase({ store: s.store, name: 'app', target, preferredGeneration: preferred! });
-    expect(result.restored && result.notice).toMatch(/names generation 20200101T000000000Z-deadbeef, which is not in the store; restored generation \S+, the newest one instead/);
+    expect(result.restored && result.notice).toMatch(
+      /names generation 20200101T000000000Z-deadbeef, which is not in the store; restored generation \S+, the newest one instead/,
+    );
     expect(readRows(target)).toMatchObject({ count: 298 });
   });
 });

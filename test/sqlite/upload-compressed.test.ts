@@ -73,7 +73,10 @@ describe('parallel gzip: a multi-member stream every gunzip reads', () => {
 
   it('stores members that do not compress and compresses the others, and the stream reads back whole', async () => {
     // 1 MiB members: random bytes (stored), text (compressed), random again, half random half text.
-    const text = Buffer.from('persistd keeps SQLite databases and uploads of apps on ephemeral containers. '.repeat(14_000)).subarray(0, 1 << 20);
+    const text = Buffer.from('persistd keeps SQLite databases and uploads of apps on ephemeral containers. '.repeat(14_000)).subarray(
+      0,
+      1 << 20,
+    );
     const half = Buffer.concat([randomBytes(1 << 19), text.subarray(0, 1 << 19)]);
     const data = Buffer.concat([randomBytes(1 << 20), text, randomBytes(1 << 20), half]);
     const file = join(s.dir, 'kinds.bin');

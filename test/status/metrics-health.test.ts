@@ -27,18 +27,56 @@ function config(schedule = '1m'): Config {
 
 function dbStatus(over: Partial<DatabaseSyncStatus> = {}): DatabaseSyncStatus {
   return {
-    name: 'app.db', path: '/data/app.db', exists: true, running: false, lastSnapshotId: undefined, lastSuccessAt: undefined,
-    lastSnapshotAt: undefined, lastError: undefined, consecutiveFailures: 0, snapshotsStored: 0, snapshotsSkippedUnchanged: 0,
-    bytesUploaded: 0, lastDatabaseBytes: undefined, mode: 'snapshots', generation: undefined, lagSeconds: 0, lagBytes: 0, stalled: false,
-    transactionsShipped: 0, segmentsShipped: 0, lastVerify: undefined, fencedBy: undefined, ...over,
+    name: 'app.db',
+    path: '/data/app.db',
+    exists: true,
+    running: false,
+    lastSnapshotId: undefined,
+    lastSuccessAt: undefined,
+    lastSnapshotAt: undefined,
+    lastError: undefined,
+    consecutiveFailures: 0,
+    snapshotsStored: 0,
+    snapshotsSkippedUnchanged: 0,
+    bytesUploaded: 0,
+    lastDatabaseBytes: undefined,
+    mode: 'snapshots',
+    generation: undefined,
+    lagSeconds: 0,
+    lagBytes: 0,
+    stalled: false,
+    transactionsShipped: 0,
+    segmentsShipped: 0,
+    lastVerify: undefined,
+    fencedBy: undefined,
+    ...over,
   };
 }
 
 function treeStatus(label: string, over: Partial<TreeSyncStatus> = {}): TreeSyncStatus {
   return {
-    label, queued: 0, inFlight: 0, uploadedItems: 0, uploadedBytes: 0, lastSuccessAt: undefined, lastError: undefined, unreadable: [], failing: 0,
-    symlinks: 0, watching: true, settling: 0, pendingDeletes: 0, deletesPaused: false, deletedItems: 0, indexed: 0, inReplica: undefined, lostFromReplica: 0, fenced: false,
-    keptAside: 0, keptAsideBytes: 0, ...over,
+    label,
+    queued: 0,
+    inFlight: 0,
+    uploadedItems: 0,
+    uploadedBytes: 0,
+    lastSuccessAt: undefined,
+    lastError: undefined,
+    unreadable: [],
+    failing: 0,
+    symlinks: 0,
+    watching: true,
+    settling: 0,
+    pendingDeletes: 0,
+    deletesPaused: false,
+    deletedItems: 0,
+    indexed: 0,
+    inReplica: undefined,
+    lostFromReplica: 0,
+    fenced: false,
+    keptAside: 0,
+    keptAsideBytes: 0,
+    ...over,
   };
 }
 
@@ -87,14 +125,22 @@ describe('metrics server', () => {
 
   it('serves every figure in the Prometheus text format, with the values of the run', async () => {
     await replica.store.put('a/b.txt', 'hello');
-    for await (const _chunk of await replica.store.get('a/b.txt')) { /* read it whole so the bytes count */ }
+    for await (const _chunk of await replica.store.get('a/b.txt')) {
+      /* read it whole so the bytes count */
+    }
     await expect(replica.store.get('missing')).rejects.toThrow();
     tracker.attach({ replica: 'file:///backups', counting: replica.counting, daemon });
     tracker.markRestored(T0 - 8_000);
     tracker.setAppPid(77);
     tracker.setPhase('running');
     daemon.db = dbStatus({ lastSuccessAt: new Date(T0 - 5_000), bytesUploaded: 1234, snapshotsStored: 2 });
-    daemon.uploads = treeStatus('uploads', { queued: 2, inFlight: 1, uploadedBytes: 99, uploadedItems: 3, lastSuccessAt: new Date(T0 - 2_500) });
+    daemon.uploads = treeStatus('uploads', {
+      queued: 2,
+      inFlight: 1,
+      uploadedBytes: 99,
+      uploadedItems: 3,
+      lastSuccessAt: new Date(T0 - 2_500),
+    });
 
     const res = await get(server, '/metrics');
     expect(res.code).toBe(200);
@@ -158,7 +204,17 @@ describe('metrics server', () => {
     expect(h.code).toBe(200);
     expect(h.body).toMatchObject({ status: 'ok', restored: true, replicating: true, lastError: null });
     expect(h.body.targets).toEqual([
-      { kind: 'db', name: 'app.db', healthy: true, lagSeconds: 0, lastSuccessAt: null, mode: 'snapshots', lagBytes: 0, generation: null, fenced: false },
+      {
+        kind: 'db',
+        name: 'app.db',
+        healthy: true,
+        lagSeconds: 0,
+        lastSuccessAt: null,
+        mode: 'snapshots',
+        lagBytes: 0,
+        generation: null,
+        fenced: false,
+      },
       { kind: 'dir', name: 'uploads', healthy: true, lagSeconds: 0, lastSuccessAt: new Date(T0).toISOString() },
       { kind: 'file', name: 'tokens.json', healthy: true, lagSeconds: 0, lastSuccessAt: new Date(T0).toISOString() },
     ]);
@@ -179,7 +235,11 @@ describe('metrics server', () => {
 
     // A tree whose uploads fail: unhealthy only once they have failed for more than 60 s.
     const failingSince = now;
-    daemon.uploads = treeStatus('uploads', { queued: 1, lastSuccessAt: new Date(T0), lastError: { message: 'put failed: 503', path: 'a.png', at: new Date(now) } });
+    daemon.uploads = treeStatus('uploads', {
+      queued: 1,
+      lastSuccessAt: new Date(T0),
+      lastError: { message: 'put failed: 503', path: 'a.png', at: new Date(now) },
+    });
     h = await health(server);
     expect(h.code).toBe(200);
     now = failingSince + 60_000;
@@ -211,11 +271,27 @@ describe('metrics server', () => {
     tracker.markRestored(T0);
     tracker.attach({ daemon });
     tracker.setPhase('running');
-    const wal = { mode: 'wal' as const, generation: '20260301T115900000Z-0badc0de', lastSuccessAt: new Date(T0), transactionsShipped: 42, segmentsShipped: 3 };
+    const wal = {
+      mode: 'wal' as const,
+      generation: '20260301T115900000Z-0badc0de',
+      lastSuccessAt: new Date(T0),
+      transactionsShipped: 42,
+      segmentsShipped: 3,
+    };
     daemon.db = dbStatus({ ...wal, lagSeconds: 0.4, lagBytes: 8272 });
     let h = await health(server);
     expect(h.code).toBe(200);
-    expect(h.body.targets[0]).toEqual({ kind: 'db', name: 'app.db', healthy: true, lagSeconds: 0.4, lastSuccessAt: new Date(T0).toISOString(), mode: 'wal', lagBytes: 8272, generation: wal.generation, fenced: false });
+    expect(h.body.targets[0]).toEqual({
+      kind: 'db',
+      name: 'app.db',
+      healthy: true,
+      lagSeconds: 0.4,
+      lastSuccessAt: new Date(T0).toISOString(),
+      mode: 'wal',
+      lagBytes: 8272,
+      generation: wal.generation,
+      fenced: false,
+    });
     let m = parseExposition((await get(server, '/metrics')).text);
     expect(m.value('persistd_replication_lag_bytes', { target: 'app.db' })).toBe(8272);
     expect(m.value('persistd_wal_mode', { target: 'app.db' })).toBe(1);
@@ -223,12 +299,21 @@ describe('metrics server', () => {
     expect(m.value('persistd_fenced', { target: 'app.db' })).toBe(0);
 
     // Sync interval 1 s: stalled once transactions wait more than 30 s (the floor).
-    daemon.db = dbStatus({ ...wal, lagSeconds: 31, lagBytes: 1 << 20, consecutiveFailures: 9, lastError: { message: 'put failed: 503', at: new Date(T0) } });
+    daemon.db = dbStatus({
+      ...wal,
+      lagSeconds: 31,
+      lagBytes: 1 << 20,
+      consecutiveFailures: 9,
+      lastError: { message: 'put failed: 503', at: new Date(T0) },
+    });
     h = await health(server);
     expect(h.code).toBe(503);
     expect(h.body.problems).toEqual(['db app.db: WAL shipping stalled, transactions waiting 31s (limit 30s)']);
 
-    daemon.db = dbStatus({ ...wal, fencedBy: { instance: 'ffff', host: 'new-box', generation: '20260301T120000000Z-00000001', takenAt: new Date(T0).toISOString() } });
+    daemon.db = dbStatus({
+      ...wal,
+      fencedBy: { instance: 'ffff', host: 'new-box', generation: '20260301T120000000Z-00000001', takenAt: new Date(T0).toISOString() },
+    });
     h = await health(server);
     expect(h.code).toBe(503);
     expect(h.body.problems).toEqual(['db app.db: fenced, another instance took over its lineage']);

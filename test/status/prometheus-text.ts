@@ -54,10 +54,17 @@ export function parseExposition(text: string): Exposition {
     }
     samples.push({ name, labels, value: Number(valueText) });
   }
-  const find = (name: string, labels: Record<string, string> = {}): Sample[] => samples.filter((s) => s.name === name
-    && Object.keys(s.labels).length === Object.keys(labels).length && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+  const find = (name: string, labels: Record<string, string> = {}): Sample[] =>
+    samples.filter(
+      (s) =>
+        s.name === name &&
+        Object.keys(s.labels).length === Object.keys(labels).length &&
+        Object.entries(labels).every(([k, v]) => s.labels[k] === v),
+    );
   return {
-    samples, types, helps,
+    samples,
+    types,
+    helps,
     has: (name, labels) => find(name, labels).length > 0,
     value: (name, labels) => {
       const found = find(name, labels);

@@ -10,7 +10,12 @@ import { PersistdError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { clearRegisteredSecrets, registerSecret } from '../../src/log/redact.js';
 
-const config = { databases: [{ name: 'app.db', path: '/data/app.db' }], directories: [], files: [], snapshotSchedule: '5m' } as unknown as Config;
+const config = {
+  databases: [{ name: 'app.db', path: '/data/app.db' }],
+  directories: [],
+  files: [],
+  snapshotSchedule: '5m',
+} as unknown as Config;
 const dirs: string[] = [];
 
 async function stateDir(): Promise<string> {

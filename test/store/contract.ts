@@ -260,7 +260,17 @@ export function runStoreContract(name: string, makeStore: () => Promise<ObjectSt
     });
 
     it('handles keys with spaces, unicode, #, ?, %, + and other odd characters', async () => {
-      const keys = ['with space', 'ünïcödé/日本語', 'hash#tag', 'question?mark', 'per%cent%20', 'plus+sign', 'amp&eq=semi;', 'tilde~quote\'s', 'dir with space/file (1).txt'];
+      const keys = [
+        'with space',
+        'ünïcödé/日本語',
+        'hash#tag',
+        'question?mark',
+        'per%cent%20',
+        'plus+sign',
+        'amp&eq=semi;',
+        "tilde~quote's",
+        'dir with space/file (1).txt',
+      ];
       for (const key of keys) {
         const put = await store.put(key, `body of ${key}`, { metadata: { note: 'odd' } });
         expect((await readAll(await store.get(key))).toString()).toBe(`body of ${key}`);

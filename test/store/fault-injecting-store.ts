@@ -1,5 +1,16 @@
 import type { Readable } from 'node:stream';
-import type { CopyOptions, GetOptions, ListOptions, ObjectInfo, ObjectStore, ObjectWithInfo, PutBody, PutOptions, RequestOptions, StoreCapabilities } from '../../src/store/object-store.js';
+import type {
+  CopyOptions,
+  GetOptions,
+  ListOptions,
+  ObjectInfo,
+  ObjectStore,
+  ObjectWithInfo,
+  PutBody,
+  PutOptions,
+  RequestOptions,
+  StoreCapabilities,
+} from '../../src/store/object-store.js';
 
 type Operation = 'put' | 'get' | 'head' | 'list' | 'delete' | 'copy';
 

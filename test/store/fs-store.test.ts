@@ -30,7 +30,20 @@ describe('FsStore specifics', () => {
   });
 
   it('refuses keys that escape the root or collide with its bookkeeping', async () => {
-    const bad = ['', '../x', 'a/../b', 'a/./b', '/abs', 'a\\b', 'a\0b', 'a//b', 'a/', '.persistd-meta/x', '.persistd-lock', 'x/.persistd~tmp~1'];
+    const bad = [
+      '',
+      '../x',
+      'a/../b',
+      'a/./b',
+      '/abs',
+      'a\\b',
+      'a\0b',
+      'a//b',
+      'a/',
+      '.persistd-meta/x',
+      '.persistd-lock',
+      'x/.persistd~tmp~1',
+    ];
     for (const key of bad) {
       await expect(store.put(key, 'x'), key).rejects.toBeInstanceOf(PermanentStoreError);
       await expect(store.head(key), key).rejects.toBeInstanceOf(PermanentStoreError);
@@ -57,7 +70,10 @@ describe('FsStore specifics', () => {
     expect(info).toMatchObject({ size: 11, etag: createHash('md5').update('new content').digest('hex') });
     const listed = [];
     for await (const entry of store.list('')) listed.push(entry);
-    expect(listed.map((entry) => [entry.key, entry.etag])).toEqual([['copied/by-hand.txt', md5], ['replaced', info!.etag]]);
+    expect(listed.map((entry) => [entry.key, entry.etag])).toEqual([
+      ['copied/by-hand.txt', md5],
+      ['replaced', info!.etag],
+    ]);
   });
 
   it('prunes directories emptied by a delete, in the data and the metadata tree', async () => {
@@ -81,8 +97,17 @@ describe('FsStore specifics', () => {
 
   it('reports a missing root as a PermanentStoreError with a hint', async () => {
     const missing = new FsStore(join(root, 'not-mounted'));
-    for (const attempt of [() => missing.put('k', 'v'), () => missing.head('k'), () => missing.get('k'), () => keysOf(missing.list('')), () => missing.delete(['k'])]) {
-      const err = await attempt().then(() => undefined, (e: unknown) => e);
+    for (const attempt of [
+      () => missing.put('k', 'v'),
+      () => missing.head('k'),
+      () => missing.get('k'),
+      () => keysOf(missing.list('')),
+      () => missing.delete(['k']),
+    ]) {
+      const err = await attempt().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(PermanentStoreError);
       expect((err as PermanentStoreError).message).toContain('does not exist');
       expect((err as PermanentStoreError).hint).toMatch(/create the directory|mount/);
@@ -91,7 +116,10 @@ describe('FsStore specifics', () => {
 
   it('says so when a key is used both as an object and as a directory', async () => {
     await store.put('a/b', 'x');
-    const err = await store.put('a', 'y').then(() => undefined, (e: unknown) => e);
+    const err = await store.put('a', 'y').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(PermanentStoreError);
     expect((err as PermanentStoreError).hint).toMatch(/cannot hold both/);
     expect(await store.head('a')).toBeUndefined();
@@ -107,7 +135,9 @@ describe('FsStore specifics', () => {
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     const head = await other.head('current.json');
     const base = head!.etag;
-    const swaps = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => (i % 2 === 0 ? store : other).put('current.json', `swap ${i}`, { ifMatch: base })));
+    const swaps = await Promise.allSettled(
+      Array.from({ length: 6 }, (_, i) => (i % 2 === 0 ? store : other).put('current.json', `swap ${i}`, { ifMatch: base })),
+    );
     expect(swaps.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
   });
 

@@ -3,7 +3,13 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3Store, type S3StoreOptions } from '../../src/store/s3-store.js';
-import { NotFoundError, PermanentStoreError, PreconditionFailedError, type StoreError, TransientStoreError } from '../../src/store/store-errors.js';
+import {
+  NotFoundError,
+  PermanentStoreError,
+  PreconditionFailedError,
+  type StoreError,
+  TransientStoreError,
+} from '../../src/store/store-errors.js';
 import { createTestBucket, testS3 } from '../support/test-s3.js';
 import { expectSameBytes, readAll, runStoreContract } from './contract.js';
 import { pollUntil } from '../support/poll.js';
@@ -86,7 +92,9 @@ describe('S3Store against a real server', () => {
     const sampler = setInterval(() => (most = Math.max(most, store.partBuffers.inUse)), 1);
     try {
       // Four uploads alone would hold 4 × 2 part buffers; with a known length above one part they take the multipart path too.
-      const puts = await Promise.all(bodies.map((b, i) => store.put(`big-${i}`, Readable.from([b]), i % 2 === 0 ? { contentLength: b.length } : {})));
+      const puts = await Promise.all(
+        bodies.map((b, i) => store.put(`big-${i}`, Readable.from([b]), i % 2 === 0 ? { contentLength: b.length } : {})),
+      );
       for (const put of puts) expect(put.etag).toMatch(/-4$/);
     } finally {
       clearInterval(sampler);
@@ -124,7 +132,10 @@ describe('S3Store against a real server', () => {
     const store = makeS3Store({ credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: secret } });
     const attempts = [() => store.put('k', 'v'), () => store.get('k'), () => drain(store.list('')), () => store.delete(['k'])];
     for (const attempt of attempts) {
-      const err = await attempt().then(() => undefined, (e: unknown) => e);
+      const err = await attempt().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(PermanentStoreError);
       const text = `${(err as StoreError).message} ${(err as StoreError).hint ?? ''} ${JSON.stringify(err)}`;
       expect(text).not.toContain(secret);
@@ -138,7 +149,10 @@ describe('S3Store against a real server', () => {
   it('maps a missing bucket to PermanentStoreError naming the bucket', async () => {
     const store = makeS3Store({ bucket: `pd-missing-${randomBytes(4).toString('hex')}` });
     for (const attempt of [() => store.put('k', 'v'), () => drain(store.list(''))]) {
-      const err = await attempt().then(() => undefined, (e: unknown) => e);
+      const err = await attempt().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(PermanentStoreError);
       expect((err as StoreError).message).toContain(store.bucket);
       expect((err as StoreError).hint).toContain(store.bucket);
@@ -149,7 +163,10 @@ describe('S3Store against a real server', () => {
     const port = await closedPort();
     const store = makeS3Store({ endpoint: `http://127.0.0.1:${port}`, requestTimeoutMs: 1_000 });
     const started = Date.now();
-    const err = await store.put('k', 'v').then(() => undefined, (e: unknown) => e);
+    const err = await store.put('k', 'v').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(TransientStoreError);
     expect((err as StoreError).hint).toContain(`127.0.0.1:${port}`);
     expect(Date.now() - started).toBeLessThan(5_000);
@@ -160,7 +177,10 @@ describe('S3Store against a real server', () => {
     try {
       const store = makeS3Store({ endpoint: `http://127.0.0.1:${silent.port}`, requestTimeoutMs: 500 });
       const started = Date.now();
-      const err = await store.head('k').then(() => undefined, (e: unknown) => e);
+      const err = await store.head('k').then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(TransientStoreError);
       expect((err as StoreError).message).toMatch(/timed out/);
       expect(Date.now() - started).toBeLessThan(5_000);
@@ -174,14 +194,29 @@ describe('S3Store against a real server', () => {
     try {
       const store = makeS3Store({ endpoint: `http://127.0.0.1:${silent.port}`, requestTimeoutMs: 60_000 });
       const [a, b] = [new AbortController(), new AbortController()];
-      const settled = (p: Promise<unknown>): Promise<unknown> => p.then(() => 'resolved', (e: unknown) => e);
-      const underA = [settled(store.head('a1', { signal: a.signal })), settled(store.put('a2', 'x', { signal: a.signal })), settled(store.get('a3', { signal: a.signal }))];
-      const underB = [settled(store.head('b1', { signal: b.signal })), settled(store.put('b2', 'x', { signal: b.signal })), settled(store.get('b3', { signal: b.signal }))];
+      const settled = (p: Promise<unknown>): Promise<unknown> =>
+        p.then(
+          () => 'resolved',
+          (e: unknown) => e,
+        );
+      const underA = [
+        settled(store.head('a1', { signal: a.signal })),
+        settled(store.put('a2', 'x', { signal: a.signal })),
+        settled(store.get('a3', { signal: a.signal })),
+      ];
+      const underB = [
+        settled(store.head('b1', { signal: b.signal })),
+        settled(store.put('b2', 'x', { signal: b.signal })),
+        settled(store.get('b3', { signal: b.signal })),
+      ];
       await pollUntil('six open connections', () => silent.open() === 6, 10_000);
       const started = Date.now();
       a.abort();
       for (const outcome of await Promise.all(underA)) expect(outcome).toBeInstanceOf(Error);
-      const stillPending = await Promise.race([Promise.all(underB).then(() => 'settled'), new Promise((r) => setTimeout(() => r('pending'), 200))]);
+      const stillPending = await Promise.race([
+        Promise.all(underB).then(() => 'settled'),
+        new Promise((r) => setTimeout(() => r('pending'), 200)),
+      ]);
       expect(stillPending).toBe('pending');
       b.abort();
       for (const outcome of await Promise.all(underB)) expect(outcome).toBeInstanceOf(Error);
@@ -193,7 +228,10 @@ describe('S3Store against a real server', () => {
 
   it('gives NotFoundError with the relative key for get of a missing key', async () => {
     const store = makeS3Store();
-    const err = await store.get('nope/here').then(() => undefined, (e: unknown) => e);
+    const err = await store.get('nope/here').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(NotFoundError);
     expect((err as NotFoundError).path).toBe('nope/here');
   });

@@ -82,7 +82,10 @@ describe('RetryingStore', () => {
   });
 
   it('stops within the time budget', async () => {
-    const store = new RetryingStore(faulty, { policy: { maxAttempts: 100, baseDelayMs: 40, maxDelayMs: 40, maxElapsedMs: 150 }, random: () => 1 });
+    const store = new RetryingStore(faulty, {
+      policy: { maxAttempts: 100, baseDelayMs: 40, maxDelayMs: 40, maxElapsedMs: 150 },
+      random: () => 1,
+    });
     faulty.failNext('head', 100, transient);
     const started = Date.now();
     await expect(store.head('k')).rejects.toBeInstanceOf(TransientStoreError);
@@ -108,7 +111,10 @@ describe('RetryingStore', () => {
   });
 
   it('stops waiting when the signal aborts during a backoff', async () => {
-    const store = new RetryingStore(faulty, { policy: { ...FAST, baseDelayMs: 60_000, maxDelayMs: 60_000, maxElapsedMs: 600_000 }, random: () => 1 });
+    const store = new RetryingStore(faulty, {
+      policy: { ...FAST, baseDelayMs: 60_000, maxDelayMs: 60_000, maxElapsedMs: 600_000 },
+      random: () => 1,
+    });
     faulty.failNext('head', 10, transient);
     const controller = new AbortController();
     const pending = store.head('k', { signal: controller.signal });

@@ -21,21 +21,40 @@ export function cliReplicaBackends(label: string): { backends: [string, () => Pr
   const made: string[] = [];
   const stores: S3Store[] = [];
   const backends: [string, () => Promise<CliReplica>][] = [
-    ['file://', async () => {
-      const dir = await mkdtemp(path.join(tmpdir(), `persistd-${label}-replica-`));
-      made.push(dir);
-      return { url: `file://${dir}`, env: {}, store: new FsStore(dir) };
-    }],
-    ['S3 (Ceph RGW)', async () => {
-      const s3 = testS3();
-      const bucket = await createTestBucket(label);
-      const store = new S3Store({ bucket, prefix: 'app/', endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } });
-      stores.push(store);
-      return {
-        url: `s3://${bucket}/app`, store,
-        env: { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_REGION: s3.region, PERSISTD_S3_ENDPOINT: s3.endpoint },
-      };
-    }],
+    [
+      'file://',
+      async () => {
+        const dir = await mkdtemp(path.join(tmpdir(), `persistd-${label}-replica-`));
+        made.push(dir);
+        return { url: `file://${dir}`, env: {}, store: new FsStore(dir) };
+      },
+    ],
+    [
+      'S3 (Ceph RGW)',
+      async () => {
+        const s3 = testS3();
+        const bucket = await createTestBucket(label);
+        const store = new S3Store({
+          bucket,
+          prefix: 'app/',
+          endpoint: s3.endpoint,
+          region: s3.region,
+          forcePathStyle: true,
+          credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+        });
+        stores.push(store);
+        return {
+          url: `s3://${bucket}/app`,
+          store,
+          env: {
+            AWS_ACCESS_KEY_ID: s3.accessKeyId,
+            AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+            AWS_REGION: s3.region,
+            PERSISTD_S3_ENDPOINT: s3.endpoint,
+          },
+        };
+      },
+    ],
   ];
   const release = async (): Promise<void> => {
     for (const store of stores) store.destroy();

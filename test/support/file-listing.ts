@@ -8,7 +8,8 @@ export function fileListing(dir: string): string[] {
     for (const entry of readdirSync(current, { withFileTypes: true })) {
       const full = path.join(current, entry.name);
       if (entry.isDirectory()) walk(full);
-      else if (!entry.name.startsWith('.persistd-lock')) out.push(`${path.relative(dir, full)} ${statSync(full).size} ${statSync(full).mtimeMs}`);
+      else if (!entry.name.startsWith('.persistd-lock'))
+        out.push(`${path.relative(dir, full)} ${statSync(full).size} ${statSync(full).mtimeMs}`);
     }
   };
   walk(dir);

@@ -8,7 +8,10 @@ export const PERSISTD_BIN = fileURLToPath(new URL('../../bin/persistd.js', impor
 export type PersistdResult = CapturedResult;
 
 /** Runs the built persistd CLI as a real process with a clean environment (plus `env`) and collects its output. */
-export function runPersistd(args: readonly string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<PersistdResult> {
+export function runPersistd(
+  args: readonly string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {},
+): Promise<PersistdResult> {
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, ...options.env };
   return runCaptured(process.execPath, [PERSISTD_BIN, ...args], { cwd: options.cwd, env, killAfterMs: options.timeoutMs ?? 60_000 });
 }

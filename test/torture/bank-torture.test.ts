@@ -15,10 +15,21 @@ describe('bank torture (never a state that did not exist)', () => {
     const lines: string[] = [];
     try {
       const summary = await runBankStress({
-        seed: 4242, rounds: 4, seconds: 600, roundSeconds: 3, store: 'both', cpuBurners: 0, keepFailures: true, log: (line) => lines.push(line),
+        seed: 4242,
+        rounds: 4,
+        seconds: 600,
+        roundSeconds: 3,
+        store: 'both',
+        cpuBurners: 0,
+        keepFailures: true,
+        log: (line) => lines.push(line),
         s3Store: (prefix) => {
           const store = new S3Store({
-            bucket, prefix: `${prefix}${randomBytes(2).toString('hex')}/`, endpoint: config.endpoint, region: config.region, forcePathStyle: true,
+            bucket,
+            prefix: `${prefix}${randomBytes(2).toString('hex')}/`,
+            endpoint: config.endpoint,
+            region: config.region,
+            forcePathStyle: true,
             credentials: { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey },
           });
           stores.push(store);

@@ -27,7 +27,17 @@ function replicaWith(files: Record<string, string>): string {
 }
 
 function pointer(generation: string, pid: number, instanceStartedAt: string): string {
-  return JSON.stringify({ format: 1, kind: 'lineage', database: 'app.db', generation, instance: 'ab', host: 'h', pid, instanceStartedAt, takenAt: instanceStartedAt });
+  return JSON.stringify({
+    format: 1,
+    kind: 'lineage',
+    database: 'app.db',
+    generation,
+    instance: 'ab',
+    host: 'h',
+    pid,
+    instanceStartedAt,
+    takenAt: instanceStartedAt,
+  });
 }
 
 describe('launch phase', () => {
@@ -53,13 +63,21 @@ describe('launch phase', () => {
       [`db/app.db/gen/${OLD_GEN}/snap/20261122T115900100Z.json`]: '{}',
       [`db/app.db/gen/${NEW_GEN}/snap/20261122T120002000Z.json`]: '{}',
     };
-    const unclaimed = await readReplicaLineage({ kind: 'fs', root: replicaWith({ ...files, 'db/app.db/current.json': pointer(OLD_GEN, 41, '2026-11-22T11:58:59.000Z') }) }, 'app.db');
+    const unclaimed = await readReplicaLineage(
+      { kind: 'fs', root: replicaWith({ ...files, 'db/app.db/current.json': pointer(OLD_GEN, 41, '2026-11-22T11:58:59.000Z') }) },
+      'app.db',
+    );
     expect(phaseFromReplica(unclaimed, 42, SPAWNED)).toBe('unclaimed');
     rmSync(root!, { recursive: true });
-    const claimed = await readReplicaLineage({ kind: 'fs', root: replicaWith({ ...files, 'db/app.db/current.json': pointer(NEW_GEN, 42, '2026-11-22T12:00:00.900Z') }) }, 'app.db');
+    const claimed = await readReplicaLineage(
+      { kind: 'fs', root: replicaWith({ ...files, 'db/app.db/current.json': pointer(NEW_GEN, 42, '2026-11-22T12:00:00.900Z') }) },
+      'app.db',
+    );
     expect(phaseFromReplica(claimed, 42, SPAWNED)).toBe('after');
     // The same pid in a pointer written by an instance started before this launch is not this launch's.
-    expect(phaseFromReplica({ ...claimed, pointer: { ...claimed.pointer!, instanceStartedAt: SPAWNED - 1 } }, 42, SPAWNED)).toBe('unclaimed');
+    expect(phaseFromReplica({ ...claimed, pointer: { ...claimed.pointer!, instanceStartedAt: SPAWNED - 1 } }, 42, SPAWNED)).toBe(
+      'unclaimed',
+    );
   });
 
   it('a replica without anything is before the first snapshot', async () => {
@@ -87,14 +105,17 @@ describe('launch phase', () => {
     expect(percentile([5, 1, 3], 50)).toBe(3);
     const hundred = Array.from({ length: 100 }, (_, i) => i + 1);
     expect(percentile(hundred, 99)).toBe(99);
-    const lines = formatLossReport({
-      lossMs: { before: [1500], unclaimed: [], after: [0, 400, 900] },
-      windows: [
-        { appStartMs: 900, snapshotMs: 2000, pointerMs: 2030, killMs: 3000 },
-        { appStartMs: 1000, snapshotMs: 800, pointerMs: 820, killMs: 2500 },
-        { appStartMs: 950, snapshotMs: undefined, pointerMs: undefined, killMs: 2600 },
-      ],
-    }, 3000);
+    const lines = formatLossReport(
+      {
+        lossMs: { before: [1500], unclaimed: [], after: [0, 400, 900] },
+        windows: [
+          { appStartMs: 900, snapshotMs: 2000, pointerMs: 2030, killMs: 3000 },
+          { appStartMs: 1000, snapshotMs: 800, pointerMs: 820, killMs: 2500 },
+          { appStartMs: 950, snapshotMs: undefined, pointerMs: undefined, killMs: 2600 },
+        ],
+      },
+      3000,
+    );
     expect(lines).toEqual([
       "loss, persistd killed after the launch's first snapshot (bound 3000 ms): 3 kills (2 lost something), worst 900 ms, p99 900 ms, p50 400 ms",
       "loss, persistd killed before the launch's first snapshot (bound 3000 ms): 1 kills (1 lost something), worst 1500 ms, p99 1500 ms, p50 1500 ms",

@@ -60,7 +60,11 @@ export async function applySegments(dbPath: string, segments: readonly SegmentKe
   let nextToStart = 0;
   let bytesAhead = 0;
   const refill = (applying: number): void => {
-    while (nextToStart < segments.length && nextToStart - applying < concurrency && (nextToStart === applying || bytesAhead + bytesOf(segments[nextToStart]!) <= maxBytesAhead)) {
+    while (
+      nextToStart < segments.length &&
+      nextToStart - applying < concurrency &&
+      (nextToStart === applying || bytesAhead + bytesOf(segments[nextToStart]!) <= maxBytesAhead)
+    ) {
       const key = segments[nextToStart]!;
       const download = fetchSegment(key, options);
       // Awaited in order later; until then a failure must not count as unhandled.
@@ -97,7 +101,12 @@ export async function applySegments(dbPath: string, segments: readonly SegmentKe
       const skip = segment.epoch === position.epoch ? Math.max(0, position.frame + 1 - segment.first) : 0;
       for (let offset = skip * size; offset < segment.frames.length; offset += size) {
         const frame = readFrameHeader(segment.frames, offset);
-        await handle.write(segment.frames, offset + WAL_FRAME_HEADER_SIZE, segment.header.pageSize, (frame.pgno - 1) * segment.header.pageSize);
+        await handle.write(
+          segment.frames,
+          offset + WAL_FRAME_HEADER_SIZE,
+          segment.header.pageSize,
+          (frame.pgno - 1) * segment.header.pageSize,
+        );
         if (frame.commitSize !== 0) {
           outcome.pageCount = frame.commitSize;
           outcome.transactions++;
@@ -139,7 +148,10 @@ async function fetchSegment(key: SegmentKey, options: ApplySegmentsOptions): Pro
       raw = await gunzipAsync(Buffer.concat(chunks));
     } catch (err) {
       throw new PersistdError(`WAL segment ${key.key} does not verify: it is not a complete gzip stream`, {
-        kind: 'integrity', op: 'restore', path: key.key, cause: err,
+        kind: 'integrity',
+        op: 'restore',
+        path: key.key,
+        cause: err,
         hint: 'the segment in the store is damaged; restore to an earlier time (--timestamp) or the snapshot alone',
       });
     }
@@ -148,19 +160,31 @@ async function fetchSegment(key: SegmentKey, options: ApplySegmentsOptions): Pro
 }
 
 /** Checks that a segment continues the previous one (or the snapshot position) without a gap. */
-function checkContinuity(segment: WalSegment, previous: WalSegment | undefined, key: SegmentKey, position: WalPosition, pageSize: number): void {
-  const fail = (why: string): PersistdError => new PersistdError(`WAL segment ${key.key} does not follow the one before it: ${why}`, {
-    kind: 'integrity', op: 'restore', path: key.key,
-    hint: 'the replica is inconsistent; restore to an earlier time (--timestamp) or the snapshot alone',
-  });
+function checkContinuity(
+  segment: WalSegment,
+  previous: WalSegment | undefined,
+  key: SegmentKey,
+  position: WalPosition,
+  pageSize: number,
+): void {
+  const fail = (why: string): PersistdError =>
+    new PersistdError(`WAL segment ${key.key} does not follow the one before it: ${why}`, {
+      kind: 'integrity',
+      op: 'restore',
+      path: key.key,
+      hint: 'the replica is inconsistent; restore to an earlier time (--timestamp) or the snapshot alone',
+    });
   if (segment.header.pageSize !== pageSize) throw fail(`page size ${segment.header.pageSize}, the snapshot has ${pageSize}`);
   const sameWal = (a: WalSegment['header'], s1: number | null, s2: number | null): boolean => a.salt1 === s1 && a.salt2 === s2;
   const ended = segment.previousEpochEnd;
   if (previous === undefined) {
-    if (segment.epoch === position.epoch && position.salt1 !== null && !sameWal(segment.header, position.salt1, position.salt2)) throw fail('its WAL salts differ from the snapshot position');
+    if (segment.epoch === position.epoch && position.salt1 !== null && !sameWal(segment.header, position.salt1, position.salt2))
+      throw fail('its WAL salts differ from the snapshot position');
     // The snapshot was taken at the end of the epoch before: it must hold every frame of it.
     if (ended !== undefined && segment.epoch === position.epoch + 1 && position.salt1 !== null && ended.frame !== position.frame) {
-      throw fail(`the WAL of epoch ${position.epoch} had ${ended.frame} frames, and the snapshot holds ${position.frame} of them: frames were never shipped`);
+      throw fail(
+        `the WAL of epoch ${position.epoch} had ${ended.frame} frames, and the snapshot holds ${position.frame} of them: frames were never shipped`,
+      );
     }
     return;
   }
@@ -177,7 +201,9 @@ function checkContinuity(segment: WalSegment, previous: WalSegment | undefined, 
       const last = previous.first + previous.count - 1;
       const end = segmentEndChecksum(previous);
       if (segment.epoch !== previous.epoch + 1 || last !== ended.frame || end[0] !== ended.checksum[0] || end[1] !== ended.checksum[1]) {
-        throw fail(`epoch ${previous.epoch} was shipped up to frame ${last}, but its WAL ended at frame ${ended.frame}: frames were never shipped`);
+        throw fail(
+          `epoch ${previous.epoch} was shipped up to frame ${last}, but its WAL ended at frame ${ended.frame}: frames were never shipped`,
+        );
       }
     }
   }

@@ -31,19 +31,37 @@ export interface ContinuationAtPinOptions {
  * generation's WAL stream starts) is the whole first restore point. One small PUT, whatever the
  * database's size; the caller proved that nothing touched the file since the restore.
  */
-export async function continuationAtPin(conn: WalConnection, options: ContinuationAtPinOptions): Promise<{ manifest: WalContinuationManifest; snapshotId: string; seq: string }> {
+export async function continuationAtPin(
+  conn: WalConnection,
+  options: ContinuationAtPinOptions,
+): Promise<{ manifest: WalContinuationManifest; snapshotId: string; seq: string }> {
   const { store, name, generation, base } = options;
   const seq = nextSnapshotSeq(options.pinnedAt);
   const shape = conn.describe();
   const manifest: WalContinuationManifest = {
-    format: 2, kind: 'sqlite-continuation', database: name, generation, seq,
-    createdAt: options.pinnedAt.toISOString(), createdBy: `persistd ${PERSISTD_VERSION}`,
+    format: 2,
+    kind: 'sqlite-continuation',
+    database: name,
+    generation,
+    seq,
+    createdAt: options.pinnedAt.toISOString(),
+    createdBy: `persistd ${PERSISTD_VERSION}`,
     base,
-    db: { size: shape.pageSize * shape.pageCount, pageSize: shape.pageSize, pageCount: shape.pageCount, journalMode: 'wal', sqliteVersion: shape.sqliteVersion },
+    db: {
+      size: shape.pageSize * shape.pageCount,
+      pageSize: shape.pageSize,
+      pageCount: shape.pageCount,
+      journalMode: 'wal',
+      sqliteVersion: shape.sqliteVersion,
+    },
     wal: options.position,
     ...(options.chain ? { chain: options.chain } : {}),
   };
-  await store.put(continuationManifestKey(name, generation, seq, base), serializeManifest(manifest), { contentType: 'application/json', ifNoneMatch: '*', signal: options.signal });
+  await store.put(continuationManifestKey(name, generation, seq, base), serializeManifest(manifest), {
+    contentType: 'application/json',
+    ifNoneMatch: '*',
+    signal: options.signal,
+  });
   options.logger.debug({ generation, base }, 'continuation stored');
   return { manifest, snapshotId: snapshotId(generation, seq), seq };
 }

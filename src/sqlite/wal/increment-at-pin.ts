@@ -39,7 +39,10 @@ export interface IncrementAtPinOptions {
  * frame of each, recorded as the shipper read them), then the manifest that commits it. The caller
  * pinned exactly at `position` and read every frame up to it, and none after.
  */
-export async function incrementAtPin(conn: WalConnection, options: IncrementAtPinOptions): Promise<{ manifest: WalIncrementManifest; snapshotId: string; seq: string }> {
+export async function incrementAtPin(
+  conn: WalConnection,
+  options: IncrementAtPinOptions,
+): Promise<{ manifest: WalIncrementManifest; snapshotId: string; seq: string }> {
   const { store, name, generation, signal } = options;
   const shape = conn.describe();
   const numbers = options.pages.pageNumbers(shape.pageCount);
@@ -47,18 +50,46 @@ export async function incrementAtPin(conn: WalConnection, options: IncrementAtPi
   try {
     writePageRecords(temp, options.pages, numbers, shape.pageSize);
     const seq = nextSnapshotSeq(options.pinnedAt, options.baseSeq);
-    const digests = await uploadCompressedFile(store, incrementDataKey(name, generation, seq), temp, { signal, logger: options.logger, level: options.gzipLevel });
+    const digests = await uploadCompressedFile(store, incrementDataKey(name, generation, seq), temp, {
+      signal,
+      logger: options.logger,
+      level: options.gzipLevel,
+    });
     const pageBytes = numbers.length * shape.pageSize;
     const manifest: WalIncrementManifest = {
-      format: 2, kind: 'sqlite-increment', database: name, generation, seq,
-      createdAt: options.pinnedAt.toISOString(), createdBy: `persistd ${PERSISTD_VERSION}`,
+      format: 2,
+      kind: 'sqlite-increment',
+      database: name,
+      generation,
+      seq,
+      createdAt: options.pinnedAt.toISOString(),
+      createdBy: `persistd ${PERSISTD_VERSION}`,
       base: { seq: options.baseSeq },
-      data: { key: `${seq}.pages.gz`, encoding: 'gzip', size: digests.compressed.size, sha256: digests.compressed.sha256, pages: numbers.length },
-      db: { size: shape.pageSize * shape.pageCount, pageSize: shape.pageSize, pageCount: shape.pageCount, journalMode: 'wal', sqliteVersion: shape.sqliteVersion },
-      chain: { fullAt: options.chainBefore.fullAt, increments: options.chainBefore.increments + 1, pageBytes: options.chainBefore.pageBytes + pageBytes },
+      data: {
+        key: `${seq}.pages.gz`,
+        encoding: 'gzip',
+        size: digests.compressed.size,
+        sha256: digests.compressed.sha256,
+        pages: numbers.length,
+      },
+      db: {
+        size: shape.pageSize * shape.pageCount,
+        pageSize: shape.pageSize,
+        pageCount: shape.pageCount,
+        journalMode: 'wal',
+        sqliteVersion: shape.sqliteVersion,
+      },
+      chain: {
+        fullAt: options.chainBefore.fullAt,
+        increments: options.chainBefore.increments + 1,
+        pageBytes: options.chainBefore.pageBytes + pageBytes,
+      },
       wal: options.position,
     };
-    await store.put(incrementManifestKey(name, generation, seq, options.baseSeq), serializeManifest(manifest), { contentType: 'application/json', signal });
+    await store.put(incrementManifestKey(name, generation, seq, options.baseSeq), serializeManifest(manifest), {
+      contentType: 'application/json',
+      signal,
+    });
     return { manifest, snapshotId: snapshotId(generation, seq), seq };
   } finally {
     await releaseTempPath(temp);

@@ -74,8 +74,19 @@ export class SegmentSpool {
   push(frames: PendingFrames): void {
     this.pages?.record(frames.data, frames.start.header.pageSize);
     const last = this.queue.at(-1);
-    if (last && last.epoch === frames.epoch && last.end.frame === frames.start.frame && last.data.length + frames.data.length <= this.options.maxSegmentBytes) {
-      this.queue[this.queue.length - 1] = { ...last, end: frames.end, data: Buffer.concat([last.data, frames.data]), commits: last.commits + frames.commits, readAt: frames.readAt };
+    if (
+      last &&
+      last.epoch === frames.epoch &&
+      last.end.frame === frames.start.frame &&
+      last.data.length + frames.data.length <= this.options.maxSegmentBytes
+    ) {
+      this.queue[this.queue.length - 1] = {
+        ...last,
+        end: frames.end,
+        data: Buffer.concat([last.data, frames.data]),
+        commits: last.commits + frames.commits,
+        readAt: frames.readAt,
+      };
     } else {
       this.queue.push(frames);
     }
@@ -95,14 +106,28 @@ export class SegmentSpool {
       const first = p.start.frame + 1;
       const count = p.end.frame - p.start.frame;
       const body = encodeSegment({
-        header: p.start.header, epoch: p.epoch, first, count, startChecksum: p.start.checksum, frames: p.data,
+        header: p.start.header,
+        epoch: p.epoch,
+        first,
+        count,
+        startChecksum: p.start.checksum,
+        frames: p.data,
         ...(p.previousEpochEnd ? { previousEpochEnd: p.previousEpochEnd } : {}),
       });
       const compressed = await gzipAsync(body, { level: this.options.gzipLevel });
       const key = segmentKey(this.options.name, generation, p.epoch, first, p.end.frame, p.readAt);
       await this.options.store.put(key, compressed, { contentType: 'application/gzip', signal });
       this.queue.shift();
-      stored.push({ key, epoch: p.epoch, last: p.end.frame, frames: count, commits: p.commits, bytes: compressed.length, rawBytes: p.data.length, notBefore: p.notBefore });
+      stored.push({
+        key,
+        epoch: p.epoch,
+        last: p.end.frame,
+        frames: count,
+        commits: p.commits,
+        bytes: compressed.length,
+        rawBytes: p.data.length,
+        notBefore: p.notBefore,
+      });
     }
     return stored;
   }

@@ -32,7 +32,8 @@ export async function takeShippedState(stateDir: string, name: string): Promise<
   try {
     const parsed = JSON.parse(await readFile(path, 'utf8')) as Partial<ShippedState>;
     await rm(path, { force: true });
-    if (parsed.v !== 1 || typeof parsed.store !== 'string' || !parsed.identity || !parsed.fingerprint || !parsed.base || !parsed.chain) return undefined;
+    if (parsed.v !== 1 || typeof parsed.store !== 'string' || !parsed.identity || !parsed.fingerprint || !parsed.base || !parsed.chain)
+      return undefined;
     return parsed as ShippedState;
   } catch {
     return undefined;

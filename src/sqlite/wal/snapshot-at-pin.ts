@@ -36,26 +36,48 @@ export interface SnapshotAtPinOptions {
  * WAL position is known to the frame), uploads it and then its manifest with the `wal` position:
  * the same objects and commit rule as `snapshotDatabase`, plus where the WAL segments continue.
  */
-export async function snapshotAtPin(conn: WalConnection, options: SnapshotAtPinOptions): Promise<{ manifest: WalSnapshotManifest; snapshotId: string; seq: string }> {
+export async function snapshotAtPin(
+  conn: WalConnection,
+  options: SnapshotAtPinOptions,
+): Promise<{ manifest: WalSnapshotManifest; snapshotId: string; seq: string }> {
   const { store, name, generation, signal } = options;
   const temp = allocateTempPath(await sqliteTempDir(options.stateDir), SNAPSHOT_TEMP_PREFIX, '.db');
   try {
     const copy = await conn.backup(temp, 4 << 20, signal);
     const seq = nextSnapshotSeq(options.pinnedAt, options.previousSeq);
     const encoding = options.encoding ?? SNAPSHOT_ENCODING;
-    const digests = await uploadCompressedFile(store, snapshotDataKey(name, generation, seq, encoding), temp, { signal, logger: options.logger, level: options.gzipLevel, encoding });
+    const digests = await uploadCompressedFile(store, snapshotDataKey(name, generation, seq, encoding), temp, {
+      signal,
+      logger: options.logger,
+      level: options.gzipLevel,
+      encoding,
+    });
     if (digests.raw.size !== copy.pageCount * copy.pageSize) {
-      throw new PersistdError(`snapshot copy of ${options.path} has ${digests.raw.size} bytes, expected ${copy.pageCount} pages of ${copy.pageSize}`, {
-        kind: 'internal', op: 'snapshot', path: options.path,
-      });
+      throw new PersistdError(
+        `snapshot copy of ${options.path} has ${digests.raw.size} bytes, expected ${copy.pageCount} pages of ${copy.pageSize}`,
+        {
+          kind: 'internal',
+          op: 'snapshot',
+          path: options.path,
+        },
+      );
     }
     const manifest: WalSnapshotManifest = {
-      format: encoding === 'zstd' ? 2 : DB_FORMAT_VERSION, kind: 'sqlite-snapshot', database: name, generation, seq,
-      createdAt: options.pinnedAt.toISOString(), createdBy: `persistd ${PERSISTD_VERSION}`,
+      format: encoding === 'zstd' ? 2 : DB_FORMAT_VERSION,
+      kind: 'sqlite-snapshot',
+      database: name,
+      generation,
+      seq,
+      createdAt: options.pinnedAt.toISOString(),
+      createdBy: `persistd ${PERSISTD_VERSION}`,
       data: { key: snapshotDataName(seq, encoding), encoding, size: digests.compressed.size, sha256: digests.compressed.sha256 },
       db: {
-        size: digests.raw.size, sha256: digests.raw.sha256, pageSize: copy.pageSize, pageCount: copy.pageCount,
-        journalMode: 'wal', sqliteVersion: copy.sqliteVersion,
+        size: digests.raw.size,
+        sha256: digests.raw.sha256,
+        pageSize: copy.pageSize,
+        pageCount: copy.pageCount,
+        journalMode: 'wal',
+        sqliteVersion: copy.sqliteVersion,
       },
       wal: options.position,
     };

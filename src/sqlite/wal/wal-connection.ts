@@ -19,7 +19,11 @@ export interface CheckpointResult {
  * connection ever waits for a lock (busy timeout 0) nor checkpoints on its own (autocheckpoint 0).
  */
 export class WalConnection {
-  private constructor(private readonly reader: Database.Database, private readonly locker: Database.Database, readonly path: string) {}
+  private constructor(
+    private readonly reader: Database.Database,
+    private readonly locker: Database.Database,
+    readonly path: string,
+  ) {}
 
   /** Opens both connections; the database must exist. */
   static open(path: string): WalConnection {
@@ -122,7 +126,11 @@ export class WalConnection {
   }
 
   /** Copies the database as the pinned read transaction sees it into a new file, about `bytesPerStep` per event-loop turn. */
-  async backup(dest: string, bytesPerStep: number, signal?: AbortSignal): Promise<{ pageSize: number; pageCount: number; sqliteVersion: string }> {
+  async backup(
+    dest: string,
+    bytesPerStep: number,
+    signal?: AbortSignal,
+  ): Promise<{ pageSize: number; pageCount: number; sqliteVersion: string }> {
     const pageSize = this.reader.pragma('page_size', { simple: true }) as number;
     const pageCount = this.reader.pragma('page_count', { simple: true }) as number;
     const sqliteVersion = this.reader.prepare('SELECT sqlite_version()').pluck().get() as string;

@@ -58,7 +58,12 @@ export class WalPin {
   /** Where the previous epoch's WAL ended, for the first frames read in a new epoch. */
   private previousEpochEnd: EpochEnd | undefined;
 
-  constructor(private readonly conn: WalConnection, private readonly walPath: string, private readonly spool: SegmentSpool, private readonly options: WalPinOptions) {}
+  constructor(
+    private readonly conn: WalConnection,
+    private readonly walPath: string,
+    private readonly spool: SegmentSpool,
+    private readonly options: WalPinOptions,
+  ) {}
 
   /** Whether a checkpoint found frames it could not account for: the stream cannot go on, a new generation must start. */
   get restartNeeded(): boolean {
@@ -92,7 +97,10 @@ export class WalPin {
     // or a RESTART/TRUNCATE checkpoint of the app waiting for our read transaction (and blocking the
     // app's writers meanwhile). Let it through; the pin is placed again once the lock is free.
     if (++this.blocked >= this.options.unpinAfterBlockedSyncs) {
-      this.options.logger.warn({ syncs: this.blocked }, 'another connection holds the write lock without committing; releasing the WAL pin so that it can proceed (a WAL restart now starts a new generation)');
+      this.options.logger.warn(
+        { syncs: this.blocked },
+        'another connection holds the write lock without committing; releasing the WAL pin so that it can proceed (a WAL restart now starts a new generation)',
+      );
       this.conn.unpin();
       this.pinAt = undefined;
     }
@@ -134,7 +142,10 @@ export class WalPin {
         // restart) are in the snapshot, or belong to a WAL before it; none of them may be shipped.
         if (!keepEpoch) this.spool.clear();
         const header = this.cursor?.header;
-        return { pinnedAt, wal: { epoch: this.epoch, frame: this.cursor?.frame ?? 0, salt1: header?.salt1 ?? null, salt2: header?.salt2 ?? null } };
+        return {
+          pinnedAt,
+          wal: { epoch: this.epoch, frame: this.cursor?.frame ?? 0, salt1: header?.salt1 ?? null, salt2: header?.salt2 ?? null },
+        };
       }
       if (placed === 'restarted') {
         if (keepEpoch) return undefined;
@@ -175,7 +186,10 @@ export class WalPin {
       // Nobody can commit while persistd holds the write lock: SQLite's count of frames in the WAL must be where the cursor is.
       const read = this.cursor?.frame ?? 0;
       if (done.log >= 0 && done.log !== read) {
-        this.options.logger.error({ walFrames: done.log, readFrames: read, epoch: this.epoch }, 'the WAL holds frames persistd did not read; starting a new generation instead of following it');
+        this.options.logger.error(
+          { walFrames: done.log, readFrames: read, epoch: this.epoch },
+          'the WAL holds frames persistd did not read; starting a new generation instead of following it',
+        );
         this.mustRestart = true;
         return false;
       }
@@ -292,7 +306,13 @@ export class WalPin {
       if (read.end.frame > read.start.frame) {
         const previousEpochEnd = read.start.frame === 0 && this.epoch > 0 ? this.previousEpochEnd : undefined;
         this.spool.push({
-          epoch: this.epoch, start: read.start, end: read.end, data: read.data, commits: read.commits, readAt: now, notBefore: this.lastReadAt,
+          epoch: this.epoch,
+          start: read.start,
+          end: read.end,
+          data: read.data,
+          commits: read.commits,
+          readAt: now,
+          notBefore: this.lastReadAt,
           ...(previousEpochEnd ? { previousEpochEnd } : {}),
         });
         readBytes += read.data.length;
@@ -338,10 +358,18 @@ export class WalPin {
   private continues(header: WalHeader | undefined): boolean {
     // The new header cannot prove how many restarts happened (SQLite draws fresh random salts, and a
     // checkpoint sequence of its own, per connection); the pin is what proves it.
-    const ok = this.pinAt !== undefined && this.pinAt.epoch === this.epoch
-      && (header === undefined || this.cursor === undefined || header.salt1 !== this.cursor.header.salt1 || header.salt2 !== this.cursor.header.salt2);
+    const ok =
+      this.pinAt !== undefined &&
+      this.pinAt.epoch === this.epoch &&
+      (header === undefined ||
+        this.cursor === undefined ||
+        header.salt1 !== this.cursor.header.salt1 ||
+        header.salt2 !== this.cursor.header.salt2);
     if (!ok) {
-      this.options.logger.debug({ pinned: this.pinAt !== undefined, epoch: this.epoch, frame: this.cursor?.frame }, 'WAL reset that does not continue the stream');
+      this.options.logger.debug(
+        { pinned: this.pinAt !== undefined, epoch: this.epoch, frame: this.cursor?.frame },
+        'WAL reset that does not continue the stream',
+      );
     }
     return ok;
   }

@@ -1,6 +1,12 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import {
-  frameSize, parseWalHeader, readFrameHeader, verifyFrame, WAL_HEADER_SIZE, type WalChecksum, type WalHeader,
+  frameSize,
+  parseWalHeader,
+  readFrameHeader,
+  verifyFrame,
+  WAL_HEADER_SIZE,
+  type WalChecksum,
+  type WalHeader,
 } from '../../format/db-wal-frames.js';
 
 /** A position in one WAL (one salt pair): just after `frame` frames, with the running checksum there. */
@@ -89,7 +95,8 @@ export function readWalFramesSync(walPath: string, from?: WalCursor, options: Re
     const bytesRead = readSync(fd, headerBytes, 0, WAL_HEADER_SIZE, 0);
     const header = bytesRead === WAL_HEADER_SIZE ? parseWalHeader(headerBytes) : undefined;
     if (from !== undefined) {
-      if (header === undefined || !sameWal(header, from.header) || fileSize < cursorOffset(from)) return { kind: 'reset', header, fileSize };
+      if (header === undefined || !sameWal(header, from.header) || fileSize < cursorOffset(from))
+        return { kind: 'reset', header, fileSize };
     } else if (header === undefined) {
       return { kind: 'empty', fileSize };
     }
@@ -136,9 +143,15 @@ function scanFrames(fd: number, header: WalHeader, start: WalCursor, fileSize: n
     }
     if (truncatedByLimit) stop = 'limit';
     return {
-      kind: 'frames', header, start,
+      kind: 'frames',
+      header,
+      start,
       end: { header, frame: start.frame + lastCommit.frames, checksum: lastCommit.checksum },
-      data: data.subarray(0, lastCommit.frames * size), commits, dbSize: lastCommit.dbSize, stop, fileSize,
+      data: data.subarray(0, lastCommit.frames * size),
+      commits,
+      dbSize: lastCommit.dbSize,
+      stop,
+      fileSize,
     };
   }
 }

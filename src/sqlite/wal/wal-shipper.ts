@@ -173,10 +173,27 @@ export class WalShipper {
     assertDatabaseName(options.name);
     this.logger = (options.logger ?? silentLogger()).child({ db: options.name });
     this.continueFrom = options.continueFrom;
-    this.spool = new SegmentSpool({ store: options.store, name: options.name, gzipLevel: options.gzipLevel ?? 1, maxSegmentBytes: options.maxSegmentBytes ?? 16 << 20 });
+    this.spool = new SegmentSpool({
+      store: options.store,
+      name: options.name,
+      gzipLevel: options.gzipLevel ?? 1,
+      maxSegmentBytes: options.maxSegmentBytes ?? 16 << 20,
+    });
     this.stats = {
-      name: options.name, generation: undefined, shipped: undefined, lastShippedAt: undefined, lagSeconds: 0, lagBytes: 0,
-      segmentsStored: 0, transactionsStored: 0, bytesStored: 0, generationsStarted: 0, checkpoints: 0, pinned: false, caughtUp: true, lastError: undefined,
+      name: options.name,
+      generation: undefined,
+      shipped: undefined,
+      lastShippedAt: undefined,
+      lagSeconds: 0,
+      lagBytes: 0,
+      segmentsStored: 0,
+      transactionsStored: 0,
+      bytesStored: 0,
+      generationsStarted: 0,
+      checkpoints: 0,
+      pinned: false,
+      caughtUp: true,
+      lastError: undefined,
     };
   }
 
@@ -220,7 +237,9 @@ export class WalShipper {
    */
   transactionsAfter(generation: string, after: { epoch: number; frame: number } | null): { count: number; atLeast: boolean } {
     if (this.life.state !== 'following' || generation !== this.life.following.generation) return { count: 0, atLeast: false };
-    const later = this.storedLog.filter((s) => after === null || s.epoch > after.epoch || (s.epoch === after.epoch && s.last > after.frame));
+    const later = this.storedLog.filter(
+      (s) => after === null || s.epoch > after.epoch || (s.epoch === after.epoch && s.last > after.frame),
+    );
     const count = later.reduce((sum, s) => sum + s.commits, 0);
     return { count, atLeast: later.length === this.storedLog.length && this.storedLog.length === STORED_LOG_LIMIT };
   }
@@ -252,7 +271,8 @@ export class WalShipper {
       if (options.final !== false && this.life.state === 'following') {
         await this.syncOnce({ signal: options.signal, drain: true });
         const life = this.life as Lifecycle;
-        if (life.state === 'following' && this.spool.length === 0 && !life.link.pin.behind) shipped = { link: life.link, following: life.following };
+        if (life.state === 'following' && this.spool.length === 0 && !life.link.pin.behind)
+          shipped = { link: life.link, following: life.following };
       }
     } finally {
       await this.queue;
@@ -280,9 +300,19 @@ export class WalShipper {
       const identity = await readFileIdentity(path);
       if (identity === undefined || !sameIdentity(identity, link.identity)) return;
       await writeShippedState(stateDir, name, {
-        v: 1, store: store.description, path, identity, fingerprint: await readFingerprint(path),
-        base: { generation: following.generation, seq: following.lastSeq, wal: following.lastSegmentEnd ?? null, restoredTo: new Date().toISOString() },
-        chain: following.chain, at: new Date().toISOString(),
+        v: 1,
+        store: store.description,
+        path,
+        identity,
+        fingerprint: await readFingerprint(path),
+        base: {
+          generation: following.generation,
+          seq: following.lastSeq,
+          wal: following.lastSegmentEnd ?? null,
+          restoredTo: new Date().toISOString(),
+        },
+        chain: following.chain,
+        at: new Date().toISOString(),
       });
     } catch (err) {
       this.logger.debug({ err: messageOf(err) }, 'could not record the shipped state; a restart stores a full snapshot');
@@ -292,7 +322,11 @@ export class WalShipper {
   private async sync(request: SyncRequest, depth: number): Promise<SyncResult> {
     const { signal, drain } = request;
     if (this.life.state === 'stopped') {
-      throw new PersistdError(`WAL shipping of ${this.options.path} was stopped`, { kind: 'internal', op: 'ship WAL', path: this.options.path });
+      throw new PersistdError(`WAL shipping of ${this.options.path} was stopped`, {
+        kind: 'internal',
+        op: 'ship WAL',
+        path: this.options.path,
+      });
     }
     const opened = await this.open();
     if (opened !== undefined) return opened;
@@ -311,7 +345,9 @@ export class WalShipper {
     }
     if (reset === 'restarted') {
       await this.flush(signal);
-      this.logger.warn('the WAL was restarted or truncated by another connection while persistd could not follow it; starting a new generation');
+      this.logger.warn(
+        'the WAL was restarted or truncated by another connection while persistd could not follow it; starting a new generation',
+      );
       return this.restartGeneration(request, depth);
     }
     // Only frames read in this sync wait in the spool (older ones were stored above, or this threw):
@@ -331,7 +367,9 @@ export class WalShipper {
     if (link) this.life = { state: 'open', link, next: 'wal-reset' };
     if (depth >= 2) {
       throw new PersistdError(`cannot follow the WAL of ${this.options.path}: it keeps being restarted by another connection`, {
-        kind: 'internal', op: 'ship WAL', path: this.options.path,
+        kind: 'internal',
+        op: 'ship WAL',
+        path: this.options.path,
         hint: 'an app that checkpoints with RESTART or TRUNCATE all the time defeats WAL shipping; persistd retries at the next sync',
       });
     }
@@ -414,7 +452,10 @@ export class WalShipper {
    * point in the current generation (an increment when due, else a full snapshot). Pinned exactly at
    * the end of the WAL, with every frame before the pin read and none after.
    */
-  private async storeRestorePoint(life: Extract<Lifecycle, { state: 'open' | 'following' }>, signal: AbortSignal | undefined): Promise<RestorePointStored> {
+  private async storeRestorePoint(
+    life: Extract<Lifecycle, { state: 'open' | 'following' }>,
+    signal: AbortSignal | undefined,
+  ): Promise<RestorePointStored> {
     const { conn, pin } = life.link;
     const current = life.state === 'following' ? life.following : undefined;
     const reason: GenerationReason = life.state === 'open' ? life.next : 'requested';
@@ -430,9 +471,15 @@ export class WalShipper {
       position = await pin.pinExactly(current !== undefined);
     }
     if (position === undefined || position === 'behind') {
-      const why = position === 'behind' ? 'the app commits faster than persistd can read and store its WAL' : 'another connection kept the write lock';
+      const why =
+        position === 'behind'
+          ? 'the app commits faster than persistd can read and store its WAL'
+          : 'another connection kept the write lock';
       throw new PersistdError(`cannot snapshot ${this.options.path}: ${why}`, {
-        kind: 'internal', op: 'snapshot', path: this.options.path, hint: 'persistd retries at the next sync',
+        kind: 'internal',
+        op: 'snapshot',
+        path: this.options.path,
+        hint: 'persistd retries at the next sync',
       });
     }
     if (current) await this.flush(signal);
@@ -443,30 +490,57 @@ export class WalShipper {
     const from = before ? undefined : this.continueFrom;
     this.continueFrom = undefined;
     const notContinuing = from && (await this.whyNotContinue(from, position.wal));
-    if (from && notContinuing) this.logger.info({ reason: notContinuing }, 'not continuing the restored generation; taking a full snapshot');
-    const common = { store: this.options.store, name: this.options.name, generation, pinnedAt: position.pinnedAt, position: position.wal, logger: this.logger, signal };
-    const snap = from && !notContinuing ? await continuationAtPin(conn, { ...common, base: from.base, ...(from.chain ? { chain: from.chain } : {}) })
-      : before && this.incrementDue(conn, before.chain) ? await incrementAtPin(conn, {
-        ...common, stateDir: this.options.stateDir, baseSeq: before.lastSeq, pages: this.pages!, gzipLevel: this.options.gzipLevel, chainBefore: before.chain,
-      })
-      : await snapshotAtPin(conn, {
-        ...common, path: this.options.path, stateDir: this.options.stateDir, previousSeq: before?.lastSeq, gzipLevel: this.options.gzipLevel,
-        ...(this.options.snapshotEncoding ? { encoding: this.options.snapshotEncoding } : {}),
-      });
+    if (from && notContinuing)
+      this.logger.info({ reason: notContinuing }, 'not continuing the restored generation; taking a full snapshot');
+    const common = {
+      store: this.options.store,
+      name: this.options.name,
+      generation,
+      pinnedAt: position.pinnedAt,
+      position: position.wal,
+      logger: this.logger,
+      signal,
+    };
+    const snap =
+      from && !notContinuing
+        ? await continuationAtPin(conn, { ...common, base: from.base, ...(from.chain ? { chain: from.chain } : {}) })
+        : before && this.incrementDue(conn, before.chain)
+          ? await incrementAtPin(conn, {
+              ...common,
+              stateDir: this.options.stateDir,
+              baseSeq: before.lastSeq,
+              pages: this.pages!,
+              gzipLevel: this.options.gzipLevel,
+              chainBefore: before.chain,
+            })
+          : await snapshotAtPin(conn, {
+              ...common,
+              path: this.options.path,
+              stateDir: this.options.stateDir,
+              previousSeq: before?.lastSeq,
+              gzipLevel: this.options.gzipLevel,
+              ...(this.options.snapshotEncoding ? { encoding: this.options.snapshotEncoding } : {}),
+            });
     // The restore point holds every page recorded so far (nothing was read past the pin), and every segment before it.
     this.pages?.reset();
     const manifest = snap.manifest;
     const kind = manifest.kind === 'sqlite-increment' ? 'increment' : manifest.kind === 'sqlite-continuation' ? 'continuation' : 'full';
     // A continuation carries on the chain of the state it restored; a full snapshot starts a new one.
-    const chain = manifest.kind === 'sqlite-snapshot' ? { fullAt: manifest.createdAt, increments: 0, pageBytes: 0 }
-      : manifest.chain ?? { fullAt: manifest.createdAt, increments: 0, pageBytes: 0 };
+    const chain =
+      manifest.kind === 'sqlite-snapshot'
+        ? { fullAt: manifest.createdAt, increments: 0, pageBytes: 0 }
+        : (manifest.chain ?? { fullAt: manifest.createdAt, increments: 0, pageBytes: 0 });
     this.life = { state: 'following', link: life.link, following: { generation, lastSeq: snap.seq, chain, lastSegmentEnd: undefined } };
     this.stats.generation = generation;
     if (!before) this.stats.generationsStarted++;
     const bytes = manifest.kind === 'sqlite-continuation' ? 0 : manifest.data.size;
     // A continuation uploads nothing of the database: `continues` names the restored state it starts from.
-    const detail = manifest.kind === 'sqlite-continuation' ? { continues: `${manifest.base.generation}/${manifest.base.seq}`, uploaded: 0 }
-      : manifest.kind === 'sqlite-increment' ? { pages: manifest.data.pages, uploaded: bytes, chain: manifest.chain.increments } : {};
+    const detail =
+      manifest.kind === 'sqlite-continuation'
+        ? { continues: `${manifest.base.generation}/${manifest.base.seq}`, uploaded: 0 }
+        : manifest.kind === 'sqlite-increment'
+          ? { pages: manifest.data.pages, uploaded: bytes, chain: manifest.chain.increments }
+          : {};
     const what = !before ? 'new generation started' : kind === 'increment' ? 'increment stored' : 'snapshot stored';
     this.logger.info({ snapshot: snap.snapshotId, reason, bytes: manifest.db.size, wal: position.wal, ...detail }, what);
     return { generation, reason, snapshotId: snap.snapshotId, kind, bytes };
@@ -488,7 +562,8 @@ export class WalShipper {
     if (position.epoch !== 0 || position.frame !== 0) return 'the database was written after the restore';
     const now = await readFingerprint(this.options.path);
     const then = from.fingerprint;
-    if (now.size !== then.size || now.mtimeNs !== then.mtimeNs || now.changeCounter !== then.changeCounter) return 'the database file changed after the restore';
+    if (now.size !== then.size || now.mtimeNs !== then.mtimeNs || now.changeCounter !== then.changeCounter)
+      return 'the database file changed after the restore';
     return undefined;
   }
 }

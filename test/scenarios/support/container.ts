@@ -81,11 +81,13 @@ export class Deployment {
     });
     child.stderr.on('data', (chunk: Buffer) => (this.stderrText += chunk.toString()));
     child.stdin.on('error', () => undefined);
-    this.exited = new Promise((resolve) => child.on('close', (code, signal) => {
-      this.exit = { code, signal };
-      this.wake();
-      resolve(this.exit);
-    }));
+    this.exited = new Promise((resolve) =>
+      child.on('close', (code, signal) => {
+        this.exit = { code, signal };
+        this.wake();
+        resolve(this.exit);
+      }),
+    );
   }
 
   /** What persistd (stderr) and the app (stdout) printed so far. */
@@ -100,13 +102,17 @@ export class Deployment {
 
   /** Waits for an app output line matching `pattern` and returns its match. */
   async waitForLine(pattern: RegExp, timeoutMs = 30_000): Promise<RegExpMatchArray> {
-    const found = await this.until(() => {
-      for (const line of this.lines) {
-        const match = pattern.exec(line);
-        if (match) return match;
-      }
-      return undefined;
-    }, timeoutMs, `a line matching ${pattern}`);
+    const found = await this.until(
+      () => {
+        for (const line of this.lines) {
+          const match = pattern.exec(line);
+          if (match) return match;
+        }
+        return undefined;
+      },
+      timeoutMs,
+      `a line matching ${pattern}`,
+    );
     return found;
   }
 
@@ -149,7 +155,9 @@ export class Deployment {
       const value = await check();
       if (value !== undefined) return value;
       if (this.exit && !(await Promise.resolve(check()))) {
-        throw new Error(`persistd exited (${JSON.stringify(this.exit)}) while waiting for ${what}\nstdout:\n${this.stdoutText}\nstderr:\n${this.stderrText}`);
+        throw new Error(
+          `persistd exited (${JSON.stringify(this.exit)}) while waiting for ${what}\nstdout:\n${this.stdoutText}\nstderr:\n${this.stderrText}`,
+        );
       }
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\nstdout:\n${this.stdoutText}\nstderr:\n${this.stderrText}`);
       await new Promise<void>((resolve) => {

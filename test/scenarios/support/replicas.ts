@@ -71,24 +71,28 @@ export async function s3Replica(label: string): Promise<ScenarioReplica> {
     url,
     args: ['--to', url, '--endpoint', s3.endpoint, '--region', s3.region],
     env: { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey },
-    keys: (keyPrefix = '') => withClient(async (client) => {
-      const keys: string[] = [];
-      let token: string | undefined;
-      do {
-        const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix + keyPrefix, ContinuationToken: token }));
-        for (const object of page.Contents ?? []) if (object.Key) keys.push(object.Key.slice(prefix.length));
-        token = page.IsTruncated ? page.NextContinuationToken : undefined;
-      } while (token);
-      return keys.sort();
-    }),
-    get: (key) => withClient(async (client) => {
-      try {
-        const response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: prefix + key }));
-        return Buffer.from(await response.Body!.transformToByteArray());
-      } catch (err) {
-        if (err instanceof NoSuchKey || (err as { name?: string }).name === 'NoSuchKey') return undefined;
-        throw err;
-      }
-    }),
+    keys: (keyPrefix = '') =>
+      withClient(async (client) => {
+        const keys: string[] = [];
+        let token: string | undefined;
+        do {
+          const page = await client.send(
+            new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix + keyPrefix, ContinuationToken: token }),
+          );
+          for (const object of page.Contents ?? []) if (object.Key) keys.push(object.Key.slice(prefix.length));
+          token = page.IsTruncated ? page.NextContinuationToken : undefined;
+        } while (token);
+        return keys.sort();
+      }),
+    get: (key) =>
+      withClient(async (client) => {
+        try {
+          const response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: prefix + key }));
+          return Buffer.from(await response.Body!.transformToByteArray());
+        } catch (err) {
+          if (err instanceof NoSuchKey || (err as { name?: string }).name === 'NoSuchKey') return undefined;
+          throw err;
+        }
+      }),
   };
 }

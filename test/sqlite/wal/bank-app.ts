@@ -21,7 +21,9 @@ export function openBankApp(path: string, options: { pageSize?: number; accounts
   db.pragma(`page_size = ${options.pageSize ?? 4096}`);
   db.pragma('journal_mode = wal');
   db.pragma('wal_autocheckpoint = 1000');
-  db.exec('CREATE TABLE IF NOT EXISTS acct (id INTEGER PRIMARY KEY, bal INTEGER NOT NULL, pad BLOB); CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, seq INTEGER)');
+  db.exec(
+    'CREATE TABLE IF NOT EXISTS acct (id INTEGER PRIMARY KEY, bal INTEGER NOT NULL, pad BLOB); CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, seq INTEGER)',
+  );
   if ((db.prepare('SELECT count(*) FROM acct').pluck().get() as number) === 0) {
     const insert = db.prepare('INSERT INTO acct VALUES (?, 1000, randomblob(?))');
     db.transaction(() => {

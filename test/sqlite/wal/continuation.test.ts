@@ -78,7 +78,9 @@ describe('a generation that continues a restored state (format 2)', () => {
     expect(state).toMatchObject({ integrity: 'ok', seq: last, sum: 200 * 1000 });
     expect(state.balances).toEqual(app2.expectedBalances(last));
     expect(third.chainDepth).toBe(1);
-    await expect(verifySnapshot({ store: s.store, name: 'bank', stateDir: s.stateDir })).resolves.toMatchObject({ transactionsApplied: 30 });
+    await expect(verifySnapshot({ store: s.store, name: 'bank', stateDir: s.stateDir })).resolves.toMatchObject({
+      transactionsApplied: 30,
+    });
 
     // Retention: the continuation needs its base, so the base generation's snapshot and segments stay.
     await applyRetention({ store: s.store, name: 'bank', retentionMs: 0, minKeep: 1, now: new Date(Date.now() + 86_400_000) });
@@ -145,9 +147,16 @@ describe('a generation that continues a restored state (format 2)', () => {
     // Lose the base generation's last segment.
     const segments = (await keysOf(`db/bank/gen/${restored.continueFrom!.base.generation}/wal/`)).sort();
     await s.store.delete([segments.at(-1)!]);
-    await expect(restoreDatabase({ store: s.store, name: 'bank', target: join(s.dir, 'broken', 'bank.db') })).rejects.toThrow(/cannot restore bank from .*its base holds/);
+    await expect(restoreDatabase({ store: s.store, name: 'bank', target: join(s.dir, 'broken', 'bank.db') })).rejects.toThrow(
+      /cannot restore bank from .*its base holds/,
+    );
     // The older generation alone still restores, up to the lost segment, and says so.
-    const older = await restoreDatabase({ store: s.store, name: 'bank', target: join(s.dir, 'older', 'bank.db'), generation: restored.continueFrom!.base.generation });
+    const older = await restoreDatabase({
+      store: s.store,
+      name: 'bank',
+      target: join(s.dir, 'older', 'bank.db'),
+      generation: restored.continueFrom!.base.generation,
+    });
     expect(older.restored && readBankState(older.path)).toMatchObject({ integrity: 'ok', seq: 10 });
   });
 });

@@ -52,7 +52,9 @@ function contentDigest(path: string): string {
   try {
     const hash = createHash('sha256');
     const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").pluck().all() as string[];
-    for (const table of tables) for (const row of db.prepare(`SELECT * FROM "${table}" ORDER BY rowid`).raw().iterate()) hash.update(JSON.stringify(row, (_, v: unknown) => (Buffer.isBuffer(v) ? v.toString('hex') : v)));
+    for (const table of tables)
+      for (const row of db.prepare(`SELECT * FROM "${table}" ORDER BY rowid`).raw().iterate())
+        hash.update(JSON.stringify(row, (_, v: unknown) => (Buffer.isBuffer(v) ? v.toString('hex') : v)));
     return hash.digest('hex');
   } finally {
     db.close();
@@ -95,7 +97,9 @@ describe('incremental compaction points (format 2)', () => {
     const last = listed.at(-1)!.manifest;
     expect(last.kind === 'sqlite-increment' && last.chain.increments).toBe(4);
     // verify rebuilds the whole chain and the segments after it.
-    await expect(verifySnapshot({ store: s.store, name: 'bank', stateDir: s.stateDir })).resolves.toMatchObject({ snapshotId: points.at(-1)!.id });
+    await expect(verifySnapshot({ store: s.store, name: 'bank', stateDir: s.stateDir })).resolves.toMatchObject({
+      snapshotId: points.at(-1)!.id,
+    });
     app.close();
   });
 
@@ -113,7 +117,9 @@ describe('incremental compaction points (format 2)', () => {
     expect(contentDigest(await restore())).toBe(shrunk);
 
     const insert = app.db.prepare('INSERT INTO acct VALUES (?, 1000, randomblob(5000))');
-    app.db.transaction(() => { for (let id = 51; id <= 120; id++) insert.run(id); })();
+    app.db.transaction(() => {
+      for (let id = 51; id <= 120; id++) insert.run(id);
+    })();
     await ship.syncOnce();
     expect((await compact(ship)).kind).toBe('increment');
     expect(app.db.pragma('page_count', { simple: true })).toBeGreaterThan(shrunkPages);
@@ -231,7 +237,10 @@ describe('incremental compaction points (format 2)', () => {
     await second.syncOnce();
     expect((await compact(second)).kind).toBe('increment');
     const after = (await listSnapshots({ store: s.store, name: 'bank' })).at(-1)!.manifest;
-    expect(after.kind === 'sqlite-increment' && after.chain).toMatchObject({ fullAt: before.chain.fullAt, increments: before.chain.increments + 1 });
+    expect(after.kind === 'sqlite-increment' && after.chain).toMatchObject({
+      fullAt: before.chain.fullAt,
+      increments: before.chain.increments + 1,
+    });
     const state = readBankState(await restore());
     expect(state).toMatchObject({ integrity: 'ok', seq });
     expect(state.balances).toEqual(app2.expectedBalances(seq));
@@ -259,7 +268,12 @@ describe('incremental compaction points (format 2)', () => {
     expect(result.kept).toEqual([ids.at(-1), all[0]]);
     expect(result.deletedSnapshots).toEqual([...ids.slice(0, -1)].reverse());
     for (const state of states) {
-      const restored = await restoreDatabase({ store: s.store, name: 'bank', target: join(s.dir, `pit-${state.seq}`, 'bank.db'), timestamp: state.at });
+      const restored = await restoreDatabase({
+        store: s.store,
+        name: 'bank',
+        target: join(s.dir, `pit-${state.seq}`, 'bank.db'),
+        timestamp: state.at,
+      });
       if (!restored.restored) throw new Error('nothing restored');
       const got = readBankState(restored.path);
       expect(got).toMatchObject({ integrity: 'ok', seq: state.seq });

@@ -71,10 +71,13 @@ describe('a restart that kept its disk (format 2 continuation)', () => {
     const app = openBankApp(path, { accounts: 200, rowBytes: 3000 });
     app.transfer(1);
     app.close();
-    expect(await keptDiskContinuation({ store: s.store, name: 'bank', path, stateDir: s.stateDir })).toEqual({ reason: 'the database file changed since persistd stopped' });
+    expect(await keptDiskContinuation({ store: s.store, name: 'bank', path, stateDir: s.stateDir })).toEqual({
+      reason: 'the database file changed since persistd stopped',
+    });
     // The record describes one stop: it is gone once read.
-    expect(await keptDiskContinuation({ store: s.store, name: 'bank', path, stateDir: s.stateDir }))
-      .toEqual({ reason: 'the state directory has no record of a clean stop that shipped everything' });
+    expect(await keptDiskContinuation({ store: s.store, name: 'bank', path, stateDir: s.stateDir })).toEqual({
+      reason: 'the state directory has no record of a clean stop that shipped everything',
+    });
   });
 
   it('does not continue a state the replica no longer holds', async () => {

@@ -28,7 +28,11 @@ export async function storeFor(backend: Backend, fsStore: CountingStore): Promis
   bucket ??= createTestBucket('wal-restore');
   const config = testS3();
   const s3 = new S3Store({
-    bucket: await bucket, prefix: `p-${randomBytes(4).toString('hex')}/`, endpoint: config.endpoint, region: config.region, forcePathStyle: true,
+    bucket: await bucket,
+    prefix: `p-${randomBytes(4).toString('hex')}/`,
+    endpoint: config.endpoint,
+    region: config.region,
+    forcePathStyle: true,
     credentials: { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey },
   });
   return { store: new CountingStore(s3), close: () => s3.destroy() };
@@ -51,7 +55,10 @@ export async function segmentKeys(store: ObjectStore, name: string): Promise<Seg
  * segment per batch of `rowsPerSegment` commits (each row its own transaction). Returns the new
  * generation's segments in order. The shipper is stopped afterwards (no final sync).
  */
-export async function shipGeneration(store: ObjectStore, options: { name: string; path: string; stateDir: string; segments: number; rowsPerSegment: number }): Promise<{ generation: string; segments: SegmentKey[] }> {
+export async function shipGeneration(
+  store: ObjectStore,
+  options: { name: string; path: string; stateDir: string; segments: number; rowsPerSegment: number },
+): Promise<{ generation: string; segments: SegmentKey[] }> {
   const before = new Set((await segmentKeys(store, options.name)).map((s) => s.key));
   const app = openApp(options.path);
   const shipper = new WalShipper({ store, name: options.name, path: options.path, stateDir: options.stateDir });
@@ -67,7 +74,8 @@ export async function shipGeneration(store: ObjectStore, options: { name: string
     }
     const segments = (await segmentKeys(store, options.name)).filter((s) => !before.has(s.key));
     expect(segments).toHaveLength(options.segments);
-    for (let i = 1; i < segments.length; i++) expect(segments[i]!.shippedAt.getTime()).toBeGreaterThan(segments[i - 1]!.shippedAt.getTime());
+    for (let i = 1; i < segments.length; i++)
+      expect(segments[i]!.shippedAt.getTime()).toBeGreaterThan(segments[i - 1]!.shippedAt.getTime());
     return { generation: first.newGeneration.generation, segments };
   } finally {
     await shipper.stop({ final: false });
@@ -108,9 +116,11 @@ export class BreakingBodyStore extends CountingStore {
     const chunks: Buffer[] = [];
     for await (const chunk of body) chunks.push(chunk as Buffer);
     const all = Buffer.concat(chunks);
-    return Readable.from((async function* () {
-      yield all.subarray(0, all.length >> 1);
-      throw new TransientStoreError(`connection reset while reading ${key}`, { op: 'get', path: key });
-    })());
+    return Readable.from(
+      (async function* () {
+        yield all.subarray(0, all.length >> 1);
+        throw new TransientStoreError(`connection reset while reading ${key}`, { op: 'get', path: key });
+      })(),
+    );
   }
 }

@@ -41,15 +41,27 @@ describe.each(BACKENDS)('restoreDatabase with WAL segments (%s)', (backend) => {
   };
 
   it('restores the latest state (every segment), and the exact prefix at a time between segments', async () => {
-    const { segments: [a, b, c] } = await threeSegments();
+    const {
+      segments: [a, b, c],
+    } = await threeSegments();
     const latest = await restore('latest');
     expect(latest.rows).toEqual({ count: 30, max: 30, meta: 30, integrity: 'ok' });
-    expect(latest.result).toMatchObject({ segmentsApplied: 3, transactionsApplied: 30, restoredTo: c!.shippedAt, wal: { epoch: c!.epoch, frame: c!.last } });
+    expect(latest.result).toMatchObject({
+      segmentsApplied: 3,
+      transactionsApplied: 30,
+      restoredTo: c!.shippedAt,
+      wal: { epoch: c!.epoch, frame: c!.last },
+    });
     expect(latest.result.incomplete).toBeUndefined();
 
     const atA = await restore('at-a', { timestamp: a!.shippedAt });
     expect(atA.rows).toEqual({ count: 10, max: 10, meta: 10, integrity: 'ok' });
-    expect(atA.result).toMatchObject({ segmentsApplied: 1, transactionsApplied: 10, restoredTo: a!.shippedAt, wal: { epoch: a!.epoch, frame: a!.last } });
+    expect(atA.result).toMatchObject({
+      segmentsApplied: 1,
+      transactionsApplied: 10,
+      restoredTo: a!.shippedAt,
+      wal: { epoch: a!.epoch, frame: a!.last },
+    });
     const beforeC = await restore('before-c', { timestamp: new Date(c!.shippedAt.getTime() - 1) });
     expect(beforeC.rows).toEqual({ count: 20, max: 20, meta: 20, integrity: 'ok' });
     expect(beforeC.result.restoredTo).toEqual(b!.shippedAt);
@@ -78,12 +90,16 @@ describe.each(BACKENDS)('restoreDatabase with WAL segments (%s)', (backend) => {
     const snapshotOnly = await restore('snapshot', { snapshotId: older.result.snapshotId });
     expect(snapshotOnly.rows.count).toBe(0);
     expect(snapshotOnly.result.segmentsApplied).toBe(0);
-    await expect(restore('both', { snapshotId: older.result.snapshotId, generation: old.generation })).rejects.toMatchObject({ kind: 'usage' });
+    await expect(restore('both', { snapshotId: older.result.snapshotId, generation: old.generation })).rejects.toMatchObject({
+      kind: 'usage',
+    });
     await expect(restore('unknown', { generation: '20000101T000000000Z-00000000' })).rejects.toMatchObject({ kind: 'no-backup' });
   });
 
   it('a corrupt segment: the latest restore stops at the transaction before it and says so; a later --timestamp fails and leaves the local file untouched', async () => {
-    const { segments: [, b, c] } = await threeSegments();
+    const {
+      segments: [, b, c],
+    } = await threeSegments();
     await corruptSegment(store.inner, b!.key);
     const { logger, warnings } = capturingLogger();
     const latest = await restore('latest', { logger });
@@ -93,7 +109,9 @@ describe.each(BACKENDS)('restoreDatabase with WAL segments (%s)', (backend) => {
     expect(warnings().some((w) => w.level === 40 && String(w.reason).includes(b!.key))).toBe(true);
 
     const before = await readFile(latest.target);
-    const err = await restoreDatabase({ store, name: 'app', target: latest.target, force: true, timestamp: c!.shippedAt }).catch((e: unknown) => e);
+    const err = await restoreDatabase({ store, name: 'app', target: latest.target, force: true, timestamp: c!.shippedAt }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(PersistdError);
     expect(err).toMatchObject({ kind: 'integrity', message: expect.stringMatching(/cannot restore app to .*does not verify/) });
     expect((err as PersistdError).hint).toContain(`--timestamp ${latest.result.restoredTo.toISOString()}`);
@@ -105,18 +123,25 @@ describe.each(BACKENDS)('restoreDatabase with WAL segments (%s)', (backend) => {
   });
 
   it('a missing segment: stops before the gap; a later --timestamp fails', async () => {
-    const { segments: [a, b, c] } = await threeSegments();
+    const {
+      segments: [a, b, c],
+    } = await threeSegments();
     await store.inner.delete([b!.key]);
     const latest = await restore('latest');
     expect(latest.rows).toMatchObject({ count: 10, max: 10, meta: 10, integrity: 'ok' });
     expect(latest.result.incomplete).toMatch(/missing/);
     expect(latest.result.restoredTo).toEqual(a!.shippedAt);
-    await expect(restore('later', { timestamp: c!.shippedAt })).rejects.toMatchObject({ kind: 'integrity', message: expect.stringMatching(/missing/) });
+    await expect(restore('later', { timestamp: c!.shippedAt })).rejects.toMatchObject({
+      kind: 'integrity',
+      message: expect.stringMatching(/missing/),
+    });
     expect((await restore('at-a', { timestamp: a!.shippedAt })).rows.count).toBe(10);
   });
 
   it('a body that breaks off is fetched again for that segment alone; an unreadable store fails the restore (storage)', async () => {
-    const { segments: [a, b, c] } = await threeSegments();
+    const {
+      segments: [a, b, c],
+    } = await threeSegments();
     const breaking = new BreakingBodyStore(store, [b!.key]);
     const target = join(s.dir, 'retried.db');
     const result = await restoreDatabase({ store: breaking, name: 'app', target });
@@ -129,7 +154,9 @@ describe.each(BACKENDS)('restoreDatabase with WAL segments (%s)', (backend) => {
       if (key === c!.key) throw new PermanentStoreError(`access denied: ${key}`, { op: 'get', path: key, status: 403 });
       return BreakingBodyStore.prototype.get.call(denied, key, options);
     };
-    await expect(restoreDatabase({ store: denied, name: 'app', target: join(s.dir, 'denied.db') })).rejects.toMatchObject({ kind: 'storage' });
+    await expect(restoreDatabase({ store: denied, name: 'app', target: join(s.dir, 'denied.db') })).rejects.toMatchObject({
+      kind: 'storage',
+    });
     await expect(readFile(join(s.dir, 'denied.db'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 

@@ -25,8 +25,12 @@ const shippers: WalShipper[] = [];
 beforeAll(async () => {
   const config = testS3();
   s3 = new S3Store({
-    bucket: await createTestBucket('wal-burst'), prefix: `p-${randomBytes(3).toString('hex')}/`, endpoint: config.endpoint, region: config.region,
-    forcePathStyle: true, credentials: { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey },
+    bucket: await createTestBucket('wal-burst'),
+    prefix: `p-${randomBytes(3).toString('hex')}/`,
+    endpoint: config.endpoint,
+    region: config.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey },
   });
 });
 afterAll(() => s3?.destroy());
@@ -74,49 +78,56 @@ async function readSegment(store: ObjectStore, key: SegmentKey) {
 
 describe.each(stores)('WAL shipping under write bursts ($label)', ({ store: storeOf, name: nameOf }) => {
   for (const pageSize of [4096, 16384]) {
-    it(`never skips frames when bursts are many reads long; every restore is a state the app committed (page size ${pageSize})`, { timeout: 90_000 }, async () => {
-      const store = storeOf();
-      const name = nameOf();
-      const app = openBankApp(path, { pageSize, accounts: 200, rowBytes: 6000 });
-      // The app checkpoints on its own too (wal_autocheckpoint), as apps do.
-      const ship = shipper(store, name, { maxSegmentBytes: 256 << 10, checkpointFrames: 20, truncateFrames: 100_000 });
-      await ship.syncOnce();
-      let last = 0;
-      for (let round = 0; round < 5; round++) {
-        // Several MiB of WAL between two syncs: many times the read bound.
-        last = app.transfer(pageSize === 4096 ? 300 : 120);
+    it(
+      `never skips frames when bursts are many reads long; every restore is a state the app committed (page size ${pageSize})`,
+      { timeout: 90_000 },
+      async () => {
+        const store = storeOf();
+        const name = nameOf();
+        const app = openBankApp(path, { pageSize, accounts: 200, rowBytes: 6000 });
+        // The app checkpoints on its own too (wal_autocheckpoint), as apps do.
+        const ship = shipper(store, name, { maxSegmentBytes: 256 << 10, checkpointFrames: 20, truncateFrames: 100_000 });
         await ship.syncOnce();
-        // One commit right after persistd's checkpoint: SQLite restarts the WAL when it can.
-        last = app.transfer(1);
-      }
-      await ship.syncOnce();
-      const latest = await restore(store, name, 'latest');
-      expect(latest).toMatchObject({ integrity: 'ok', sum: app.accounts * 1000, seq: last, incomplete: undefined });
-      expect(latest.balances).toEqual(app.expectedBalances(last));
-      expect(ship.status().generationsStarted).toBe(1);
+        let last = 0;
+        for (let round = 0; round < 5; round++) {
+          // Several MiB of WAL between two syncs: many times the read bound.
+          last = app.transfer(pageSize === 4096 ? 300 : 120);
+          await ship.syncOnce();
+          // One commit right after persistd's checkpoint: SQLite restarts the WAL when it can.
+          last = app.transfer(1);
+        }
+        await ship.syncOnce();
+        const latest = await restore(store, name, 'latest');
+        expect(latest).toMatchObject({ integrity: 'ok', sum: app.accounts * 1000, seq: last, incomplete: undefined });
+        expect(latest.balances).toEqual(app.expectedBalances(last));
+        expect(ship.status().generationsStarted).toBe(1);
 
-      const keys = await segmentKeys(store, name);
-      const epochs = new Set(keys.map((k) => k.epoch));
-      expect(epochs.size).toBeGreaterThan(2);
-      // Every new epoch's first segment says where the WAL before it ended, and that is where its segments end.
-      for (const epoch of [...epochs].filter((e) => e > 0)) {
-        const first = await readSegment(store, keys.find((k) => k.epoch === epoch && k.first === 1)!);
-        const previous = keys.filter((k) => k.epoch === epoch - 1);
-        expect(first.previousEpochEnd).toBeDefined();
-        // (An epoch the generation's snapshot ended has no segments: the snapshot holds it.)
-        if (previous.length > 0) expect(first.previousEpochEnd?.frame).toBe(Math.max(...previous.map((k) => k.last)));
-      }
-      // Point in time, at five segments' times across the run: each restore is exactly a state the app committed.
-      const times = [...new Set(keys.map((k) => k.shippedAt.getTime()))].sort((a, b) => a - b);
-      const sampled = [0, 0.25, 0.5, 0.75, 0.95].map((f) => times[Math.floor(f * (times.length - 1))]!);
-      for (const [i, time] of sampled.entries()) {
-        const state = await restore(store, name, `t${i}`, new Date(time));
-        expect(state.integrity).toBe('ok');
-        expect(state.sum).toBe(app.accounts * 1000);
-        expect(state.balances).toEqual(app.expectedBalances(state.seq));
-      }
-      app.close();
-    });
+        const keys = await segmentKeys(store, name);
+        const epochs = new Set(keys.map((k) => k.epoch));
+        expect(epochs.size).toBeGreaterThan(2);
+        // Every new epoch's first segment says where the WAL before it ended, and that is where its segments end.
+        for (const epoch of [...epochs].filter((e) => e > 0)) {
+          const first = await readSegment(
+            store,
+            keys.find((k) => k.epoch === epoch && k.first === 1)!,
+          );
+          const previous = keys.filter((k) => k.epoch === epoch - 1);
+          expect(first.previousEpochEnd).toBeDefined();
+          // (An epoch the generation's snapshot ended has no segments: the snapshot holds it.)
+          if (previous.length > 0) expect(first.previousEpochEnd?.frame).toBe(Math.max(...previous.map((k) => k.last)));
+        }
+        // Point in time, at five segments' times across the run: each restore is exactly a state the app committed.
+        const times = [...new Set(keys.map((k) => k.shippedAt.getTime()))].sort((a, b) => a - b);
+        const sampled = [0, 0.25, 0.5, 0.75, 0.95].map((f) => times[Math.floor(f * (times.length - 1))]!);
+        for (const [i, time] of sampled.entries()) {
+          const state = await restore(store, name, `t${i}`, new Date(time));
+          expect(state.integrity).toBe('ok');
+          expect(state.sum).toBe(app.accounts * 1000);
+          expect(state.balances).toEqual(app.expectedBalances(state.seq));
+        }
+        app.close();
+      },
+    );
   }
 
   it('keeps every frame across TRUNCATE checkpoints under bursts (page size 65536)', async () => {

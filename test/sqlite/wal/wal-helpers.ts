@@ -5,7 +5,9 @@ import { spawn } from 'node:child_process';
 export function openApp(path: string): { db: Database.Database; commit(rows?: number): number; close(): void } {
   const db = new Database(path);
   db.pragma('journal_mode = wal');
-  db.exec('CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, pad BLOB); CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, n INTEGER)');
+  db.exec(
+    'CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, pad BLOB); CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, n INTEGER)',
+  );
   db.exec("INSERT OR IGNORE INTO meta VALUES ('n', 0)");
   const insert = db.prepare('INSERT INTO t VALUES (?, randomblob(200))');
   const setN = db.prepare("UPDATE meta SET n = ? WHERE k = 'n'");

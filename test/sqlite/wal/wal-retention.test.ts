@@ -98,7 +98,13 @@ describe.each(BACKENDS)('retention of WAL replicas (%s)', (backend) => {
     const oldSnapshot = entries.find((e) => e.generation === old.generation)!;
     expect(last - oldSnapshot.createdAt.getTime()).toBeGreaterThan(1);
 
-    const within = await applyRetention({ store, name: 'app', retentionMs: 10 * MINUTE, minKeep: 0, now: new Date(last + 10 * MINUTE - 1) });
+    const within = await applyRetention({
+      store,
+      name: 'app',
+      retentionMs: 10 * MINUTE,
+      minKeep: 0,
+      now: new Date(last + 10 * MINUTE - 1),
+    });
     expect(within.kept).toContain(oldSnapshot.id);
     expect([within.deletedSnapshots, within.deletedSegments]).toEqual([[], []]);
     const target = join(s.dir, 'old.db');

@@ -104,7 +104,8 @@ describe('WalShipper', () => {
     app.commit(20);
     await ship.syncOnce();
     // The app truncates the WAL itself (waiting for persistd's read transaction), then writes on.
-    const python = runPython(`
+    const python = runPython(
+      `
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=20)
 print(db.execute('PRAGMA wal_checkpoint(TRUNCATE)').fetchone(), flush=True)
@@ -115,7 +116,9 @@ for i in range(n + 1, n + 31):
     db.execute("UPDATE meta SET n = ? WHERE k = 'n'", (i,))
     db.execute('COMMIT')
 db.close()
-`, [path]);
+`,
+      [path],
+    );
     const reasons: string[] = [];
     const collect = (result: Awaited<ReturnType<WalShipper['syncOnce']>>): void => {
       if (result.outcome === 'synced' && result.newGeneration) reasons.push(result.newGeneration.reason);

@@ -147,9 +147,16 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     if (quirks.noConditionalWrites === true && hasWriteCondition(req.headers, request)) {
       delete headers['if-none-match'];
       delete headers['if-match'];
-      const authorization = options.keys === undefined ? undefined : resignRequest(request.method, req.url ?? '/', headers as typeof req.headers, options.keys);
+      const authorization =
+        options.keys === undefined ? undefined : resignRequest(request.method, req.url ?? '/', headers as typeof req.headers, options.keys);
       if (authorization === undefined) {
-        return sendS3Error(res, 500, 'ProxyMisconfigured', 'noConditionalWrites needs the proxy to know the signing keys', `/${request.bucket}/${request.key}`);
+        return sendS3Error(
+          res,
+          500,
+          'ProxyMisconfigured',
+          'noConditionalWrites needs the proxy to know the signing keys',
+          `/${request.bucket}/${request.key}`,
+        );
       }
       headers.authorization = authorization;
       stats.conditionsStripped++;
@@ -163,7 +170,9 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       if (fault?.kind === 'error') {
         // The server did the work; the client only learns that "something failed".
         answer.resume();
-        answer.on('end', () => sendS3Error(res, fault.status, fault.code, fault.message ?? fault.code, `/${request.bucket}/${request.key}`));
+        answer.on('end', () =>
+          sendS3Error(res, fault.status, fault.code, fault.message ?? fault.code, `/${request.bucket}/${request.key}`),
+        );
         return;
       }
       const bodyFault = fault?.kind === 'reset' || fault?.kind === 'hang' || fault?.kind === 'truncate' ? (fault as BodyFault) : undefined;

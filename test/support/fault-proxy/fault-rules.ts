@@ -56,7 +56,12 @@ export function ruleApplies(active: ActiveRule, request: ClassifiedRequest, now:
 }
 
 /** The S3 error of a 500. */
-export const INTERNAL_ERROR: ErrorFault = { kind: 'error', status: 500, code: 'InternalError', message: 'We encountered an internal error. Please try again.' };
+export const INTERNAL_ERROR: ErrorFault = {
+  kind: 'error',
+  status: 500,
+  code: 'InternalError',
+  message: 'We encountered an internal error. Please try again.',
+};
 /** The S3 error of a 503 throttle. */
 export const SLOW_DOWN: ErrorFault = { kind: 'error', status: 503, code: 'SlowDown', message: 'Please reduce your request rate.' };
 

@@ -24,9 +24,15 @@ export interface QuirkRejection {
 }
 
 /** The first quirk that refuses this request outright, if any (concurrency is checked by the proxy, which counts). */
-export function rejectByQuirk(quirks: ProviderQuirks, request: ClassifiedRequest, headers: IncomingHttpHeaders): QuirkRejection | undefined {
+export function rejectByQuirk(
+  quirks: ProviderQuirks,
+  request: ClassifiedRequest,
+  headers: IncomingHttpHeaders,
+): QuirkRejection | undefined {
   if (quirks.rejectChecksums === true) {
-    const checksumHeader = Object.keys(headers).find((name) => name.startsWith('x-amz-checksum-') || name === 'x-amz-sdk-checksum-algorithm' || name === 'x-amz-trailer');
+    const checksumHeader = Object.keys(headers).find(
+      (name) => name.startsWith('x-amz-checksum-') || name === 'x-amz-sdk-checksum-algorithm' || name === 'x-amz-trailer',
+    );
     if (checksumHeader !== undefined) {
       return { quirk: 'rejectChecksums', status: 400, code: 'NotImplemented', message: `Header '${checksumHeader}' is not implemented` };
     }
@@ -38,7 +44,12 @@ export function rejectByQuirk(quirks: ProviderQuirks, request: ClassifiedRequest
     }
   }
   if (quirks.requireDeleteMd5 === true && request.operation === 'delete-multi' && headers['content-md5'] === undefined) {
-    return { quirk: 'requireDeleteMd5', status: 400, code: 'MissingContentMD5', message: 'Missing required header for this request: Content-Md5.' };
+    return {
+      quirk: 'requireDeleteMd5',
+      status: 400,
+      code: 'MissingContentMD5',
+      message: 'Missing required header for this request: Content-Md5.',
+    };
   }
   return undefined;
 }

@@ -7,7 +7,8 @@ export interface SigningKeys {
   secretAccessKey: string;
 }
 
-const AUTH_PATTERN = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request,\s*SignedHeaders=([^,]+),\s*Signature=([0-9a-f]+)$/;
+const AUTH_PATTERN =
+  /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request,\s*SignedHeaders=([^,]+),\s*Signature=([0-9a-f]+)$/;
 
 /**
  * Recomputes the SigV4 `authorization` header of a request after headers were removed (a quirk that strips
@@ -41,12 +42,15 @@ function headerValue(value: string | string[] | undefined): string {
 /** Query parameters decoded, re-encoded the SigV4 way, sorted by name then value. */
 function canonicalQuery(query: string): string {
   if (query === '') return '';
-  const pairs = query.split('&').filter((p) => p !== '').map((part) => {
-    const eq = part.indexOf('=');
-    const name = eq < 0 ? part : part.slice(0, eq);
-    const value = eq < 0 ? '' : part.slice(eq + 1);
-    return [escape(decode(name)), escape(decode(value))] as const;
-  });
+  const pairs = query
+    .split('&')
+    .filter((p) => p !== '')
+    .map((part) => {
+      const eq = part.indexOf('=');
+      const name = eq < 0 ? part : part.slice(0, eq);
+      const value = eq < 0 ? '' : part.slice(eq + 1);
+      return [escape(decode(name)), escape(decode(value))] as const;
+    });
   pairs.sort(([a, x], [b, y]) => (a < b ? -1 : a > b ? 1 : x < y ? -1 : x > y ? 1 : 0));
   return pairs.map(([name, value]) => `${name}=${value}`).join('&');
 }

@@ -10,7 +10,11 @@ export function sendS3Error(res: ServerResponse, status: number, code: string, m
       `<Resource>${escapeXml(resource)}</Resource><RequestId>${requestId}</RequestId></Error>`,
     'utf8',
   );
-  const headers: Record<string, string | number> = { 'content-type': 'application/xml', 'content-length': body.length, 'x-amz-request-id': requestId };
+  const headers: Record<string, string | number> = {
+    'content-type': 'application/xml',
+    'content-length': body.length,
+    'x-amz-request-id': requestId,
+  };
   if (code === 'SlowDown' || status === 503) headers['retry-after'] = 1;
   res.writeHead(status, headers);
   res.end(body);

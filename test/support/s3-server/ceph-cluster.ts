@@ -30,7 +30,10 @@ export interface StartAttemptOptions {
 
 /** A start failure, with the name of the log that most likely explains it. */
 class StartFailure extends Error {
-  constructor(message: string, readonly logName: string) {
+  constructor(
+    message: string,
+    readonly logName: string,
+  ) {
     super(message);
   }
 }
@@ -89,11 +92,15 @@ export async function startCephCluster(options: StartAttemptOptions): Promise<Ce
     const tool = (command: string, args: string[], label: string, timeoutMs = 30_000): Promise<string> =>
       runTool(command, ['-c', conf, ...args], { cwd: dir, label, timeoutMs: Math.max(1_000, Math.min(timeoutMs, deadline - Date.now())) });
 
-    await runTool('monmaptool', ['--create', '--clobber', '--addv', 'a', `[v1:127.0.0.1:${monPort}]`, '--fsid', fsid, join(dir, 'monmap')], {
-      cwd: dir,
-      label: 'monmaptool --create',
-      timeoutMs: 15_000,
-    }).catch(failWith('mon.a'));
+    await runTool(
+      'monmaptool',
+      ['--create', '--clobber', '--addv', 'a', `[v1:127.0.0.1:${monPort}]`, '--fsid', fsid, join(dir, 'monmap')],
+      {
+        cwd: dir,
+        label: 'monmaptool --create',
+        timeoutMs: 15_000,
+      },
+    ).catch(failWith('mon.a'));
     await tool('ceph-mon', ['--mkfs', '-i', 'a', '--monmap', join(dir, 'monmap')], 'ceph-mon --mkfs').catch(failWith('mon.a'));
     const mon = spawnDaemon('mon.a', 'ceph-mon', ['-c', conf, '-f', '-i', 'a'], dir);
     track(mon);
@@ -101,7 +108,8 @@ export async function startCephCluster(options: StartAttemptOptions): Promise<Ce
 
     // The mon takes a moment to accept commands; `osd create` is retried until it does.
     await retryUntil(deadline, 'ceph osd create', () => {
-      if (mon.exit !== undefined) throw new StartFailure(`ceph-mon exited (${describeExit(mon.exit)}): ${lastLine(mon.outputTail())}`, 'mon.a');
+      if (mon.exit !== undefined)
+        throw new StartFailure(`ceph-mon exited (${describeExit(mon.exit)}): ${lastLine(mon.outputTail())}`, 'mon.a');
       return tool('ceph', ['--connect-timeout', '10', 'osd', 'create', osdUuid], 'ceph osd create', 15_000);
     });
     step('OSD registered with the mon');
@@ -112,28 +120,42 @@ export async function startCephCluster(options: StartAttemptOptions): Promise<Ce
     const rgw = spawnDaemon('client.rgw', 'radosgw', ['-c', conf, '-f', '-n', 'client.rgw'], dir);
     track(rgw);
     const endpoint = `http://127.0.0.1:${rgwPort}`;
-    await pollUntil('RGW answering GET / with 200', async () => {
-      if (mon.exit !== undefined) throw new StartFailure(`ceph-mon exited (${describeExit(mon.exit)})`, 'mon.a');
-      if (osd.error !== undefined) throw new StartFailure(osd.error.message, 'osd.0');
-      if (rgw.exit !== undefined) throw new StartFailure(`radosgw exited (${describeExit(rgw.exit)}): ${lastLine(rgw.outputTail())}`, 'client.rgw');
-      return isAnswering(endpoint);
-    }, { timeoutMs: Math.max(0, deadline - Date.now()), intervalMs: 200 });
+    await pollUntil(
+      'RGW answering GET / with 200',
+      async () => {
+        if (mon.exit !== undefined) throw new StartFailure(`ceph-mon exited (${describeExit(mon.exit)})`, 'mon.a');
+        if (osd.error !== undefined) throw new StartFailure(osd.error.message, 'osd.0');
+        if (rgw.exit !== undefined)
+          throw new StartFailure(`radosgw exited (${describeExit(rgw.exit)}): ${lastLine(rgw.outputTail())}`, 'client.rgw');
+        return isAnswering(endpoint);
+      },
+      { timeoutMs: Math.max(0, deadline - Date.now()), intervalMs: 200 },
+    );
     step(`RGW answering on ${endpoint}${osd.restartCount > 0 ? ` (OSD restarted ${osd.restartCount}x)` : ''}`);
 
     // RGW generates the keys: passing them as arguments would show the secret in the process list.
-    const userJson = await tool('radosgw-admin', ['user', 'create', '--uid=test', '--display-name=test', '--gen-access-key', '--gen-secret'], 'radosgw-admin user create').catch(
-      failWith('client.rgw'),
-    );
+    const userJson = await tool(
+      'radosgw-admin',
+      ['user', 'create', '--uid=test', '--display-name=test', '--gen-access-key', '--gen-secret'],
+      'radosgw-admin user create',
+    ).catch(failWith('client.rgw'));
     const { accessKeyId, secretAccessKey } = parseUserKeys(userJson);
     step('S3 user created');
     return { endpoint, accessKeyId, secretAccessKey, stop };
   } catch (err) {
     const logName = err instanceof StartFailure ? err.logName : 'client.rgw';
     const tail = logTail(join(dir, 'log', `${logName}.log`));
-    const output = lastLines(daemons.filter((d) => d.name === logName).at(-1)?.outputTail() ?? '', 10);
+    const output = lastLines(
+      daemons
+        .filter((d) => d.name === logName)
+        .at(-1)
+        ?.outputTail() ?? '',
+      10,
+    );
     await stop();
     // The log usually says more than the daemon's stderr (which repeats only its errors).
-    const detail = tail !== '' ? `--- last lines of ${logName}.log ---\n${tail}` : output !== '' ? `--- ${logName} output ---\n${output}` : '';
+    const detail =
+      tail !== '' ? `--- last lines of ${logName}.log ---\n${tail}` : output !== '' ? `--- ${logName} output ---\n${output}` : '';
     throw new Error(`${messageOf(err)}${detail === '' ? '' : `\n${detail}`}`, { cause: err });
   }
 }

@@ -53,11 +53,19 @@ function missingPrograms(): string[] {
 async function runInherited(command: string, args: string[]): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     // Output goes to our stderr so the person waiting sees apt's progress; stdout stays clean for the runner script.
-    const child = spawn(command, args, { stdio: ['ignore', process.stderr, process.stderr], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    const child = spawn(command, args, {
+      stdio: ['ignore', process.stderr, process.stderr],
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
     child.once('error', reject);
     child.once('exit', (code, signal) => {
       if (code === 0) resolve();
-      else reject(new Error(`${command} ${args[0] ?? ''} failed (${signal ?? `exit code ${String(code)}`}); install Ceph by hand: ${INSTALL_COMMAND}`));
+      else
+        reject(
+          new Error(
+            `${command} ${args[0] ?? ''} failed (${signal ?? `exit code ${String(code)}`}); install Ceph by hand: ${INSTALL_COMMAND}`,
+          ),
+        );
     });
   });
 }

@@ -70,7 +70,9 @@ export function cleanUpStaleServers(log: (line: string) => void): number {
     const killed = entry.pids.filter((pid) => killIfOurs(pid, entry.dir));
     rmSync(entry.dir, { recursive: true, force: true });
     rmSync(file, { force: true });
-    log(`cleaned up a stale test S3 server from a killed run (owner pid ${entry.ownerPid}, ${killed.length} daemon(s) killed, ${entry.dir} deleted)`);
+    log(
+      `cleaned up a stale test S3 server from a killed run (owner pid ${entry.ownerPid}, ${killed.length} daemon(s) killed, ${entry.dir} deleted)`,
+    );
     cleaned++;
   }
   return cleaned;

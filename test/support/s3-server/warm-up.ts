@@ -21,7 +21,9 @@ export async function warmUpS3(config: TestS3Config): Promise<number> {
   } catch (err) {
     const name = err instanceof Error ? err.name : 'Error';
     const message = messageOf(err);
-    throw new Error(`the test S3 server at ${config.endpoint} did not accept a create-bucket/put/delete round trip: ${name}: ${message}`, { cause: err });
+    throw new Error(`the test S3 server at ${config.endpoint} did not accept a create-bucket/put/delete round trip: ${name}: ${message}`, {
+      cause: err,
+    });
   } finally {
     client.destroy();
   }
