@@ -8,6 +8,7 @@ import { runPersistd } from '../support/run-persistd.js';
 import { createTestBucket, testS3 } from '../support/test-s3.js';
 import { runPhase, startPersistd } from './persistd-process.js';
 import { createServer } from 'node:net';
+import { pollUntil } from '../support/poll.js';
 
 /** A TCP port nothing listens on right now. */
 function freePort(): Promise<number> {
@@ -76,14 +77,15 @@ describe('health tells the truth', () => {
           },
         };
       };
-      const deadline = Date.now() + 90_000;
-      let seen = await status();
       // Unhealthy from the start ("restore has not completed"): wait for the problem this test is about.
-      const unprotected = (): boolean => seen.json.local?.status?.problems.some((p) => p.includes('NOT PROTECTED')) ?? false;
-      while (!unprotected() && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 500));
-        seen = await status();
-      }
+      let seen = await pollUntil(
+        'the status to say the database is not protected',
+        async () => {
+          const now = await status();
+          return now.json.local?.status?.problems.some((p) => p.includes('NOT PROTECTED')) ? now : undefined;
+        },
+        { timeoutMs: 90_000, intervalMs: 500 },
+      );
       expect(seen.json.local?.status?.healthy).toBe(false);
       expect(seen.code).toBe(1);
       expect(seen.json.local?.status?.problems.join('\n')).toMatch(/db app\.db: NOT PROTECTED, no generation stored/);
@@ -91,11 +93,14 @@ describe('health tells the truth', () => {
 
       // The key works again: the next sync stores the generation and health comes back.
       proxy.setRules([]);
-      const back = Date.now() + 30_000;
-      while (seen.json.local?.status?.healthy !== true && Date.now() < back) {
-        await new Promise((resolve) => setTimeout(resolve, 500));
-        seen = await status();
-      }
+      seen = await pollUntil(
+        'the status to be healthy again',
+        async () => {
+          const now = await status();
+          return now.json.local?.status?.healthy === true ? now : undefined;
+        },
+        { timeoutMs: 30_000, intervalMs: 500 },
+      );
       expect(seen.json.local?.status?.healthy).toBe(true);
       expect(seen.code).toBe(0);
       run.child.kill('SIGTERM');

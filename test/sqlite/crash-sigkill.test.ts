@@ -15,6 +15,7 @@ import type { FaultRule } from '../support/fault-proxy/fault-rules.js';
 import { PERSISTD_BIN, runPersistd, type PersistdResult } from '../support/run-persistd.js';
 import { createTestBucket, testS3 } from '../support/test-s3.js';
 import { createDatabase, makeScratch, type Scratch } from './sqlite-fixtures.js';
+import { pollUntil } from '../support/poll.js';
 
 /** Rows of 200 random bytes: about 4 MiB that gzip cannot shrink, so the upload is several MiB too. */
 const ROWS = 16_000;
@@ -96,13 +97,15 @@ async function killWhen(args: string[], stalled: () => Promise<boolean>): Promis
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let ended: number | null | undefined;
   void exited.then((code) => (ended = code));
-  const deadline = Date.now() + 20_000;
   try {
-    while (!(await stalled())) {
-      if (ended !== undefined) throw new Error(`persistd ${args[0]} ended (code ${ended}) before the stall: ${stderr}`);
-      if (Date.now() > deadline) throw new Error(`persistd ${args[0]} never reached the stalled request: ${stderr}`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await pollUntil(
+      `persistd ${args[0]} to reach the stalled request`,
+      async () => {
+        if (ended !== undefined) throw new Error(`persistd ${args[0]} ended (code ${ended}) before the stall: ${stderr}`);
+        return (await stalled()) || undefined;
+      },
+      { detail: () => stderr },
+    );
   } finally {
     child.kill('SIGKILL');
     await exited;

@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DatabaseSync } from '../../src/engine/database-sync.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { newInstanceIdentity } from '../../src/sqlite/lineage-guard.js';
+import { pollUntil } from '../support/poll.js';
 import { makeScratch, type Scratch } from './sqlite-fixtures.js';
 import { openBankApp } from './wal/bank-app.js';
 
@@ -19,13 +20,8 @@ afterEach(async () => {
   await s.cleanup();
 });
 
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+const until = (condition: () => boolean, what: string): Promise<true> =>
+  pollUntil(what, () => condition() || undefined, { intervalMs: 10 });
 
 describe('DatabaseSync counts a scheduled snapshot only when one was stored', () => {
   it('does not count a compaction point when the database vanished before it (the suspected miscount, refuted for the fixed code)', async () => {

@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { spawn } from 'node:child_process';
+import { pollUntil } from '../../support/poll.js';
 
 /** An in-process app connection with the writer schema (rows t, meta.n), in WAL mode. */
 export function openApp(path: string): { db: Database.Database; commit(rows?: number): number; close(): void } {
@@ -58,9 +59,5 @@ export function runPython(code: string, args: string[]): { done: Promise<string>
 
 /** Polls `check` until it is true or `ms` pass. */
 export async function until(check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  await pollUntil('a condition of the WAL test', check, { timeoutMs: ms, intervalMs: 10 });
 }
