@@ -1,10 +1,25 @@
 import { defineConfig } from 'vitest/config';
+import { classifyTestFiles } from './test/test-projects.js';
+
+// Two projects (test/test-projects.ts says which file goes where and why): "unit" needs only Node and the
+// source tree; "integration" needs the S3 server of test/global-setup.ts, the age CLI or the built CLI.
+// `vitest run` runs both; `vitest run --project unit` (npm run test:unit) starts no S3 server.
+const { unit, integration } = classifyTestFiles();
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    // One S3 server (Ceph RGW, or PERSISTD_TEST_S3_ENDPOINT) for the whole run; each test file makes its own buckets.
-    globalSetup: ['test/global-setup.ts'],
+    projects: [
+      { extends: true, test: { name: 'unit', include: unit } },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: integration,
+          // One S3 server (Ceph RGW, or PERSISTD_TEST_S3_ENDPOINT) for the whole run; each test file makes its own buckets.
+          globalSetup: ['test/global-setup.ts'],
+        },
+      },
+    ],
     pool: 'forks',
     // The machine has 2 cores; more workers only make every file slower.
     maxWorkers: 2,

@@ -21,7 +21,13 @@ declare module 'vitest' {
 
 /** The connection to the test S3 server (from globalSetup). */
 export function testS3(): TestS3Config {
-  return inject('s3');
+  const config = inject('s3') as TestS3Config | undefined;
+  if (config === undefined) {
+    throw new Error(
+      'no test S3 server in this vitest project: the S3 server is started for the "integration" project only; a test file that needs it must import test/support/test-s3.ts (directly or through a helper), which test/test-projects.ts follows',
+    );
+  }
+  return config;
 }
 
 /** An S3 client on the test server with the settings S3-compatible servers need, for inspecting buckets directly. */
