@@ -11,7 +11,10 @@ export const DB_FORMAT_VERSION = 1;
 export const DB_FORMAT_MAX = 2;
 
 /** The compressed database image a manifest commits. */
-export interface SnapshotDataInfo {
+export type SnapshotDataInfo = StreamDataInfo | ChunkedDataInfo;
+
+/** A data object read as one stream: gzip members (format 1) or zstd frames without an index (early format 2). */
+export interface StreamDataInfo {
   /** File name of the data object, relative to the manifest's folder (`<seq>.db.gz`, or (format 2) `<seq>.db.zst`). */
   key: string;
   /** `gzip` (format 1), or (format 2) `zstd`: one zstd frame per MiB of the database, concatenated. */
@@ -20,14 +23,39 @@ export interface SnapshotDataInfo {
   size: number;
   /** Hex sha256 of the compressed object. */
   sha256: string;
+  chunks?: undefined;
+}
+
+/**
+ * (format 2) A data object of independent zstd frames with their index: a restore fetches ranges in
+ * parallel and decompresses and verifies each chunk on its own (docs/FORMAT.md, "Chunked snapshots").
+ */
+export interface ChunkedDataInfo {
+  /** `<seq>.db.zst`. */
+  key: string;
+  encoding: 'zstd';
+  /** Bytes of the compressed object: the sum of `chunks.compressed`. */
+  size: number;
+  chunks: SnapshotChunks;
+  sha256?: undefined;
+}
+
+/** The index of a chunked data object: chunk i holds the database's bytes [i * size, (i + 1) * size). */
+export interface SnapshotChunks {
+  /** Uncompressed bytes per chunk (the last one may be shorter). */
+  size: number;
+  /** Compressed bytes of each chunk's zstd frame, in order: chunk i starts at the sum of the ones before. */
+  compressed: number[];
+  /** Hex sha256 of each chunk's uncompressed bytes. */
+  sha256: string[];
 }
 
 /** What the database image is. */
 export interface SnapshotDbInfo {
   /** Bytes of the uncompressed database file. */
   size: number;
-  /** Hex sha256 of the uncompressed database file. */
-  sha256: string;
+  /** Hex sha256 of the uncompressed database file; absent for a chunked snapshot, whose chunks carry theirs. */
+  sha256?: string;
   pageSize: number;
   pageCount: number;
   /** Journal mode of the source database when the snapshot was taken (`wal`, `delete`, ...). */
@@ -188,18 +216,20 @@ export function parseManifest(text: string, where: ManifestLocation): SnapshotMa
   const gzipData = data['key'] === `${where.seq}.db.gz` && data['encoding'] === 'gzip';
   const zstdData = data['key'] === `${where.seq}.db.zst` && data['encoding'] === 'zstd' && raw['format'] === 2;
   if (!gzipData && !zstdData) throw fail('its data key or encoding is not the one this format defines');
+  const chunked = zstdData && data['chunks'] !== undefined;
   const checks: [boolean, string][] = [
     [typeof raw['createdAt'] === 'string' && !Number.isNaN(Date.parse(raw['createdAt'])), 'createdAt'],
     [typeof raw['createdBy'] === 'string', 'createdBy'],
     [isSize(data['size']), 'data.size'],
-    [isSha256(data['sha256']), 'data.sha256'],
+    [chunked ? data['sha256'] === undefined : isSha256(data['sha256']), 'data.sha256'],
     [isSize(db['size']), 'db.size'],
-    [isSha256(db['sha256']), 'db.sha256'],
+    [chunked ? db['sha256'] === undefined : isSha256(db['sha256']), 'db.sha256'],
     [isSize(db['pageSize']) && (db['pageSize'] as number) >= 512, 'db.pageSize'],
     [isSize(db['pageCount']), 'db.pageCount'],
     [typeof db['journalMode'] === 'string', 'db.journalMode'],
     [typeof db['sqliteVersion'] === 'string', 'db.sqliteVersion'],
   ];
+  if (chunked) checks.push([isChunkIndex(data['chunks'], data['size'], db['size']), 'data.chunks']);
   if (raw['wal'] !== undefined) checks.push([isWalPosition(raw['wal']), 'wal']);
   const bad = checks.filter(([ok]) => !ok).map(([, field]) => field);
   if (bad.length > 0) throw fail(`invalid or missing ${bad.join(', ')}`);
@@ -314,6 +344,16 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 function isSize(value: unknown): boolean {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+/** Chunks of one size covering `dbSize` bytes exactly, compressed sizes adding up to `dataSize`, a sha256 each. */
+function isChunkIndex(value: unknown, dataSize: unknown, dbSize: unknown): boolean {
+  if (!isObject(value) || !isSize(value['size']) || (value['size'] as number) < 4096) return false;
+  const { compressed, sha256 } = value;
+  if (!Array.isArray(compressed) || !Array.isArray(sha256) || compressed.length !== sha256.length) return false;
+  if (!isSize(dbSize) || compressed.length !== Math.ceil((dbSize as number) / (value['size'] as number))) return false;
+  if (!compressed.every((n) => isSize(n) && n > 0) || !sha256.every(isSha256)) return false;
+  return compressed.reduce((sum: number, n: number) => sum + n, 0) === dataSize;
 }
 
 function isSha256(value: unknown): boolean {

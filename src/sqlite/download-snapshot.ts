@@ -9,10 +9,12 @@ import { StoreError } from '../store/store-errors.js';
 import { storageError, type SnapshotEntry } from './snapshot-catalog.js';
 import { snapshotDecompressor } from './snapshot-codec.js';
 import { DigestStream } from './upload-compressed.js';
+import { ChunkDownloadError, downloadChunks } from './chunks/download-chunks.js';
 
 /**
  * Downloads a snapshot's data object into a new file `dest` (which must not exist), decompressing
- * it on the way, checks both sha256 and sizes against the manifest, and fsyncs the file. Throws
+ * it on the way, checks both sha256 and sizes against the manifest (a chunked object: each chunk's,
+ * in parallel, `downloadChunks`), and fsyncs the file. Throws
  * kind `integrity` when the bytes do not match (corrupt or truncated), kind `storage` when the
  * store cannot deliver them. The caller removes `dest` on failure.
  */
@@ -36,6 +38,19 @@ export async function downloadSnapshot(
     });
   if (entry.compressedSize === undefined || entry.dataKey !== dataKey) {
     throw integrity(`its data object ${dataKey} is missing from the store`);
+  }
+  if (manifest.data.chunks !== undefined) {
+    if (entry.compressedSize !== manifest.data.size) {
+      throw integrity(`the data object has ${entry.compressedSize} bytes, the manifest says ${manifest.data.size}`);
+    }
+    await downloadChunks(store, dataKey, manifest.data, manifest.db.size, dest, { signal }).catch((err: unknown) => {
+      if (signal?.aborted || !(err instanceof ChunkDownloadError)) throw err;
+      const { failure } = err;
+      if (failure.kind === 'integrity') throw integrity(`chunk ${failure.chunk} of ${dataKey}: ${failure.why}`, err);
+      if (failure.kind === 'write') throw localWriteError(failure.error, dest);
+      throw storageError(failure.error, `cannot download snapshot ${entry.id} of ${name}`, dataKey);
+    });
+    return;
   }
   let body;
   try {

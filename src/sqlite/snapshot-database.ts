@@ -17,8 +17,8 @@ import { readFingerprint, sameFingerprint, sameIdentity } from './db-fingerprint
 import { LiveDatabase, type CopyInfo } from './live-database.js';
 import { readSnapshotState, writeSnapshotState, type SnapshotState } from './snapshot-state.js';
 import { allocateTempPath, releaseTempPath, SNAPSHOT_TEMP_PREFIX, sqliteTempDir } from './temp-files.js';
-import { SNAPSHOT_ENCODING, snapshotDataName, type SnapshotEncoding } from './snapshot-codec.js';
-import { uploadCompressedFile } from './upload-compressed.js';
+import { SNAPSHOT_ENCODING, type SnapshotEncoding } from './snapshot-codec.js';
+import { uploadSnapshotData } from './upload-snapshot-data.js';
 
 /** Options of `snapshotDatabase`. */
 export interface SnapshotOptions {
@@ -39,6 +39,8 @@ export interface SnapshotOptions {
   compressionConcurrency?: number;
   /** How the data object is compressed (default `SNAPSHOT_ENCODING`, zstd; gzip writes a format-1 snapshot). */
   encoding?: SnapshotEncoding;
+  /** (tests) zstd without a chunk index, as the first format-2 snapshots were written. */
+  unindexed?: boolean;
 }
 
 /** What `snapshotDatabase` did. */
@@ -117,16 +119,17 @@ export async function snapshotLiveDatabase(live: LiveDatabase, options: Snapshot
     const encoding = options.encoding ?? SNAPSHOT_ENCODING;
     const dataKey = snapshotDataKey(name, generation, seq, encoding);
     const manifestKey = snapshotManifestKey(name, generation, seq);
-    const digests = await uploadCompressedFile(store, dataKey, temp, {
+    const stored = await uploadSnapshotData(store, dataKey, seq, temp, {
       signal,
       logger,
       level: options.gzipLevel,
       compressionConcurrency: options.compressionConcurrency,
       encoding,
+      unindexed: options.unindexed,
     });
-    if (digests.raw.size !== copy.pageCount * copy.pageSize) {
+    if (stored.db.size !== copy.pageCount * copy.pageSize) {
       throw new PersistdError(
-        `snapshot copy of ${path} has ${digests.raw.size} bytes, expected ${copy.pageCount} pages of ${copy.pageSize}`,
+        `snapshot copy of ${path} has ${stored.db.size} bytes, expected ${copy.pageCount} pages of ${copy.pageSize}`,
         {
           kind: 'internal',
           op: 'snapshot',
@@ -142,10 +145,9 @@ export async function snapshotLiveDatabase(live: LiveDatabase, options: Snapshot
       seq,
       createdAt: copy.startedAt.toISOString(),
       createdBy: `persistd ${PERSISTD_VERSION}`,
-      data: { key: snapshotDataName(seq, encoding), encoding, size: digests.compressed.size, sha256: digests.compressed.sha256 },
+      data: stored.data,
       db: {
-        size: digests.raw.size,
-        sha256: digests.raw.sha256,
+        ...stored.db,
         pageSize: copy.pageSize,
         pageCount: copy.pageCount,
         journalMode: copy.journalMode,

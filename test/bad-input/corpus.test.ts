@@ -512,24 +512,24 @@ const ROWS: Row[] = [
     message: /is not usable: it is not valid JSON/,
   },
   {
-    name: 'manifest with a wrong data sha256',
+    name: 'manifest with a wrong chunk sha256',
     remote: (b) =>
       editManifest(b, (m) => {
-        m.data.sha256 = '0'.repeat(64);
+        m.data.chunks.sha256[0] = '0'.repeat(64);
       }),
     args: (b) => ['restore', ...R(b), '--db', 'data/app.db', '--force'],
     code: 1,
-    message: /does not verify: the data object has .* the manifest says/,
+    message: /does not verify: chunk 0 of .*: its sha256 is .*, the index says 0{64}/,
   },
   {
-    name: 'manifest with a wrong database sha256',
+    name: 'manifest whose chunk index does not add up',
     remote: (b) =>
       editManifest(b, (m) => {
-        m.db.sha256 = 'f'.repeat(64);
+        m.data.chunks.compressed[0] += 1;
       }),
     args: (b) => ['restore', ...R(b), '--db', 'data/app.db', '--force'],
     code: 1,
-    message: /does not verify: the database has .* the manifest says/,
+    message: /is not usable: invalid or missing data.chunks/,
   },
   {
     name: 'manifest naming another database',
@@ -559,7 +559,7 @@ const ROWS: Row[] = [
     },
     args: (b) => ['restore', ...R(b), '--db', 'data/app.db', '--force'],
     code: 1,
-    message: /does not verify: it is not a complete zstd stream/,
+    message: /does not verify: the data object has 100 bytes, the manifest says/,
   },
   {
     name: 'snapshot data object missing',

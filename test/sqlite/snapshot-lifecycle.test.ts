@@ -74,24 +74,29 @@ describe('snapshotDatabase', () => {
     expect(result.manifest.createdBy).toMatch(/^persistd \d/);
   });
 
-  it('still restores format-1 snapshots (gzip data), and a replica holding both kinds', async () => {
+  it('still restores every earlier kind of snapshot (format 1 gzip, format 2 zstd without an index) beside chunked ones', async () => {
     createDatabase(path, 300);
     const old = await snapshotDatabase({ store: s.store, name: 'app', path, stateDir: s.stateDir, encoding: 'gzip' });
     if (old.outcome !== 'created') throw new Error('no snapshot');
     expect(old.manifest).toMatchObject({ format: 1, data: { encoding: 'gzip', key: `${old.manifest.seq}.db.gz` } });
-    createDatabase(path, 200);
+    createDatabase(path, 100);
+    const unindexed = await snapshotDatabase({ store: s.store, name: 'app', path, stateDir: s.stateDir, unindexed: true });
+    if (unindexed.outcome !== 'created') throw new Error('no snapshot');
+    expect(unindexed.manifest).toMatchObject({ format: 2, data: { encoding: 'zstd' } });
+    expect(unindexed.manifest.data.chunks).toBeUndefined();
+    expect(unindexed.manifest.db.sha256).toMatch(/^[0-9a-f]{64}$/);
+    createDatabase(path, 100);
     const current = await snap();
     if (current.outcome !== 'created') throw new Error('no snapshot');
-    const fromOld = await restoreDatabase({
-      store: s.store,
-      name: 'app',
-      target: join(s.dir, 'old', 'app.db'),
-      snapshotId: old.snapshotId,
-    });
-    const fromNew = await restoreDatabase({ store: s.store, name: 'app', target: join(s.dir, 'new', 'app.db') });
-    if (!fromOld.restored || !fromNew.restored) throw new Error('nothing restored');
-    expect(readRows(fromOld.path)).toMatchObject({ count: 300, max: 300, meta: 300, integrity: 'ok' });
-    expect(readRows(fromNew.path)).toMatchObject({ count: 500, max: 500, meta: 500, integrity: 'ok' });
+    expect(current.manifest.data.chunks).toBeDefined();
+    const restore = async (dir: string, snapshotId?: string): Promise<string> => {
+      const result = await restoreDatabase({ store: s.store, name: 'app', target: join(s.dir, dir, 'app.db'), snapshotId });
+      if (!result.restored) throw new Error('nothing restored');
+      return result.path;
+    };
+    expect(readRows(await restore('old', old.snapshotId))).toMatchObject({ count: 300, max: 300, meta: 300, integrity: 'ok' });
+    expect(readRows(await restore('unindexed', unindexed.snapshotId))).toMatchObject({ count: 400, max: 400, meta: 400, integrity: 'ok' });
+    expect(readRows(await restore('new'))).toMatchObject({ count: 500, max: 500, meta: 500, integrity: 'ok' });
   });
 
   it('removes stale temp files of a crashed snapshot on the next start', async () => {

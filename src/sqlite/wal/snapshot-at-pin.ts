@@ -6,8 +6,8 @@ import type { WalPosition } from '../../format/db-wal-position.js';
 import type { ObjectStore } from '../../store/object-store.js';
 import { PERSISTD_VERSION } from '../../version.js';
 import { allocateTempPath, releaseTempPath, SNAPSHOT_TEMP_PREFIX, sqliteTempDir } from '../temp-files.js';
-import { SNAPSHOT_ENCODING, snapshotDataName, type SnapshotEncoding } from '../snapshot-codec.js';
-import { uploadCompressedFile } from '../upload-compressed.js';
+import { SNAPSHOT_ENCODING, type SnapshotEncoding } from '../snapshot-codec.js';
+import { uploadSnapshotData } from '../upload-snapshot-data.js';
 import type { WalConnection } from './wal-connection.js';
 
 /** A snapshot manifest that records the WAL position it was taken at (docs/FORMAT.md, "WAL segments"). */
@@ -46,15 +46,15 @@ export async function snapshotAtPin(
     const copy = await conn.backup(temp, 4 << 20, signal);
     const seq = nextSnapshotSeq(options.pinnedAt, options.previousSeq);
     const encoding = options.encoding ?? SNAPSHOT_ENCODING;
-    const digests = await uploadCompressedFile(store, snapshotDataKey(name, generation, seq, encoding), temp, {
+    const stored = await uploadSnapshotData(store, snapshotDataKey(name, generation, seq, encoding), seq, temp, {
       signal,
       logger: options.logger,
       level: options.gzipLevel,
       encoding,
     });
-    if (digests.raw.size !== copy.pageCount * copy.pageSize) {
+    if (stored.db.size !== copy.pageCount * copy.pageSize) {
       throw new PersistdError(
-        `snapshot copy of ${options.path} has ${digests.raw.size} bytes, expected ${copy.pageCount} pages of ${copy.pageSize}`,
+        `snapshot copy of ${options.path} has ${stored.db.size} bytes, expected ${copy.pageCount} pages of ${copy.pageSize}`,
         {
           kind: 'internal',
           op: 'snapshot',
@@ -70,10 +70,9 @@ export async function snapshotAtPin(
       seq,
       createdAt: options.pinnedAt.toISOString(),
       createdBy: `persistd ${PERSISTD_VERSION}`,
-      data: { key: snapshotDataName(seq, encoding), encoding, size: digests.compressed.size, sha256: digests.compressed.sha256 },
+      data: stored.data,
       db: {
-        size: digests.raw.size,
-        sha256: digests.raw.sha256,
+        ...stored.db,
         pageSize: copy.pageSize,
         pageCount: copy.pageCount,
         journalMode: 'wal',

@@ -1,0 +1,146 @@
+import { open, type FileHandle } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import type { Logger } from 'pino';
+import type { SnapshotChunks } from '../../format/db-manifest.js';
+import type { ObjectStore } from '../../store/object-store.js';
+import { StoreError } from '../../store/store-errors.js';
+import { defaultCompressionConcurrency } from '../parallel-gzip.js';
+import { openChunkCodec, type ChunkCodec, type EncodedChunk } from './chunk-codec.js';
+
+/** Uncompressed bytes per chunk of a new chunked snapshot: large enough that the index stays small (a 1 GiB database has 256 entries), small enough for parallel restores. */
+export const DEFAULT_CHUNK_SIZE = 4 << 20;
+
+/** Options of `uploadChunks`. */
+export interface UploadChunksOptions {
+  signal?: AbortSignal;
+  logger?: Logger;
+  /** zstd level (default 1). */
+  level?: number;
+  /** Threads that compress (default `defaultCompressionConcurrency()`: one per core but one, which the app keeps). */
+  threads?: number;
+  /** Uncompressed bytes per chunk (default `DEFAULT_CHUNK_SIZE`). */
+  chunkSize?: number;
+  /** Tries on transient store errors, each re-reading the file (default 3). */
+  attempts?: number;
+}
+
+/** What `uploadChunks` stored: the file's size, the object's size and its chunk index. */
+export interface UploadedChunks {
+  rawSize: number;
+  size: number;
+  chunks: SnapshotChunks;
+}
+
+/**
+ * Uploads `file` as a chunked data object (format 2, docs/FORMAT.md "Chunked snapshots"): each chunk
+ * of `chunkSize` bytes is hashed (sha256) and compressed into its own zstd frame on worker threads,
+ * the frames are streamed to `store.put` in order as they come, and their sizes and hashes make the
+ * index. The file is read only as fast as the upload takes the frames: memory stays bounded. On a
+ * transient store error the whole upload is repeated from the file.
+ */
+export async function uploadChunks(
+  store: ObjectStore,
+  key: string,
+  file: string,
+  options: UploadChunksOptions = {},
+): Promise<UploadedChunks> {
+  const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+  const handle = await open(file, 'r');
+  const chunkCount = Math.ceil((await handle.stat()).size / chunkSize);
+  const codec = openChunkCodec(Math.max(1, options.threads ?? defaultCompressionConcurrency()), chunkCount);
+  try {
+    const attempts = options.attempts ?? 3;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await uploadOnce(store, key, handle, codec, chunkSize, options);
+      } catch (err) {
+        const retry = attempt < attempts && err instanceof StoreError && err.transient && !options.signal?.aborted;
+        if (!retry) throw err;
+        options.logger?.warn({ key, attempt, err: (err as Error).message }, 'snapshot upload failed, retrying');
+        await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** (attempt - 1)));
+      }
+    }
+  } finally {
+    await Promise.all([codec.close(), handle.close()]);
+  }
+}
+
+async function uploadOnce(
+  store: ObjectStore,
+  key: string,
+  handle: FileHandle,
+  codec: ChunkCodec,
+  chunkSize: number,
+  options: UploadChunksOptions,
+): Promise<UploadedChunks> {
+  const chunks: SnapshotChunks = { size: chunkSize, compressed: [], sha256: [] };
+  let rawSize = 0;
+  let size = 0;
+  const frames = encodeFile(
+    handle,
+    codec,
+    chunkSize,
+    options.level ?? 1,
+    options.threads ?? defaultCompressionConcurrency(),
+    (chunk, raw) => {
+      chunks.compressed.push(chunk.output.length);
+      chunks.sha256.push(chunk.sha256);
+      rawSize += raw;
+      size += chunk.output.length;
+    },
+  );
+  const body = Readable.from(frames, { objectMode: false, highWaterMark: 1 });
+  const info = await store.put(key, body, { signal: options.signal, contentType: 'application/zstd' });
+  if (info.size !== size)
+    throw new StoreError(`upload of ${key} stored ${info.size} bytes, expected ${size}`, true, { op: 'put', path: key });
+  return { rawSize, size, chunks };
+}
+
+/**
+ * Reads the file from its start a chunk at a time and yields each chunk's frame in order, with up to
+ * one chunk per thread and one more being compressed while the consumer takes the earlier frames.
+ */
+async function* encodeFile(
+  handle: FileHandle,
+  codec: ChunkCodec,
+  chunkSize: number,
+  level: number,
+  threads: number,
+  onChunk: (chunk: EncodedChunk, rawBytes: number) => void,
+): AsyncGenerator<Buffer> {
+  const free: ArrayBuffer[] = [];
+  const queue: { encoding: Promise<EncodedChunk>; rawBytes: number }[] = [];
+  const take = async (): Promise<Buffer> => {
+    const { encoding, rawBytes } = queue.shift()!;
+    const chunk = await encoding;
+    free.push(chunk.input);
+    onChunk(chunk, rawBytes);
+    return chunk.output;
+  };
+  try {
+    for (let position = 0; ;) {
+      while (queue.length >= threads + 1) yield await take();
+      const input = free.pop() ?? new ArrayBuffer(chunkSize);
+      const bytes = await readFull(handle, new Uint8Array(input), position);
+      if (bytes === 0) break;
+      queue.push({ encoding: codec.encode(input, bytes, level), rawBytes: bytes });
+      position += bytes;
+      if (bytes < chunkSize) break;
+    }
+    while (queue.length > 0) yield await take();
+  } finally {
+    // On an early end (the upload failed) the frames still being compressed are dropped.
+    await Promise.allSettled(queue.map((q) => q.encoding));
+  }
+}
+
+/** Fills `buffer` from `position`; fewer bytes only at the end of the file. */
+async function readFull(handle: FileHandle, buffer: Uint8Array, position: number): Promise<number> {
+  let filled = 0;
+  while (filled < buffer.length) {
+    const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, position + filled);
+    if (bytesRead === 0) break;
+    filled += bytesRead;
+  }
+  return filled;
+}
