@@ -27,6 +27,8 @@ export interface DeletePropagatorOptions {
  * than the grace period; behind the mass-delete guard, with a trash copy first when `keepDeletedMs > 0`.
  */
 export class DeletePropagator {
+  /** Paths observed locally in this process (or restored by it): only these can ever turn into remote deletes. */
+  private readonly seen = new Set<string>();
   private readonly missing = new Map<string, number>();
   private running: Promise<number> = Promise.resolve(0);
   /** Objects deleted so far. */
@@ -47,9 +49,19 @@ export class DeletePropagator {
     return this.missing.size;
   }
 
-  /** Notes that a known file is gone (keeps the first time it was seen gone). */
-  noteMissing(relPath: string, now = Date.now()): void {
+  /** This process saw the file locally (a scan, an upload, a restore just before): its later absence is a delete. */
+  noteSeen(relPath: string): void {
+    this.seen.add(relPath);
+  }
+
+  /**
+   * A file in the index is gone: its delete becomes pending (from the first time it was found gone) when this
+   * process saw the file, or when `trusted` (a one-shot pass that trusts the index). Returns whether it is pending.
+   */
+  noteGone(relPath: string, trusted = false, now = Date.now()): boolean {
+    if (!trusted && !this.seen.has(relPath)) return false;
     if (!this.missing.has(relPath)) this.missing.set(relPath, now);
+    return true;
   }
 
   /** The file is back: forget the pending delete. */

@@ -33,8 +33,10 @@ export interface SyncStats {
 
 /** What the queue tells its owner. */
 export interface SyncQueueHooks {
-  /** A known file is gone (candidate for a remote delete). */
+  /** A file in the index is gone (a remote delete, if this process saw it). */
   onGone(relPath: string): void;
+  /** The file was found locally and is stored (uploaded, or unchanged). */
+  onStored(relPath: string): void;
   /** The file changed while being uploaded: wait for it to settle, then enqueue again. */
   onUnstable(relPath: string): void;
   /** A complete version was stored, but the file has changed since: a newer one is on its way. */
@@ -53,8 +55,6 @@ const MAX_BACKOFF_MS = 60_000;
  * retry a request itself; these retries are per file and slow, so the two do not multiply into a storm.
  */
 export class SyncQueue {
-  /** Paths observed locally in this process: only these can ever turn into remote deletes. */
-  readonly seen = new Set<string>();
   symlinks = 0;
   private readonly ready = new Set<string>();
   private readonly inFlight = new Set<string>();
@@ -215,11 +215,11 @@ export class SyncQueue {
               ...(listed ? { listed } : {}),
             });
       if (outcome.kind === 'gone') {
-        if (this.index.has(relPath) && this.seen.has(relPath)) this.hooks.onGone(relPath);
+        if (this.index.has(relPath)) this.hooks.onGone(relPath);
       } else if (outcome.kind === 'unstable') {
         this.hooks.onUnstable(relPath);
       } else {
-        this.seen.add(relPath);
+        this.hooks.onStored(relPath);
         this.index.set(relPath, outcome.entry);
         this.replica()?.stored(key, { etag: outcome.entry.etag, size: outcome.entry.size });
         if (outcome.kind === 'uploaded') {
