@@ -3,6 +3,7 @@ import { stat } from 'node:fs/promises';
 import { PersistdError } from '../errors.js';
 import { readFileIdentity, sameIdentity, type FileIdentity } from './db-fingerprint.js';
 import { isBusyError, snapshotCopyError, sqliteOpenError } from './sqlite-errors.js';
+import { WalImage } from './wal-image.js';
 
 /** Page cache of the watching connection, in KiB. */
 const PAGE_CACHE_KIB = 2048;
@@ -108,6 +109,66 @@ export class LiveDatabase {
       throw sqliteOpenError(err, this.path);
     } finally {
       if (this.db.inTransaction) this.db.exec('COMMIT');
+    }
+  }
+
+  /**
+   * Opens the WAL-mode database's image for a snapshot read straight from its files (`WalImage`), no
+   * copy on disk: the read transaction begins while a second connection holds the write lock for a
+   * moment (waiting at most `lockWaitMs`, asynchronously), so the committed WAL frames read then are
+   * exactly the ones it sees. Undefined (the caller copies with `copyTo`) when the database is not in
+   * WAL mode, the lock stays taken, the file cannot be opened for writing, or the WAL is too long to
+   * hold in memory. Call `release` when done: it ends the read transaction.
+   */
+  async openImage(lockWaitMs = 2000): Promise<{ image: WalImage; info: CopyInfo; release: () => void } | undefined> {
+    let locker: Database.Database;
+    try {
+      if (String(this.db.pragma('journal_mode', { simple: true })).toLowerCase() !== 'wal') return undefined;
+      locker = new Database(this.path, { fileMustExist: true, timeout: 0 });
+    } catch {
+      return undefined;
+    }
+    try {
+      const deadline = Date.now() + lockWaitMs;
+      for (let wait = 1; ; wait = Math.min(wait * 2, 25)) {
+        try {
+          locker.exec('BEGIN IMMEDIATE');
+          break;
+        } catch (err) {
+          if (!isBusyError(err) || Date.now() >= deadline) return undefined;
+        }
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+      // Under the write lock, without an await: no commit between the read transaction's start and the WAL read.
+      const startedAt = new Date();
+      try {
+        this.db.exec('BEGIN');
+        this.db.prepare('SELECT count(*) FROM sqlite_schema').pluck().get();
+        const info: CopyInfo = {
+          startedAt,
+          journalMode: String(this.db.pragma('journal_mode', { simple: true })),
+          pageSize: this.db.pragma('page_size', { simple: true }) as number,
+          pageCount: this.db.pragma('page_count', { simple: true }) as number,
+          sqliteVersion: this.db.prepare('SELECT sqlite_version()').pluck().get() as string,
+        };
+        const image = info.journalMode.toLowerCase() === 'wal' ? WalImage.capture(this.path, info.pageSize, info.pageCount) : undefined;
+        if (image === undefined) {
+          this.db.exec('COMMIT');
+          return undefined;
+        }
+        const release = (): void => {
+          image.close();
+          if (this.db.inTransaction) this.db.exec('COMMIT');
+        };
+        return { image, info, release };
+      } catch (err) {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        if (isBusyError(err)) return undefined;
+        throw sqliteOpenError(err, this.path);
+      }
+    } finally {
+      if (locker.inTransaction) locker.exec('ROLLBACK');
+      locker.close();
     }
   }
 

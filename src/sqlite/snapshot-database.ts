@@ -41,6 +41,8 @@ export interface SnapshotOptions {
   encoding?: SnapshotEncoding;
   /** (tests) zstd without a chunk index, as the first format-2 snapshots were written. */
   unindexed?: boolean;
+  /** Copy with SQLite's backup API into the state directory first, also where the WAL image could be read in place. */
+  copyOnDisk?: boolean;
 }
 
 /** What `snapshotDatabase` did. */
@@ -97,29 +99,35 @@ export async function snapshotLiveDatabase(live: LiveDatabase, options: Snapshot
 
   const generation = sameLineage ? state.generation : newGenerationId();
   const temp = allocateTempPath(await sqliteTempDir(stateDir), SNAPSHOT_TEMP_PREFIX, '.db');
+  const encoding = options.encoding ?? SNAPSHOT_ENCODING;
+  // A WAL database is read in place (no copy on disk) when it can be; otherwise SQLite's backup API copies it first.
+  const direct = encoding === 'zstd' && options.unindexed !== true && options.copyOnDisk !== true ? await live.openImage() : undefined;
   try {
     const copyStarted = Date.now();
     let copy: CopyInfo;
-    try {
-      copy = await live.copyTo(temp, { signal });
-    } catch (err) {
-      if (!isDiskFull(err)) throw err;
-      throw tempSpaceError(
-        err,
-        path,
-        temp,
-        await stat(path).then(
-          (st) => st.size,
-          () => undefined,
-        ),
-      );
+    if (direct !== undefined) {
+      copy = direct.info;
+    } else {
+      try {
+        copy = await live.copyTo(temp, { signal });
+      } catch (err) {
+        if (!isDiskFull(err)) throw err;
+        throw tempSpaceError(
+          err,
+          path,
+          temp,
+          await stat(path).then(
+            (st) => st.size,
+            () => undefined,
+          ),
+        );
+      }
     }
     const copyMs = Date.now() - copyStarted;
     const seq = nextSnapshotSeq(copy.startedAt, sameLineage ? state.lastSeq : undefined);
-    const encoding = options.encoding ?? SNAPSHOT_ENCODING;
     const dataKey = snapshotDataKey(name, generation, seq, encoding);
     const manifestKey = snapshotManifestKey(name, generation, seq);
-    const stored = await uploadSnapshotData(store, dataKey, seq, temp, {
+    const stored = await uploadSnapshotData(store, dataKey, seq, direct?.image ?? temp, {
       signal,
       logger,
       level: options.gzipLevel,
@@ -190,12 +198,14 @@ export async function snapshotLiveDatabase(live: LiveDatabase, options: Snapshot
         compressed: manifest.data.size,
         ms: result.durationMs,
         copyMs,
+        inPlace: direct !== undefined,
         newGeneration: !sameLineage,
       },
       'snapshot stored',
     );
     return result;
   } finally {
+    direct?.release();
     await releaseTempPath(temp);
   }
 }

@@ -3,6 +3,7 @@ import type { SnapshotDataInfo } from '../format/db-manifest.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { uploadChunks } from './chunks/upload-chunks.js';
 import { snapshotDataName, type SnapshotEncoding } from './snapshot-codec.js';
+import type { ChunkSource } from './wal-image.js';
 import { uploadCompressedFile } from './upload-compressed.js';
 
 /** Options of `uploadSnapshotData`. */
@@ -25,7 +26,7 @@ export interface StoredSnapshotData {
 }
 
 /**
- * Uploads a snapshot's copy `file` as its data object `key` (`<seq>.db.zst` or `<seq>.db.gz`) and
+ * Uploads a snapshot's copy (a file, or a live image: always chunked zstd) as its data object `key` (`<seq>.db.zst` or `<seq>.db.gz`) and
  * returns the manifest fields that describe it: zstd with a chunk index (format 2, verified chunk by
  * chunk), or a gzip stream with the sha256 of the object and of the database (format 1).
  */
@@ -33,21 +34,24 @@ export async function uploadSnapshotData(
   store: ObjectStore,
   key: string,
   seq: string,
-  file: string,
+  from: string | ChunkSource,
   options: UploadSnapshotDataOptions,
 ): Promise<StoredSnapshotData> {
   const { encoding, signal, logger } = options;
   const name = snapshotDataName(seq, encoding);
-  if (encoding === 'zstd' && options.unindexed !== true) {
-    const stored = await uploadChunks(store, key, file, {
+  if (typeof from !== 'string' || (encoding === 'zstd' && options.unindexed !== true)) {
+    const stored = await uploadChunks(store, key, from, {
       signal,
       logger,
       level: options.level,
       threads: options.compressionConcurrency,
     });
-    return { data: { key: name, encoding, size: stored.size, chunks: stored.chunks }, db: { size: stored.rawSize } };
+    return {
+      data: { key: snapshotDataName(seq, 'zstd'), encoding: 'zstd', size: stored.size, chunks: stored.chunks },
+      db: { size: stored.rawSize },
+    };
   }
-  const digests = await uploadCompressedFile(store, key, file, {
+  const digests = await uploadCompressedFile(store, key, from, {
     signal,
     logger,
     level: options.level,

@@ -54,11 +54,13 @@ describe('chunked snapshots (format 2)', () => {
     expect(manifest.db.sha256).toBeUndefined();
     const expected = await readFile(copy);
     expect(data.chunks.sha256[1]).toBe(sha256(expected.subarray(data.chunks.size, 2 * data.chunks.size)));
+    // The database is read in place: the same bytes as SQLite's backup but for header fields a backup renumbers.
+    const body = (bytes: Buffer): string => sha256(bytes.subarray(100));
 
     const target = join(s.dir, 'target', 'app.db');
     const result = await restoreDatabase({ store: s.store, name: 'app', target });
     expect(result.restored).toBe(true);
-    expect(sha256(await readFile(target))).toBe(sha256(expected));
+    expect(body(await readFile(target))).toBe(body(expected));
     expect(readRows(target)).toEqual({ count: ROWS, max: ROWS, meta: ROWS, integrity: 'ok' });
   });
 
@@ -138,7 +140,7 @@ describe('chunked snapshots on S3 through a faulty network', () => {
     const result = await restoreDatabase({ store, name: 'app', target });
     expect(result.restored).toBe(true);
     expect(Object.values(p.proxy.stats().injected).reduce((a, b) => a + b, 0)).toBe(3);
-    expect(sha256(await readFile(target))).toBe(sha256(await readFile(copy)));
+    expect(sha256((await readFile(target)).subarray(100))).toBe(sha256((await readFile(copy)).subarray(100)));
   });
 
   it('fail with a storage error, and nothing written, when the object cannot be read', async () => {

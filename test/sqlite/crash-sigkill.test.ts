@@ -34,12 +34,15 @@ afterAll(async () => {
 });
 
 /** A bucket, a scratch dir with a database of ROWS rows, and the CLI arguments for both. */
-async function setUp(label: string): Promise<{ s: Scratch; bucket: string; db: string; args: (endpoint: string) => string[] }> {
+async function setUp(
+  label: string,
+  journalMode = 'wal',
+): Promise<{ s: Scratch; bucket: string; db: string; args: (endpoint: string) => string[] }> {
   const s = await makeScratch(label);
   scratches.push(s);
   const bucket = await createTestBucket(label);
   const db = join(s.dataDir, 'app.db');
-  createDatabase(db, ROWS);
+  createDatabase(db, ROWS, journalMode);
   const args = (endpoint: string): string[] => [
     '--to',
     `s3://${bucket}/replica`,
@@ -153,9 +156,10 @@ describe('SIGKILL during a snapshot upload', () => {
   it.each(cases)(
     'stalled in %s: the replica still restores the previous snapshot, and the next backup cleans up and succeeds',
     async (label, rule, key) => {
-      const { s, bucket, db, args } = await setUp(`crash-snap-${label.split(' ')[1]}`);
+      // A rollback-journal database: its snapshot is copied into the state directory first (a WAL one is read in place).
+      const { s, bucket, db, args } = await setUp(`crash-snap-${label.split(' ')[1]}`, 'delete');
       await cli(['backup', ...args(testS3().endpoint)]);
-      createDatabase(db, 500); // rows ROWS+1 .. ROWS+500, not yet in any snapshot
+      createDatabase(db, 500, 'delete'); // rows ROWS+1 .. ROWS+500, not yet in any snapshot
 
       proxy.setRules([rule]);
       const tmp = join(s.stateDir, 'tmp');

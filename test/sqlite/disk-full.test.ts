@@ -108,8 +108,9 @@ describe.skipIf(skip !== undefined)(`a full local disk${skip ? ` (skipped: ${ski
   }, 60_000);
 
   it('snapshot whose temporary copy does not fit in the state directory: ENOSPC named with a hint, exit 1, nothing in the replica', async () => {
+    // A rollback-journal database is copied into the state directory before its upload.
     const source = join(s.dataDir, 'other.db');
-    createDatabase(source, ROWS);
+    createDatabase(source, ROWS, 'delete');
     const stateDir = join(small, 'state');
 
     const result = await runPersistd(['backup', ...replicaArgs(), '--db', `other=${source}`, '--state-dir', stateDir], { env: env() });
@@ -120,5 +121,16 @@ describe.skipIf(skip !== undefined)(`a full local disk${skip ? ` (skipped: ${ski
     for await (const info of store.list('db/other/')) keys.push(info.key);
     expect(keys).toEqual([]);
     expect(await readdir(join(stateDir, 'tmp'))).toEqual([]);
+  }, 60_000);
+
+  it('a WAL database is read in place: its snapshot needs no room in the full state directory', async () => {
+    const source = join(s.dataDir, 'wal.db');
+    createDatabase(source, ROWS);
+    const stateDir = join(small, 'state-wal');
+    const result = await runPersistd(['backup', ...replicaArgs(), '--db', `wal=${source}`, '--state-dir', stateDir], { env: env() });
+    expect(result.code, result.stderr).toBe(0);
+    const keys: string[] = [];
+    for await (const info of store.list('db/wal/')) keys.push(info.key);
+    expect(keys.filter((k) => k.endsWith('.db.zst'))).toHaveLength(1);
   }, 60_000);
 });

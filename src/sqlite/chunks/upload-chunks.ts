@@ -1,10 +1,11 @@
-import { open, type FileHandle } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { SnapshotChunks } from '../../format/db-manifest.js';
 import type { ObjectStore } from '../../store/object-store.js';
 import { StoreError } from '../../store/store-errors.js';
 import { defaultCompressionConcurrency } from '../parallel-gzip.js';
+import type { ChunkSource } from '../wal-image.js';
 import { openChunkCodec, type ChunkCodec, type EncodedChunk } from './chunk-codec.js';
 
 /** Uncompressed bytes per chunk of a new chunked snapshot: large enough that the index stays small (a 1 GiB database has 256 entries), small enough for parallel restores. */
@@ -32,27 +33,32 @@ export interface UploadedChunks {
 }
 
 /**
- * Uploads `file` as a chunked data object (format 2, docs/FORMAT.md "Chunked snapshots"): each chunk
+ * Uploads a file (a path) or a `ChunkSource` (a live `WalImage`) as a chunked data object (format 2, docs/FORMAT.md "Chunked snapshots"): each chunk
  * of `chunkSize` bytes is hashed (sha256) and compressed into its own zstd frame on worker threads,
  * the frames are streamed to `store.put` in order as they come, and their sizes and hashes make the
- * index. The file is read only as fast as the upload takes the frames: memory stays bounded. On a
- * transient store error the whole upload is repeated from the file.
+ * index. The source is read only as fast as the upload takes the frames: memory stays bounded. On a
+ * transient store error the whole upload is repeated from the source.
  */
 export async function uploadChunks(
   store: ObjectStore,
   key: string,
-  file: string,
+  from: string | ChunkSource,
   options: UploadChunksOptions = {},
 ): Promise<UploadedChunks> {
   const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
-  const handle = await open(file, 'r');
-  const chunkCount = Math.ceil((await handle.stat()).size / chunkSize);
-  const codec = openChunkCodec(Math.max(1, options.threads ?? defaultCompressionConcurrency()), chunkCount);
+  const handle = typeof from === 'string' ? await open(from, 'r') : undefined;
+  const source: ChunkSource = handle
+    ? {
+        size: (await handle.stat()).size,
+        read: async (buffer, position) => readFull(buffer, (at, into) => handle.read(into, 0, into.length, position + at)),
+      }
+    : (from as ChunkSource);
+  const codec = openChunkCodec(Math.max(1, options.threads ?? defaultCompressionConcurrency()), Math.ceil(source.size / chunkSize));
   try {
     const attempts = options.attempts ?? 3;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await uploadOnce(store, key, handle, codec, chunkSize, options);
+        return await uploadOnce(store, key, source, codec, chunkSize, options);
       } catch (err) {
         const retry = attempt < attempts && err instanceof StoreError && err.transient && !options.signal?.aborted;
         if (!retry) throw err;
@@ -61,14 +67,14 @@ export async function uploadChunks(
       }
     }
   } finally {
-    await Promise.all([codec.close(), handle.close()]);
+    await Promise.all([codec.close(), handle?.close()]);
   }
 }
 
 async function uploadOnce(
   store: ObjectStore,
   key: string,
-  handle: FileHandle,
+  source: ChunkSource,
   codec: ChunkCodec,
   chunkSize: number,
   options: UploadChunksOptions,
@@ -76,8 +82,8 @@ async function uploadOnce(
   const chunks: SnapshotChunks = { size: chunkSize, compressed: [], sha256: [] };
   let rawSize = 0;
   let size = 0;
-  const frames = encodeFile(
-    handle,
+  const frames = encodeSource(
+    source,
     codec,
     chunkSize,
     options.level ?? 1,
@@ -97,11 +103,11 @@ async function uploadOnce(
 }
 
 /**
- * Reads the file from its start a chunk at a time and yields each chunk's frame in order, with up to
+ * Reads the source from its start a chunk at a time and yields each chunk's frame in order, with up to
  * one chunk per thread and one more being compressed while the consumer takes the earlier frames.
  */
-async function* encodeFile(
-  handle: FileHandle,
+async function* encodeSource(
+  source: ChunkSource,
   codec: ChunkCodec,
   chunkSize: number,
   level: number,
@@ -121,7 +127,7 @@ async function* encodeFile(
     for (let position = 0; ;) {
       while (queue.length >= threads + 1) yield await take();
       const input = free.pop() ?? new ArrayBuffer(chunkSize);
-      const bytes = await readFull(handle, new Uint8Array(input), position);
+      const bytes = await source.read(new Uint8Array(input), position);
       if (bytes === 0) break;
       queue.push({ encoding: codec.encode(input, bytes, level), rawBytes: bytes });
       position += bytes;
@@ -134,11 +140,11 @@ async function* encodeFile(
   }
 }
 
-/** Fills `buffer` from `position`; fewer bytes only at the end of the file. */
-async function readFull(handle: FileHandle, buffer: Uint8Array, position: number): Promise<number> {
+/** Fills `buffer` by calls of `readAt(filled, rest)` until it is full or a read returns nothing; the bytes read. */
+async function readFull(buffer: Uint8Array, readAt: (at: number, into: Uint8Array) => Promise<{ bytesRead: number }>): Promise<number> {
   let filled = 0;
   while (filled < buffer.length) {
-    const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, position + filled);
+    const { bytesRead } = await readAt(filled, buffer.subarray(filled));
     if (bytesRead === 0) break;
     filled += bytesRead;
   }

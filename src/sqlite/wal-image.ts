@@ -1,0 +1,104 @@
+import { closeSync, fstatSync, openSync, read } from 'node:fs';
+import { PersistdError } from '../errors.js';
+import { WAL_FRAME_HEADER_SIZE, frameSize, readFrameHeader } from '../format/db-wal-frames.js';
+import { readWalFramesSync } from './wal/wal-reader.js';
+
+/** Bytes of committed WAL frames an image keeps in memory at most; a longer WAL is copied with the backup API instead. */
+export const MAX_OVERLAY_BYTES = 32 << 20;
+
+/** Something a snapshot reads its bytes from, in order or not: a copy on disk, or a live image. */
+export interface ChunkSource {
+  /** Bytes of the database image. */
+  readonly size: number;
+  /** Fills `buffer` from `position` (fewer bytes only at the end of the image); the count read. */
+  read(buffer: Uint8Array, position: number): Promise<number>;
+}
+
+/**
+ * A WAL-mode database exactly as one read transaction sees it, read straight from the database file
+ * with the pages of the committed WAL frames laid over it: no copy on disk. Built while the caller
+ * holds the write lock (so no frame is appended or the WAL restarted while it is read) and its read
+ * transaction is open: the frames up to the end of the WAL are then exactly the ones that transaction
+ * sees, and are kept in memory. After the write lock is released, checkpoints can only copy frames the
+ * transaction sees into the file (pages it takes from the overlay anyway), so every other page of the
+ * file stays as it was for as long as the transaction is open.
+ */
+export class WalImage implements ChunkSource {
+  readonly size: number;
+
+  private constructor(
+    private readonly fd: number,
+    private readonly fileSize: number,
+    private readonly overlay: Map<number, Buffer>,
+    readonly pageSize: number,
+    readonly pageCount: number,
+  ) {
+    this.size = pageSize * pageCount;
+  }
+
+  /**
+   * Captures the image of `path` (call under the write lock, with the read transaction open, and
+   * `pageCount`/`pageSize` read in it); undefined when the WAL is too long to keep in memory or does not
+   * describe the transaction's database (the caller then copies with SQLite's backup API).
+   */
+  static capture(path: string, pageSize: number, pageCount: number): WalImage | undefined {
+    const wal = readWalFramesSync(`${path}-wal`, undefined, { maxBytes: MAX_OVERLAY_BYTES });
+    const overlay = new Map<number, Buffer>();
+    if (wal.kind === 'reset') return undefined;
+    if (wal.kind === 'frames') {
+      if (wal.stop === 'limit' || wal.header.pageSize !== pageSize) return undefined;
+      if (wal.commits > 0 && wal.dbSize !== pageCount) return undefined;
+      const size = frameSize(pageSize);
+      for (let offset = 0; offset < wal.data.length; offset += size) {
+        const { pgno } = readFrameHeader(wal.data, offset);
+        // Later frames of a page replace earlier ones: the newest committed version wins.
+        overlay.set(pgno, wal.data.subarray(offset + WAL_FRAME_HEADER_SIZE, offset + size));
+      }
+    }
+    const fd = openSync(path, 'r');
+    try {
+      const fileSize = fstatSync(fd).size;
+      // A page past the end of the file must come from the WAL, or the image would have a hole.
+      for (let pgno = Math.floor(fileSize / pageSize) + 1; pgno <= pageCount; pgno++) {
+        if (!overlay.has(pgno)) {
+          closeSync(fd);
+          return undefined;
+        }
+      }
+      return new WalImage(fd, fileSize, overlay, pageSize, pageCount);
+    } catch (err) {
+      closeSync(fd);
+      throw err;
+    }
+  }
+
+  async read(buffer: Uint8Array, position: number): Promise<number> {
+    const length = Math.max(0, Math.min(buffer.length, this.size - position));
+    if (position % this.pageSize !== 0) throw new RangeError('a WalImage is read in whole pages');
+    const fromFile = Math.max(0, Math.min(length, this.fileSize - position));
+    for (let done = 0; done < fromFile;) {
+      const n = await new Promise<number>((resolve, reject) =>
+        read(this.fd, buffer, done, fromFile - done, position + done, (err, bytes) => (err ? reject(err) : resolve(bytes))),
+      );
+      if (n === 0) {
+        throw new PersistdError(`the database file ended at ${position + done} bytes while its image was read`, {
+          kind: 'internal',
+          op: 'snapshot',
+          hint: 'something truncated the database during the snapshot; persistd takes another one',
+        });
+      }
+      done += n;
+    }
+    const firstPage = position / this.pageSize + 1;
+    for (let i = 0; i * this.pageSize < length; i++) {
+      const page = this.overlay.get(firstPage + i);
+      if (page !== undefined) buffer.set(page, i * this.pageSize);
+    }
+    return length;
+  }
+
+  /** Closes the database file (the caller ends its read transaction). */
+  close(): void {
+    closeSync(this.fd);
+  }
+}
