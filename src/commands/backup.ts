@@ -9,6 +9,7 @@ import { applyRetention } from '../sqlite/apply-retention.js';
 import { snapshotDatabase } from '../sqlite/snapshot-database.js';
 import type { ObjectStore } from '../store/object-store.js';
 import type { CommandContext } from './command-context.js';
+import { encryptExistingReplica } from './encrypt-existing-replica.js';
 import { openReplica } from './open-replica.js';
 import { requireTargets } from './require-replica.js';
 import { exitCodeForOutcomes, printOutcomes, runTargetTasks, type TargetTask } from './target-outcomes.js';
@@ -18,7 +19,8 @@ export async function backupCommand(ctx: CommandContext, invocation: CommandInvo
   const { config, logger, signal } = ctx;
   requireTargets(config, 'backup');
   const { store } = openReplica(config, logger);
-  rememberReplicaMarker(store, await ensureReplicaMarker(store, signal));
+  const marker = await ensureReplicaMarker(store, signal);
+  rememberReplicaMarker(store, (await encryptExistingReplica(store, logger, signal)) ?? marker);
   const tasks: TargetTask[] = [
     ...config.databases.map((db): TargetTask => ({
       kind: 'db',

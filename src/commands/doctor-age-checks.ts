@@ -4,6 +4,7 @@ import { recipientFingerprint } from '../crypto/age-keys.js';
 import { AGE_VERSION_LINE } from '../crypto/age-header.js';
 import { isPlaintextKey } from '../format/encrypted-keys.js';
 import { readReplicaMarker } from '../format/replica-marker.js';
+import { predatesSwitch } from '../store/age-plaintext.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { runCheck, type DoctorCheck } from './doctor-check.js';
 
@@ -31,7 +32,12 @@ export async function checkEncryption(age: AgeSettings, store: ObjectStore, raw:
       `identity ${age.identitySource === undefined ? 'none (backups only; restores need it)' : `${ids.join(', ')} (${age.identitySource})`}`,
     ];
     if (marker?.encryption) parts.push(`replica encrypted to ${replica.join(', ') || 'unrecorded recipients'}`);
-    else parts.push(marker ? 'replica not created by an encrypting persistd' : 'replica new: it will be created encrypted');
+    else
+      parts.push(
+        marker ? 'replica holds plaintext: the next run or backup switches encryption on' : 'replica new: it will be created encrypted',
+      );
+    if (marker?.encryption?.plaintextBefore !== undefined)
+      parts.push(`encrypted since ${marker.encryption.plaintextBefore} (older objects may be plaintext)`);
     if (ids.length > 0 && given.length > 0 && !ids.some((f) => given.includes(f))) {
       return {
         status: 'fail',
@@ -52,9 +58,16 @@ export async function checkEncryption(age: AgeSettings, store: ObjectStore, raw:
   if (!keyed || keys.status === 'fail') return checks;
   checks.push(
     await runCheck('encrypted objects', async () => {
+      const encryption = (await readReplicaMarker(store, signal))?.encryption;
+      if (encryption === undefined) return { status: 'ok', detail: 'none yet: the replica holds plaintext until the next run or backup' };
+      const before = encryption.plaintextBefore === undefined ? undefined : Date.parse(encryption.plaintextBefore);
       const sample: string[] = [];
+      let older = 0;
       for await (const info of raw.list('', { signal })) {
-        if (!isPlaintextKey(info.key) && info.size > 0) sample.push(info.key);
+        if (isPlaintextKey(info.key) || info.size === 0) continue;
+        // From before encryption was switched on: plaintext, and not what this check is about.
+        if (predatesSwitch(info.lastModified, before)) older++;
+        else sample.push(info.key);
         if (sample.length >= SAMPLE) break;
       }
       if (sample.length === 0) return { status: 'ok', detail: 'no encrypted object yet' };
@@ -72,7 +85,9 @@ export async function checkEncryption(age: AgeSettings, store: ObjectStore, raw:
       }
       return {
         status: 'ok',
-        detail: `${sample.length} object(s) looked at: age files${ids.length > 0 ? ' this identity decrypts' : ' (no identity to try them with)'}`,
+        detail:
+          `${sample.length} object(s) looked at: age files${ids.length > 0 ? ' this identity decrypts' : ' (no identity to try them with)'}` +
+          (older > 0 ? `; ${older} object(s) from before encryption was switched on skipped` : ''),
       };
     }),
   );

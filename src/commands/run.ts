@@ -14,6 +14,7 @@ import type { RestoredFrom } from '../format/db-lineage.js';
 import type { ContinueFrom } from '../sqlite/wal/wal-shipper.js';
 import { rememberReplicaMarker } from '../files/files-state-dir.js';
 import { ensureReplicaMarker } from '../format/replica-marker.js';
+import { encryptExistingReplica } from './encrypt-existing-replica.js';
 import { formatDuration } from '../log/human-format.js';
 import { newInstanceIdentity } from '../sqlite/lineage-guard.js';
 import type { ObjectStore } from '../store/object-store.js';
@@ -230,8 +231,14 @@ class RunSession {
       logger.error({ err }, 'could not write the replica format marker; retrying with the next backup');
     }
     try {
+      // Switching encryption on starts every database afresh: nothing after the switch needs a plaintext object.
+      const switched = (await encryptExistingReplica(store, logger)) !== undefined;
       const { ReplicationDaemon } = await runModules();
-      const daemon = new ReplicationDaemon(config, store, logger, { instance: this.instance, restoredFrom, continueFrom });
+      const daemon = new ReplicationDaemon(config, store, logger, {
+        instance: this.instance,
+        restoredFrom,
+        continueFrom: switched ? new Map() : continueFrom,
+      });
       await daemon.startDatabases();
       await daemon.claimFiles();
       return daemon;

@@ -1,5 +1,5 @@
 import { Transform, type TransformCallback } from 'node:stream';
-import { AgeFormatError, headerMacMatches, parseHeader, type AgeHeader } from './age-header.js';
+import { AGE_VERSION_LINE, AgeFormatError, headerMacMatches, parseHeader, type AgeHeader } from './age-header.js';
 import type { AgeIdentity } from './age-keys.js';
 import { PAYLOAD_NONCE_SIZE, SEALED_CHUNK_SIZE, TAG_SIZE, joined, openChunk, openChunkParts, payloadKey } from './age-stream.js';
 import { ByteQueue } from './byte-queue.js';
@@ -29,6 +29,11 @@ export interface AgeDecryptOptions {
   onHeader?: (header: AgeHeader, fileKey: Buffer) => void;
   /** The stream fails with what this returns for an AgeDecryptError (e.g. an error users understand). */
   mapError?: (err: unknown) => Error;
+  /**
+   * Called when the bytes are not an age file at all: returning lets them through unchanged (a plaintext
+   * object a reader accepts), throwing refuses them. Without it, such bytes fail with reason `not-age`.
+   */
+  onNotAge?: () => void;
 }
 
 /** The file key of an authenticated header: the first of `identities` that one of its stanzas is for. Throws AgeDecryptError. */
@@ -50,7 +55,11 @@ export function fileKeyOf(header: AgeHeader, identities: readonly AgeIdentity[])
   );
 }
 
-type State = { kind: 'header'; bytes: Buffer } | { kind: 'nonce'; fileKey: Buffer } | { kind: 'payload'; key: Buffer; counter: number };
+type State =
+  | { kind: 'header'; bytes: Buffer }
+  | { kind: 'nonce'; fileKey: Buffer }
+  | { kind: 'payload'; key: Buffer; counter: number }
+  | { kind: 'plaintext' };
 
 /** Decrypts an age v1 file fed in pieces of any size; each call returns the plaintext it could open. Throws AgeDecryptError. */
 export class AgeDecoder {
@@ -75,9 +84,15 @@ export class AgeDecoder {
   private advance(final: boolean): Buffer[] {
     const out: Buffer[] = [];
     const pending = this.pending;
+    if (this.state.kind === 'plaintext') return pending.length === 0 ? out : [pending.takeAll()];
     if (this.state.kind === 'header') {
       this.state.bytes = Buffer.concat([this.state.bytes, pending.takeAll()]);
-      const header = parseHeaderOrFail(this.state.bytes);
+      const header = this.parseHeader(this.state.bytes, final);
+      if (header === 'plaintext') {
+        const bytes = this.state.bytes;
+        this.state = { kind: 'plaintext' };
+        return bytes.length === 0 ? out : [bytes];
+      }
       if (header === undefined) {
         if (final) throw new AgeDecryptError('corrupt', 'the age file ends inside its header');
         return out;
@@ -117,6 +132,24 @@ export class AgeDecoder {
     out.push(last);
     return out;
   }
+
+  /** The header once complete, undefined while it is not, or 'plaintext' when the bytes are no age file and `onNotAge` accepts them. */
+  private parseHeader(bytes: Buffer, final: boolean): AgeHeader | 'plaintext' | undefined {
+    try {
+      const header = parseHeaderOrFail(bytes);
+      // A whole object shorter than the version line is no age file (an empty one, say), whatever its bytes.
+      if (header === undefined && final && this.options.onNotAge !== undefined && bytes.length <= AGE_VERSION_LINE.length) throw notAge();
+      return header;
+    } catch (err) {
+      if (!(err instanceof AgeDecryptError) || err.reason !== 'not-age' || this.options.onNotAge === undefined) throw err;
+      this.options.onNotAge();
+      return 'plaintext';
+    }
+  }
+}
+
+function notAge(): AgeDecryptError {
+  return new AgeDecryptError('not-age', 'not an age file');
 }
 
 /** A stream that turns an age v1 file into its plaintext, failing with AgeDecryptError. */

@@ -35,6 +35,13 @@ export interface ReplicaEncryption {
   scheme: 'age';
   /** Fingerprints (recipientFingerprint()) of the recipients the replica was created with; never the keys. */
   recipients: string[];
+  /**
+   * Set when encryption was switched on for a replica that held plaintext: objects the store dated before
+   * this time (ISO 8601, a whole second of the store's clock) may be plaintext; none after it.
+   */
+  plaintextBefore?: string;
+  /** `plaintextBefore` and the replica id sealed for the recipients (an age file, base64), so that readers can trust it. */
+  plaintextBeforeSeal?: string;
 }
 
 /** Reads the marker; undefined for a replica nothing was written to yet. Refuses a format this persistd cannot read. */

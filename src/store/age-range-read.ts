@@ -5,6 +5,7 @@ import { CHUNK_SIZE, SEALED_CHUNK_SIZE, openChunk } from '../crypto/age-stream.j
 import { ByteQueue } from '../crypto/byte-queue.js';
 import { envelopePrefixLength, openEnvelopePrefix, plaintextSizeAfter, type EnvelopePrefix } from '../crypto/object-envelope.js';
 import { AgeDecryptError } from '../crypto/age-decrypt.js';
+import { AGE_VERSION_LINE } from '../crypto/age-header.js';
 import type { ObjectInfo, ObjectStore } from './object-store.js';
 
 /** An encrypted object's prefix opened: its payload key and hash, the object's info, and its plaintext size. */
@@ -14,21 +15,32 @@ export interface OpenedPrefix {
   plaintextSize: number;
 }
 
-/** Reads and opens the header and payload nonce of the object under `key` with one ranged GET. Throws AgeDecryptError. */
+/**
+ * Reads and opens the header and payload nonce of the object under `key` with one ranged GET; for an object
+ * that is no age file at all, its info as `plaintext` (whether to accept it is the caller's to say). Throws
+ * AgeDecryptError.
+ */
 export async function readPrefix(
   inner: ObjectStore,
   key: string,
   bindings: readonly string[],
   identities: readonly AgeIdentity[],
   signal?: AbortSignal,
-): Promise<OpenedPrefix> {
+): Promise<OpenedPrefix | { plaintext: ObjectInfo }> {
   const length = envelopePrefixLength(bindings[bindings.length - 1]!);
   const got = await inner.getWithInfo(key, { range: { start: 0, end: length - 1 }, signal });
   const bytes = await buffer(got.body);
+  if (!startsAsAgeFile(bytes)) return { plaintext: got.info };
   const prefix = openEnvelopePrefix(bytes, bindings, identities);
   const plaintextSize = plaintextSizeAfter(prefix.length, got.info.size);
   if (plaintextSize === undefined) throw new AgeDecryptError('corrupt', 'the object is shorter than its age envelope');
   return { prefix, info: got.info, plaintextSize };
+}
+
+/** Whether `bytes` (an object's first bytes, or all of a shorter one) begin with the age version line. */
+function startsAsAgeFile(bytes: Buffer): boolean {
+  const line = `${AGE_VERSION_LINE}\n`;
+  return bytes.length >= line.length && bytes.toString('latin1', 0, line.length) === line;
 }
 
 /**

@@ -16,12 +16,12 @@ export function encryptedReplicaWithoutKeys(description: string, fingerprints: r
   );
 }
 
-/** The replica holds plaintext and this persistd was given age keys. */
-export function plaintextReplicaWithKeys(description: string): PersistdError {
-  return new PersistdError(`the replica ${description} is not encrypted, but age keys were given (encryption is required)`, {
+/** An encrypted write into a replica whose marker does not record encryption yet (switchOn() was not called). */
+export function notSwitchedYet(description: string): PersistdError {
+  return new PersistdError(`the replica ${description} is not encrypted yet, and age keys were given`, {
     kind: 'usage',
-    op: 'open replica',
-    hint: 'point --to at a new prefix to start an encrypted replica there (a replica never mixes plaintext and ciphertext), or unset PERSISTD_AGE_RECIPIENTS and PERSISTD_AGE_IDENTITY to use this one as it is',
+    op: 'encrypt',
+    hint: 'persistd run and persistd backup switch encryption on for an existing replica before they write; run one of them (or unset PERSISTD_AGE_RECIPIENTS and PERSISTD_AGE_IDENTITY to keep it plaintext)',
   });
 }
 

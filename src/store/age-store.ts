@@ -13,16 +13,13 @@ import {
   type OpenedEnvelope,
 } from '../crypto/object-envelope.js';
 import { acceptedBindings, isPlaintextKey } from '../format/encrypted-keys.js';
-import { REPLICA_MARKER_KEY, type ReplicaEncryption } from '../format/replica-marker.js';
-import {
-  decryptFailure,
-  encryptedReplicaWithoutKeys,
-  identityRequired,
-  plaintextReplicaWithKeys,
-  recipientsDiffer,
-} from './age-store-errors.js';
+import { REPLICA_MARKER_KEY, type ReplicaEncryption, type ReplicaMarker } from '../format/replica-marker.js';
+import { decryptFailure, encryptedReplicaWithoutKeys, identityRequired, notSwitchedYet, recipientsDiffer } from './age-store-errors.js';
+import { encryptedInPlainReplica, plaintextRefused, predatesSwitch, trustedPlaintextBefore } from './age-plaintext.js';
+import { recordSwitch } from './age-switch.js';
+import { datedPlaintext, markerView, type MarkerView } from './age-marker-view.js';
 import { readPlainRange, readPrefix } from './age-range-read.js';
-import { NotFoundError } from './store-errors.js';
+import { NotFoundError, PreconditionFailedError } from './store-errors.js';
 import type {
   CopyOptions,
   GetOptions,
@@ -47,9 +44,6 @@ export interface AgeKeys {
 /** The metadata key whose value would show the plaintext's hash: kept inside the encrypted header instead. */
 const SHA256_METADATA = 'persistd-sha256';
 
-/** What the replica marker said about encryption, once seen. */
-type MarkerView = { kind: 'absent' } | { kind: 'plain' } | { kind: 'encrypted'; encryption: ReplicaEncryption };
-
 /**
  * Encrypts every object of a replica that carries the app's data as an age file (format 2, docs/FORMAT.md
  * "Encryption") and decrypts it on the way back, so that the layers above see plaintext: sizes in
@@ -60,6 +54,8 @@ type MarkerView = { kind: 'absent' } | { kind: 'plain' } | { kind: 'encrypted'; 
  */
 export class AgeStore implements ObjectStore {
   private marker: Promise<MarkerView> | undefined;
+  /** The marker's plaintextBefore checked against its seal (readers with an identity), once needed. */
+  private plainBefore: Promise<number | undefined> | undefined;
   private readonly encryptTo: readonly AgeRecipient[];
 
   constructor(
@@ -116,7 +112,9 @@ export class AgeStore implements ObjectStore {
   async getWithInfo(key: string, options: GetOptions = {}): Promise<ObjectWithInfo> {
     if (key === REPLICA_MARKER_KEY) return this.readMarker(options);
     if (this.plain || isPlaintextKey(key)) return this.inner.getWithInfo(key, options);
-    await this.check('read');
+    const view = await this.check('read');
+    // Not switched yet: objects are plaintext (an age file among them is refused below when it can be told).
+    if (view.kind === 'plain' && this.keys.identities.length === 0) return this.inner.getWithInfo(key, options);
     if (this.keys.identities.length === 0) {
       // A missing object is still "not found" (a writer without the identity probes for some).
       if ((await this.inner.head(key, options)) === undefined) throw new NotFoundError(key, { op: 'get' });
@@ -128,19 +126,36 @@ export class AgeStore implements ObjectStore {
       const opened = await readPrefix(this.inner, key, bindings, this.keys.identities, options.signal).catch((err: unknown) =>
         Promise.reject(mapError(err)),
       );
+      if ('plaintext' in opened) {
+        await this.acceptPlaintext(key, opened.plaintext, view);
+        return this.inner.getWithInfo(key, options);
+      }
+      if (view.kind === 'plain') throw encryptedInPlainReplica(key);
       const body = await readPlainRange(this.inner, key, opened, options.range, mapError, options.signal);
       return { info: this.plainInfo(opened.info, opened.plaintextSize, opened.prefix), body };
     }
     const got = await this.inner.getWithInfo(key, options);
+    // Decided before the first byte: whether these bytes may be plaintext (a reader cannot wait inside the stream).
+    const plaintextVerdict = await this.acceptPlaintext(key, got.info, view).then(
+      () => undefined,
+      (err: unknown) => err as Error,
+    );
     let envelope: OpenedEnvelope | undefined;
+    let plaintext = false;
     let prefixLength = 0;
     let headerRead: () => void = () => undefined;
     const decrypt = createAgeDecryptStream({
       identities: this.keys.identities,
       mapError,
       onHeader: (header, fileKey) => {
+        if (view.kind === 'plain') throw encryptedInPlainReplica(key);
         envelope = openEnvelope(header, fileKey, bindings);
         prefixLength = header.length + PAYLOAD_NONCE_SIZE;
+        headerRead();
+      },
+      onNotAge: () => {
+        if (plaintextVerdict !== undefined) throw plaintextVerdict;
+        plaintext = true;
         headerRead();
       },
     });
@@ -149,6 +164,7 @@ export class AgeStore implements ObjectStore {
       headerRead = resolve;
       pipeline(got.body, decrypt, (err) => (err ? reject(err) : resolve()));
     });
+    if (plaintext) return { info: got.info, body: decrypt };
     if (envelope === undefined) throw decryptFailure(new AgeDecryptError('corrupt', 'the object ended before its age header'), key);
     const size = plaintextSizeAfter(prefixLength, got.info.size) ?? got.info.size;
     return { info: this.plainInfo(got.info, size, envelope), body: decrypt };
@@ -156,13 +172,19 @@ export class AgeStore implements ObjectStore {
 
   async head(key: string, options?: RequestOptions): Promise<ObjectInfo | undefined> {
     if (this.plain || isPlaintextKey(key)) return this.inner.head(key, options);
-    await this.check('read');
+    const view = await this.check('read');
     const bindings = acceptedBindings(key);
     if (this.keys.identities.length > 0) {
       // One ranged GET instead of a HEAD: the header holds the hash a HEAD cannot show.
       try {
         const opened = await readPrefix(this.inner, key, bindings, this.keys.identities, options?.signal);
-        return this.plainInfo(opened.info, opened.plaintextSize, opened.prefix);
+        if (!('plaintext' in opened)) return this.plainInfo(opened.info, opened.plaintextSize, opened.prefix);
+        // A plaintext object shows its own hash only when a read would accept it.
+        const accepted = await this.acceptPlaintext(key, opened.plaintext, view).then(
+          () => true,
+          () => false,
+        );
+        return accepted ? opened.plaintext : withoutHash(opened.plaintext);
       } catch (err) {
         if ((err as { name?: string }).name === 'NotFoundError') return undefined;
         if ((err as { name?: string }).name !== 'AgeDecryptError') throw err;
@@ -170,12 +192,16 @@ export class AgeStore implements ObjectStore {
       }
     }
     const info = await this.inner.head(key, options);
-    return info && { ...info, size: plaintextSize(bindings[bindings.length - 1]!, info.size) ?? info.size };
+    if (view.kind === 'plain') return info;
+    // Older than the switch: plaintext, whose hash a writer without the identity does not trust (it stores the file again).
+    if (info === undefined || datedPlaintext(info.lastModified, view)) return info && withoutHash(info);
+    return { ...info, size: plaintextSize(bindings[bindings.length - 1]!, info.size) ?? info.size };
   }
 
   async *list(prefix: string, options?: ListOptions): AsyncIterable<ObjectInfo> {
+    const view = this.plain ? undefined : await this.check('read');
     for await (const info of this.inner.list(prefix, options)) {
-      if (this.plain || isPlaintextKey(info.key)) yield info;
+      if (view === undefined || isPlaintextKey(info.key) || datedPlaintext(info.lastModified, view)) yield info;
       else {
         const bindings = acceptedBindings(info.key);
         yield { ...info, size: plaintextSize(bindings[bindings.length - 1]!, info.size) ?? info.size };
@@ -198,6 +224,57 @@ export class AgeStore implements ObjectStore {
     return this.inner.delete(keys, options);
   }
 
+  /**
+   * Switches encryption on for a replica whose marker records none (docs/FORMAT.md "Switching encryption
+   * on"): the marker gets an `encryption` field whose `plaintextBefore` is a second of the store's clock
+   * after every object stored so far, sealed for the recipients. Objects written from then on are
+   * encrypted; older ones stay plaintext and readable. Returns the new marker, or undefined when there is
+   * nothing to switch (no keys, no marker yet, or one that records encryption already).
+   */
+  async switchOn(signal?: AbortSignal): Promise<ReplicaMarker | undefined> {
+    if (!this.encrypting) return undefined;
+    const outcome = await recordSwitch(this.inner, this.encryptTo, this.description, signal);
+    if (outcome.kind === 'unchanged') {
+      if (outcome.marker !== undefined) this.learnMarker(markerView(outcome.marker));
+      return undefined;
+    }
+    this.learnMarker({ kind: 'encrypted', encryption: outcome.marker.encryption!, id: outcome.marker.id });
+    this.plainBefore = Promise.resolve(outcome.plaintextBefore);
+    return outcome.marker;
+  }
+
+  /**
+   * The time (ms) before which live file objects may still be plaintext, when this store can trust it: it
+   * switched the replica itself, or holds an identity that opens the marker's seal. Undefined otherwise.
+   */
+  async plaintextBeforeToRewrite(): Promise<number | undefined> {
+    if (!this.encrypting) return undefined;
+    const view = await this.check('read');
+    if (view.kind !== 'encrypted' || view.encryption.plaintextBefore === undefined) return undefined;
+    if (this.plainBefore === undefined && this.keys.identities.length === 0) return undefined;
+    return this.trustedPlaintextBefore(view);
+  }
+
+  /**
+   * Stores the plaintext object `info` describes again, encrypted, under the same key and metadata (only
+   * if it still has that ETag, where the store checks). Returns false when it changed in between.
+   */
+  async rewriteEncrypted(info: ObjectInfo, signal?: AbortSignal): Promise<boolean> {
+    const got = await this.inner.getWithInfo(info.key, { signal });
+    if (got.info.etag !== info.etag) {
+      got.body.destroy();
+      return false;
+    }
+    const ifMatch = this.inner.capabilities.conditionalWrites === true ? { ifMatch: info.etag } : {};
+    try {
+      await this.put(info.key, got.body, { ...ifMatch, metadata: got.info.metadata ?? {}, contentLength: got.info.size, signal });
+    } catch (err) {
+      if (err instanceof PreconditionFailedError) return false;
+      throw err;
+    }
+    return true;
+  }
+
   private plainInfo(info: ObjectInfo, size: number, envelope: OpenedEnvelope): ObjectInfo {
     const metadata = { ...info.metadata };
     delete metadata[SHA256_METADATA];
@@ -209,10 +286,14 @@ export class AgeStore implements ObjectStore {
   private async readMarker(options: GetOptions): Promise<ObjectWithInfo> {
     const got = await this.inner.getWithInfo(REPLICA_MARKER_KEY, options);
     const bytes = await buffer(got.body);
-    const view = markerView(bytes);
-    this.marker = Promise.resolve(view);
+    this.learnMarker(markerView(bytes));
     await this.check('open');
     return { info: got.info, body: Readable.from([bytes]) };
+  }
+
+  private learnMarker(view: MarkerView): void {
+    this.marker = Promise.resolve(view);
+    this.plainBefore = undefined;
   }
 
   /** The marker as it is written: an encrypting writer records the encryption in a new marker. */
@@ -227,12 +308,25 @@ export class AgeStore implements ObjectStore {
     }
     if (marker.encryption !== undefined) return body;
     const encryption: ReplicaEncryption = { scheme: 'age', recipients: this.encryptTo.map((r) => recipientFingerprint(r)) };
-    this.marker = Promise.resolve({ kind: 'encrypted', encryption });
+    this.learnMarker({ kind: 'encrypted', encryption });
     return `${JSON.stringify({ ...marker, encryption }, null, 2)}\n`;
   }
 
-  /** Refuses keys that do not fit the replica; reads the marker first when no command did. */
-  private async check(use: 'open' | 'read' | 'write'): Promise<void> {
+  /** Throws unless a plaintext object dated `info.lastModified` may be read under `key`: only one older than the switch. */
+  private async acceptPlaintext(key: string, info: ObjectInfo, view: MarkerView): Promise<void> {
+    if (view.kind === 'plain') return;
+    if (view.kind === 'absent') throw plaintextRefused(key, info.lastModified, undefined);
+    const before = await this.trustedPlaintextBefore(view);
+    if (!predatesSwitch(info.lastModified, before)) throw plaintextRefused(key, info.lastModified, before);
+  }
+
+  private trustedPlaintextBefore(view: MarkerView & { kind: 'encrypted' }): Promise<number | undefined> {
+    this.plainBefore ??= Promise.resolve().then(() => trustedPlaintextBefore(view.encryption, view.id, this.keys.identities));
+    return this.plainBefore;
+  }
+
+  /** Refuses keys that do not fit the replica and returns what the marker says; reads the marker first when no command did. */
+  private async check(use: 'open' | 'read' | 'write'): Promise<MarkerView> {
     this.marker ??= this.inner.getWithInfo(REPLICA_MARKER_KEY).then(
       async (got) => markerView(await buffer(got.body)),
       (err: unknown) => ((err as { name?: string }).name === 'NotFoundError' ? { kind: 'absent' as const } : Promise.reject(err)),
@@ -246,24 +340,19 @@ export class AgeStore implements ObjectStore {
     }
     const keyed = this.encrypting || this.keys.identities.length > 0;
     if (view.kind === 'encrypted' && !keyed) throw encryptedReplicaWithoutKeys(this.description, view.encryption.recipients);
-    if (view.kind === 'plain' && keyed) throw plaintextReplicaWithKeys(this.description);
+    // With keys, a plaintext replica is read as it is; `run` and `backup` switch it on (switchOn()) before they write.
+    if (view.kind === 'plain' && use === 'write') throw notSwitchedYet(this.description);
     if (view.kind === 'encrypted' && use === 'write') {
       const given = this.encryptTo.map((r) => recipientFingerprint(r));
       if (!given.some((f) => view.encryption.recipients.includes(f)))
         throw recipientsDiffer(this.description, view.encryption.recipients, given);
     }
+    return view;
   }
 }
 
-function markerView(bytes: Buffer): MarkerView {
-  try {
-    const marker = JSON.parse(bytes.toString('utf8')) as { encryption?: ReplicaEncryption };
-    if (marker.encryption === undefined) return { kind: 'plain' };
-    if (marker.encryption.scheme !== 'age' || !Array.isArray(marker.encryption.recipients))
-      return { kind: 'encrypted', encryption: { scheme: 'age', recipients: [] } };
-    return { kind: 'encrypted', encryption: marker.encryption };
-  } catch {
-    // readReplicaMarker reports a damaged marker; until then nothing is refused on its account.
-    return { kind: 'absent' };
-  }
+function withoutHash(info: ObjectInfo): ObjectInfo {
+  if (info.metadata?.[SHA256_METADATA] === undefined) return info;
+  const { [SHA256_METADATA]: _hidden, ...metadata } = info.metadata;
+  return { ...info, metadata };
 }

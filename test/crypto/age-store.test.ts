@@ -169,7 +169,7 @@ describe.each(backends)('AgeStore on %s', (_name, makeReplica) => {
     }
   });
 
-  it('refuses writers with other recipients, a keyless persistd, and keys on a plaintext replica', async () => {
+  it('refuses writers with other recipients, a keyless persistd, and encrypted writes into a plaintext replica not switched yet', async () => {
     const other = generateIdentity();
     const otherWriter = new AgeStore(replica.store, { recipients: [parseRecipient(other.recipient)], identities: [] });
     await readReplicaMarker(otherWriter);
@@ -184,8 +184,9 @@ describe.each(backends)('AgeStore on %s', (_name, makeReplica) => {
     const plainReplica = await makeReplica();
     await ensureReplicaMarker(new AgeStore(plainReplica.store, { recipients: [], identities: [] }));
     const keyed = new AgeStore(plainReplica.store, { recipients: [identity.recipient], identities: [identity] });
-    const plainErr = await failureOf(readReplicaMarker(keyed));
+    await readReplicaMarker(keyed);
+    const plainErr = await failureOf(keyed.put('files/t/x.txt', 'x'));
     expect(plainErr.kind).toBe('usage');
-    expect(plainErr.message).toContain('is not encrypted');
+    expect(plainErr.message).toContain('is not encrypted yet');
   });
 });
