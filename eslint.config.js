@@ -25,6 +25,25 @@ const INLINED_MESSAGE_OF = {
   message: 'use messageOf(err) from src/errors.ts',
 };
 
+/** An awaited sleep: `await sleep(n)`, `await delay(n)`, `await setTimeout(n)`, `await new Promise((r) => setTimeout(r, n))`. */
+const AWAITED_SLEEP =
+  "AwaitExpression:matches([argument.callee.name=/^(sleep|delay|setTimeout)$/], [argument.type='NewExpression'][argument.callee.name='Promise']:has(CallExpression[callee.name='setTimeout']))";
+
+/**
+ * A hand-written polling loop in a test: an awaited sleep in a loop that runs until something happens (a
+ * `while`, `do`, or `for (;;)`; or a counted loop that leaves early with break or return). A counted loop
+ * that paces work (write, sleep, write) is not one. test/support/poll.ts (pollUntil) is the one polling loop.
+ */
+const POLLING_LOOPS = [
+  'WhileStatement',
+  'DoWhileStatement',
+  'ForStatement[test=null]',
+  ':matches(ForStatement:not([test=null]), ForOfStatement, ForInStatement):has(BreakStatement, ReturnStatement)',
+].map((loop) => ({
+  selector: `${loop} ${AWAITED_SLEEP}`,
+  message: 'a polling loop in a test: wait with pollUntil (test/support/poll.ts), a signal, or fake timers (docs/DEVELOPMENT.md "Tests")',
+}));
+
 export default tseslint.config(
   { ignores: ['dist/', 'build/', 'node_modules/', 'coverage/', '**/*.d.ts'] },
   js.configs.recommended,
@@ -96,6 +115,11 @@ export default tseslint.config(
       // Tests edit parsed manifests and responses to tamper with them; `any` is the deliberate way past the schema there.
       '@typescript-eslint/no-explicit-any': 'off',
     },
+  },
+  {
+    files: ['test/**/*.ts'],
+    ignores: ['test/support/poll.ts'],
+    rules: { 'no-restricted-syntax': ['error', INLINED_MESSAGE_OF, ...POLLING_LOOPS] },
   },
   prettier,
 );

@@ -1,6 +1,6 @@
 // The files owner pointer (issue 12, item 2): who may write the live files, on the file:// backend and the
 // real S3 server. The deploy-overlap scenario through the CLI is in test/run/overlap-files.test.ts.
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FilesFence } from '../../src/files/files-fence.js';
 import { FILES_OWNER_KEY } from '../../src/format/files-owner.js';
 import type { ObjectStore } from '../../src/store/object-store.js';
@@ -13,6 +13,19 @@ const backends = replicas.map(([label, make]): [string, () => Promise<ObjectStor
 
 const at = (iso: string): Date => new Date(iso);
 
+// Only Date is faked: the fence trusts its last check for a second (by Date.now()), and the tests move that clock on.
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ['Date'] });
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+/** Moves the clock past the second for which a fence trusts its last check of the pointer. */
+function outlastTrustedCheck(): void {
+  vi.setSystemTime(Date.now() + 1100);
+}
+
 describe.each(backends)('FilesFence (%s)', (_label, makeStore) => {
   it('the instance that started later takes the pointer and keeps it; the older one is fenced for good', async () => {
     const store = await makeStore();
@@ -20,8 +33,8 @@ describe.each(backends)('FilesFence (%s)', (_label, makeStore) => {
     const newer = new FilesFence({ store, instance: { id: 'bbbbbbbbbbbbbbbb', startedAt: at('2026-12-05T09:05:00Z') } });
     expect(await older.claim()).toBe(true);
     expect(await newer.claim()).toBe(true);
-    // The older one learns at its next check: a check is trusted for a second, so wait that out.
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    // The older one learns at its next check: a check is trusted for a second.
+    outlastTrustedCheck();
     expect(await older.live()).toBe(false);
     expect(older.fenced?.instance).toBe('bbbbbbbbbbbbbbbb');
     // Fenced for good: even a claim does not take the pointer back.
@@ -46,7 +59,7 @@ describe.each(backends)('FilesFence (%s)', (_label, makeStore) => {
     const fence = new FilesFence({ store, instance: { id: 'eeeeeeeeeeeeeeee', startedAt: new Date() } });
     expect(await fence.claim()).toBe(true);
     await store.delete([FILES_OWNER_KEY]);
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    outlastTrustedCheck();
     expect(await fence.live()).toBe(true);
     expect(await store.head(FILES_OWNER_KEY)).toBeDefined();
   });

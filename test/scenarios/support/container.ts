@@ -70,21 +70,18 @@ export class Deployment {
   readonly exited: Promise<Exit>;
   private stdoutText = '';
   private stderrText = '';
-  private readonly waiters = new Set<() => void>();
   private nextRequest = 1;
   private exit: Exit | undefined;
 
   constructor(private readonly child: ChildProcessWithoutNullStreams) {
     child.stdout.on('data', (chunk: Buffer) => {
       this.stdoutText += chunk.toString();
-      this.wake();
     });
     child.stderr.on('data', (chunk: Buffer) => (this.stderrText += chunk.toString()));
     child.stdin.on('error', () => undefined);
     this.exited = new Promise((resolve) =>
       child.on('close', (code, signal) => {
         this.exit = { code, signal };
-        this.wake();
         resolve(this.exit);
       }),
     );
@@ -148,33 +145,21 @@ export class Deployment {
     return this.exited;
   }
 
-  /** Waits until `check` returns a value (re-checked on output and every 50 ms). */
+  /** Waits until `check` returns a value (re-checked every 20 ms); fails at once if persistd exits first. */
   async until<T>(check: () => T | undefined | Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await check();
-      if (value !== undefined) return value;
-      if (this.exit && !(await Promise.resolve(check()))) {
-        throw new Error(
-          `persistd exited (${JSON.stringify(this.exit)}) while waiting for ${what}\nstdout:\n${this.stdoutText}\nstderr:\n${this.stderrText}`,
-        );
-      }
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\nstdout:\n${this.stdoutText}\nstderr:\n${this.stderrText}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, 50);
-        function done(): void {
-          clearTimeout(timer);
-          resolve();
-        }
-        this.waiters.add(() => done());
-      });
-      this.waiters.clear();
-    }
-  }
-
-  private wake(): void {
-    for (const waiter of this.waiters) waiter();
-    this.waiters.clear();
+    const printed = (): string => `\nstdout:\n${this.stdoutText}\nstderr:\n${this.stderrText}`;
+    const found = await pollUntil(
+      what,
+      async () => {
+        const exit = this.exit; // read before the check: output that came before the exit is judged first
+        const value = await check();
+        if (value === undefined && exit !== undefined)
+          throw new Error(`persistd exited (${JSON.stringify(exit)}) while waiting for ${what}${printed()}`);
+        return value;
+      },
+      { timeoutMs, detail: printed },
+    );
+    return found as T;
   }
 }
 

@@ -180,18 +180,24 @@ function failWith(logName: string): (err: unknown) => never {
   };
 }
 
+/** Calls `attempt` every 300 ms until it succeeds (a StartFailure ends it at once), failing at `deadline` with the last error. */
 async function retryUntil<T>(deadline: number, what: string, attempt: () => Promise<T>): Promise<T> {
   let last: unknown;
-  while (Date.now() < deadline) {
+  const tried = async (): Promise<{ value: T } | undefined> => {
     try {
-      return await attempt();
+      return { value: await attempt() };
     } catch (err) {
       if (err instanceof StartFailure) throw err;
       last = err;
-      await delay(300);
+      return undefined;
     }
+  };
+  try {
+    return (await pollUntil(what, tried, { timeoutMs: Math.max(0, deadline - Date.now()), intervalMs: 300 })).value;
+  } catch (err) {
+    if (err instanceof StartFailure) throw err;
+    throw new StartFailure(`${what} did not succeed before the start deadline: ${messageOf(last ?? err)}`, 'mon.a');
   }
-  throw new StartFailure(`${what} did not succeed before the start deadline: ${messageOf(last)}`, 'mon.a');
 }
 
 async function isAnswering(endpoint: string): Promise<boolean> {
@@ -226,8 +232,4 @@ function safeKill(pid: number): void {
   } catch {
     // already gone
   }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
