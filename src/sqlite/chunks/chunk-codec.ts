@@ -48,6 +48,9 @@ export function openChunkCodec(threads: number, chunks: number): ChunkCodec {
   return threads >= 1 && chunks > 2 ? new WorkerChunkCodec(threads) : new InlineChunkCodec();
 }
 
+/** A worker's JavaScript heap stays small: its chunks live in ArrayBuffers outside it. */
+const WORKER_LIMITS = { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 };
+
 interface Pending {
   resolve: (reply: WorkerReply) => void;
   reject: (err: Error) => void;
@@ -58,6 +61,7 @@ interface WorkerReply {
   input: ArrayBuffer;
   error?: ChunkFailure;
   output?: ArrayBuffer;
+  length?: number;
   sha256?: string;
 }
 
@@ -74,7 +78,8 @@ class WorkerChunkCodec implements ChunkCodec {
   constructor(threads: number) {
     const zstdBinding = ZSTD_BINDING_PATH;
     for (let i = 0; i < threads; i++) {
-      const slot: Slot = { worker: new Worker(CHUNK_WORKER_SOURCE, { eval: true, workerData: { zstdBinding } }), pending: new Map() };
+      const worker = new Worker(CHUNK_WORKER_SOURCE, { eval: true, workerData: { zstdBinding }, resourceLimits: WORKER_LIMITS });
+      const slot: Slot = { worker, pending: new Map() };
       slot.worker.on('message', (reply: WorkerReply) => {
         const task = slot.pending.get(reply.id);
         slot.pending.delete(reply.id);
@@ -96,11 +101,12 @@ class WorkerChunkCodec implements ChunkCodec {
   }
 
   async encode(input: ArrayBuffer, length: number, level: number): Promise<EncodedChunk> {
-    const reply = await this.send({ op: 'encode', input, length, level }, [input]);
-    if (reply.error || reply.output === undefined || reply.sha256 === undefined) {
+    const output = new ArrayBuffer(zstd.compressBound(length));
+    const reply = await this.send({ op: 'encode', input, length, level, output }, [input, output]);
+    if (reply.error || reply.output === undefined || reply.sha256 === undefined || reply.length === undefined) {
       throw new Error(`cannot compress a chunk: ${reply.error?.message ?? 'no output'}`);
     }
-    return { output: Buffer.from(reply.output), sha256: reply.sha256, input: reply.input };
+    return { output: Buffer.from(reply.output, 0, reply.length), sha256: reply.sha256, input: reply.input };
   }
 
   async close(): Promise<void> {

@@ -5,7 +5,8 @@
  *
  * - `decode`: decompress one chunk's zstd frame into its buffer, check its length and sha256 against
  *   the index, write it at its offset of `fd`; the input buffer goes back to the caller for reuse;
- * - `encode`: sha256 and zstd-compress one chunk; the input buffer goes back with the frame.
+ * - `encode`: sha256 and zstd-compress one chunk into the output buffer it is given (at least
+ *   `compressBound` of the chunk); both buffers go back.
  *
  * Failures are answered as `{ id, error: { kind, message, code } }`, never thrown: `integrity` for a
  * chunk that does not decode or verify, `write` for a local write error, `internal` for the rest.
@@ -59,10 +60,9 @@ parentPort.on('message', (task) => {
     } else {
       const input = new Uint8Array(task.input, 0, task.length);
       const sha256 = createHash('sha256').update(input).digest('hex');
-      const frame = scratch(zstd.compressBound(task.length));
-      const n = cctx.compress(frame, input, task.level);
-      const output = frame.slice(0, n).buffer;
-      parentPort.postMessage({ id: task.id, sha256, output, input: task.input }, [output, task.input]);
+      // Into the caller's buffer: memory is allocated by one thread only, which keeps the process small.
+      const length = cctx.compress(new Uint8Array(task.output), input, task.level);
+      parentPort.postMessage({ id: task.id, sha256, output: task.output, length, input: task.input }, [task.output, task.input]);
     }
   } catch (err) {
     parentPort.postMessage({ id: task.id, error: { kind: 'internal', message: String(err && err.message), code: err && err.code }, input: task.input }, [task.input]);
