@@ -8,9 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TreeSync } from '../../src/files/tree-sync.js';
 import { FsStore } from '../../src/store/fs-store.js';
 import type { ObjectStore } from '../../src/store/object-store.js';
-import { S3Store } from '../../src/store/s3-store.js';
+import type { S3Store } from '../../src/store/s3-store.js';
 import { runPersistd } from '../support/run-persistd.js';
-import { createTestBucket, testS3 } from '../support/test-s3.js';
+import { createTestBucket, testS3Store } from '../support/test-s3.js';
 import { keysUnder, tempDirs } from './helpers.js';
 
 const { fresh, removeAll } = tempDirs();
@@ -51,15 +51,7 @@ const backends: [string, () => Promise<ObjectStore>][] = [
   [
     'S3Store on Ceph RGW',
     async () => {
-      const s3 = testS3();
-      const store = new S3Store({
-        bucket: await createTestBucket('backup-deletes'),
-        prefix: 'p/',
-        endpoint: s3.endpoint,
-        region: s3.region,
-        forcePathStyle: true,
-        credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
-      });
+      const store = testS3Store(await createTestBucket('backup-deletes'), { prefix: 'p/' });
       stores.push(store);
       return store;
     },

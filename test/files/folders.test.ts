@@ -8,8 +8,8 @@ import { restoreTree } from '../../src/files/restore-tree.js';
 import { TreeSync } from '../../src/files/tree-sync.js';
 import { FsStore } from '../../src/store/fs-store.js';
 import type { ObjectStore } from '../../src/store/object-store.js';
-import { S3Store } from '../../src/store/s3-store.js';
-import { createTestBucket, testS3 } from '../support/test-s3.js';
+import type { S3Store } from '../../src/store/s3-store.js';
+import { createTestBucket, testS3Store } from '../support/test-s3.js';
 import { CountingStore } from './counting-store.js';
 import { objectBytes, tempDirs } from './helpers.js';
 import { pollUntil } from '../support/poll.js';
@@ -88,15 +88,7 @@ const backends: [string, () => Promise<ObjectStore>][] = [
   [
     'S3Store on Ceph RGW',
     async () => {
-      const s3 = testS3();
-      const store = new S3Store({
-        bucket: await createTestBucket('folders'),
-        prefix: 'p/',
-        endpoint: s3.endpoint,
-        region: s3.region,
-        forcePathStyle: true,
-        credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
-      });
+      const store = testS3Store(await createTestBucket('folders'), { prefix: 'p/' });
       s3Stores.push(store);
       return store;
     },

@@ -9,22 +9,14 @@ import { sha256Of } from '../../src/files/hash-file.js';
 import { restoreTree } from '../../src/files/restore-tree.js';
 import { FsStore } from '../../src/store/fs-store.js';
 import type { ObjectStore } from '../../src/store/object-store.js';
-import { S3Store } from '../../src/store/s3-store.js';
-import { createTestBucket, testS3 } from '../support/test-s3.js';
+import type { S3Store } from '../../src/store/s3-store.js';
+import { createTestBucket, testS3Store } from '../support/test-s3.js';
 import { tempDirs } from './helpers.js';
 
 const { fresh, removeAll } = tempDirs();
 let s3: S3Store;
 beforeAll(async () => {
-  const t = testS3();
-  s3 = new S3Store({
-    bucket: await createTestBucket('metadata'),
-    prefix: 'app/',
-    endpoint: t.endpoint,
-    region: t.region,
-    forcePathStyle: true,
-    credentials: { accessKeyId: t.accessKeyId, secretAccessKey: t.secretAccessKey },
-  });
+  s3 = testS3Store(await createTestBucket('metadata'));
 });
 afterAll(async () => {
   s3?.destroy();

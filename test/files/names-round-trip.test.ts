@@ -10,23 +10,15 @@ import { encodeFileMetadata } from '../../src/format/files-metadata.js';
 import { TreeSync } from '../../src/files/tree-sync.js';
 import { FsStore } from '../../src/store/fs-store.js';
 import type { ObjectStore } from '../../src/store/object-store.js';
-import { S3Store } from '../../src/store/s3-store.js';
-import { createTestBucket, testS3 } from '../support/test-s3.js';
+import type { S3Store } from '../../src/store/s3-store.js';
+import { createTestBucket, testS3Store } from '../support/test-s3.js';
 import { tempDirs } from './helpers.js';
 import { pollUntil } from '../support/poll.js';
 
 const { fresh, removeAll } = tempDirs();
 let s3: S3Store;
 beforeAll(async () => {
-  const t = testS3();
-  s3 = new S3Store({
-    bucket: await createTestBucket('names'),
-    prefix: 'app/',
-    endpoint: t.endpoint,
-    region: t.region,
-    forcePathStyle: true,
-    credentials: { accessKeyId: t.accessKeyId, secretAccessKey: t.secretAccessKey },
-  });
+  s3 = testS3Store(await createTestBucket('names'));
 });
 afterAll(async () => {
   s3?.destroy();

@@ -5,8 +5,8 @@ import { encodeFileMetadata } from '../../src/format/files-metadata.js';
 import { sha256Of } from '../../src/files/hash-file.js';
 import { restoreTree } from '../../src/files/restore-tree.js';
 import { TreeSync } from '../../src/files/tree-sync.js';
-import { S3Store } from '../../src/store/s3-store.js';
-import { createTestBucket, testS3 } from '../support/test-s3.js';
+import type { S3Store } from '../../src/store/s3-store.js';
+import { createTestBucket, testS3Store } from '../support/test-s3.js';
 import { CountingStore } from './counting-store.js';
 import { diffTrees, keysUnder, objectBytes, ODD_NAMES, snapshotTree, tempDirs, writeTree } from './helpers.js';
 import { pollUntil } from '../support/poll.js';
@@ -15,16 +15,8 @@ const { fresh, removeAll } = tempDirs();
 let store: S3Store;
 
 beforeAll(async () => {
-  const s3 = testS3();
   const bucket = await createTestBucket('files');
-  store = new S3Store({
-    bucket,
-    prefix: 'app/',
-    endpoint: s3.endpoint,
-    region: s3.region,
-    forcePathStyle: true,
-    credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
-  });
+  store = testS3Store(bucket);
 });
 afterAll(async () => {
   store?.destroy();

@@ -21,22 +21,27 @@ export interface CapturedProcess {
   until(what: string, check: () => boolean | Promise<boolean>, timeoutMs?: number): Promise<void>;
 }
 
-/** Options of spawnCaptured: node's spawn options, the bytes for stdin, and a SIGKILL after `killAfterMs`. */
-export type CaptureOptions = Omit<SpawnOptions, 'stdio'> & { input?: string; killAfterMs?: number };
+/**
+ * Options of spawnCaptured: node's spawn options, the bytes for stdin (`keepStdinOpen`: stdin stays open for
+ * the caller to write to), and a SIGKILL after `killAfterMs`.
+ */
+export type CaptureOptions = Omit<SpawnOptions, 'stdio'> & { input?: string; keepStdinOpen?: boolean; killAfterMs?: number };
 
 /**
  * The one process helper of the tests: spawns `command args` with piped stdio, collects stdout and
- * stderr, closes stdin (after writing `input`), and SIGKILLs the process after `killAfterMs` if given.
+ * stderr, closes stdin (after writing `input`) unless asked to keep it open, and SIGKILLs the process after `killAfterMs` if given.
  */
 export function spawnCaptured(command: string, args: readonly string[], options: CaptureOptions = {}): CapturedProcess {
-  const { input, killAfterMs, ...spawnOptions } = options;
+  const { input, keepStdinOpen = false, killAfterMs, ...spawnOptions } = options;
   const child = spawn(command, args, { ...spawnOptions, stdio: 'pipe' });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   child.stdin.on('error', () => undefined); // a process that exits without reading its stdin
-  child.stdin.end(input);
+  if (keepStdinOpen) {
+    if (input !== undefined) child.stdin.write(input);
+  } else child.stdin.end(input);
   const timer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
   const exited = new Promise<CapturedResult>((resolve, reject) => {
     child.once('error', (err) => {

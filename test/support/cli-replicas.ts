@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { FsStore } from '../../src/store/fs-store.js';
 import type { ObjectStore } from '../../src/store/object-store.js';
-import { S3Store } from '../../src/store/s3-store.js';
-import { createTestBucket, testS3 } from './test-s3.js';
+import type { S3Store } from '../../src/store/s3-store.js';
+import { createTestBucket, testS3, testS3Store } from './test-s3.js';
 
 /** A replica as the CLI names it (`--to`, environment), and a store on the same place for the test to look and meddle. */
 export interface CliReplica {
@@ -34,14 +34,7 @@ export function cliReplicaBackends(label: string): { backends: [string, () => Pr
       async () => {
         const s3 = testS3();
         const bucket = await createTestBucket(label);
-        const store = new S3Store({
-          bucket,
-          prefix: 'app/',
-          endpoint: s3.endpoint,
-          region: s3.region,
-          forcePathStyle: true,
-          credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
-        });
+        const store = testS3Store(bucket);
         stores.push(store);
         return {
           url: `s3://${bucket}/app`,

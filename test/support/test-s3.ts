@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { inject } from 'vitest';
 import type { AgeCliStatus } from './ensure-age-installed.js';
+import { S3Store, type S3StoreOptions } from '../../src/store/s3-store.js';
 import { createRawS3Client } from './s3-server/raw-s3-client.js';
 
 /** How tests reach the S3 server started (or named) by test/global-setup.ts. */
@@ -33,6 +34,20 @@ export function testS3(): TestS3Config {
 /** An S3 client on the test server with the settings S3-compatible servers need, for inspecting buckets directly. */
 export function rawS3Client(): S3Client {
   return createRawS3Client(testS3());
+}
+
+/** An S3Store on `bucket` of the test server (path-style, the server's keys), under `app/` unless `options` say otherwise. */
+export function testS3Store(bucket: string, options: Partial<S3StoreOptions> = {}): S3Store {
+  const s3 = testS3();
+  return new S3Store({
+    bucket,
+    prefix: 'app/',
+    endpoint: s3.endpoint,
+    region: s3.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+    ...options,
+  });
 }
 
 /** Creates a new, empty bucket with a unique valid name that starts with `label`, and returns its name. */

@@ -1,15 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { runBankStress } from '../../scripts/torture/bank-stress.js';
-import { S3Store } from '../../src/store/s3-store.js';
-import { createTestBucket, testS3 } from '../support/test-s3.js';
+import type { S3Store } from '../../src/store/s3-store.js';
+import { createTestBucket, testS3Store } from '../support/test-s3.js';
 
 // The short form of `npm run torture:bank`: a few rounds of an invariant-keeping app (transfers between
 // accounts, large pages, bursts) with stalls and restarts of the shipper; every restore, latest and
 // point in time, must be exactly a state the app committed. Fixed seeds; both stores.
 describe('bank torture (never a state that did not exist)', () => {
   it('file:// and S3 rounds: every restore is a committed state, the final one the last', async () => {
-    const config = testS3();
     const bucket = await createTestBucket('torture-bank');
     const stores: S3Store[] = [];
     const lines: string[] = [];
@@ -24,14 +23,7 @@ describe('bank torture (never a state that did not exist)', () => {
         keepFailures: true,
         log: (line) => lines.push(line),
         s3Store: (prefix) => {
-          const store = new S3Store({
-            bucket,
-            prefix: `${prefix}${randomBytes(2).toString('hex')}/`,
-            endpoint: config.endpoint,
-            region: config.region,
-            forcePathStyle: true,
-            credentials: { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey },
-          });
+          const store = testS3Store(bucket, { prefix: `${prefix}${randomBytes(2).toString('hex')}/` });
           stores.push(store);
           return store;
         },

@@ -1,6 +1,6 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { spawnCaptured, type CapturedProcess } from '../../support/child-process.js';
 import { PERSISTD_BIN } from '../../support/run-persistd.js';
 import type { ScenarioReplica } from './replicas.js';
 import { pollUntil } from '../../support/poll.js';
@@ -41,12 +41,12 @@ export class Container {
   deploy(app: readonly string[], extraFlags: readonly string[] = []): Deployment {
     const { replica, targets, flags = [], env = {} } = this.options;
     const args = [PERSISTD_BIN, 'run', ...replica.args, ...targets, ...flags, ...extraFlags, '--', ...app];
-    const child = spawn(process.execPath, args, {
+    const persistd = spawnCaptured(process.execPath, args, {
       cwd: this.options.root,
       env: { PATH: process.env.PATH, HOME: process.env.HOME, PERSISTD_LOG_LEVEL: 'info', ...replica.env, ...env },
-      stdio: ['pipe', 'pipe', 'pipe'],
+      keepStdinOpen: true,
     });
-    return new Deployment(child);
+    return new Deployment(persistd);
   }
 
   /** Loses the container: its whole working directory goes (data, uploads, persistd's state), and a fresh one from the image replaces it. */
@@ -68,33 +68,25 @@ export class Container {
  */
 export class Deployment {
   readonly exited: Promise<Exit>;
-  private stdoutText = '';
-  private stderrText = '';
   private nextRequest = 1;
   private exit: Exit | undefined;
 
-  constructor(private readonly child: ChildProcessWithoutNullStreams) {
-    child.stdout.on('data', (chunk: Buffer) => {
-      this.stdoutText += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => (this.stderrText += chunk.toString()));
-    child.stdin.on('error', () => undefined);
-    this.exited = new Promise((resolve) =>
-      child.on('close', (code, signal) => {
-        this.exit = { code, signal };
-        resolve(this.exit);
-      }),
-    );
+  constructor(private readonly process: CapturedProcess) {
+    this.exited = process.exited.then(({ code, signal }) => (this.exit = { code, signal }));
+    this.exited.catch(() => undefined); // a spawn error reaches whoever awaits it, not the run as unhandled
   }
 
   /** What persistd (stderr) and the app (stdout) printed so far. */
   get output(): { stdout: string; stderr: string } {
-    return { stdout: this.stdoutText, stderr: this.stderrText };
+    return { stdout: this.process.stdout(), stderr: this.process.stderr() };
   }
 
   /** Lines the app printed so far. */
   get lines(): string[] {
-    return this.stdoutText.split('\n').filter((line) => line !== '');
+    return this.process
+      .stdout()
+      .split('\n')
+      .filter((line) => line !== '');
   }
 
   /** Waits for an app output line matching `pattern` and returns its match. */
@@ -122,7 +114,7 @@ export class Deployment {
   /** Sends one command to the app and returns its answer (the text after `ok`). */
   async request(command: string, timeoutMs = 30_000): Promise<string> {
     const n = this.nextRequest++;
-    this.child.stdin.write(`${n} ${command}\n`);
+    this.process.child.stdin.write(`${n} ${command}\n`);
     const match = await this.waitForLine(new RegExp(`^${n} (ok|err)(?: (.*))?$`), timeoutMs);
     if (match[1] === 'err') throw new Error(`app refused "${command}": ${match[2] ?? ''}`);
     return match[2] ?? '';
@@ -130,13 +122,13 @@ export class Deployment {
 
   /** A clean stop, as a platform does it: SIGTERM to persistd; resolves with how it exited. */
   async stop(): Promise<Exit> {
-    this.child.kill('SIGTERM');
+    this.process.child.kill('SIGTERM');
     return this.exited;
   }
 
   /** A crash: SIGKILL to persistd and to the app at once (nothing runs a handler or a final backup). */
   async crash(appPid: number): Promise<Exit> {
-    this.child.kill('SIGKILL');
+    this.process.child.kill('SIGKILL');
     try {
       process.kill(appPid, 'SIGKILL');
     } catch {
@@ -147,7 +139,7 @@ export class Deployment {
 
   /** Waits until `check` returns a value (re-checked every 20 ms); fails at once if persistd exits first. */
   async until<T>(check: () => T | undefined | Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-    const printed = (): string => `\nstdout:\n${this.stdoutText}\nstderr:\n${this.stderrText}`;
+    const printed = (): string => `\nstdout:\n${this.process.stdout()}\nstderr:\n${this.process.stderr()}`;
     const found = await pollUntil(
       what,
       async () => {
