@@ -14,7 +14,8 @@ import { ChunkDownloadError, downloadChunks } from './chunks/download-chunks.js'
 /**
  * Downloads a snapshot's data object into a new file `dest` (which must not exist), decompressing
  * it on the way, checks both sha256 and sizes against the manifest (a chunked object: each chunk's,
- * in parallel, `downloadChunks`), and fsyncs the file. Throws
+ * in parallel, `downloadChunks`), and fsyncs the file: `durable` resolves once it is on disk (for
+ * a chunked snapshot the fsync runs while the caller checks the database). Throws
  * kind `integrity` when the bytes do not match (corrupt or truncated), kind `storage` when the
  * store cannot deliver them. The caller removes `dest` on failure.
  */
@@ -25,7 +26,7 @@ export async function downloadSnapshot(
   manifest: FullSnapshotManifest,
   dest: string,
   signal?: AbortSignal,
-): Promise<void> {
+): Promise<{ durable: Promise<void> }> {
   const encoding = manifest.data.encoding;
   const dataKey = snapshotDataKey(name, entry.generation, entry.seq, encoding);
   const integrity = (why: string, cause?: unknown): PersistdError =>
@@ -43,14 +44,15 @@ export async function downloadSnapshot(
     if (entry.compressedSize !== manifest.data.size) {
       throw integrity(`the data object has ${entry.compressedSize} bytes, the manifest says ${manifest.data.size}`);
     }
-    await downloadChunks(store, dataKey, manifest.data, manifest.db.size, dest, { signal }).catch((err: unknown) => {
+    const mapError = (err: unknown): never => {
       if (signal?.aborted || !(err instanceof ChunkDownloadError)) throw err;
       const { failure } = err;
       if (failure.kind === 'integrity') throw integrity(`chunk ${failure.chunk} of ${dataKey}: ${failure.why}`, err);
       if (failure.kind === 'write') throw localWriteError(failure.error, dest);
       throw storageError(failure.error, `cannot download snapshot ${entry.id} of ${name}`, dataKey);
-    });
-    return;
+    };
+    const { durable } = await downloadChunks(store, dataKey, manifest.data, manifest.db.size, dest, { signal }).catch(mapError);
+    return { durable: durable.catch(mapError) };
   }
   let body;
   try {
@@ -102,6 +104,7 @@ export async function downloadSnapshot(
   } catch (err) {
     throw localWriteError(err, dest);
   }
+  return { durable: Promise.resolve() };
 }
 
 /** A failure to write the restored file locally (full disk, permissions); nothing in place was touched. */

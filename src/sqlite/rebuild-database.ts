@@ -59,18 +59,26 @@ export interface RebuildResult {
 export async function rebuildDatabase(options: RebuildOptions): Promise<RebuildResult> {
   const { name, point } = options;
   const { entry } = point;
-  const { replay, pageCount, depth } = await buildState(options, point, 0);
+  const { replay, pageCount, depth, durable } = await buildState(options, point, 0);
   const through = depth > 0 ? ` (continuing ${depth} earlier generation(s))` : '';
   const label =
     replay.segmentsApplied > 0
       ? `${name} as of ${replay.restoredTo.toISOString()} (snapshot ${entry.id}${through} + ${replay.segmentsApplied} WAL segment(s))`
       : `snapshot ${entry.id}${through} of ${name}`;
-  const tables = await checkDatabaseFile(options.dest, {
-    quick: options.quickCheck,
-    countRows: options.countRows,
-    expectedPageCount: pageCount,
-    label,
-  });
+  let tables: TableRowCount[];
+  try {
+    tables = await checkDatabaseFile(options.dest, {
+      quick: options.quickCheck,
+      countRows: options.countRows,
+      expectedPageCount: pageCount,
+      label,
+    });
+  } catch (err) {
+    await durable.catch(() => undefined);
+    throw err;
+  }
+  // The snapshot's fsync ran on the thread pool during the check.
+  await durable;
   return { ...replay, ...(depth > 0 ? { chainDepth: depth } : {}), tables };
 }
 
@@ -87,12 +95,14 @@ async function buildState(
   point: RestorePoint,
   depth: number,
   until?: { epoch: number; frame: number } | null,
-): Promise<{ replay: Omit<RebuildResult, 'tables'>; pageCount: number; depth: number }> {
+): Promise<{ replay: Omit<RebuildResult, 'tables'>; pageCount: number; depth: number; durable: Promise<void> }> {
   const { store, name, signal, logger } = options;
   const timestamp = until === undefined ? options.timestamp : undefined;
   const { entry, manifest } = point;
   let chainDepth = depth;
   let startTime = entry.createdAt;
+  // Settles once the snapshot's bytes are on disk; a failure is raised by the caller's await, never unhandled.
+  let durable: Promise<void> = Promise.resolve();
   if (manifest.kind === 'sqlite-continuation') {
     const fail = (why: string): PersistdError =>
       new PersistdError(`cannot restore ${name} from ${entry.id}: ${why}`, {
@@ -115,6 +125,7 @@ async function buildState(
     if (built.pageCount !== manifest.db.pageCount)
       throw fail(`its base has ${built.pageCount} pages, and it continues from ${manifest.db.pageCount}`);
     chainDepth = built.depth;
+    durable = built.durable;
     startTime = new Date(Math.max(entry.createdAt.getTime(), Date.parse(manifest.base.restoredTo)));
   } else if (manifest.kind === 'sqlite-increment') {
     // The chain's root state (no segments: the increments hold what they cover), then each increment's pages.
@@ -138,8 +149,10 @@ async function buildState(
     });
     await applyIncrements(options.dest, links, { store, name, signal });
     chainDepth = built.depth;
+    durable = built.durable;
   } else {
-    await downloadSnapshot(store, name, entry, manifest, options.dest, signal);
+    ({ durable } = await downloadSnapshot(store, name, entry, manifest, options.dest, signal));
+    durable.catch(() => undefined);
   }
   const position = walPositionOf(manifest);
   if (position !== undefined) checkPositionAgainstSegments(name, entry, position, point.segments);
@@ -201,7 +214,7 @@ async function buildState(
       replay.incomplete = why;
     }
   }
-  return { replay, pageCount, depth: chainDepth };
+  return { replay, pageCount, depth: chainDepth, durable };
 }
 
 /** How long after a snapshot's time frames it holds may still be stored (read under the pin's lock, then flushed). */

@@ -44,7 +44,8 @@ export class ChunkDownloadError extends Error {
  * Restores a chunked data object (format 2, docs/FORMAT.md "Chunked snapshots") into the new file
  * `dest` as a pipeline: ranged GETs of runs of chunks in parallel, each chunk's zstd frame handed to a
  * thread that decompresses it, checks its length and sha256 against the index and writes it at its
- * offset, then one fsync. Memory stays bounded whatever the size: a few chunk buffers per thread and
+ * offset, then one fsync, which `durable` resolves after (the caller awaits it before it uses the
+ * file: it runs while the caller checks the database). Memory stays bounded whatever the size: a few chunk buffers per thread and
  * per GET, reused. A GET that fails part-way resumes at its first chunk not yet received.
  */
 export async function downloadChunks(
@@ -54,7 +55,7 @@ export async function downloadChunks(
   dbSize: number,
   dest: string,
   options: DownloadChunksOptions = {},
-): Promise<void> {
+): Promise<{ durable: Promise<void> }> {
   const places = chunkPlaces(data.chunks, dbSize);
   const threads = Math.max(1, options.threads ?? availableParallelism());
   const runs = chunkRuns(places, options.runBytes ?? 16 << 20);
@@ -66,6 +67,7 @@ export async function downloadChunks(
   });
   const codec = openChunkCodec(threads, places.length);
   const pipeline = new ChunkPipeline(store, key, codec, handle, places, threads, controller, options.attempts ?? 4);
+  let durable: Promise<void> | undefined;
   try {
     let nextRun = 0;
     const getter = async (): Promise<void> => {
@@ -81,16 +83,24 @@ export async function downloadChunks(
       const { size } = await handle.stat();
       if (size !== dbSize) throw new Error(`the restored file has ${size} bytes, the manifest says ${dbSize}`);
       await pipeline.flushed();
-      await handle.sync();
     } catch (err) {
       throw new ChunkDownloadError({ kind: 'write', error: err as Error });
     }
+    // The fsync is queued now and runs on the thread pool while the caller checks the database.
+    durable = handle.sync().then(
+      () => handle.close(),
+      async (err: unknown) => {
+        await handle.close();
+        throw new ChunkDownloadError({ kind: 'write', error: err as Error });
+      },
+    );
+    return { durable };
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
     controller.abort();
     await pipeline.settled();
     await pipeline.flushed();
-    await Promise.all([codec.close(), handle.close()]);
+    await Promise.all([codec.close(), durable === undefined ? handle.close() : undefined]);
   }
 }
 
