@@ -159,7 +159,7 @@ export class OpenTree {
         p,
       );
     if (scan.symlinks.length > 0) this.log.debug({ symlinks: scan.symlinks.length }, 'symlinks are not synced');
-    queue.symlinks = scan.symlinks.length;
+    queue.noteSymlinks(scan.symlinks.length);
     for (const [relPath, local] of scan.files) {
       deletes.noteSeen(relPath);
       deletes.noteBack(relPath);

@@ -55,7 +55,8 @@ const MAX_BACKOFF_MS = 60_000;
  * retry a request itself; these retries are per file and slow, so the two do not multiply into a storm.
  */
 export class SyncQueue {
-  symlinks = 0;
+  /** Symlinks the last scan found (reported, not synced). */
+  private symlinks = 0;
   private readonly ready = new Set<string>();
   private readonly inFlight = new Set<string>();
   private readonly again = new Set<string>();
@@ -129,6 +130,11 @@ export class SyncQueue {
   idle(): Promise<void> {
     if (this.isIdle()) return Promise.resolve();
     return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  /** How many symlinks the last scan skipped, for stats(). */
+  noteSymlinks(count: number): void {
+    this.symlinks = count;
   }
 
   /** Records an error for status and logs; the caller decides about retrying. */
