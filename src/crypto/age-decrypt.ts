@@ -34,6 +34,8 @@ export interface AgeDecryptOptions {
    * object a reader accepts), throwing refuses them. Without it, such bytes fail with reason `not-age`.
    */
   onNotAge?: () => void;
+  /** Called with the payload nonce (authenticated by every chunk) before any plaintext is passed on; throwing refuses the file. */
+  onNonce?: (nonce: Buffer) => void;
 }
 
 /** The file key of an authenticated header: the first of `identities` that one of its stanzas is for. Throws AgeDecryptError. */
@@ -108,7 +110,9 @@ export class AgeDecoder {
         if (final) throw new AgeDecryptError('corrupt', 'the age file ends before its payload');
         return out;
       }
-      const key = payloadKey(this.state.fileKey, pending.take(PAYLOAD_NONCE_SIZE));
+      const nonce = pending.take(PAYLOAD_NONCE_SIZE);
+      this.options.onNonce?.(nonce);
+      const key = payloadKey(this.state.fileKey, nonce);
       this.state.fileKey.fill(0);
       this.state = { kind: 'payload', key, counter: 0 };
     }

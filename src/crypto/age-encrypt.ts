@@ -16,6 +16,8 @@ export interface AgeEncryptOptions {
    * `age` itself ignores stanza types it does not know.
    */
   extraStanzas?: readonly AgeStanza[] | ((fileKey: Buffer, recipients: number) => readonly AgeStanza[]);
+  /** The 16-byte payload nonce (default: random). The file key is fresh for every file, so the payload key is unique either way. */
+  nonce?: Buffer;
 }
 
 function start(options: AgeEncryptOptions): { header: Buffer; key: Buffer } {
@@ -25,7 +27,8 @@ function start(options: AgeEncryptOptions): { header: Buffer; key: Buffer } {
     typeof options.extraStanzas === 'function' ? options.extraStanzas(fileKey, options.recipients.length) : (options.extraStanzas ?? []);
   const stanzas = [...options.recipients.map((r) => wrapFileKey(fileKey, r)), ...extra];
   const header = encodeHeader(stanzas, fileKey);
-  const nonce = randomBytes(PAYLOAD_NONCE_SIZE);
+  const nonce = options.nonce ?? randomBytes(PAYLOAD_NONCE_SIZE);
+  if (nonce.length !== PAYLOAD_NONCE_SIZE) throw new RangeError(`the age payload nonce has ${PAYLOAD_NONCE_SIZE} bytes`);
   const key = payloadKey(fileKey, nonce);
   fileKey.fill(0);
   return { header: Buffer.concat([header, nonce]), key };

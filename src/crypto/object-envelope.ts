@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, hkdfSync } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { AgeDecryptError, fileKeyOf } from './age-decrypt.js';
 import { headerMacInput, parseHeader, type AgeHeader, type AgeStanza } from './age-header.js';
 import type { AgeIdentity } from './age-keys.js';
@@ -92,9 +92,32 @@ export function openEnvelope(header: AgeHeader, fileKey: Buffer, keys: readonly 
   return { sha256: hash.equals(NO_HASH) ? undefined : hash.toString('hex') };
 }
 
+/** The first bytes of a payload nonce that carries a write stamp. */
+const STAMP_MAGIC = Buffer.from('pdw1', 'latin1');
+
+/**
+ * A payload nonce that carries `stamp` (ms since the epoch: when persistd wrote the object), authenticated
+ * like the rest of the nonce by every payload chunk: `pdw1`, the stamp as 8 bytes big endian, 4 random bytes.
+ */
+export function stampedNonce(stamp: number): Buffer {
+  const nonce = Buffer.alloc(PAYLOAD_NONCE_SIZE);
+  STAMP_MAGIC.copy(nonce, 0);
+  nonce.writeBigUInt64BE(BigInt(Math.floor(stamp)), 4);
+  randomBytes(4).copy(nonce, 12);
+  return nonce;
+}
+
+/** The write stamp a payload nonce carries, or undefined for a random one (an object written before stamps). */
+export function stampOfNonce(nonce: Buffer): number | undefined {
+  if (nonce.length !== PAYLOAD_NONCE_SIZE || !nonce.subarray(0, 4).equals(STAMP_MAGIC)) return undefined;
+  return Number(nonce.readBigUInt64BE(4));
+}
+
 /** What reading the prefix of an object (its header and payload nonce) gives: enough to open any chunk. */
 export interface EnvelopePrefix extends OpenedEnvelope {
   payloadKey: Buffer;
+  /** The write stamp of the payload nonce (stampOfNonce()). */
+  stamp: number | undefined;
   /** Bytes of the header and payload nonce: where chunk 0 starts. */
   length: number;
 }
@@ -111,9 +134,10 @@ export function openEnvelopePrefix(prefix: Buffer, keys: readonly string[], iden
     throw new AgeDecryptError('corrupt', 'the age header is truncated');
   const fileKey = fileKeyOf(header, identities);
   const opened = openEnvelope(header, fileKey, keys);
-  const key32 = payloadKey(fileKey, prefix.subarray(header.length, header.length + PAYLOAD_NONCE_SIZE));
+  const nonce = prefix.subarray(header.length, header.length + PAYLOAD_NONCE_SIZE);
+  const key32 = payloadKey(fileKey, nonce);
   fileKey.fill(0);
-  return { ...opened, payloadKey: key32, length: header.length + PAYLOAD_NONCE_SIZE };
+  return { ...opened, payloadKey: key32, stamp: stampOfNonce(nonce), length: header.length + PAYLOAD_NONCE_SIZE };
 }
 
 /** The plaintext size of a payload stored after a prefix of `prefixLength` bytes in an object of `storedSize` bytes. */

@@ -103,9 +103,14 @@ export class DirManifest {
     this.dirty.add(relDir);
   }
 
-  /** Whether changes are waiting for `flush()`. */
+  /** Whether changes are waiting for `flush()` (folders, or file versions an encrypting store records here). */
   get pending(): boolean {
-    return this.dirty.size > 0;
+    return this.dirty.size > 0 || this.versionsPending();
+  }
+
+  private versionsPending(): boolean {
+    const store = this.store as Partial<{ fileVersionsPending(key: string): boolean }>;
+    return store.fileVersionsPending?.(this.key) === true;
   }
 
   /** Re-reads the changed folders and uploads the manifest if it differs; returns whether it uploaded. One at a time. */
@@ -131,7 +136,7 @@ export class DirManifest {
       }
     }
     const text = serializeLocalDirs(this.dirs);
-    if (text === this.uploaded || !(await this.mayWrite())) return false;
+    if ((text === this.uploaded && !this.versionsPending()) || !(await this.mayWrite())) return false;
     await this.store.put(this.key, text, { contentType: 'application/json', signal });
     this.uploaded = text;
     await atomicWriteFile(this.localPath, text);

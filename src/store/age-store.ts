@@ -9,12 +9,22 @@ import {
   openEnvelope,
   plaintextSize,
   plaintextSizeAfter,
+  stampOfNonce,
+  stampedNonce,
   storedSize,
   type OpenedEnvelope,
 } from '../crypto/object-envelope.js';
 import { acceptedBindings, isPlaintextKey } from '../format/encrypted-keys.js';
 import { REPLICA_MARKER_KEY, type ReplicaEncryption, type ReplicaMarker } from '../format/replica-marker.js';
-import { decryptFailure, encryptedReplicaWithoutKeys, identityRequired, notSwitchedYet, recipientsDiffer } from './age-store-errors.js';
+import {
+  IdentityRequiredError,
+  decryptFailure,
+  encryptedReplicaWithoutKeys,
+  identityRequired,
+  notSwitchedYet,
+  recipientsDiffer,
+} from './age-store-errors.js';
+import { FileVersions, LOOSE_VERSIONS_KEY, isVersionsManifest, liveFileOf, rolledBack } from './age-file-versions.js';
 import { encryptedInPlainReplica, plaintextRefused, predatesSwitch, trustedPlaintextBefore } from './age-plaintext.js';
 import { recordSwitch } from './age-switch.js';
 import { datedPlaintext, markerView, type MarkerView } from './age-marker-view.js';
@@ -41,6 +51,9 @@ export interface AgeKeys {
   identities: readonly AgeIdentity[];
 }
 
+/** The loose files' stamp manifest before its `files` field is set. */
+const LOOSE_VERSIONS_BASE = `${JSON.stringify({ persistd: 'files-versions', v: 1 })}\n`;
+
 /** The metadata key whose value would show the plaintext's hash: kept inside the encrypted header instead. */
 const SHA256_METADATA = 'persistd-sha256';
 
@@ -57,6 +70,8 @@ export class AgeStore implements ObjectStore {
   /** The marker's plaintextBefore checked against its seal (readers with an identity), once needed. */
   private plainBefore: Promise<number | undefined> | undefined;
   private readonly encryptTo: readonly AgeRecipient[];
+
+  private readonly versions = new FileVersions((key) => this.readVersionsManifest(key));
 
   constructor(
     private readonly inner: ObjectStore,
@@ -86,10 +101,27 @@ export class AgeStore implements ObjectStore {
     if (key === REPLICA_MARKER_KEY) return this.inner.put(key, this.markerToWrite(body), options);
     if (this.plain || isPlaintextKey(key)) return this.inner.put(key, body, options);
     await this.check('write');
+    const stamp = await this.versions.stampFor(key);
+    let manifest: { text: string; written: () => void } | undefined;
+    if (isVersionsManifest(key) && !(body instanceof Readable)) {
+      manifest = await this.versions.manifestText(key, typeof body === 'string' ? body : Buffer.from(body).toString('utf8'));
+      body = manifest.text;
+    }
+    const info = await this.putEncrypted(key, body, options, stampedNonce(stamp));
+    manifest?.written();
+    await this.versions.noteWritten(key, stamp);
+    // A loose file has no folder manifest to carry its stamp: its own manifest follows it at once.
+    if (liveFileOf(key)?.manifestKey === LOOSE_VERSIONS_KEY)
+      await this.put(LOOSE_VERSIONS_KEY, LOOSE_VERSIONS_BASE, { contentType: 'application/json', signal: options.signal });
+    return info;
+  }
+
+  private async putEncrypted(key: string, body: PutBody, options: PutOptions, nonce: Buffer): Promise<ObjectInfo> {
     const { [SHA256_METADATA]: sha256, ...metadata } = options.metadata ?? {};
     const encryptOptions = {
       recipients: this.encryptTo,
       extraStanzas: (fileKey: Buffer, n: number) => envelopeStanzas(fileKey, n, key, sha256),
+      nonce,
     };
     const putOptions = { ...options, metadata: options.metadata === undefined ? undefined : metadata };
     if (!(body instanceof Readable)) {
@@ -102,6 +134,11 @@ export class AgeStore implements ObjectStore {
     const contentLength = options.contentLength === undefined ? undefined : storedSize(key, options.contentLength);
     const info = await this.inner.put(key, sealed, { ...putOptions, contentLength });
     return { ...info, size: options.contentLength ?? plaintextSize(key, info.size) ?? info.size, metadata: options.metadata };
+  }
+
+  /** Whether the manifest `manifestKey` (a tree's `dirs.json`) lacks file stamps this store wrote: it is worth storing again. */
+  fileVersionsPending(manifestKey: string): boolean {
+    return !this.plain && this.versions.pending(manifestKey);
   }
 
   async get(key: string, options?: GetOptions): Promise<Readable> {
@@ -122,15 +159,22 @@ export class AgeStore implements ObjectStore {
     }
     const bindings = acceptedBindings(key);
     const mapError = (err: unknown): Error => decryptFailure(err, key);
+    // The stamp of the newest version the replica's manifest records: an older object is a rollback.
+    const expected = await this.versions.expected(key);
+    const checkStamp = (stamp: number | undefined): void => {
+      if (expected !== undefined && (stamp === undefined || stamp < expected)) throw rolledBack(key, stamp, expected);
+    };
     if (options.range !== undefined) {
       const opened = await readPrefix(this.inner, key, bindings, this.keys.identities, options.signal).catch((err: unknown) =>
         Promise.reject(mapError(err)),
       );
       if ('plaintext' in opened) {
         await this.acceptPlaintext(key, opened.plaintext, view);
+        checkStamp(undefined);
         return this.inner.getWithInfo(key, options);
       }
       if (view.kind === 'plain') throw encryptedInPlainReplica(key);
+      checkStamp(opened.prefix.stamp);
       const body = await readPlainRange(this.inner, key, opened, options.range, mapError, options.signal);
       return { info: this.plainInfo(opened.info, opened.plaintextSize, opened.prefix), body };
     }
@@ -151,10 +195,14 @@ export class AgeStore implements ObjectStore {
         if (view.kind === 'plain') throw encryptedInPlainReplica(key);
         envelope = openEnvelope(header, fileKey, bindings);
         prefixLength = header.length + PAYLOAD_NONCE_SIZE;
+      },
+      onNonce: (nonce) => {
+        checkStamp(stampOfNonce(nonce));
         headerRead();
       },
       onNotAge: () => {
         if (plaintextVerdict !== undefined) throw plaintextVerdict;
+        checkStamp(undefined);
         plaintext = true;
         headerRead();
       },
@@ -220,8 +268,21 @@ export class AgeStore implements ObjectStore {
     });
   }
 
-  delete(keys: readonly string[], options?: RequestOptions): Promise<void> {
-    return this.inner.delete(keys, options);
+  async delete(keys: readonly string[], options?: RequestOptions): Promise<void> {
+    await this.inner.delete(keys, options);
+    // A manifest that cannot be read now only keeps a stale stamp: a file put there again later gets a newer one.
+    if (!this.plain) await this.versions.noteDeleted(keys).catch(() => undefined);
+  }
+
+  /** A manifest of file stamps as stored (decrypted), or undefined when there is none or no identity to read it. */
+  private async readVersionsManifest(key: string): Promise<string | undefined> {
+    if (this.keys.identities.length === 0) return undefined;
+    try {
+      return (await buffer(await this.get(key))).toString('utf8');
+    } catch (err) {
+      if (err instanceof NotFoundError || err instanceof IdentityRequiredError) return undefined;
+      throw err;
+    }
   }
 
   /**
