@@ -1,34 +1,18 @@
 import { Readable, pipeline } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
-import { AgeDecryptError, createAgeDecryptStream } from '../crypto/age-decrypt.js';
 import { ageEncrypt, createAgeEncryptStream } from '../crypto/age-encrypt.js';
-import { recipientFingerprint, type AgeIdentity, type AgeRecipient } from '../crypto/age-keys.js';
-import { PAYLOAD_NONCE_SIZE } from '../crypto/age-stream.js';
-import {
-  envelopeStanzas,
-  openEnvelope,
-  plaintextSize,
-  plaintextSizeAfter,
-  stampOfNonce,
-  stampedNonce,
-  storedSize,
-  type OpenedEnvelope,
-} from '../crypto/object-envelope.js';
+import type { AgeIdentity, AgeRecipient } from '../crypto/age-keys.js';
+import { envelopeStanzas, plaintextSize, stampedNonce, storedSize, type OpenedEnvelope } from '../crypto/object-envelope.js';
 import { acceptedBindings, isPlaintextKey } from '../format/encrypted-keys.js';
-import { REPLICA_MARKER_KEY, type ReplicaEncryption, type ReplicaMarker } from '../format/replica-marker.js';
-import {
-  IdentityRequiredError,
-  decryptFailure,
-  encryptedReplicaWithoutKeys,
-  identityRequired,
-  notSwitchedYet,
-  recipientsDiffer,
-} from './age-store-errors.js';
+import { REPLICA_MARKER_KEY, type ReplicaMarker } from '../format/replica-marker.js';
+import { IdentityRequiredError, decryptFailure, identityRequired } from './age-store-errors.js';
 import { FileVersions, LOOSE_VERSIONS_KEY, isVersionsManifest, liveFileOf, rolledBack } from './age-file-versions.js';
-import { encryptedInPlainReplica, plaintextRefused, predatesSwitch, trustedPlaintextBefore } from './age-plaintext.js';
+import { encryptedInPlainReplica } from './age-plaintext.js';
 import { recordSwitch } from './age-switch.js';
-import { datedPlaintext, markerView, type MarkerView } from './age-marker-view.js';
+import { AgeMarkerGuard } from './age-marker-guard.js';
+import { datedPlaintext, markerView } from './age-marker-view.js';
 import { readPlainRange, readPrefix } from './age-range-read.js';
+import { openWholeRead } from './age-whole-read.js';
 import { NotFoundError, PreconditionFailedError } from './store-errors.js';
 import type {
   CopyOptions,
@@ -66,11 +50,8 @@ const SHA256_METADATA = 'persistd-sha256';
  * only does the latter.
  */
 export class AgeStore implements ObjectStore {
-  private marker: Promise<MarkerView> | undefined;
-  /** The marker's plaintextBefore checked against its seal (readers with an identity), once needed. */
-  private plainBefore: Promise<number | undefined> | undefined;
   private readonly encryptTo: readonly AgeRecipient[];
-
+  private readonly guard: AgeMarkerGuard;
   private readonly versions = new FileVersions((key) => this.readVersionsManifest(key));
 
   constructor(
@@ -78,6 +59,7 @@ export class AgeStore implements ObjectStore {
     private readonly keys: AgeKeys,
   ) {
     this.encryptTo = keys.recipients.length > 0 ? keys.recipients : keys.identities.map((i) => i.recipient);
+    this.guard = new AgeMarkerGuard(inner, this.encryptTo, keys.identities);
   }
 
   get description(): string {
@@ -98,9 +80,9 @@ export class AgeStore implements ObjectStore {
   }
 
   async put(key: string, body: PutBody, options: PutOptions = {}): Promise<ObjectInfo> {
-    if (key === REPLICA_MARKER_KEY) return this.inner.put(key, this.markerToWrite(body), options);
+    if (key === REPLICA_MARKER_KEY) return this.inner.put(key, this.guard.markerToWrite(body), options);
     if (this.plain || isPlaintextKey(key)) return this.inner.put(key, body, options);
-    await this.check('write');
+    await this.guard.check('write');
     const stamp = await this.versions.stampFor(key);
     let manifest: { text: string; written: () => void } | undefined;
     if (isVersionsManifest(key) && !(body instanceof Readable)) {
@@ -147,9 +129,9 @@ export class AgeStore implements ObjectStore {
   }
 
   async getWithInfo(key: string, options: GetOptions = {}): Promise<ObjectWithInfo> {
-    if (key === REPLICA_MARKER_KEY) return this.readMarker(options);
+    if (key === REPLICA_MARKER_KEY) return this.guard.readMarker(options);
     if (this.plain || isPlaintextKey(key)) return this.inner.getWithInfo(key, options);
-    const view = await this.check('read');
+    const view = await this.guard.check('read');
     // Not switched yet: objects are plaintext (an age file among them is refused below when it can be told).
     if (view.kind === 'plain' && this.keys.identities.length === 0) return this.inner.getWithInfo(key, options);
     if (this.keys.identities.length === 0) {
@@ -169,7 +151,7 @@ export class AgeStore implements ObjectStore {
         Promise.reject(mapError(err)),
       );
       if ('plaintext' in opened) {
-        await this.acceptPlaintext(key, opened.plaintext, view);
+        await this.guard.acceptPlaintext(key, opened.plaintext, view);
         checkStamp(undefined);
         return this.inner.getWithInfo(key, options);
       }
@@ -179,48 +161,24 @@ export class AgeStore implements ObjectStore {
       return { info: this.plainInfo(opened.info, opened.plaintextSize, opened.prefix), body };
     }
     const got = await this.inner.getWithInfo(key, options);
-    // Decided before the first byte: whether these bytes may be plaintext (a reader cannot wait inside the stream).
-    const plaintextVerdict = await this.acceptPlaintext(key, got.info, view).then(
-      () => undefined,
-      (err: unknown) => err as Error,
-    );
-    let envelope: OpenedEnvelope | undefined;
-    let plaintext = false;
-    let prefixLength = 0;
-    let headerRead: () => void = () => undefined;
-    const decrypt = createAgeDecryptStream({
+    const opened = await openWholeRead(got, key, {
       identities: this.keys.identities,
+      bindings,
       mapError,
-      onHeader: (header, fileKey) => {
-        if (view.kind === 'plain') throw encryptedInPlainReplica(key);
-        envelope = openEnvelope(header, fileKey, bindings);
-        prefixLength = header.length + PAYLOAD_NONCE_SIZE;
-      },
-      onNonce: (nonce) => {
-        checkStamp(stampOfNonce(nonce));
-        headerRead();
-      },
-      onNotAge: () => {
-        if (plaintextVerdict !== undefined) throw plaintextVerdict;
-        checkStamp(undefined);
-        plaintext = true;
-        headerRead();
-      },
+      ageRefused: view.kind === 'plain' ? encryptedInPlainReplica(key) : undefined,
+      plaintextRefused: await this.guard.acceptPlaintext(key, got.info, view).then(
+        () => undefined,
+        (err: unknown) => err as Error,
+      ),
+      checkStamp,
     });
-    // The caller gets the info (plaintext size and hash, from the header) before the body.
-    await new Promise<void>((resolve, reject) => {
-      headerRead = resolve;
-      pipeline(got.body, decrypt, (err) => (err ? reject(err) : resolve()));
-    });
-    if (plaintext) return { info: got.info, body: decrypt };
-    if (envelope === undefined) throw decryptFailure(new AgeDecryptError('corrupt', 'the object ended before its age header'), key);
-    const size = plaintextSizeAfter(prefixLength, got.info.size) ?? got.info.size;
-    return { info: this.plainInfo(got.info, size, envelope), body: decrypt };
+    if (opened.kind === 'plaintext') return { info: got.info, body: opened.body };
+    return { info: this.plainInfo(got.info, opened.size, opened.envelope), body: opened.body };
   }
 
   async head(key: string, options?: RequestOptions): Promise<ObjectInfo | undefined> {
     if (this.plain || isPlaintextKey(key)) return this.inner.head(key, options);
-    const view = await this.check('read');
+    const view = await this.guard.check('read');
     const bindings = acceptedBindings(key);
     if (this.keys.identities.length > 0) {
       // One ranged GET instead of a HEAD: the header holds the hash a HEAD cannot show.
@@ -228,7 +186,7 @@ export class AgeStore implements ObjectStore {
         const opened = await readPrefix(this.inner, key, bindings, this.keys.identities, options?.signal);
         if (!('plaintext' in opened)) return this.plainInfo(opened.info, opened.plaintextSize, opened.prefix);
         // A plaintext object shows its own hash only when a read would accept it.
-        const accepted = await this.acceptPlaintext(key, opened.plaintext, view).then(
+        const accepted = await this.guard.acceptPlaintext(key, opened.plaintext, view).then(
           () => true,
           () => false,
         );
@@ -247,7 +205,7 @@ export class AgeStore implements ObjectStore {
   }
 
   async *list(prefix: string, options?: ListOptions): AsyncIterable<ObjectInfo> {
-    const view = this.plain ? undefined : await this.check('read');
+    const view = this.plain ? undefined : await this.guard.check('read');
     for await (const info of this.inner.list(prefix, options)) {
       if (view === undefined || isPlaintextKey(info.key) || datedPlaintext(info.lastModified, view)) yield info;
       else {
@@ -260,7 +218,7 @@ export class AgeStore implements ObjectStore {
   /** A server-side copy keeps the ciphertext; the copy stays readable where acceptedBindings() allows its source's key. */
   async copy(sourceKey: string, destKey: string, options: CopyOptions = {}): Promise<void> {
     if (this.plain) return this.inner.copy(sourceKey, destKey, options);
-    if (!isPlaintextKey(destKey)) await this.check('write');
+    if (!isPlaintextKey(destKey)) await this.guard.check('write');
     const { [SHA256_METADATA]: _hidden, ...metadata } = options.metadata ?? {};
     return this.inner.copy(sourceKey, destKey, {
       ...options,
@@ -296,11 +254,10 @@ export class AgeStore implements ObjectStore {
     if (!this.encrypting) return undefined;
     const outcome = await recordSwitch(this.inner, this.encryptTo, this.description, signal);
     if (outcome.kind === 'unchanged') {
-      if (outcome.marker !== undefined) this.learnMarker(markerView(outcome.marker));
+      if (outcome.marker !== undefined) this.guard.learn(markerView(outcome.marker));
       return undefined;
     }
-    this.learnMarker({ kind: 'encrypted', encryption: outcome.marker.encryption!, id: outcome.marker.id });
-    this.plainBefore = Promise.resolve(outcome.plaintextBefore);
+    this.guard.learn({ kind: 'encrypted', encryption: outcome.marker.encryption!, id: outcome.marker.id }, outcome.plaintextBefore);
     return outcome.marker;
   }
 
@@ -310,10 +267,10 @@ export class AgeStore implements ObjectStore {
    */
   async plaintextBeforeToRewrite(): Promise<number | undefined> {
     if (!this.encrypting) return undefined;
-    const view = await this.check('read');
+    const view = await this.guard.check('read');
     if (view.kind !== 'encrypted' || view.encryption.plaintextBefore === undefined) return undefined;
-    if (this.plainBefore === undefined && this.keys.identities.length === 0) return undefined;
-    return this.trustedPlaintextBefore(view);
+    if (!this.guard.trustsPlaintextBefore && this.keys.identities.length === 0) return undefined;
+    return this.guard.trustedPlaintextBefore(view);
   }
 
   /**
@@ -341,74 +298,6 @@ export class AgeStore implements ObjectStore {
     delete metadata[SHA256_METADATA];
     if (envelope.sha256 !== undefined) metadata[SHA256_METADATA] = envelope.sha256;
     return { ...info, size, metadata };
-  }
-
-  /** Reads the marker through, learning what it says about encryption (a refusal fails the read itself). */
-  private async readMarker(options: GetOptions): Promise<ObjectWithInfo> {
-    const got = await this.inner.getWithInfo(REPLICA_MARKER_KEY, options);
-    const bytes = await buffer(got.body);
-    this.learnMarker(markerView(bytes));
-    await this.check('open');
-    return { info: got.info, body: Readable.from([bytes]) };
-  }
-
-  private learnMarker(view: MarkerView): void {
-    this.marker = Promise.resolve(view);
-    this.plainBefore = undefined;
-  }
-
-  /** The marker as it is written: an encrypting writer records the encryption in a new marker. */
-  private markerToWrite(body: PutBody): PutBody {
-    if (!this.encrypting || body instanceof Readable) return body;
-    const text = typeof body === 'string' ? body : Buffer.from(body).toString('utf8');
-    let marker: Record<string, unknown>;
-    try {
-      marker = JSON.parse(text) as Record<string, unknown>;
-    } catch {
-      return body;
-    }
-    if (marker.encryption !== undefined) return body;
-    const encryption: ReplicaEncryption = { scheme: 'age', recipients: this.encryptTo.map((r) => recipientFingerprint(r)) };
-    this.learnMarker({ kind: 'encrypted', encryption });
-    return `${JSON.stringify({ ...marker, encryption }, null, 2)}\n`;
-  }
-
-  /** Throws unless a plaintext object dated `info.lastModified` may be read under `key`: only one older than the switch. */
-  private async acceptPlaintext(key: string, info: ObjectInfo, view: MarkerView): Promise<void> {
-    if (view.kind === 'plain') return;
-    if (view.kind === 'absent') throw plaintextRefused(key, info.lastModified, undefined);
-    const before = await this.trustedPlaintextBefore(view);
-    if (!predatesSwitch(info.lastModified, before)) throw plaintextRefused(key, info.lastModified, before);
-  }
-
-  private trustedPlaintextBefore(view: MarkerView & { kind: 'encrypted' }): Promise<number | undefined> {
-    this.plainBefore ??= Promise.resolve().then(() => trustedPlaintextBefore(view.encryption, view.id, this.keys.identities));
-    return this.plainBefore;
-  }
-
-  /** Refuses keys that do not fit the replica and returns what the marker says; reads the marker first when no command did. */
-  private async check(use: 'open' | 'read' | 'write'): Promise<MarkerView> {
-    this.marker ??= this.inner.getWithInfo(REPLICA_MARKER_KEY).then(
-      async (got) => markerView(await buffer(got.body)),
-      (err: unknown) => ((err as { name?: string }).name === 'NotFoundError' ? { kind: 'absent' as const } : Promise.reject(err)),
-    );
-    let view: MarkerView;
-    try {
-      view = await this.marker;
-    } catch (err) {
-      this.marker = undefined;
-      throw err;
-    }
-    const keyed = this.encrypting || this.keys.identities.length > 0;
-    if (view.kind === 'encrypted' && !keyed) throw encryptedReplicaWithoutKeys(this.description, view.encryption.recipients);
-    // With keys, a plaintext replica is read as it is; `run` and `backup` switch it on (switchOn()) before they write.
-    if (view.kind === 'plain' && use === 'write') throw notSwitchedYet(this.description);
-    if (view.kind === 'encrypted' && use === 'write') {
-      const given = this.encryptTo.map((r) => recipientFingerprint(r));
-      if (!given.some((f) => view.encryption.recipients.includes(f)))
-        throw recipientsDiffer(this.description, view.encryption.recipients, given);
-    }
-    return view;
   }
 }
 
