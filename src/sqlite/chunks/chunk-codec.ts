@@ -68,6 +68,8 @@ interface WorkerReply {
 interface Slot {
   worker: Worker;
   pending: Map<number, Pending>;
+  /** Why the thread is gone (an error, or its exit), once it is: no task is sent to it after that. */
+  gone?: Error;
 }
 
 /** Chunk tasks on a fixed set of worker threads, each task to the least busy one. */
@@ -86,6 +88,7 @@ class WorkerChunkCodec implements ChunkCodec {
         task?.resolve(reply);
       });
       const fail = (err: Error): void => {
+        slot.gone ??= err;
         for (const task of slot.pending.values()) task.reject(err);
         slot.pending.clear();
       };
@@ -114,7 +117,9 @@ class WorkerChunkCodec implements ChunkCodec {
   }
 
   private send(message: Record<string, unknown>, transfer: ArrayBuffer[]): Promise<WorkerReply> {
-    const slot = this.slots.reduce((best, s) => (s.pending.size < best.pending.size ? s : best));
+    const live = this.slots.filter((s) => s.gone === undefined);
+    if (live.length === 0) return Promise.reject(this.slots[0]?.gone ?? new Error('no chunk worker thread'));
+    const slot = live.reduce((best, s) => (s.pending.size < best.pending.size ? s : best));
     const id = this.nextId++;
     return new Promise<WorkerReply>((resolve, reject) => {
       slot.pending.set(id, { resolve, reject });
