@@ -95,10 +95,23 @@ export class FileVersions {
     return found;
   }
 
+  /**
+   * The stamps of a manifest for a writer: one that cannot be read (damaged, or the store failing) does not
+   * stop backups; the writer starts from nothing, and the manifest it stores replaces that one.
+   */
+  private recordedForWrite(manifestKey: string): Promise<Recorded> {
+    return this.recorded(manifestKey).catch(() => {
+      const fresh: Recorded = { stamps: new Map(), noted: 0, written: 0 };
+      this.loaded.set(manifestKey, fresh);
+      this.manifests.set(manifestKey, Promise.resolve(fresh));
+      return fresh;
+    });
+  }
+
   /** The stamp to write `key` with: now, but later than every stamp this process issued or knows for the key. */
   async stampFor(key: string): Promise<number> {
     const file = liveFileOf(key);
-    const known = file === undefined ? 0 : ((await this.recorded(file.manifestKey)).stamps.get(file.rel) ?? 0);
+    const known = file === undefined ? 0 : ((await this.recordedForWrite(file.manifestKey)).stamps.get(file.rel) ?? 0);
     this.last = Math.max(Date.now(), this.last + 1, known + 1);
     return this.last;
   }
@@ -107,7 +120,7 @@ export class FileVersions {
   async noteWritten(key: string, stamp: number): Promise<void> {
     const file = liveFileOf(key);
     if (file === undefined) return;
-    const recorded = await this.recorded(file.manifestKey);
+    const recorded = await this.recordedForWrite(file.manifestKey);
     recorded.stamps.set(file.rel, stamp);
     recorded.noted++;
   }
@@ -117,7 +130,7 @@ export class FileVersions {
     for (const key of keys) {
       const file = liveFileOf(key);
       if (file === undefined || file.manifestKey === LOOSE_VERSIONS_KEY) continue;
-      const recorded = await this.recorded(file.manifestKey);
+      const recorded = await this.recordedForWrite(file.manifestKey);
       if (recorded.stamps.delete(file.rel)) recorded.noted++;
     }
   }
@@ -136,7 +149,7 @@ export class FileVersions {
 
   /** The manifest text to store: `text` (a JSON object) with the `files` field set; `written()` once it is stored. */
   async manifestText(manifestKey: string, text: string): Promise<{ text: string; written: () => void }> {
-    const recorded = await this.recorded(manifestKey);
+    const recorded = await this.recordedForWrite(manifestKey);
     const noted = recorded.noted;
     let doc: Record<string, unknown>;
     try {

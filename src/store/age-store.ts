@@ -228,8 +228,7 @@ export class AgeStore implements ObjectStore {
 
   async delete(keys: readonly string[], options?: RequestOptions): Promise<void> {
     await this.inner.delete(keys, options);
-    // A manifest that cannot be read now only keeps a stale stamp: a file put there again later gets a newer one.
-    if (!this.plain) await this.versions.noteDeleted(keys).catch(() => undefined);
+    if (!this.plain) await this.versions.noteDeleted(keys);
   }
 
   /** A manifest of file stamps as stored (decrypted), or undefined when there is none or no identity to read it. */

@@ -60,4 +60,20 @@ describe.each(backends)('file versions in AgeStore on %s', (_name, makeReplica) 
     const after = JSON.parse((await buffer(await reader.get(DIRS))).toString()) as { files: [string, number][] };
     expect(after.files.map(([rel]) => rel)).toEqual(['a.bin']);
   });
+
+  it('a damaged manifest stops no backup (the next one replaces it), and fails the reads that need it', async () => {
+    await replica.store.put('files/u/.persistd/dirs.json', 'not an age file, written after the replica was created');
+    const writer = new AgeStore(replica.store, { recipients: [identity.recipient], identities: [identity] });
+    await writer.put('files/u/b.txt', 'b');
+    const reader = new AgeStore(replica.store, { recipients: [], identities: [identity] });
+    const err = await reader.get('files/u/b.txt').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect((err as PersistdError).kind).toBe('integrity');
+    expect((err as PersistdError).message).toContain('files/u/.persistd/dirs.json is not encrypted');
+    await writer.put('files/u/.persistd/dirs.json', DIRS_TEXT);
+    const fresh = new AgeStore(replica.store, { recipients: [], identities: [identity] });
+    expect((await buffer(await fresh.get('files/u/b.txt'))).toString()).toBe('b');
+  });
 });
