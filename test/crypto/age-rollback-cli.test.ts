@@ -8,8 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buffer } from 'node:stream/consumers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateIdentity } from '../../src/crypto/age-keys.js';
+import { generateIdentity, parseIdentity } from '../../src/crypto/age-keys.js';
 import { EXIT_CODES } from '../../src/exit-codes.js';
+import { AgeStore } from '../../src/store/age-store.js';
 import type { ObjectStore } from '../../src/store/object-store.js';
 import { cliReplicaBackends, type CliReplica } from '../support/cli-replicas.js';
 import { runPersistd } from '../support/run-persistd.js';
@@ -86,6 +87,55 @@ describe.each(backends)('a file object rolled back in an encrypted replica (%s)'
     await expect(readFile(join(out, 'up', 'vault', 'grant.txt'))).rejects.toThrow();
     await expect(readFile(join(out, 'tokens.json'))).rejects.toThrow();
     expect(await readFile(join(out, 'up', 'other.txt'), 'utf8')).toBe('unchanged\n');
+  });
+
+  it('run: files the app rewrites in place, twice over two runs, restore exactly (no false rollback), and the manifest records them', async () => {
+    const other = await makeReplica();
+    const dir = join(root, 'run-app');
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'note.txt'), 'v0\n');
+    const runArgs = ['--to', other.url, '--dir', dir, '--file', join(root, 'run-token.json')];
+    await writeFile(join(root, 'run-token.json'), '{"t":0}\n');
+    const keyed = { ...other.env, PERSISTD_AGE_RECIPIENTS: key.recipient, PERSISTD_AGE_IDENTITY: key.secret, PATH: process.env.PATH };
+    for (const round of [1, 2]) {
+      const app = `import time\nfor i in range(3):\n  open(${JSON.stringify(join(dir, 'note.txt'))}, 'w').write('v${round}.%d\\n' % i)\n  open(${JSON.stringify(join(root, 'run-token.json'))}, 'w').write('{"t":${round}%d}\\n' % i)\n  time.sleep(0.7)\n`;
+      const ran = await runPersistd(['run', ...runArgs, '--state-dir', join(root, `state-run-${round}`), '--', 'python3', '-c', app], {
+        env: keyed,
+        timeoutMs: 120_000,
+      });
+      expect(ran.code, ran.stderr).toBe(0);
+      expect(ran.stderr).not.toContain('older version of itself');
+    }
+    const manifest = JSON.parse(
+      (
+        await buffer(
+          await new AgeStore(other.store, { recipients: [], identities: [parseIdentity(key.secret)] }).get(
+            'files/run-app/.persistd/dirs.json',
+          ),
+        )
+      ).toString(),
+    ) as {
+      files: [string, number][];
+    };
+    expect(manifest.files.map(([rel]) => rel)).toEqual(['note.txt']);
+    const out = join(root, 'run-restored');
+    const restored = await runPersistd(
+      [
+        'restore',
+        '--to',
+        other.url,
+        '--dir',
+        `run-app=${join(out, 'run-app')}`,
+        '--file',
+        `run-token.json=${join(out, 'token.json')}`,
+        '--state-dir',
+        join(root, 'state-run-r'),
+      ],
+      { env: { ...other.env, PERSISTD_AGE_IDENTITY: key.secret }, timeoutMs: 120_000 },
+    );
+    expect(restored.code, `${restored.stdout}${restored.stderr}`).toBe(0);
+    expect(await readFile(join(out, 'run-app', 'note.txt'), 'utf8')).toBe('v2.2\n');
+    expect(await readFile(join(out, 'token.json'), 'utf8')).toBe('{"t":22}\n');
   });
 
   it('keeps a plaintext replica as it was: its folder manifest records no stamps and restores', async () => {
