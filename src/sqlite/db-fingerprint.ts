@@ -1,4 +1,6 @@
+import { read } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
+import { databaseFd } from './database-fd.js';
 
 /** Which file a database path currently is; a different identity means the DB was deleted and recreated (or restored). */
 export interface FileIdentity {
@@ -39,12 +41,12 @@ export function sameIdentity(a: FileIdentity | undefined, b: FileIdentity | unde
 /** Reads the fingerprint of the database at `path` (and of `<path>-wal` when there is one). */
 export async function readFingerprint(path: string): Promise<DbFingerprint> {
   const s = await stat(path, { bigint: true });
-  const header = await readBytes(path, 24, 4);
+  const header = await readDatabaseBytes(path, 24, 4);
   const walPath = `${path}-wal`;
   let wal: DbFingerprint['wal'] = null;
   try {
     const w = await stat(walPath, { bigint: true });
-    const walHeader = await readBytes(walPath, 12, 20);
+    const walHeader = await readWalBytes(walPath, 12, 20);
     wal = { size: String(w.size), mtimeNs: String(w.mtimeNs), salts: walHeader.toString('hex') };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
@@ -57,7 +59,17 @@ export function sameFingerprint(a: DbFingerprint | undefined, b: DbFingerprint |
   return a !== undefined && b !== undefined && JSON.stringify(a) === JSON.stringify(b);
 }
 
-async function readBytes(path: string, position: number, length: number): Promise<Buffer> {
+/** Header bytes of the database file, through its kept descriptor (`databaseFd`: closing one would drop SQLite's locks). */
+async function readDatabaseBytes(path: string, position: number, length: number): Promise<Buffer> {
+  const buffer = Buffer.alloc(length);
+  const bytesRead = await new Promise<number>((resolve, reject) =>
+    read(databaseFd(path), buffer, 0, length, position, (err, n) => (err ? reject(err) : resolve(n))),
+  );
+  return buffer.subarray(0, bytesRead);
+}
+
+/** Bytes of the WAL file (SQLite locks the database and the -shm file, never the -wal: a descriptor of it may be closed). */
+async function readWalBytes(path: string, position: number, length: number): Promise<Buffer> {
   const handle = await open(path, 'r');
   try {
     const buffer = Buffer.alloc(length);

@@ -1,6 +1,7 @@
-import { closeSync, fstatSync, openSync, read } from 'node:fs';
+import { fstatSync, read } from 'node:fs';
 import { PersistdError } from '../errors.js';
 import { WAL_FRAME_HEADER_SIZE, frameSize, readFrameHeader } from '../format/db-wal-frames.js';
+import { databaseFd } from './database-fd.js';
 import { readWalFramesSync } from './wal/wal-reader.js';
 
 /** Bytes of committed WAL frames an image keeps in memory at most; a longer WAL is copied with the backup API instead. */
@@ -55,21 +56,11 @@ export class WalImage implements ChunkSource {
         overlay.set(pgno, wal.data.subarray(offset + WAL_FRAME_HEADER_SIZE, offset + size));
       }
     }
-    const fd = openSync(path, 'r');
-    try {
-      const fileSize = fstatSync(fd).size;
-      // A page past the end of the file must come from the WAL, or the image would have a hole.
-      for (let pgno = Math.floor(fileSize / pageSize) + 1; pgno <= pageCount; pgno++) {
-        if (!overlay.has(pgno)) {
-          closeSync(fd);
-          return undefined;
-        }
-      }
-      return new WalImage(fd, fileSize, overlay, pageSize, pageCount);
-    } catch (err) {
-      closeSync(fd);
-      throw err;
-    }
+    const fd = databaseFd(path);
+    const fileSize = fstatSync(fd).size;
+    // A page past the end of the file must come from the WAL, or the image would have a hole.
+    for (let pgno = Math.floor(fileSize / pageSize) + 1; pgno <= pageCount; pgno++) if (!overlay.has(pgno)) return undefined;
+    return new WalImage(fd, fileSize, overlay, pageSize, pageCount);
   }
 
   async read(buffer: Uint8Array, position: number): Promise<number> {
@@ -97,8 +88,8 @@ export class WalImage implements ChunkSource {
     return length;
   }
 
-  /** Closes the database file (the caller ends its read transaction). */
+  /** Lets go of the image (the caller ends its read transaction); the file's descriptor stays open (`databaseFd`). */
   close(): void {
-    closeSync(this.fd);
+    this.overlay.clear();
   }
 }
