@@ -44,17 +44,49 @@ export class WalImage implements ChunkSource {
    */
   static capture(path: string, pageSize: number, pageCount: number): WalImage | undefined {
     const wal = readWalFramesSync(`${path}-wal`, undefined, { maxBytes: MAX_OVERLAY_BYTES });
-    const overlay = new Map<number, Buffer>();
     if (wal.kind === 'reset') return undefined;
-    if (wal.kind === 'frames') {
-      if (wal.stop === 'limit' || wal.header.pageSize !== pageSize) return undefined;
-      if (wal.commits > 0 && wal.dbSize !== pageCount) return undefined;
-      const size = frameSize(pageSize);
-      for (let offset = 0; offset < wal.data.length; offset += size) {
-        const { pgno } = readFrameHeader(wal.data, offset);
-        // Later frames of a page replace earlier ones: the newest committed version wins.
-        overlay.set(pgno, wal.data.subarray(offset + WAL_FRAME_HEADER_SIZE, offset + size));
-      }
+    if (
+      wal.kind === 'frames' &&
+      (wal.stop === 'limit' || wal.header.pageSize !== pageSize || (wal.commits > 0 && wal.dbSize !== pageCount))
+    )
+      return undefined;
+    return WalImage.open(path, wal.kind === 'frames' ? wal.data : Buffer.alloc(0), pageSize, pageCount);
+  }
+
+  /**
+   * The image of a read transaction known to see exactly the first `at.frame` frames of the WAL whose
+   * salts are `at.salt1`/`at.salt2` (the shipper's pin placed under the write lock), captured while it
+   * is open: frames committed since are left out. While the transaction is open those frames stay as
+   * they are (a WAL restart waits for it) and checkpoints copy no later frame into the file. Undefined
+   * when the WAL no longer holds those frames, they are too long to keep in memory, or the pin is at
+   * the WAL's start (its read transaction may then read the file alone, which gives no such promise).
+   */
+  static captureAt(
+    path: string,
+    pageSize: number,
+    pageCount: number,
+    at: { frame: number; salt1: number | null; salt2: number | null },
+  ): WalImage | undefined {
+    const size = frameSize(pageSize);
+    if (at.frame === 0 || at.frame * size > MAX_OVERLAY_BYTES) return undefined;
+    const wal = readWalFramesSync(`${path}-wal`, undefined, { maxBytes: at.frame * size });
+    if (wal.kind !== 'frames' || wal.header.pageSize !== pageSize || wal.header.salt1 !== at.salt1 || wal.header.salt2 !== at.salt2)
+      return undefined;
+    const frames = wal.data.subarray(0, at.frame * size);
+    if (frames.length !== at.frame * size) return undefined;
+    // The pin's last frame ends a transaction, and the database it leaves has the transaction's page count.
+    if (readFrameHeader(frames, frames.length - size).commitSize !== pageCount) return undefined;
+    return WalImage.open(path, frames, pageSize, pageCount);
+  }
+
+  /** The image of the database file with `frames` (whole WAL frames, in order) laid over it. */
+  private static open(path: string, frames: Buffer, pageSize: number, pageCount: number): WalImage | undefined {
+    const overlay = new Map<number, Buffer>();
+    const size = frameSize(pageSize);
+    for (let offset = 0; offset < frames.length; offset += size) {
+      const { pgno } = readFrameHeader(frames, offset);
+      // Later frames of a page replace earlier ones: the newest committed version wins.
+      overlay.set(pgno, frames.subarray(offset + WAL_FRAME_HEADER_SIZE, offset + size));
     }
     const fd = databaseFd(path);
     const fileSize = fstatSync(fd).size;

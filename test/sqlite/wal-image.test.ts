@@ -3,6 +3,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LiveDatabase } from '../../src/sqlite/live-database.js';
+import { WalImage } from '../../src/sqlite/wal-image.js';
+import { readWalFramesSync } from '../../src/sqlite/wal/wal-reader.js';
 import { restoreDatabase } from '../../src/sqlite/restore-database.js';
 import { snapshotDatabase } from '../../src/sqlite/snapshot-database.js';
 import { createDatabase, makeScratch, readRows, type Scratch } from './sqlite-fixtures.js';
@@ -72,6 +74,39 @@ describe('WalImage (a WAL database read in place)', () => {
     } finally {
       release();
       live.close();
+    }
+  });
+
+  it('at a sealed pin: exactly the frames up to the pin, whatever was committed and checkpointed since', async () => {
+    commitRows(1200);
+    const expectedPath = join(s.dir, 'expected.db');
+    await writer.backup(expectedPath);
+    // The shipper's pin: under the write lock, a read transaction and the WAL's end.
+    const locker = new Database(path);
+    const reader = new Database(path, { readonly: true });
+    locker.exec('BEGIN IMMEDIATE');
+    reader.exec('BEGIN');
+    reader.prepare('SELECT count(*) FROM sqlite_schema').pluck().get();
+    const wal = readWalFramesSync(`${path}-wal`);
+    locker.exec('ROLLBACK');
+    if (wal.kind !== 'frames') throw new Error('no WAL frames');
+    const at = { frame: wal.end.frame, salt1: wal.header.salt1, salt2: wal.header.salt2 };
+    const pageCount = reader.pragma('page_count', { simple: true }) as number;
+    try {
+      commitRows(2000);
+      writer.pragma('wal_checkpoint(PASSIVE)');
+      commitRows(300);
+      expect(WalImage.captureAt(path, 4096, pageCount, { ...at, salt1: (at.salt1 + 1) >>> 0 })).toBeUndefined();
+      expect(WalImage.captureAt(path, 4096, pageCount, { ...at, frame: 0 })).toBeUndefined();
+      const image = WalImage.captureAt(path, 4096, pageCount, at);
+      expect(image).toBeDefined();
+      const bytes = Buffer.alloc(image!.size);
+      await image!.read(bytes, 0);
+      image!.close();
+      expect(body(bytes).equals(body(await readFile(expectedPath)))).toBe(true);
+    } finally {
+      reader.close();
+      locker.close();
     }
   });
 

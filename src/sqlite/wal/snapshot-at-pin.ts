@@ -9,6 +9,7 @@ import { allocateTempPath, releaseTempPath, SNAPSHOT_TEMP_PREFIX, sqliteTempDir 
 import { SNAPSHOT_ENCODING, type SnapshotEncoding } from '../snapshot-codec.js';
 import { uploadSnapshotData } from '../upload-snapshot-data.js';
 import type { WalConnection } from './wal-connection.js';
+import { WalImage } from '../wal-image.js';
 
 /** A snapshot manifest that records the WAL position it was taken at (docs/FORMAT.md, "WAL segments"). */
 export type WalSnapshotManifest = FullSnapshotManifest & { wal: WalPosition };
@@ -25,6 +26,8 @@ export interface SnapshotAtPinOptions {
   previousSeq?: string;
   position: WalPosition;
   gzipLevel?: number;
+  /** The pin was placed under the write lock (`WalPin.pinExactly`'s `sealed`): the image can be read in place. */
+  sealed?: boolean;
   /** How the data object is compressed (default `SNAPSHOT_ENCODING`, zstd). */
   encoding?: SnapshotEncoding;
   logger: Logger;
@@ -39,14 +42,17 @@ export interface SnapshotAtPinOptions {
 export async function snapshotAtPin(
   conn: WalConnection,
   options: SnapshotAtPinOptions,
-): Promise<{ manifest: WalSnapshotManifest; snapshotId: string; seq: string }> {
+): Promise<{ manifest: WalSnapshotManifest; snapshotId: string; seq: string; inPlace: boolean }> {
   const { store, name, generation, signal } = options;
   const temp = allocateTempPath(await sqliteTempDir(options.stateDir), SNAPSHOT_TEMP_PREFIX, '.db');
+  const encoding = options.encoding ?? SNAPSHOT_ENCODING;
+  // A pin placed under the write lock sees exactly the WAL's frames up to its position: read in place.
+  const shape = options.sealed === true && encoding === 'zstd' ? conn.describe() : undefined;
+  const image = shape === undefined ? undefined : WalImage.captureAt(options.path, shape.pageSize, shape.pageCount, options.position);
   try {
-    const copy = await conn.backup(temp, 4 << 20, signal);
+    const copy = image !== undefined && shape !== undefined ? shape : await conn.backup(temp, 4 << 20, signal);
     const seq = nextSnapshotSeq(options.pinnedAt, options.previousSeq);
-    const encoding = options.encoding ?? SNAPSHOT_ENCODING;
-    const stored = await uploadSnapshotData(store, snapshotDataKey(name, generation, seq, encoding), seq, temp, {
+    const stored = await uploadSnapshotData(store, snapshotDataKey(name, generation, seq, encoding), seq, image ?? temp, {
       signal,
       logger: options.logger,
       level: options.gzipLevel,
@@ -81,8 +87,9 @@ export async function snapshotAtPin(
       wal: options.position,
     };
     await store.put(snapshotManifestKey(name, generation, seq), serializeManifest(manifest), { contentType: 'application/json', signal });
-    return { manifest, snapshotId: snapshotId(generation, seq), seq };
+    return { manifest, snapshotId: snapshotId(generation, seq), seq, inPlace: image !== undefined };
   } finally {
+    image?.close();
     await releaseTempPath(temp);
   }
 }

@@ -120,8 +120,10 @@ export class WalPin {
   /**
    * Pins exactly at the current end of the WAL, for a snapshot. `keepEpoch`: continue the current
    * stream; otherwise the stream starts over at epoch 0 (the frames so far are in the snapshot).
+   * `sealed`: the pin was placed under the write lock, so its read transaction sees exactly the WAL's
+   * frames up to `wal.frame` (a pin placed by `data_version` may also see the transaction after it).
    */
-  async pinExactly(keepEpoch: boolean): Promise<{ wal: WalPosition; pinnedAt: Date } | 'behind' | undefined> {
+  async pinExactly(keepEpoch: boolean): Promise<{ wal: WalPosition; pinnedAt: Date; sealed: boolean } | 'behind' | undefined> {
     if (!keepEpoch) {
       this.conn.unpin();
       this.pinAt = undefined;
@@ -134,6 +136,7 @@ export class WalPin {
     for (let round = 0; round < 40; round++) {
       const pinnedAt = new Date();
       let placed = this.pinUnderLock(this.options.lockWaitMs ?? 30);
+      const sealed = placed === 'exact';
       // Continuing the stream: the caller stores what was read and catches up before trying again.
       if (placed === 'behind' && keepEpoch) return 'behind';
       if ((placed === 'busy' || placed === 'behind') && !keepEpoch) placed = this.pinByDataVersion();
@@ -144,6 +147,7 @@ export class WalPin {
         const header = this.cursor?.header;
         return {
           pinnedAt,
+          sealed,
           wal: { epoch: this.epoch, frame: this.cursor?.frame ?? 0, salt1: header?.salt1 ?? null, salt2: header?.salt2 ?? null },
         };
       }

@@ -518,6 +518,7 @@ export class WalShipper {
               path: this.options.path,
               stateDir: this.options.stateDir,
               previousSeq: before?.lastSeq,
+              sealed: position.sealed,
               gzipLevel: this.options.gzipLevel,
               ...(this.options.snapshotEncoding ? { encoding: this.options.snapshotEncoding } : {}),
             });
@@ -540,7 +541,7 @@ export class WalShipper {
         ? { continues: `${manifest.base.generation}/${manifest.base.seq}`, uploaded: 0 }
         : manifest.kind === 'sqlite-increment'
           ? { pages: manifest.data.pages, uploaded: bytes, chain: manifest.chain.increments }
-          : {};
+          : { inPlace: 'inPlace' in snap && snap.inPlace };
     const what = !before ? 'new generation started' : kind === 'increment' ? 'increment stored' : 'snapshot stored';
     this.logger.info({ snapshot: snap.snapshotId, reason, bytes: manifest.db.size, wal: position.wal, ...detail }, what);
     return { generation, reason, snapshotId: snap.snapshotId, kind, bytes };

@@ -1,4 +1,6 @@
 import { statSync } from 'node:fs';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseSegmentKey } from '../../../src/format/db-wal-keys.js';
@@ -35,6 +37,25 @@ async function restoreRows(label: string, timestamp?: Date): Promise<ReturnType<
 }
 
 describe('WalShipper', () => {
+  it('reads the full snapshot at a pin placed under the write lock in place, and it restores exactly', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
+        done();
+      },
+    });
+    const app = openApp(path);
+    app.commit(300);
+    const ship = shipper({ logger: pino({ level: 'info' }, sink) });
+    await ship.syncOnce();
+    app.commit(50); // after the snapshot: shipped as WAL segments
+    await ship.syncOnce();
+    app.close();
+    expect(lines.find((l) => l['msg'] === 'new generation started')).toMatchObject({ inPlace: true });
+    expect(await restoreRows('in-place')).toMatchObject({ count: 350, max: 350, meta: 350, integrity: 'ok' });
+  });
+
   it('ships a live writer: every restore is a contiguous prefix holding everything shipped', { timeout: 90_000 }, async () => {
     openApp(path).close();
     const writer = startWriter(path, 'wal');
