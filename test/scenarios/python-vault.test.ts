@@ -64,7 +64,9 @@ describe('scenario: Python app with a user database, an uploads vault and a toke
     expect((await second.ready()).rest).toBe('users=3');
     expect(appState(box)).toEqual(before);
     expect(integrityCheck(box.path('instance/users.db'))).toBe('ok');
-    expect((await second.stop()).code).toBe(0);
+    // On a failure, say why: what persistd and the app printed.
+    const secondStop = await second.stop();
+    expect(secondStop.code, `${second.output.stderr}\n${second.lines.join('\n')}`).toBe(0);
   });
 
   it('after a crash (SIGKILL of persistd and the app) brings back every write that was shipped before it, never a torn state (file://)', async () => {
