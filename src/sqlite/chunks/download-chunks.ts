@@ -2,8 +2,8 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import type { ChunkedDataInfo } from '../../format/db-manifest.js';
 import type { ObjectStore } from '../../store/object-store.js';
+import { Semaphore } from '../../store/semaphore.js';
 import { StoreError } from '../../store/store-errors.js';
-import { AsyncSlots } from './async-slots.js';
 import { openChunkCodec, type ChunkCodec, type ChunkFailure } from './chunk-codec.js';
 import { chunkPlaces, chunkRuns, type ChunkPlace, type ChunkRun } from './chunk-plan.js';
 
@@ -112,7 +112,7 @@ class ChunkPipeline {
   failure: Error | undefined;
   private readonly buffers: ArrayBuffer[] = [];
   private readonly bufferSize: number;
-  private readonly slots: AsyncSlots;
+  private readonly slots: Semaphore;
   private readonly decodes = new Set<Promise<void>>();
   private unflushed = 0;
   private flushing: Promise<void> | undefined;
@@ -129,7 +129,7 @@ class ChunkPipeline {
   ) {
     this.bufferSize = places.reduce((max, p) => Math.max(max, p.compressed), 0);
     // A chunk waiting per thread keeps every thread busy while the next frames arrive.
-    this.slots = new AsyncSlots(threads + 2);
+    this.slots = new Semaphore(threads + 2);
   }
 
   /** Resolves when no background flush is running. */
@@ -193,6 +193,8 @@ class ChunkPipeline {
     let next = first;
     let buffer: Uint8Array | undefined;
     let filled = 0;
+    // The slot held for the buffer being filled; handed to the chunk's decode with it.
+    let release: (() => void) | undefined;
     try {
       for await (const piece of body as AsyncIterable<Buffer>) {
         for (let at = 0; at < piece.length;) {
@@ -200,7 +202,7 @@ class ChunkPipeline {
           if (place === undefined)
             throw new ChunkDownloadError({ kind: 'integrity', chunk: last.index, why: 'the store sent more bytes than the run holds' });
           if (buffer === undefined) {
-            await this.slots.acquire();
+            release = await this.slots.acquire();
             buffer = new Uint8Array(this.buffers.pop() ?? new ArrayBuffer(this.bufferSize));
             filled = 0;
           }
@@ -209,8 +211,9 @@ class ChunkPipeline {
           filled += n;
           at += n;
           if (filled === place.compressed) {
-            this.dispatch(place, buffer.buffer as ArrayBuffer);
+            this.dispatch(place, buffer.buffer as ArrayBuffer, release!);
             buffer = undefined;
+            release = undefined;
             next++;
           }
         }
@@ -218,10 +221,8 @@ class ChunkPipeline {
     } catch (err) {
       throw Object.assign(err instanceof Error ? err : new Error(String(err)), { resumeAt: next });
     } finally {
-      if (buffer !== undefined) {
-        this.buffers.push(buffer.buffer as ArrayBuffer);
-        this.slots.release();
-      }
+      if (buffer !== undefined) this.buffers.push(buffer.buffer as ArrayBuffer);
+      release?.();
     }
     if (next < chunks.length) {
       throw Object.assign(new StoreError(`the ranged read of ${this.key} ended ${chunks.length - next} chunk(s) early`, true), {
@@ -231,7 +232,7 @@ class ChunkPipeline {
     return next;
   }
 
-  private dispatch(place: ChunkPlace, input: ArrayBuffer): void {
+  private dispatch(place: ChunkPlace, input: ArrayBuffer, release: () => void): void {
     const decoding = this.codec
       .decode({
         input,
@@ -250,7 +251,7 @@ class ChunkPipeline {
         (err: unknown) => this.fail(err),
       )
       .finally(() => {
-        this.slots.release();
+        release();
         this.decodes.delete(decoding);
       });
     this.decodes.add(decoding);
