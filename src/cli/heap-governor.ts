@@ -1,5 +1,5 @@
-import { getHeapStatistics, setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import { getHeapStatistics } from 'node:v8';
+import { exposedCollector } from '../memory/exposed-collector.js';
 
 /** A full collection once the heap has grown this much since the last one. */
 const GROWTH_BYTES = 32 * 1024 * 1024;
@@ -13,17 +13,12 @@ const CHECK_EVERY_MS = 1000;
  * nothing else, when idle. Returns a function that stops it.
  */
 export function startHeapGovernor(): () => void {
-  let collect: (() => void) | undefined;
-  try {
-    setFlagsFromString('--expose-gc');
-    collect = runInNewContext('gc') as () => void;
-  } catch {
-    return () => undefined; // a runtime that refuses: V8's own policy stays
-  }
+  const collect = exposedCollector();
+  if (collect === undefined) return () => undefined; // a runtime that refuses: V8's own policy stays
   let base = getHeapStatistics().used_heap_size;
   const timer = setInterval(() => {
     if (getHeapStatistics().used_heap_size - base < GROWTH_BYTES) return;
-    collect!();
+    collect();
     base = getHeapStatistics().used_heap_size;
   }, CHECK_EVERY_MS);
   timer.unref();

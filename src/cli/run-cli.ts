@@ -1,4 +1,5 @@
 import { EXIT_CODES } from '../exit-codes.js';
+import { collectBufferChurn } from '../memory/buffer-churn.js';
 import { startHeapGovernor } from './heap-governor.js';
 import { main } from './main.js';
 
@@ -15,7 +16,10 @@ export function runCli(): void {
   };
   const isRun = process.argv[2] === 'run';
   // Commands that move many files (3 ms to set up: not for --version, status or doctor).
-  if (BULK_COMMANDS.has(process.argv[2] ?? '')) startHeapGovernor();
+  if (BULK_COMMANDS.has(process.argv[2] ?? '')) {
+    startHeapGovernor();
+    collectBufferChurn();
+  }
   if (!isRun) {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);

@@ -2,6 +2,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import type { ChunkedDataInfo } from '../../format/db-manifest.js';
 import type { ObjectStore } from '../../store/object-store.js';
+import { noteBufferChurn } from '../../memory/buffer-churn.js';
 import { Semaphore } from '../../store/semaphore.js';
 import { StoreError } from '../../store/store-errors.js';
 import { openChunkCodec, type ChunkCodec, type ChunkFailure } from './chunk-codec.js';
@@ -245,6 +246,8 @@ class ChunkPipeline {
       .then(
         (result) => {
           this.buffers.push(result.input);
+          // The socket's reads that carried this frame are garbage now.
+          noteBufferChurn(place.compressed);
           if (result.error) this.fail(new ChunkDownloadError(failureOf(place, result.error)));
           else this.flushNowAndThen(place.rawSize);
         },
