@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { CommandInvocation } from './command-invocation.js';
 import { PersistdError, usageError } from '../errors.js';
 import { restoreFile } from '../files/loose-file.js';
@@ -6,6 +8,7 @@ import { restoreTree } from '../files/restore-tree.js';
 import { parseSnapshotId } from '../format/db-keys.js';
 import { isInstanceId } from '../format/files-owner.js';
 import { readReplicaMarker } from '../format/replica-marker.js';
+import { prefetchRestore } from '../sqlite/restore-prefetch.js';
 import { continuationBaseOf } from '../sqlite/continuation-base.js';
 import { formatBytes, formatDuration } from '../log/human-format.js';
 import { restoreDatabase } from '../sqlite/restore-database.js';
@@ -48,7 +51,14 @@ export async function restoreAll(ctx: CommandContext, options: RestoreCommandOpt
   const { config, logger, signal } = ctx;
   requireTargets(config, 'restore');
   const { store } = openReplica(config, logger);
-  requireIdentityFor(await readReplicaMarker(store, signal), config.age, store.description);
+  const marker = readReplicaMarker(store, signal);
+  // Each database's first reads go out with the marker's; none when the database is kept or skipped.
+  const prefetches = new Map(
+    config.databases
+      .filter((db) => options.aside === undefined && (options.force === true || !existsSync(resolve(options.output ?? db.path))))
+      .map((db) => [db.name, prefetchRestore(store, db.name, !options.snapshotId && !options.generation, logger, signal)]),
+  );
+  requireIdentityFor(await marker, config.age, store.description);
   const tasks: RestoreTask[] = [
     ...config.databases.map((db): RestoreTask => ({
       kind: 'db',
@@ -60,10 +70,14 @@ export async function restoreAll(ctx: CommandContext, options: RestoreCommandOpt
             details: { restored: false, reason: 'aside' },
           };
         }
+        const prefetch = prefetches.get(db.name);
         const preferredGeneration =
-          options.snapshotId || options.generation ? undefined : await lineageGeneration(store, db.name, logger, signal);
+          options.snapshotId || options.generation
+            ? undefined
+            : await (prefetch?.preferredGeneration ?? lineageGeneration(store, db.name, logger, signal));
         const result = await restoreDatabase({
           ...(preferredGeneration ? { preferredGeneration } : {}),
+          ...(prefetch ? { catalog: prefetch.catalog } : {}),
           store,
           name: db.name,
           target: db.path,

@@ -7,6 +7,7 @@ import type { SnapshotManifest } from '../format/db-manifest.js';
 import { silentLogger } from '../log/logger.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { localWriteError } from './download-snapshot.js';
+import type { DatabaseCatalog } from './generation-catalog.js';
 import { rebuildDatabase, type RebuildResult } from './rebuild-database.js';
 import { chooseRestorePoint } from './restore-point.js';
 import { allocateTempPath, releaseTempPath, removeStaleTempFiles, SQLITE_SIDE_SUFFIXES } from './temp-files.js';
@@ -27,6 +28,8 @@ export interface RestoreOptions {
   snapshotId?: string;
   /** The lineage pointer's generation, "the latest" when it has a restorable state (see `chooseRestorePoint`). */
   preferredGeneration?: string;
+  /** The database's listing, when it was started earlier (`prefetchRestore`); listed here otherwise. */
+  catalog?: Promise<DatabaseCatalog>;
   /** Replace an existing database. */
   force?: boolean;
   /** When the database exists, do nothing (no request made). */
@@ -112,6 +115,7 @@ export async function restoreDatabase(options: RestoreOptions): Promise<RestoreR
       preferredGeneration: options.preferredGeneration,
     },
     signal,
+    options.catalog,
   );
   if (!point) {
     const what =

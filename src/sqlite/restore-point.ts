@@ -4,7 +4,13 @@ import { generationTime } from '../format/db-keys.js';
 import type { SnapshotManifest } from '../format/db-manifest.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { readLineage } from './lineage-guard.js';
-import { latestGeneration, scanGenerations, type GenerationSummary, type StoredSegment } from './generation-catalog.js';
+import {
+  latestGeneration,
+  scanGenerations,
+  type DatabaseCatalog,
+  type GenerationSummary,
+  type StoredSegment,
+} from './generation-catalog.js';
 import { readManifest, type SnapshotEntry } from './snapshot-catalog.js';
 
 /** What to restore: the latest state, the state at a time, a generation's state, or one snapshot alone. */
@@ -37,13 +43,14 @@ export interface RestorePoint {
  * alone; else the newest snapshot at or before `timestamp` of the given generation, or of the
  * latest one (`latestGeneration`: the preferred generation when it has a state there, else the one
  * whose newest restorable point is newest), followed by that generation's segments. Undefined when
- * nothing matches.
+ * nothing matches. `catalog`: the listing when it was started earlier.
  */
 export async function chooseRestorePoint(
   store: ObjectStore,
   name: string,
   choice: RestorePointChoice,
   signal?: AbortSignal,
+  catalog?: Promise<DatabaseCatalog>,
 ): Promise<RestorePoint | undefined> {
   if (choice.snapshotId !== undefined && (choice.timestamp !== undefined || choice.generation !== undefined)) {
     throw usageError(
@@ -52,7 +59,7 @@ export async function chooseRestorePoint(
     );
   }
   if (choice.generation !== undefined) assertGenerationId(choice.generation);
-  const { entries, generations } = await scanGenerations(store, name, signal);
+  const { entries, generations } = await (catalog ?? scanGenerations(store, name, signal));
   let entry: SnapshotEntry | undefined;
   let generation: GenerationSummary | undefined;
   if (choice.snapshotId !== undefined) {
