@@ -12,7 +12,7 @@ export const LAYERS = [
   ['config'],
   ['format'],
   ['crypto'],
-  ['log'],
+  ['log', 'memory'],
   // The ObjectStore seam (the interface and its typed errors) lives in src/store/ but sits below the
   // format layer, which reads and writes the replica marker through it; the backends and wrappers sit above.
   ['store/object-store.ts', 'store/store-errors.ts'],
