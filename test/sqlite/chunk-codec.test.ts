@@ -53,6 +53,34 @@ describe.each([
     expect((await readFile(join(dir, 'out'))).subarray(4096).equals(raw)).toBe(true);
   });
 
+  it('compresses into a buffer given back for reuse, and into a new one when it is too small', async () => {
+    const first = randomBytes(60_000);
+    const second = Buffer.alloc(60_000, 'b');
+    const a = await codec.encode(own(first), first.length, 1);
+    const reused = a.output.buffer.byteLength;
+    const b = await codec.encode(own(second), second.length, 1, a.output.buffer as ArrayBuffer);
+    const c = await codec.encode(own(first), first.length, 1, new ArrayBuffer(16));
+    expect(b.output.buffer.byteLength).toBe(reused);
+    expect(c.output.buffer.byteLength).toBeGreaterThan(16);
+    const handle = await open(join(dir, 'reused'), 'w');
+    try {
+      for (const [encoded, raw, position] of [[b, second, 0] as const, [c, first, 60_000] as const]) {
+        const result = await codec.decode({
+          input: own(encoded.output),
+          length: encoded.output.length,
+          rawSize: raw.length,
+          sha256: encoded.sha256,
+          fd: handle.fd,
+          position,
+        });
+        expect(result.error).toBeUndefined();
+      }
+    } finally {
+      await handle.close();
+    }
+    expect((await readFile(join(dir, 'reused'))).equals(Buffer.concat([second, first]))).toBe(true);
+  });
+
   it('refuses a chunk whose bytes do not match the index, and writes nothing', async () => {
     const raw = randomBytes(50_000);
     const encoded = await codec.encode(own(raw), raw.length, 1);

@@ -38,8 +38,11 @@ export interface EncodedChunk {
 export interface ChunkCodec {
   /** Resolves with the input buffer back, and `error` when the chunk failed (never rejects for a bad chunk). */
   decode(task: DecodeTask): Promise<{ input: ArrayBuffer; error?: ChunkFailure }>;
-  /** Compresses the first `length` bytes of `input` at zstd `level`. */
-  encode(input: ArrayBuffer, length: number, level: number): Promise<EncodedChunk>;
+  /**
+   * Compresses the first `length` bytes of `input` at zstd `level`, into `output` when it is given and
+   * large enough (a buffer of an earlier result, for reuse), else into a new buffer.
+   */
+  encode(input: ArrayBuffer, length: number, level: number, output?: ArrayBuffer): Promise<EncodedChunk>;
   close(): Promise<void>;
 }
 
@@ -103,8 +106,9 @@ class WorkerChunkCodec implements ChunkCodec {
     return reply.error ? { input: reply.input, error: reply.error } : { input: reply.input };
   }
 
-  async encode(input: ArrayBuffer, length: number, level: number): Promise<EncodedChunk> {
-    const output = new ArrayBuffer(zstd.compressBound(length));
+  async encode(input: ArrayBuffer, length: number, level: number, reuse?: ArrayBuffer): Promise<EncodedChunk> {
+    const bound = zstd.compressBound(length);
+    const output = reuse !== undefined && reuse.byteLength >= bound ? reuse : new ArrayBuffer(bound);
     const reply = await this.send({ op: 'encode', input, length, level, output }, [input, output]);
     if (reply.error || reply.output === undefined || reply.sha256 === undefined || reply.length === undefined) {
       throw new Error(`cannot compress a chunk: ${reply.error?.message ?? 'no output'}`);
@@ -138,10 +142,11 @@ class InlineChunkCodec implements ChunkCodec {
     return Promise.resolve(error ? { input: task.input, error } : { input: task.input });
   }
 
-  encode(input: ArrayBuffer, length: number, level: number): Promise<EncodedChunk> {
+  encode(input: ArrayBuffer, length: number, level: number, reuse?: ArrayBuffer): Promise<EncodedChunk> {
     const raw = new Uint8Array(input, 0, length);
     const sha256 = createHash('sha256').update(raw).digest('hex');
-    const frame = Buffer.allocUnsafe(zstd.compressBound(length));
+    const bound = zstd.compressBound(length);
+    const frame = reuse !== undefined && reuse.byteLength >= bound ? Buffer.from(reuse) : Buffer.allocUnsafeSlow(bound);
     const n = this.cctx.compress(frame, raw, level);
     return Promise.resolve({ output: frame.subarray(0, n), sha256, input });
   }

@@ -2,6 +2,7 @@ import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { SnapshotChunks } from '../../format/db-manifest.js';
+import { noteBufferChurn } from '../../memory/buffer-churn.js';
 import type { ObjectStore } from '../../store/object-store.js';
 import { StoreError } from '../../store/store-errors.js';
 import { defaultCompressionConcurrency } from '../parallel-gzip.js';
@@ -102,9 +103,15 @@ async function uploadOnce(
   return { rawSize, size, chunks };
 }
 
+/** Bytes per copy of a frame handed to the upload. */
+const SLICE_BYTES = 256 << 10;
+
 /**
  * Reads the source from its start a chunk at a time and yields each chunk's frame in order, with up to
  * one chunk per thread and one more being compressed while the consumer takes the earlier frames.
+ * The frames are compressed into buffers of this function's own, reused, and handed to the consumer as
+ * copies of 256 KiB: the consumer may keep what it is given, and the copies it drops die young, where
+ * `noteBufferChurn` frees them (a frame's buffer handed out whole would be freed only by a full collection).
  */
 async function* encodeSource(
   source: ChunkSource,
@@ -114,26 +121,30 @@ async function* encodeSource(
   threads: number,
   onChunk: (chunk: EncodedChunk, rawBytes: number) => void,
 ): AsyncGenerator<Buffer> {
-  const free: ArrayBuffer[] = [];
+  const inputs: ArrayBuffer[] = [];
+  const outputs: ArrayBuffer[] = [];
   const queue: { encoding: Promise<EncodedChunk>; rawBytes: number }[] = [];
-  const take = async (): Promise<Buffer> => {
+  const take = async function* (): AsyncGenerator<Buffer> {
     const { encoding, rawBytes } = queue.shift()!;
     const chunk = await encoding;
-    free.push(chunk.input);
+    inputs.push(chunk.input);
     onChunk(chunk, rawBytes);
-    return chunk.output;
+    const frame = chunk.output;
+    for (let at = 0; at < frame.length; at += SLICE_BYTES) yield Buffer.from(frame.subarray(at, at + SLICE_BYTES));
+    outputs.push(frame.buffer as ArrayBuffer);
+    noteBufferChurn(frame.length);
   };
   try {
     for (let position = 0; ;) {
-      while (queue.length >= threads + 1) yield await take();
-      const input = free.pop() ?? new ArrayBuffer(chunkSize);
+      while (queue.length >= threads + 1) yield* take();
+      const input = inputs.pop() ?? new ArrayBuffer(chunkSize);
       const bytes = await source.read(new Uint8Array(input), position);
       if (bytes === 0) break;
-      queue.push({ encoding: codec.encode(input, bytes, level), rawBytes: bytes });
+      queue.push({ encoding: codec.encode(input, bytes, level, outputs.pop()), rawBytes: bytes });
       position += bytes;
       if (bytes < chunkSize) break;
     }
-    while (queue.length > 0) yield await take();
+    while (queue.length > 0) yield* take();
   } finally {
     // On an early end (the upload failed) the frames still being compressed are dropped.
     await Promise.allSettled(queue.map((q) => q.encoding));
