@@ -3,7 +3,7 @@ import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openChunkCodec, type ChunkCodec } from '../../src/sqlite/chunks/chunk-codec.js';
+import { openChunkCodec, type ChunkCodec, type EncodedChunk } from '../../src/sqlite/chunks/chunk-codec.js';
 import { chunkPlaces, chunkRuns } from '../../src/sqlite/chunks/chunk-plan.js';
 
 let dir: string;
@@ -31,6 +31,10 @@ describe.each([
   });
   afterEach(() => codec.close());
 
+  /** Decodes `encoded` (the frame of `raw`) into `fd` at `position`. */
+  const decodeInto = (encoded: EncodedChunk, raw: Uint8Array, fd: number, position: number) =>
+    codec.decode({ input: own(encoded.output), length: encoded.output.length, rawSize: raw.length, sha256: encoded.sha256, fd, position });
+
   it('compresses a chunk and gets it back, checked and written at its offset', async () => {
     const raw = Buffer.concat([randomBytes(100_000), Buffer.alloc(200_000, 'a')]);
     const encoded = await codec.encode(own(raw), raw.length, 1);
@@ -38,15 +42,7 @@ describe.each([
     expect(encoded.output.length).toBeLessThan(raw.length);
     const handle = await open(join(dir, 'out'), 'w');
     try {
-      const result = await codec.decode({
-        input: own(encoded.output),
-        length: encoded.output.length,
-        rawSize: raw.length,
-        sha256: encoded.sha256,
-        fd: handle.fd,
-        position: 4096,
-      });
-      expect(result.error).toBeUndefined();
+      expect((await decodeInto(encoded, raw, handle.fd, 4096)).error).toBeUndefined();
     } finally {
       await handle.close();
     }
@@ -65,15 +61,7 @@ describe.each([
     const handle = await open(join(dir, 'reused'), 'w');
     try {
       for (const [encoded, raw, position] of [[b, second, 0] as const, [c, first, 60_000] as const]) {
-        const result = await codec.decode({
-          input: own(encoded.output),
-          length: encoded.output.length,
-          rawSize: raw.length,
-          sha256: encoded.sha256,
-          fd: handle.fd,
-          position,
-        });
-        expect(result.error).toBeUndefined();
+        expect((await decodeInto(encoded, raw, handle.fd, position)).error).toBeUndefined();
       }
     } finally {
       await handle.close();
