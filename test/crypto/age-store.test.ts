@@ -8,11 +8,11 @@ import { buffer } from 'node:stream/consumers';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { generateIdentity, parseIdentity, parseRecipient, recipientFingerprint, type AgeIdentity } from '../../src/crypto/age-keys.js';
-import { PersistdError } from '../../src/errors.js';
 import { ensureReplicaMarker, readReplicaMarker } from '../../src/format/replica-marker.js';
 import { AgeStore } from '../../src/store/age-store.js';
 import type { ObjectStore } from '../../src/store/object-store.js';
 import { cliReplicaBackends, type CliReplica } from '../support/cli-replicas.js';
+import { failureOf } from '../support/persistd-failure.js';
 
 const run = promisify(execFile);
 const ageCli = inject('ageCli');
@@ -31,14 +31,6 @@ function sha256(bytes: Buffer): string {
 }
 async function rawBytes(store: ObjectStore, key: string): Promise<Buffer> {
   return buffer(await store.get(key));
-}
-async function failureOf(promise: Promise<unknown>): Promise<PersistdError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(PersistdError);
-  return err as PersistdError;
 }
 
 describe.each(backends)('AgeStore on %s', (_name, makeReplica) => {

@@ -6,24 +6,15 @@ import { createHash } from 'node:crypto';
 import { buffer } from 'node:stream/consumers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateIdentity, parseIdentity, type AgeIdentity } from '../../src/crypto/age-keys.js';
-import { PersistdError } from '../../src/errors.js';
 import { ensureReplicaMarker, type ReplicaMarker } from '../../src/format/replica-marker.js';
 import { AgeStore } from '../../src/store/age-store.js';
 import { cliReplicaBackends, type CliReplica } from '../support/cli-replicas.js';
+import { failureOf } from '../support/persistd-failure.js';
 
 const { backends, release } = cliReplicaBackends('age-switch-store');
 afterAll(release);
 
 const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
-
-async function failureOf(promise: Promise<unknown>): Promise<PersistdError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(PersistdError);
-  return err as PersistdError;
-}
 
 describe.each(backends)('AgeStore.switchOn on %s', (_name, makeReplica) => {
   let replica: CliReplica;
