@@ -39,10 +39,10 @@ export interface ChunkCodec {
   /** Resolves with the input buffer back, and `error` when the chunk failed (never rejects for a bad chunk). */
   decode(task: DecodeTask): Promise<{ input: ArrayBuffer; error?: ChunkFailure }>;
   /**
-   * Compresses the first `length` bytes of `input` at zstd `level`, into `output` when it is given and
-   * large enough (a buffer of an earlier result, for reuse), else into a new buffer.
+   * Compresses the first `length` bytes of `input` at zstd `level`, into `reuse` when it is given and
+   * large enough (the buffer of an earlier result's output), else into a new buffer.
    */
-  encode(input: ArrayBuffer, length: number, level: number, output?: ArrayBuffer): Promise<EncodedChunk>;
+  encode(input: ArrayBuffer, length: number, level: number, reuse?: ArrayBuffer): Promise<EncodedChunk>;
   close(): Promise<void>;
 }
 
